@@ -1,0 +1,15 @@
+//! Tailor's schema, for SQLite and PostgreSQL. Migrations are timestamped and only ever
+//! appended; `tailor migrate` (and `tailor serve` on start) applies the pending ones.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_content;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_content::Migration)]
+    }
+}

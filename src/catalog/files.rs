@@ -1,0 +1,305 @@
+//! Content as files: reading `content/` and `locales/` into a [`ContentSet`], and mapping
+//! validation findings back to `file:line`.
+//!
+//! TOML syntax and type errors carry their own spans. For semantic findings the
+//! [`SourceMap`] keeps, per file, the line of every table header and key, found by a
+//! small line scan (the format is simple enough that this is exact for hand-written
+//! files, and falls back to the table's header line otherwise).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::model::{ChannelDef, ContentSet, FluentFile, PlacementDef, TraitDef};
+use super::{Issue, Loc};
+
+/// A finding positioned in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
+    }
+}
+
+#[derive(Default)]
+struct KeyLines {
+    /// (table name, array index, key; "" for the header) -> 1-based line
+    entries: HashMap<(String, Option<usize>, String), usize>,
+}
+
+impl KeyLines {
+    fn scan(source: &str) -> KeyLines {
+        let mut lines = KeyLines::default();
+        let mut counters: HashMap<String, usize> = HashMap::new();
+        let mut section: (String, Option<usize>) = (String::new(), None);
+        for (n, raw) in source.lines().enumerate() {
+            let line = raw.trim();
+            if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+                let name = name.trim().to_string();
+                let counter = counters.entry(name.clone()).or_insert(0);
+                section = (name, Some(*counter));
+                *counter += 1;
+            } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                let name = name.trim().to_string();
+                // `[variant.fields]` belongs to the latest `[[variant]]`.
+                let parent = name.split('.').next().unwrap_or_default();
+                let index = counters.get(parent).map(|c| c - 1);
+                section = (name, index);
+            } else if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim().trim_matches('"');
+                if !key.is_empty() && !line.starts_with('#') {
+                    lines
+                        .entries
+                        .entry((section.0.clone(), section.1, key.to_string()))
+                        .or_insert(n + 1);
+                }
+                continue;
+            } else {
+                continue;
+            }
+            lines
+                .entries
+                .entry((section.0.clone(), section.1, String::new()))
+                .or_insert(n + 1);
+        }
+        lines
+    }
+
+    fn find(&self, table: &str, index: Option<usize>, key: &str) -> Option<usize> {
+        self.entries
+            .get(&(table.to_string(), index, key.to_string()))
+            .copied()
+    }
+}
+
+/// Where each definition came from.
+#[derive(Default)]
+pub struct SourceMap {
+    channels: (PathBuf, KeyLines),
+    traits: (PathBuf, KeyLines),
+    placements: Vec<(PathBuf, KeyLines)>,
+    locales_dir: PathBuf,
+}
+
+impl SourceMap {
+    pub fn locate(&self, issue: &Issue) -> FileError {
+        let (path, line, column) = match &issue.at {
+            Loc::Channels { channel, key } => {
+                let (path, lines) = &self.channels;
+                let line = channel.and_then(|i| {
+                    key.and_then(|k| lines.find("channel", Some(i), k))
+                        .or_else(|| lines.find("channel", Some(i), ""))
+                });
+                (path.clone(), line.unwrap_or(1), 1)
+            }
+            Loc::Traits { index } => {
+                let (path, lines) = &self.traits;
+                let line = index.and_then(|i| lines.find("trait", Some(i), "id").or_else(|| lines.find("trait", Some(i), "")));
+                (path.clone(), line.unwrap_or(1), 1)
+            }
+            Loc::Placement { placement, key } => match self.placements.get(*placement) {
+                Some((path, lines)) => (path.clone(), key.and_then(|k| lines.find("", None, k)).unwrap_or(1), 1),
+                None => (PathBuf::from("<placement>"), 0, 0),
+            },
+            Loc::Variant { placement, variant, key } => match self.placements.get(*placement) {
+                Some((path, lines)) => {
+                    let line = key
+                        .and_then(|k| lines.find("variant", Some(*variant), k))
+                        .or_else(|| lines.find("variant", Some(*variant), ""))
+                        .unwrap_or(1);
+                    (path.clone(), line, 1)
+                }
+                None => (PathBuf::from("<placement>"), 0, 0),
+            },
+            Loc::VariantField { placement, variant, field } => match self.placements.get(*placement) {
+                Some((path, lines)) => {
+                    let line = lines
+                        .find("variant.fields", Some(*variant), field)
+                        .or_else(|| lines.find("variant", Some(*variant), "fields"))
+                        .or_else(|| lines.find("variant", Some(*variant), ""))
+                        .unwrap_or(1);
+                    (path.clone(), line, 1)
+                }
+                None => (PathBuf::from("<placement>"), 0, 0),
+            },
+            Loc::Fluent { locale, path, line, column } => {
+                (self.locales_dir.join(locale).join(path), *line, *column)
+            }
+        };
+        FileError {
+            path,
+            line,
+            column,
+            message: issue.message.clone(),
+        }
+    }
+}
+
+/// The content read from disk, with what could not be read.
+pub struct Loaded {
+    pub content: ContentSet,
+    pub sources: SourceMap,
+    /// Syntax and shape errors (the files they are in contribute nothing).
+    pub errors: Vec<FileError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelsFile {
+    #[serde(default)]
+    channel: Vec<ChannelDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraitsFile {
+    #[serde(default, rename = "trait")]
+    traits: Vec<TraitDef>,
+}
+
+fn read(path: &Path, errors: &mut Vec<FileError>) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            errors.push(FileError {
+                path: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            });
+            None
+        }
+    }
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, source: &str, errors: &mut Vec<FileError>) -> Option<T> {
+    match toml::from_str::<T>(source) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |span| crate::l10n::line_col(source, span.start));
+            errors.push(FileError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            });
+            None
+        }
+    }
+}
+
+fn sorted_entries(dir: &Path, errors: &mut Vec<FileError>) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            paths
+        }
+        Err(e) => {
+            errors.push(FileError {
+                path: dir.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read directory: {e}"),
+            });
+            Vec::new()
+        }
+    }
+}
+
+/// Reads `content_dir` and `locales_dir`.
+pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
+    let mut errors = Vec::new();
+    let mut content = ContentSet::default();
+    let mut sources = SourceMap {
+        locales_dir: locales_dir.to_path_buf(),
+        ..SourceMap::default()
+    };
+
+    let channels_path = content_dir.join("channels.toml");
+    if let Some(source) = read(&channels_path, &mut errors) {
+        if let Some(file) = parse_toml::<ChannelsFile>(&channels_path, &source, &mut errors) {
+            content.channels = file.channel;
+        }
+        sources.channels = (channels_path.clone(), KeyLines::scan(&source));
+    }
+    let traits_path = content_dir.join("traits.toml");
+    if traits_path.exists() {
+        if let Some(source) = read(&traits_path, &mut errors) {
+            if let Some(file) = parse_toml::<TraitsFile>(&traits_path, &source, &mut errors) {
+                content.traits = file.traits;
+            }
+            sources.traits = (traits_path.clone(), KeyLines::scan(&source));
+        }
+    }
+    for path in sorted_entries(&content_dir.join("placements"), &mut errors) {
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(source) = read(&path, &mut errors) else { continue };
+        if let Some(placement) = parse_toml::<PlacementDef>(&path, &source, &mut errors) {
+            content.placements.push(placement);
+            sources.placements.push((path.clone(), KeyLines::scan(&source)));
+        }
+    }
+    for locale_dir in sorted_entries(locales_dir, &mut errors) {
+        if !locale_dir.is_dir() {
+            continue;
+        }
+        let locale = locale_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        for path in sorted_entries(&locale_dir, &mut errors) {
+            if path.extension().and_then(|e| e.to_str()) != Some("ftl") {
+                continue;
+            }
+            let Some(source) = read(&path, &mut errors) else { continue };
+            content.fluent.push(FluentFile {
+                locale: locale.clone(),
+                path: path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string(),
+                source,
+            });
+        }
+    }
+    Loaded {
+        content,
+        sources,
+        errors,
+    }
+}
+
+/// Everything `tailor validate` checks, as `file:line` findings (empty when valid).
+pub fn check(content_dir: &Path, locales_dir: &Path, default_locale: &str) -> (Loaded, Vec<FileError>) {
+    let loaded = load(content_dir, locales_dir);
+    let mut findings = loaded.errors.clone();
+    let (catalog, issues) = super::Catalog::compile(&loaded.content, default_locale, 0);
+    findings.extend(issues.iter().map(|i| loaded.sources.locate(i)));
+    findings.extend(super::check_channel_constraints(&catalog).iter().map(|i| loaded.sources.locate(i)));
+    findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    findings.dedup();
+    (loaded, findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_follow_array_tables() {
+        let source = "id = \"p\"\nchannels = [\"web\"]\n\n[[variant]]\nid = \"a\"\n\n[[variant]]\nid = \"b\"\nrule = 'x'\n[variant.fields]\ntitle = { message = \"m\" }\n";
+        let lines = KeyLines::scan(source);
+        assert_eq!(lines.find("", None, "channels"), Some(2));
+        assert_eq!(lines.find("variant", Some(1), "rule"), Some(9));
+        assert_eq!(lines.find("variant", Some(0), ""), Some(4));
+        assert_eq!(lines.find("variant.fields", Some(1), "title"), Some(11));
+    }
+}

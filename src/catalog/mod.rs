@@ -1,0 +1,302 @@
+//! The catalog: channels, traits, placements and variants, compiled for serving.
+//!
+//! Data flows files → [`model::ContentSet`] → database (JSON documents) → `ContentSet`
+//! → [`Catalog::compile`]. Compiling resolves every name to an index, compiles rules once
+//! and builds the Fluent bundles, so a request never parses anything. [`validate`] is the
+//! one set of content checks; `tailor validate` shows its findings as `file:line` through
+//! [`files::SourceMap`], the database path as names.
+
+pub mod files;
+pub mod model;
+pub mod rules;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use validate::{check_channel_constraints, validate};
+
+use crate::l10n::{Chain, FtlError, L10n};
+use model::{
+    ChannelDef, ChannelState, ContentSet, DeviceClass, FieldKind, FieldValue, TraitDef, TraitType, VariantState,
+};
+use rules::{Reads, Rule};
+
+/// Where a content problem is, by name; [`files::SourceMap`] turns it into `file:line`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loc {
+    Channels { channel: Option<usize>, key: Option<&'static str> },
+    Traits { index: Option<usize> },
+    Placement { placement: usize, key: Option<&'static str> },
+    Variant { placement: usize, variant: usize, key: Option<&'static str> },
+    VariantField { placement: usize, variant: usize, field: String },
+    Fluent { locale: String, path: String, line: usize, column: usize },
+}
+
+/// One content problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub at: Loc,
+    pub message: String,
+}
+
+impl From<FtlError> for Issue {
+    fn from(e: FtlError) -> Issue {
+        Issue {
+            at: Loc::Fluent {
+                locale: e.locale,
+                path: e.path,
+                line: e.line,
+                column: e.column,
+            },
+            message: e.message,
+        }
+    }
+}
+
+/// Number of sticky buckets a person hashes into. Changing it reshuffles everyone, so it
+/// is a constant of the product rather than a setting.
+pub const BUCKETS: u16 = 1000;
+
+pub struct Channel {
+    pub def: ChannelDef,
+    pub id: Arc<str>,
+}
+
+impl Channel {
+    pub fn state(&self) -> ChannelState {
+        self.def.state
+    }
+    pub fn serves(&self) -> bool {
+        self.def.state != ChannelState::Retired
+    }
+}
+
+pub enum CompiledField {
+    Message { id: Arc<str>, personal: bool },
+    Url(Arc<str>),
+    Data(serde_json::Value),
+}
+
+pub struct Field {
+    pub name: Arc<str>,
+    pub kind: FieldKind,
+    pub value: CompiledField,
+}
+
+pub struct Variant {
+    pub id: Arc<str>,
+    pub version: u32,
+    pub state: VariantState,
+    /// Bit `i` set: channel `i` of the catalog is allowed.
+    pub channels: u64,
+    /// Bit `d as u8` set: that device class is allowed.
+    pub devices: u8,
+    pub rule: Option<Rule>,
+    pub reads: Reads,
+    pub specificity: u32,
+    pub priority: i32,
+    pub weight: u32,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub fields: Vec<Field>,
+}
+
+impl Variant {
+    pub fn in_schedule(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at.is_none_or(|s| s <= now) && self.ends_at.is_none_or(|e| now < e)
+    }
+    pub fn allows_device(&self, device: DeviceClass) -> bool {
+        self.devices & (1 << device as u8) != 0
+    }
+    pub fn allows_channel(&self, channel: usize) -> bool {
+        self.channels & (1 << channel) != 0
+    }
+}
+
+pub struct Placement {
+    pub id: Arc<str>,
+    pub channels: u64,
+    pub variants: Vec<Variant>,
+    /// A per-placement permutation of buckets, so that assignment in one placement says
+    /// nothing about assignment in another while every bucket still counts exactly once.
+    pub bucket_rank: Box<[u16]>,
+}
+
+pub struct Catalog {
+    pub generation: u64,
+    pub channels: Vec<Channel>,
+    pub traits: Vec<TraitDef>,
+    pub placements: Vec<Placement>,
+    pub l10n: L10n,
+    /// Locale negotiation results by raw `Accept-Language` header / `locale` parameter:
+    /// the same few strings arrive all day, so negotiate each once per generation.
+    pub negotiated_header: moka::sync::Cache<String, Arc<Chain>>,
+    pub negotiated_param: moka::sync::Cache<String, Arc<Chain>>,
+    placement_index: HashMap<Arc<str>, usize>,
+    channel_index: HashMap<Arc<str>, usize>,
+}
+
+impl Catalog {
+    /// Compiles a content set. Invalid parts (which validation reports) are skipped so a
+    /// single bad variant in the database cannot take delivery down.
+    pub fn compile(content: &ContentSet, default_locale: &str, generation: u64) -> (Catalog, Vec<Issue>) {
+        let (l10n, ftl_errors) = L10n::build(&content.fluent, default_locale);
+        let issues: Vec<Issue> = validate(content, &l10n)
+            .into_iter()
+            .chain(ftl_errors.into_iter().map(Issue::from))
+            .collect();
+
+        let channels: Vec<Channel> = content
+            .channels
+            .iter()
+            .take(64)
+            .map(|def| Channel {
+                id: Arc::from(def.id.as_str()),
+                def: def.clone(),
+            })
+            .collect();
+        let channel_index: HashMap<Arc<str>, usize> =
+            channels.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        let channel_mask = |names: &[String]| -> u64 {
+            names
+                .iter()
+                .filter_map(|n| channel_index.get(n.as_str()))
+                .fold(0u64, |mask, i| mask | (1 << i))
+        };
+        let trait_ids: Vec<&str> = content.traits.iter().map(|t| t.id.as_str()).collect();
+
+        let mut placements = Vec::new();
+        for def in &content.placements {
+            let placement_channels = channel_mask(&def.channels);
+            let mut variants = Vec::new();
+            for v in &def.variants {
+                let rule = match v.rule.as_deref().map(|r| rules::compile(r, &content.traits)) {
+                    None => None,
+                    Some(Ok(rule)) => Some(rule),
+                    Some(Err(_)) => continue,
+                };
+                let fields = v
+                    .fields
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        let kind = def.fields.get(name)?.kind;
+                        let value = match value {
+                            FieldValue::Message { message } => CompiledField::Message {
+                                id: Arc::from(message.as_str()),
+                                personal: message_is_personal(&l10n, message, &trait_ids),
+                            },
+                            FieldValue::Url { url } => CompiledField::Url(Arc::from(url.as_str())),
+                            FieldValue::Value { value } => CompiledField::Data(value.clone()),
+                        };
+                        Some(Field {
+                            name: Arc::from(name.as_str()),
+                            kind,
+                            value,
+                        })
+                    })
+                    .collect();
+                let devices = match &v.devices {
+                    None => u8::MAX,
+                    Some(list) => list.iter().fold(0u8, |m, d| m | (1 << *d as u8)),
+                };
+                let channels = match &v.channels {
+                    None => placement_channels,
+                    Some(list) => channel_mask(list) & placement_channels,
+                };
+                variants.push(Variant {
+                    id: Arc::from(v.id.as_str()),
+                    version: v.version,
+                    state: v.state,
+                    channels,
+                    devices,
+                    reads: rule.as_ref().map(Rule::reads).unwrap_or_default(),
+                    specificity: rule.as_ref().map_or(0, Rule::specificity),
+                    rule,
+                    priority: v.priority,
+                    weight: v.weight,
+                    starts_at: v.starts_at,
+                    ends_at: v.ends_at,
+                    fields,
+                });
+            }
+            placements.push(Placement {
+                bucket_rank: bucket_rank(&def.id),
+                id: Arc::from(def.id.as_str()),
+                channels: placement_channels,
+                variants,
+            });
+        }
+        let placement_index = placements.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        (
+            Catalog {
+                generation,
+                channels,
+                traits: content.traits.clone(),
+                placements,
+                l10n,
+                negotiated_header: moka::sync::Cache::new(10_000),
+                negotiated_param: moka::sync::Cache::new(10_000),
+                placement_index,
+                channel_index,
+            },
+            issues,
+        )
+    }
+
+    pub fn placement(&self, id: &str) -> Option<(usize, &Placement)> {
+        let index = *self.placement_index.get(id)?;
+        Some((index, &self.placements[index]))
+    }
+
+    pub fn channel(&self, id: &str) -> Option<(usize, &Channel)> {
+        let index = *self.channel_index.get(id)?;
+        Some((index, &self.channels[index]))
+    }
+
+    pub fn channel_ids(&self) -> Vec<&str> {
+        self.channels.iter().map(|c| &*c.id).collect()
+    }
+
+    pub fn is_trait(&self, name: &str) -> bool {
+        self.traits.iter().any(|t| t.id == name)
+    }
+
+    pub fn trait_def(&self, name: &str) -> Option<(usize, &TraitDef)> {
+        self.traits.iter().enumerate().find(|(_, t)| t.id == name)
+    }
+
+    pub fn trait_type(&self, index: usize) -> Option<TraitType> {
+        self.traits.get(index).map(|t| t.kind)
+    }
+}
+
+fn message_is_personal(l10n: &L10n, message: &str, traits: &[&str]) -> bool {
+    (0..l10n.locale_names().len()).any(|locale| {
+        l10n.message_info(locale, message)
+            .is_some_and(|info| info.variables.iter().any(|v| traits.contains(&v.as_str())))
+    })
+}
+
+/// The stable hash everything sticky is built on (xxh3, fixed seed): the same on every
+/// node, every channel and every release.
+pub fn stable_hash(parts: &[&[u8]]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(0x7a11_0c0d_e5ee_d001);
+    for part in parts {
+        hasher.update(&(part.len() as u32).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.digest()
+}
+
+fn bucket_rank(placement: &str) -> Box<[u16]> {
+    let mut order: Vec<u16> = (0..BUCKETS).collect();
+    order.sort_by_key(|b| stable_hash(&[placement.as_bytes(), &b.to_le_bytes()]));
+    let mut rank = vec![0u16; BUCKETS as usize];
+    for (position, bucket) in order.into_iter().enumerate() {
+        rank[bucket as usize] = position as u16;
+    }
+    rank.into_boxed_slice()
+}

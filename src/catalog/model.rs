@@ -1,0 +1,256 @@
+//! Plain content definitions: what the files say and what the database stores (as JSON).
+//! No spans, no compiled state: [`super::compile`] turns a [`ContentSet`] into the
+//! serving [`super::Catalog`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    Active,
+    AtRisk,
+    Retired,
+    Protected,
+}
+
+impl ChannelState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Active => "active",
+            ChannelState::AtRisk => "at_risk",
+            ChannelState::Retired => "retired",
+            ChannelState::Protected => "protected",
+        }
+    }
+    pub fn parse(value: &str) -> Option<ChannelState> {
+        Some(match value {
+            "active" => ChannelState::Active,
+            "at_risk" => ChannelState::AtRisk,
+            "retired" => ChannelState::Retired,
+            "protected" => ChannelState::Protected,
+            _ => return None,
+        })
+    }
+}
+
+/// How a channel carries text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TextMode {
+    /// Plain text only (SMS, push): markup is not allowed in messages.
+    Plain,
+    /// Text the client lays out itself (web, app).
+    #[default]
+    Rich,
+    /// Text placed into HTML (email): values are HTML-escaped.
+    Html,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelDef {
+    pub id: String,
+    #[serde(default = "default_channel_state")]
+    pub state: ChannelState,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub text: TextMode,
+    /// Fluent's Unicode isolation marks around placeables: right for bidirectional UIs,
+    /// wrong for SMS and push, where they would be counted and sometimes shown.
+    #[serde(default = "default_true")]
+    pub isolation_marks: bool,
+    #[serde(default)]
+    pub max_sms_segments: Option<u32>,
+    #[serde(default)]
+    pub max_payload_bytes: Option<usize>,
+    #[serde(default)]
+    pub escape_html: bool,
+    #[serde(default)]
+    pub field_max_chars: BTreeMap<String, usize>,
+}
+
+fn default_channel_state() -> ChannelState {
+    ChannelState::Active
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraitType {
+    String,
+    Number,
+    Bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraitDef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: TraitType,
+    #[serde(default)]
+    pub description: String,
+    /// A representative value, used by validation to render and measure messages.
+    #[serde(default)]
+    pub sample: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Html,
+    Image,
+    Link,
+    Data,
+}
+
+impl FieldKind {
+    pub fn is_message(self) -> bool {
+        matches!(self, FieldKind::Text | FieldKind::Html)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    pub kind: FieldKind,
+    #[serde(default = "default_true")]
+    pub required: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantState {
+    Draft,
+    InReview,
+    Approved,
+    Published,
+    Archived,
+    Retired,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    Desktop,
+    Mobile,
+    Tablet,
+    Tv,
+    Wearable,
+    Voice,
+    Unknown,
+}
+
+impl DeviceClass {
+    pub const ALL: [DeviceClass; 7] = [
+        DeviceClass::Desktop,
+        DeviceClass::Mobile,
+        DeviceClass::Tablet,
+        DeviceClass::Tv,
+        DeviceClass::Wearable,
+        DeviceClass::Voice,
+        DeviceClass::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceClass::Desktop => "desktop",
+            DeviceClass::Mobile => "mobile",
+            DeviceClass::Tablet => "tablet",
+            DeviceClass::Tv => "tv",
+            DeviceClass::Wearable => "wearable",
+            DeviceClass::Voice => "voice",
+            DeviceClass::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<DeviceClass> {
+        DeviceClass::ALL.into_iter().find(|d| d.as_str() == value)
+    }
+}
+
+/// One field's authored value in a variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum FieldValue {
+    /// `text`/`html`: a Fluent message id.
+    Message { message: String },
+    /// `image`/`link`: a URL.
+    Url { url: String },
+    /// `data`: structured JSON.
+    Value { value: serde_json::Value },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantDef {
+    pub id: String,
+    #[serde(default = "default_version")]
+    pub version: u32,
+    pub state: VariantState,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub devices: Option<Vec<DeviceClass>>,
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+fn default_version() -> u32 {
+    1
+}
+fn default_weight() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementDef {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldDef>,
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<VariantDef>,
+}
+
+/// One Fluent resource file of one locale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FluentFile {
+    pub locale: String,
+    /// File name inside the locale folder, e.g. `home.ftl`.
+    pub path: String,
+    pub source: String,
+}
+
+/// Everything that makes up the content: from files or from the database.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContentSet {
+    pub channels: Vec<ChannelDef>,
+    pub traits: Vec<TraitDef>,
+    pub placements: Vec<PlacementDef>,
+    pub fluent: Vec<FluentFile>,
+}

@@ -1,0 +1,315 @@
+//! The content checks, over plain definitions. Both `tailor validate` (files) and the
+//! compile step (database) use them; only the presentation of locations differs.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use fluent_bundle::{FluentArgs, FluentValue};
+
+use super::model::{ContentSet, FieldValue, TraitType};
+use super::{rules, Catalog, Issue, Loc};
+use crate::l10n::L10n;
+
+const BUILTIN_ATTRIBUTES: [&str; 11] = [
+    "channel", "device", "locale", "language", "country", "segments", "now", "date", "time", "weekday", "bucket",
+];
+/// Context values every message may use.
+pub const CONTEXT_VARIABLES: [&str; 2] = ["channel", "device"];
+
+fn valid_id(id: &str, extra: &[char]) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || extra.contains(&c))
+}
+
+pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut push = |at: Loc, message: String| issues.push(Issue { at, message });
+
+    // Channels.
+    let mut channel_ids = HashSet::new();
+    if content.channels.is_empty() {
+        push(Loc::Channels { channel: None, key: None }, "no channels are defined".into());
+    }
+    if content.channels.len() > 64 {
+        push(Loc::Channels { channel: Some(64), key: None }, "at most 64 channels are supported".into());
+    }
+    for (i, channel) in content.channels.iter().enumerate() {
+        let at = |key| Loc::Channels { channel: Some(i), key };
+        if !valid_id(&channel.id, &[]) {
+            push(at(Some("id")), format!("channel id `{}` must be [a-z0-9_]", channel.id));
+        }
+        if !channel_ids.insert(channel.id.as_str()) {
+            push(at(Some("id")), format!("channel `{}` is defined twice", channel.id));
+        }
+        if channel.max_sms_segments.is_some() && channel.isolation_marks {
+            push(
+                at(Some("isolation_marks")),
+                format!("channel `{}` sends SMS: isolation marks must be off", channel.id),
+            );
+        }
+        if channel.max_sms_segments == Some(0) {
+            push(at(Some("max_sms_segments")), "must be at least 1".into());
+        }
+    }
+
+    // Traits.
+    let mut trait_ids = HashSet::new();
+    for (i, t) in content.traits.iter().enumerate() {
+        let at = || Loc::Traits { index: Some(i) };
+        if !valid_id(&t.id, &[]) {
+            push(at(), format!("trait id `{}` must be [a-z0-9_]", t.id));
+        }
+        if BUILTIN_ATTRIBUTES.contains(&t.id.as_str()) || CONTEXT_VARIABLES.contains(&t.id.as_str()) {
+            push(at(), format!("trait `{}` shadows a built-in attribute", t.id));
+        }
+        if !trait_ids.insert(t.id.as_str()) {
+            push(at(), format!("trait `{}` is defined twice", t.id));
+        }
+        let sample_ok = match (&t.sample, t.kind) {
+            (None, _) => true,
+            (Some(serde_json::Value::String(_)), TraitType::String) => true,
+            (Some(serde_json::Value::Number(_)), TraitType::Number) => true,
+            (Some(serde_json::Value::Bool(_)), TraitType::Bool) => true,
+            _ => false,
+        };
+        if !sample_ok {
+            push(at(), format!("trait `{}`: sample does not match its type", t.id));
+        }
+    }
+
+    // Placements and variants.
+    let default = l10n.default_index();
+    let default_name = l10n.locale_name(default).to_string();
+    let mut placement_ids = HashSet::new();
+    let mut variant_ids: HashMap<&str, usize> = HashMap::new();
+    for (p, placement) in content.placements.iter().enumerate() {
+        let at = |key| Loc::Placement { placement: p, key };
+        if !valid_id(&placement.id, &['.', '-']) {
+            push(at(Some("id")), format!("placement id `{}` must be [a-z0-9_.-]", placement.id));
+        }
+        if !placement_ids.insert(placement.id.as_str()) {
+            push(at(Some("id")), format!("placement `{}` is defined twice", placement.id));
+        }
+        if placement.channels.is_empty() {
+            push(at(Some("channels")), "a placement needs at least one channel".into());
+        }
+        for channel in &placement.channels {
+            if !channel_ids.contains(channel.as_str()) {
+                push(at(Some("channels")), format!("unknown channel `{channel}`"));
+            }
+        }
+        for (v, variant) in placement.variants.iter().enumerate() {
+            let vat = |key| Loc::Variant {
+                placement: p,
+                variant: v,
+                key,
+            };
+            if !valid_id(&variant.id, &['-', '.']) {
+                push(vat(Some("id")), format!("variant id `{}` must be [a-z0-9_.-]", variant.id));
+            }
+            if variant_ids.insert(&variant.id, p).is_some() {
+                push(vat(Some("id")), format!("variant `{}` is defined twice", variant.id));
+            }
+            for channel in variant.channels.iter().flatten() {
+                if !channel_ids.contains(channel.as_str()) {
+                    push(vat(Some("channels")), format!("unknown channel `{channel}`"));
+                } else if !placement.channels.contains(channel) {
+                    push(
+                        vat(Some("channels")),
+                        format!("channel `{channel}` is not one of placement `{}`'s channels", placement.id),
+                    );
+                }
+            }
+            if variant.weight == 0 {
+                push(vat(Some("weight")), "weight must be at least 1".into());
+            }
+            if let (Some(start), Some(end)) = (variant.starts_at, variant.ends_at) {
+                if start >= end {
+                    push(vat(Some("ends_at")), "ends_at must be after starts_at".into());
+                }
+            }
+            if let Some(rule) = &variant.rule {
+                if let Err(e) = rules::compile(rule, &content.traits) {
+                    push(vat(Some("rule")), format!("rule: {e}"));
+                }
+            }
+            for (name, def) in &placement.fields {
+                if def.required && !variant.fields.contains_key(name) {
+                    push(vat(None), format!("required field `{name}` is missing"));
+                }
+            }
+            for (name, value) in &variant.fields {
+                let fat = || Loc::VariantField {
+                    placement: p,
+                    variant: v,
+                    field: name.clone(),
+                };
+                let Some(def) = placement.fields.get(name) else {
+                    push(fat(), format!("field `{name}` is not in placement `{}`'s schema", placement.id));
+                    continue;
+                };
+                match (value, def.kind.is_message()) {
+                    (FieldValue::Message { message }, true) => {
+                        let Some(info) = l10n.message_info(default, message) else {
+                            push(
+                                fat(),
+                                format!("message `{message}` is missing in the default locale {default_name}"),
+                            );
+                            continue;
+                        };
+                        let _ = info;
+                        check_person_variables(l10n, message, &trait_ids, &mut |locale, path, line, text| {
+                            issues_push(&mut push, locale, path, line, text)
+                        });
+                    }
+                    (FieldValue::Url { url }, false) if matches!(def.kind, super::model::FieldKind::Image | super::model::FieldKind::Link) => {
+                        if !(url.starts_with("https://") || url.starts_with("http://")) {
+                            push(fat(), format!("`{url}` is not an http(s) URL"));
+                        }
+                    }
+                    (FieldValue::Value { .. }, false) if def.kind == super::model::FieldKind::Data => {}
+                    _ => push(fat(), format!("field `{name}` is of kind {:?}: wrong value form", def.kind)),
+                }
+            }
+        }
+    }
+    issues
+}
+
+fn issues_push(push: &mut dyn FnMut(Loc, String), locale: &str, path: &str, line: usize, text: String) {
+    push(
+        Loc::Fluent {
+            locale: locale.to_string(),
+            path: path.to_string(),
+            line,
+            column: 1,
+        },
+        text,
+    );
+}
+
+/// Messages with person variables need an `.anonymous` form without them, everywhere.
+fn check_person_variables(
+    l10n: &L10n,
+    message: &str,
+    traits: &HashSet<&str>,
+    report: &mut dyn FnMut(&str, &str, usize, String),
+) {
+    for (locale, name) in l10n.locale_names().iter().enumerate() {
+        let Some(info) = l10n.message_info(locale, message) else {
+            continue;
+        };
+        let personal: BTreeSet<&str> = info
+            .variables
+            .iter()
+            .map(String::as_str)
+            .filter(|v| traits.contains(v))
+            .collect();
+        for variable in &info.variables {
+            if !traits.contains(variable.as_str()) && !CONTEXT_VARIABLES.contains(&variable.as_str()) {
+                report(
+                    name,
+                    &info.path,
+                    info.line,
+                    format!("message `{message}` uses unknown variable `${variable}` (declare it in traits.toml)"),
+                );
+            }
+        }
+        if personal.is_empty() {
+            continue;
+        }
+        match &info.anonymous_variables {
+            None => report(
+                name,
+                &info.path,
+                info.line,
+                format!("message `{message}` uses person variables but has no `.anonymous` attribute"),
+            ),
+            Some(vars) if vars.iter().any(|v| traits.contains(v.as_str())) => report(
+                name,
+                &info.path,
+                info.line,
+                format!("message `{message}`: `.anonymous` must not use person variables"),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Renders every variant on every channel it serves, in every locale, with the traits'
+/// sample values and without them, and reports channel constraints that break.
+pub fn check_channel_constraints(catalog: &Catalog) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut seen = HashSet::new();
+    let sample_args = |with_sample: bool| {
+        let mut args = FluentArgs::new();
+        for t in catalog.traits.iter().filter(|_| with_sample) {
+            match &t.sample {
+                Some(serde_json::Value::String(s)) => args.set(t.id.clone(), FluentValue::from(s.clone())),
+                Some(serde_json::Value::Number(n)) => {
+                    args.set(t.id.clone(), FluentValue::from(n.as_f64().unwrap_or(0.0)))
+                }
+                _ => {}
+            }
+        }
+        args
+    };
+    for placement in &catalog.placements {
+        for variant in &placement.variants {
+            for (c, channel) in catalog.channels.iter().enumerate() {
+                if !variant.allows_channel(c) {
+                    continue;
+                }
+                for locale in 0..catalog.l10n.locale_names().len() {
+                    let chain = crate::l10n::Chain(vec![locale as u16, catalog.l10n.default_index() as u16]);
+                    for with_sample in [true, false] {
+                        let mut args = sample_args(with_sample);
+                        args.set("channel", FluentValue::from(channel.id.to_string()));
+                        args.set("device", FluentValue::from("mobile"));
+                        let rendered = crate::render::render(catalog, variant, c, &chain, &args);
+                        for violation in rendered.violations {
+                            let key = (
+                                variant.id.clone(),
+                                channel.id.clone(),
+                                violation.locale.clone(),
+                                violation.field.clone(),
+                            );
+                            if !seen.insert(key) {
+                                continue;
+                            }
+                            let locale_index = catalog
+                                .l10n
+                                .locale_names()
+                                .iter()
+                                .position(|n| *n == violation.locale)
+                                .unwrap_or(0);
+                            let info = violation
+                                .message
+                                .as_deref()
+                                .and_then(|m| catalog.l10n.message_info(locale_index, m));
+                            issues.push(Issue {
+                                at: Loc::Fluent {
+                                    locale: violation.locale.to_string(),
+                                    path: info.map(|i| i.path.clone()).unwrap_or_default(),
+                                    line: info.map_or(0, |i| i.line),
+                                    column: 1,
+                                },
+                                message: format!(
+                                    "variant `{}` on channel `{}`, locale {}, message `{}`: {}",
+                                    variant.id,
+                                    channel.id,
+                                    violation.locale,
+                                    violation.message.as_deref().unwrap_or("(all fields)"),
+                                    violation.detail
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    issues
+}

@@ -1,0 +1,390 @@
+//! Resolving a request's context: channel, device class, locale chain, country, the
+//! person or their cohort, and explicit trait values. Explicit parameters win over
+//! headers. The resolver records which headers it read, which becomes `Vary`.
+//!
+//! Plain inputs ([`RawRequest`]) so it is tested without HTTP.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use unic_langid::LanguageIdentifier;
+
+use crate::catalog::model::{DeviceClass, TraitType};
+use crate::catalog::rules::{temporal_value, Attr, RuleInput, Value};
+use crate::catalog::Catalog;
+use crate::identity::{check_anonymous_id, Person};
+use crate::l10n::Chain;
+use crate::problem::{Problem, ProblemType};
+use crate::tokens::{CohortClaims, Signer, TokenError};
+
+/// The request as the resolver sees it.
+#[derive(Default, Clone, Copy)]
+pub struct RawRequest<'a> {
+    pub query: &'a str,
+    pub accept_language: Option<&'a str>,
+    pub ch_ua_mobile: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub anonymous_id: Option<&'a str>,
+}
+
+/// Request headers the answer was derived from (for `Vary`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeadersRead {
+    pub accept_language: bool,
+    pub ch_ua_mobile: bool,
+    pub user_agent: bool,
+    pub anonymous_id: bool,
+}
+
+impl HeadersRead {
+    pub fn vary(self) -> String {
+        let mut names = Vec::with_capacity(4);
+        if self.accept_language {
+            names.push("Accept-Language");
+        }
+        if self.ch_ua_mobile {
+            names.push("Sec-CH-UA-Mobile");
+        }
+        if self.user_agent {
+            names.push("User-Agent");
+        }
+        if self.anonymous_id {
+            names.push("X-Anonymous-Id");
+        }
+        names.join(", ")
+    }
+}
+
+/// Query parameters of the content endpoints.
+#[derive(Debug, Default)]
+pub struct Params<'a> {
+    pub channel: Option<std::borrow::Cow<'a, str>>,
+    pub device: Option<std::borrow::Cow<'a, str>>,
+    pub locale: Option<std::borrow::Cow<'a, str>>,
+    pub country: Option<std::borrow::Cow<'a, str>>,
+    pub anonymous_id: Option<std::borrow::Cow<'a, str>>,
+    pub cohort: Option<std::borrow::Cow<'a, str>>,
+    pub placements: Option<std::borrow::Cow<'a, str>>,
+    pub traits: Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+}
+
+pub fn parse_params(query: &str) -> Params<'_> {
+    let mut params = Params::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "channel" => params.channel = Some(value),
+            "device" => params.device = Some(value),
+            "locale" => params.locale = Some(value),
+            "country" => params.country = Some(value),
+            "anonymous_id" => params.anonymous_id = Some(value),
+            "cohort" => params.cohort = Some(value),
+            "placements" => params.placements = Some(value),
+            _ => {
+                if let std::borrow::Cow::Borrowed(k) = key {
+                    if let Some(name) = k.strip_prefix("t.") {
+                        params.traits.push((std::borrow::Cow::Borrowed(name), value));
+                    }
+                } else if let Some(name) = key.strip_prefix("t.") {
+                    params.traits.push((std::borrow::Cow::Owned(name.to_string()), value));
+                }
+                // Other parameters (utm_*, cache busters) are not ours: ignored.
+            }
+        }
+    }
+    params
+}
+
+/// Everything selection and rendering see.
+pub struct RequestContext {
+    pub channel: usize,
+    pub device: DeviceClass,
+    pub chain: Arc<Chain>,
+    pub country: Option<Box<str>>,
+    pub person: Option<Person>,
+    pub cohort: Option<CohortClaims>,
+    /// Trait values by trait index (explicit `t.<trait>` parameters for now).
+    pub traits: Vec<Option<Value>>,
+    pub segments: Vec<Box<str>>,
+    pub headers_read: HeadersRead,
+    pub now: DateTime<Utc>,
+}
+
+impl RequestContext {
+    /// The sticky bucket: the cohort's, else the person's.
+    pub fn bucket(&self) -> Option<u16> {
+        match (&self.cohort, &self.person) {
+            (Some(cohort), _) => Some(cohort.b),
+            (None, Some(person)) => Some(person.bucket()),
+            (None, None) => None,
+        }
+    }
+
+    pub fn has_traits(&self) -> bool {
+        self.traits.iter().any(Option::is_some)
+    }
+}
+
+/// Rule attributes over a resolved context.
+pub struct Attributes<'a> {
+    pub context: &'a RequestContext,
+    pub catalog: &'a Catalog,
+}
+
+impl RuleInput for Attributes<'_> {
+    fn value(&self, attr: Attr) -> Option<Value> {
+        let ctx = self.context;
+        let locale = || self.catalog.l10n.locale_name(ctx.chain.primary());
+        match attr {
+            Attr::Channel => Some(Value::Text(self.catalog.channels[ctx.channel].id.as_ref().into())),
+            Attr::Device => Some(Value::Text(ctx.device.as_str().into())),
+            Attr::Locale => Some(Value::Text(locale().as_ref().into())),
+            Attr::Language => Some(Value::Text(locale().split('-').next().unwrap_or_default().into())),
+            Attr::Country => ctx.country.clone().map(Value::Text),
+            Attr::Bucket => ctx.bucket().map(|b| Value::Number(f64::from(b))),
+            Attr::Trait(index) => ctx.traits.get(index).cloned().flatten(),
+            Attr::Segments => None,
+            _ => temporal_value(attr, ctx.now),
+        }
+    }
+
+    fn segments(&self) -> &[Box<str>] {
+        &self.context.segments
+    }
+}
+
+/// Classifies a User-Agent string. Order matters: tablets and TVs also say "Android".
+pub fn device_from_user_agent(ua: &str) -> DeviceClass {
+    let has = |needle: &str| ua.contains(needle);
+    if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
+        DeviceClass::Tablet
+    } else if has("SmartTV") || has("SMART-TV") || has("AppleTV") || has("CrKey") || has("Roku") || has("HbbTV") || has("BRAVIA") || has("GoogleTV") {
+        DeviceClass::Tv
+    } else if has("Watch") || has("Wear OS") {
+        DeviceClass::Wearable
+    } else if has("Alexa") || has("AlexaMediaPlayer") {
+        DeviceClass::Voice
+    } else if has("Mobi") || has("iPhone") || has("Android") {
+        DeviceClass::Mobile
+    } else if has("Windows NT") || has("Macintosh") || has("X11") || has("CrOS") {
+        DeviceClass::Desktop
+    } else {
+        DeviceClass::Unknown
+    }
+}
+
+fn invalid(field: &str, detail: impl Into<String>) -> Problem {
+    Problem::invalid(field, detail)
+}
+
+/// Resolves the context for content and cohort requests.
+pub fn resolve(raw: &RawRequest, params: &Params, catalog: &Catalog, signer: &Signer, now: DateTime<Utc>) -> Result<RequestContext, Problem> {
+    let mut headers_read = HeadersRead::default();
+
+    let channel_name = params.channel.as_deref().unwrap_or("web");
+    let (channel, channel_def) = catalog.channel(channel_name).ok_or_else(|| {
+        invalid(
+            "channel",
+            format!("unknown channel `{channel_name}`; known: {}", catalog.channel_ids().join(", ")),
+        )
+    })?;
+    if !channel_def.serves() {
+        return Err(Problem::new(
+            ProblemType::ChannelRetired,
+            format!("channel `{channel_name}` has been retired and no longer serves content"),
+        )
+        .with_field("channel"));
+    }
+
+    let device = match params.device.as_deref() {
+        Some(value) => DeviceClass::parse(value).ok_or_else(|| {
+            invalid(
+                "device",
+                format!(
+                    "unknown device class `{value}`; one of {}",
+                    DeviceClass::ALL.map(DeviceClass::as_str).join(", ")
+                ),
+            )
+        })?,
+        None => match raw.ch_ua_mobile {
+            Some("?1") => {
+                headers_read.ch_ua_mobile = true;
+                DeviceClass::Mobile
+            }
+            hint => {
+                headers_read.ch_ua_mobile = hint.is_some();
+                match raw.user_agent {
+                    Some(ua) => {
+                        headers_read.user_agent = true;
+                        match device_from_user_agent(ua) {
+                            // "Not mobile" from the hint beats a UA that says otherwise.
+                            DeviceClass::Mobile if hint == Some("?0") => DeviceClass::Desktop,
+                            d => d,
+                        }
+                    }
+                    None if hint == Some("?0") => DeviceClass::Desktop,
+                    None => DeviceClass::Unknown,
+                }
+            }
+        },
+    };
+
+    let chain = match params.locale.as_deref() {
+        Some(list) => {
+            match catalog.negotiated_param.get(list) {
+                Some(chain) => chain,
+                None => {
+                    let mut requested = Vec::new();
+                    for tag in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        let id: LanguageIdentifier = tag
+                            .parse()
+                            .map_err(|_| invalid("locale", format!("`{tag}` is not a BCP 47 language tag")))?;
+                        requested.push(id);
+                    }
+                    if requested.is_empty() || requested.len() > 10 {
+                        return Err(invalid("locale", "give 1 to 10 comma-separated language tags"));
+                    }
+                    let chain = Arc::new(catalog.l10n.negotiate(&requested));
+                    catalog.negotiated_param.insert(list.to_string(), chain.clone());
+                    chain
+                }
+            }
+        }
+        None => {
+            let header = raw.accept_language.unwrap_or("");
+            headers_read.accept_language = raw.accept_language.is_some();
+            match catalog.negotiated_header.get(header) {
+                Some(chain) => chain,
+                None => {
+                    if header.len() > 512 {
+                        return Err(invalid("Accept-Language", "header is longer than 512 bytes"));
+                    }
+                    let requested = fluent_langneg::accepted_languages::parse(header);
+                    let chain = Arc::new(catalog.l10n.negotiate(&requested));
+                    catalog.negotiated_header.insert(header.to_string(), chain.clone());
+                    chain
+                }
+            }
+        }
+    };
+
+    let country = match params.country.as_deref() {
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase().into()),
+        Some(c) => return Err(invalid("country", format!("`{c}` is not an ISO 3166-1 alpha-2 code"))),
+        None => None,
+    };
+
+    let cohort = match params.cohort.as_deref() {
+        Some(key) => Some(signer.verify_cohort(key).map_err(|e| {
+            let detail = match e {
+                TokenError::Expired => "the cohort key has expired; ask GET /v1/context for a new one".to_string(),
+                TokenError::Invalid(_) => "the cohort key is not one Tailor signed".to_string(),
+            };
+            Problem::new(ProblemType::InvalidCohort, detail).with_field("cohort")
+        })?),
+        None => None,
+    };
+
+    // With a cohort key the person is not needed for the choice, so it is not read.
+    let person = if cohort.is_some() {
+        None
+    } else {
+        let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
+            (Some(id), _) => (Some(id), "anonymous_id"),
+            (None, Some(id)) => {
+                headers_read.anonymous_id = true;
+                (Some(id), "X-Anonymous-Id")
+            }
+            (None, None) => (None, ""),
+        };
+        match id {
+            Some(id) => {
+                check_anonymous_id(id).map_err(|reason| invalid(field, reason))?;
+                Some(Person::anonymous(id))
+            }
+            None => None,
+        }
+    };
+
+    let mut traits = vec![None; catalog.traits.len()];
+    for (name, value) in &params.traits {
+        let field = format!("t.{name}");
+        let (index, def) = catalog
+            .trait_def(name)
+            .ok_or_else(|| invalid(&field, format!("unknown trait `{name}`")))?;
+        if value.chars().count() > 200 {
+            return Err(invalid(&field, "trait values are at most 200 characters"));
+        }
+        traits[index] = Some(match def.kind {
+            TraitType::String => Value::Text(value.as_ref().into()),
+            TraitType::Number => match value.parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Number(n),
+                _ => return Err(invalid(&field, format!("`{value}` is not a number"))),
+            },
+            TraitType::Bool => match value.as_ref() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return Err(invalid(&field, "must be true or false")),
+            },
+        });
+    }
+
+    let segments = cohort
+        .as_ref()
+        .map(|c| c.s.iter().map(|s| s.as_str().into()).collect())
+        .unwrap_or_default();
+
+    Ok(RequestContext {
+        channel,
+        device,
+        chain,
+        country,
+        person,
+        cohort,
+        traits,
+        segments,
+        headers_read,
+        now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents() {
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+        let ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
+        let android_tablet = "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Chrome/120 Safari/537.36";
+        let android_phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36";
+        let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
+        let tv = "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36";
+        assert_eq!(device_from_user_agent(iphone), DeviceClass::Mobile);
+        assert_eq!(device_from_user_agent(ipad), DeviceClass::Tablet);
+        assert_eq!(device_from_user_agent(android_tablet), DeviceClass::Tablet);
+        assert_eq!(device_from_user_agent(android_phone), DeviceClass::Mobile);
+        assert_eq!(device_from_user_agent(mac), DeviceClass::Desktop);
+        assert_eq!(device_from_user_agent(tv), DeviceClass::Tv);
+        assert_eq!(device_from_user_agent("curl/8.0"), DeviceClass::Unknown);
+    }
+
+    #[test]
+    fn params_parse_traits_and_ignore_strangers() {
+        let params = parse_params("channel=web&t.first_name=Zo%C3%A9&utm_source=x&locale=fr-CA");
+        assert_eq!(params.channel.as_deref(), Some("web"));
+        assert_eq!(params.locale.as_deref(), Some("fr-CA"));
+        assert_eq!(params.traits.len(), 1);
+        assert_eq!(params.traits[0].1, "Zoé");
+    }
+
+    #[test]
+    fn vary_names_only_what_was_read() {
+        let read = HeadersRead {
+            accept_language: true,
+            user_agent: true,
+            ..HeadersRead::default()
+        };
+        assert_eq!(read.vary(), "Accept-Language, User-Agent");
+        assert_eq!(HeadersRead::default().vary(), "");
+    }
+}

@@ -1,0 +1,291 @@
+//! One placement's answer: decide, render (or reuse a cached rendering), and say how the
+//! answer may be shared.
+
+use std::sync::Arc;
+
+use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
+use fluent_bundle::{FluentArgs, FluentValue};
+use serde::ser::SerializeMap;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::catalog::rules::Value;
+use crate::catalog::{Catalog, CompiledField, Variant};
+use crate::context::{Attributes, HeadersRead, RequestContext};
+use crate::decide::{decide, DecisionInput};
+use crate::l10n::Chain;
+use crate::problem::{Problem, ProblemType};
+use crate::render::{render, Warning};
+use crate::shaping::SmsInfo;
+
+/// Key of a shareable rendering. The generation makes every publish a clean slate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RenderKey {
+    generation: u64,
+    placement: u32,
+    variant: u32,
+    channel: u8,
+    device: u8,
+    chain: Arc<Chain>,
+}
+
+/// A rendered answer, ready to send.
+pub struct CachedAnswer {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    /// `placement/<id> variant/<id> channel/<id>`, for purges.
+    pub surrogate_keys: String,
+    pub personal: bool,
+}
+
+/// Who may keep an answer, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sharing {
+    pub private: bool,
+    pub max_age: u32,
+    /// The person was named by the `X-Anonymous-Id` header and the choice used them.
+    pub person_header_used: bool,
+}
+
+impl Sharing {
+    pub fn shared(max_age: u32) -> Sharing {
+        Sharing {
+            private: false,
+            max_age,
+            person_header_used: false,
+        }
+    }
+
+    pub fn merge(&mut self, other: &Sharing) {
+        self.private |= other.private;
+        self.max_age = self.max_age.min(other.max_age);
+        self.person_header_used |= other.person_header_used;
+    }
+
+    /// Headers the answer depends on; the person header only when the choice used it.
+    pub fn vary(&self, read: HeadersRead) -> HeadersRead {
+        HeadersRead {
+            anonymous_id: read.anonymous_id && self.person_header_used,
+            ..read
+        }
+    }
+}
+
+pub enum Outcome {
+    Content { answer: Arc<CachedAnswer>, sharing: Sharing },
+    Empty { sharing: Sharing, placement: Arc<str> },
+}
+
+/// Time-dependent rules can change the answer at any minute.
+const TEMPORAL_MAX_AGE: u32 = 60;
+
+pub fn answer(state: &AppState, catalog: &Catalog, ctx: &RequestContext, placement_id: &str) -> Result<Outcome, Problem> {
+    let (placement_index, placement) = catalog.placement(placement_id).ok_or_else(|| {
+        Problem::new(ProblemType::UnknownPlacement, format!("no placement `{placement_id}`")).with_field("placement")
+    })?;
+    if placement.channels & (1 << ctx.channel) == 0 {
+        return Err(Problem::new(
+            ProblemType::UnknownPlacement,
+            format!(
+                "placement `{placement_id}` is not offered on channel `{}`",
+                catalog.channels[ctx.channel].id
+            ),
+        )
+        .with_field("placement"));
+    }
+    let attributes = Attributes { context: ctx, catalog };
+    let input = DecisionInput {
+        channel: ctx.channel,
+        device: ctx.device,
+        now: ctx.now,
+        attributes: &attributes,
+        bucket: ctx.bucket(),
+        person_without_cohort: ctx.cohort.is_none(),
+    };
+    let decision = decide(placement, &input);
+    let mut max_age = u32::MAX;
+    if let Some(d) = &decision {
+        if d.temporal {
+            max_age = TEMPORAL_MAX_AGE;
+        }
+        if let Some(next) = d.next_change {
+            let seconds = (next - ctx.now).num_seconds().clamp(1, i64::from(u32::MAX));
+            max_age = max_age.min(seconds as u32);
+        }
+    }
+    let Some(decision) = decision else {
+        return Ok(Outcome::Empty {
+            sharing: Sharing::shared(max_age),
+            placement: placement.id.clone(),
+        });
+    };
+    let variant = &placement.variants[decision.variant];
+    let personal_render = ctx.has_traits()
+        && variant
+            .fields
+            .iter()
+            .any(|f| matches!(f.value, CompiledField::Message { personal: true, .. }));
+    let rendered = if personal_render {
+        Arc::new(build(state, catalog, ctx, variant, &placement.id, true))
+    } else {
+        let key = RenderKey {
+            generation: catalog.generation,
+            placement: placement_index as u32,
+            variant: decision.variant as u32,
+            channel: ctx.channel as u8,
+            device: ctx.device as u8,
+            chain: ctx.chain.clone(),
+        };
+        if let Some(hit) = state.rendered.get(&key) {
+            state.metrics.render_cache.with_label_values(&["hit"]).inc();
+            hit
+        } else {
+            state.metrics.render_cache.with_label_values(&["miss"]).inc();
+            let built = Arc::new(build(state, catalog, ctx, variant, &placement.id, false));
+            state.rendered.insert(key, built.clone());
+            built
+        }
+    };
+    let private = decision.personal || rendered.personal;
+    Ok(Outcome::Content {
+        sharing: Sharing {
+            private,
+            max_age,
+            person_header_used: ctx.headers_read.anonymous_id && decision.personal,
+        },
+        answer: rendered,
+    })
+}
+
+struct Fields<'a>(&'a [(Arc<str>, serde_json::Value)]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(&**name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct VariantRef<'a> {
+    id: &'a str,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    placement: &'a str,
+    variant: VariantRef<'a>,
+    locale: &'a str,
+    channel: &'a str,
+    device: &'a str,
+    fields: Fields<'a>,
+    tracking_token: String,
+    warnings: &'a [Warning],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms: Option<SmsInfo>,
+}
+
+fn build(
+    state: &AppState,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    variant: &Variant,
+    placement: &str,
+    with_traits: bool,
+) -> CachedAnswer {
+    let channel = &catalog.channels[ctx.channel].id;
+    let mut args = FluentArgs::new();
+    args.set("channel", FluentValue::from(channel.to_string()));
+    args.set("device", FluentValue::from(ctx.device.as_str()));
+    if with_traits {
+        for (def, value) in catalog.traits.iter().zip(&ctx.traits) {
+            match value {
+                Some(Value::Text(s)) => args.set(def.id.clone(), FluentValue::from(s.to_string())),
+                Some(Value::Number(n)) => args.set(def.id.clone(), FluentValue::from(*n)),
+                Some(Value::Bool(b)) => args.set(def.id.clone(), FluentValue::from(b.to_string())),
+                _ => {}
+            }
+        }
+    }
+    let rendered = render(catalog, variant, ctx.channel, &ctx.chain, &args);
+    let locale = catalog.l10n.locale_name(ctx.chain.primary());
+    let tracking_token = state.signer.tracking_token(
+        placement,
+        &variant.id,
+        variant.version,
+        channel,
+        ctx.device.as_str(),
+        locale,
+        catalog.generation,
+    );
+    let body = Body {
+        placement,
+        variant: VariantRef {
+            id: &variant.id,
+            version: variant.version,
+        },
+        locale,
+        channel,
+        device: ctx.device.as_str(),
+        fields: Fields(&rendered.fields),
+        tracking_token,
+        warnings: &rendered.warnings,
+        sms: rendered.sms,
+    };
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    CachedAnswer {
+        etag: etag_of(&body),
+        surrogate_keys: format!("placement/{placement} variant/{} channel/{channel}", variant.id),
+        personal: rendered.personal,
+        body,
+    }
+}
+
+pub fn etag_of(body: &[u8]) -> HeaderValue {
+    let hash = xxhash_rust::xxh3::xxh3_128(body);
+    HeaderValue::from_str(&format!("\"{hash:032x}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The batch's item for a placement with nothing eligible.
+pub fn empty_decision(placement: &str, catalog: &Catalog, ctx: &RequestContext) -> serde_json::Value {
+    serde_json::json!({
+        "placement": placement,
+        "variant": null,
+        "locale": &**catalog.l10n.locale_name(ctx.chain.primary()),
+        "fields": {},
+        "tracking_token": null,
+        "warnings": [{"code": "no-eligible-variant", "detail": "no variant of this placement is eligible for this context"}],
+    })
+}
+
+/// OpenAPI shape of a content answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ContentAnswerDoc {
+    placement: String,
+    /// `{"id", "version"}` of the chosen variant.
+    variant: serde_json::Value,
+    /// The locale actually used.
+    locale: String,
+    channel: String,
+    device: String,
+    /// Rendered fields by name: strings for text/html/image/link, JSON for data.
+    fields: serde_json::Value,
+    /// Signed token naming the decision (never the person); send it back with events.
+    tracking_token: String,
+    warnings: Vec<Warning>,
+    /// SMS only: encoding and segment count of the body.
+    sms: Option<SmsInfo>,
+}
+
+/// OpenAPI shape of the batch answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BatchDoc {
+    items: Vec<ContentAnswerDoc>,
+}

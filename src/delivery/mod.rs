@@ -1,0 +1,299 @@
+//! Content delivery over HTTP: `GET /v1/content/{placement}`, the batch
+//! `GET /v1/content?placements=a,b`, and the cohort endpoint `GET /v1/context`.
+//!
+//! Handlers parse, call context → decide → render, and map the result to headers a CDN
+//! can trust. Rendered answers that carry nothing personal are kept in a moka cache keyed
+//! by (generation, placement, variant, channel, device, locale chain), so a repeated
+//! request is a rule evaluation plus a cache hit: no database, no Fluent, no JSON.
+
+mod answer;
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::context::{self, HeadersRead, RawRequest};
+use crate::problem::{Problem, ProblemType};
+pub use answer::{CachedAnswer, RenderKey};
+use answer::{Outcome, Sharing};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/content/{placement}").route(web::get().to(content_one)))
+        .service(web::resource("/v1/content").route(web::get().to(content_batch)))
+        .service(web::resource("/v1/context").route(web::get().to(cohort_context)));
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn raw_request(req: &HttpRequest) -> RawRequest<'_> {
+    RawRequest {
+        query: req.query_string(),
+        accept_language: header(req, "accept-language"),
+        ch_ua_mobile: header(req, "sec-ch-ua-mobile"),
+        user_agent: header(req, "user-agent"),
+        anonymous_id: header(req, "x-anonymous-id"),
+    }
+}
+
+/// `If-None-Match` against a strong ETag (`*` or any listed tag).
+fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
+    let Some(value) = req.headers().get(header::IF_NONE_MATCH) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else { return false };
+    let etag = etag.as_bytes();
+    value.split(',').map(str::trim).any(|tag| tag == "*" || tag.as_bytes() == etag)
+}
+
+fn respond(
+    req: &HttpRequest,
+    body: Bytes,
+    etag: HeaderValue,
+    sharing: &Sharing,
+    vary: HeadersRead,
+    surrogate_keys: &str,
+    settings: &crate::config::Settings,
+) -> HttpResponse {
+    let cache_control = if sharing.private {
+        "private, no-cache".to_string()
+    } else {
+        format!(
+            "public, max-age={}, stale-while-revalidate={}",
+            sharing.max_age.min(settings.cache.max_age_secs),
+            settings.cache.stale_while_revalidate_secs
+        )
+    };
+    let unchanged = not_modified(req, &etag);
+    let mut response = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response.insert_header((header::ETAG, etag));
+    response.insert_header((header::CACHE_CONTROL, cache_control));
+    let vary = vary.vary();
+    if !vary.is_empty() {
+        response.insert_header((header::VARY, vary));
+    }
+    if vary_reads_client_hints(req) {
+        response.insert_header(("Accept-CH", "Sec-CH-UA-Mobile"));
+    }
+    if !surrogate_keys.is_empty() {
+        response.insert_header(("Surrogate-Key", surrogate_keys.to_string()));
+        response.insert_header(("Cache-Tag", surrogate_keys.replace(' ', ",")));
+    }
+    if unchanged {
+        return response.finish();
+    }
+    response.content_type("application/json").body(body)
+}
+
+/// Ask browsers for the mobile hint when they did not send it.
+fn vary_reads_client_hints(req: &HttpRequest) -> bool {
+    !req.headers().contains_key("sec-ch-ua-mobile") && req.headers().contains_key(header::USER_AGENT)
+}
+
+/// `GET /v1/content/{placement}`: one placement's content for the request's context.
+#[utoipa::path(
+    get,
+    path = "/v1/content/{placement}",
+    tag = "delivery",
+    params(
+        ("placement" = String, Path, description = "Placement id, e.g. `home.hero`"),
+        ("channel" = Option<String>, Query, description = "Channel id (default `web`)"),
+        ("device" = Option<String>, Query, description = "desktop, mobile, tablet, tv, wearable, voice, unknown; default from Sec-CH-UA-Mobile / User-Agent"),
+        ("locale" = Option<String>, Query, description = "Comma-separated BCP 47 tags; default from Accept-Language"),
+        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2"),
+        ("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id)"),
+        ("cohort" = Option<String>, Query, description = "Cohort key from GET /v1/context: makes a person-dependent answer shareable"),
+    ),
+    responses(
+        (status = 200, description = "The content answer", body = answer::ContentAnswerDoc),
+        (status = 204, description = "No variant is eligible for this context"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown placement", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The channel is retired", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn content_one(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let catalog = state.catalog().await?;
+    let raw = raw_request(&req);
+    let params = context::parse_params(raw.query);
+    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
+    match answer::answer(&state, &catalog, &ctx, &path)? {
+        Outcome::Content { answer, sharing } => {
+            let vary = sharing.vary(ctx.headers_read);
+            Ok(respond(
+                &req,
+                answer.body.clone(),
+                answer.etag.clone(),
+                &sharing,
+                vary,
+                &answer.surrogate_keys,
+                &state.settings,
+            ))
+        }
+        Outcome::Empty { sharing, .. } => {
+            let cache_control = if sharing.private {
+                "private, no-cache".to_string()
+            } else {
+                format!("public, max-age={}", sharing.max_age.min(state.settings.cache.max_age_secs))
+            };
+            Ok(HttpResponse::NoContent()
+                .insert_header((header::CACHE_CONTROL, cache_control))
+                .insert_header(("Surrogate-Key", format!("placement/{}", path.as_str())))
+                .finish())
+        }
+    }
+}
+
+/// `GET /v1/content?placements=a,b,c`: several placements, answered in the order asked.
+#[utoipa::path(
+    get,
+    path = "/v1/content",
+    tag = "delivery",
+    params(
+        ("placements" = String, Query, description = "Comma-separated placement ids (at most `max_batch_placements`)"),
+        ("channel" = Option<String>, Query, description = "As for one placement"),
+        ("device" = Option<String>, Query),
+        ("locale" = Option<String>, Query),
+        ("anonymous_id" = Option<String>, Query),
+        ("cohort" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "`{\"items\": [...]}`: a content answer, an empty decision (`variant: null`) or a problem per placement", body = answer::BatchDoc),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The channel is retired", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn content_batch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let catalog = state.catalog().await?;
+    let raw = raw_request(&req);
+    let params = context::parse_params(raw.query);
+    let list = params
+        .placements
+        .as_deref()
+        .ok_or_else(|| Problem::invalid("placements", "give the placements to answer: placements=a,b,c"))?;
+    let ids: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let max = state.settings.max_batch_placements;
+    if ids.is_empty() || ids.len() > max {
+        return Err(Problem::invalid("placements", format!("give 1 to {max} placement ids")));
+    }
+    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
+
+    let mut body = BytesMut::with_capacity(1024 * ids.len());
+    body.put_slice(b"{\"items\":[");
+    let mut sharing = Sharing::shared(u32::MAX);
+    let mut keys: Vec<&str> = Vec::new();
+    let mut answers = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            body.put_u8(b',');
+        }
+        match answer::answer(&state, &catalog, &ctx, id) {
+            Ok(Outcome::Content { answer, sharing: item }) => {
+                body.put_slice(&answer.body);
+                sharing.merge(&item);
+                answers.push(answer);
+            }
+            Ok(Outcome::Empty { sharing: item, placement }) => {
+                sharing.merge(&item);
+                let empty = answer::empty_decision(&placement, &catalog, &ctx);
+                body.put_slice(&serde_json::to_vec(&empty).unwrap_or_default());
+            }
+            Err(problem) => {
+                #[derive(Serialize)]
+                struct ItemProblem<'a> {
+                    #[serde(flatten)]
+                    problem: &'a Problem,
+                    placement: &'a str,
+                }
+                if problem.problem_type() == Some(ProblemType::Internal) {
+                    return Err(problem);
+                }
+                body.put_slice(&serde_json::to_vec(&ItemProblem { problem: &problem, placement: id }).unwrap_or_default());
+            }
+        }
+    }
+    body.put_slice(b"]}");
+    for answer in &answers {
+        keys.push(&answer.surrogate_keys);
+    }
+    let surrogate = keys.join(" ");
+    let body = body.freeze();
+    let etag = answer::etag_of(&body);
+    let vary = sharing.vary(ctx.headers_read);
+    Ok(respond(&req, body, etag, &sharing, vary, &surrogate, &state.settings))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CohortAnswer {
+    /// Signed key to pass as `cohort=` on content requests.
+    pub cohort: String,
+    /// The person's sticky bucket in [0, 1000).
+    pub bucket: u16,
+    /// The person's segments (filled by identity resolution).
+    pub segments: Vec<String>,
+    /// RFC 3339 expiry of the key.
+    pub expires_at: String,
+}
+
+/// `GET /v1/context`: the person's cohort key (private; never cache it in a shared cache).
+#[utoipa::path(
+    get,
+    path = "/v1/context",
+    tag = "delivery",
+    params(("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id)")),
+    responses(
+        (status = 200, description = "The cohort key", body = CohortAnswer),
+        (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cohort_context(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let raw = raw_request(&req);
+    let params = context::parse_params(raw.query);
+    let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
+        (Some(id), _) => (id, "anonymous_id"),
+        (None, Some(id)) => (id, "X-Anonymous-Id"),
+        (None, None) => {
+            return Err(Problem::invalid(
+                "anonymous_id",
+                "name the person with X-Anonymous-Id or anonymous_id",
+            ))
+        }
+    };
+    crate::identity::check_anonymous_id(id).map_err(|reason| Problem::invalid(field, reason))?;
+    let person = crate::identity::Person::anonymous(id);
+    let bucket = person.bucket();
+    let segments: Vec<String> = Vec::new();
+    let now = Utc::now();
+    let (cohort, exp) = state
+        .signer
+        .cohort_key(bucket, &segments, now.timestamp().max(0) as u64, state.settings.cohort_ttl_secs);
+    tracing::debug!(person = %person.log_id(), bucket, "cohort issued");
+    let expires_at = chrono::DateTime::from_timestamp(exp as i64, 0).unwrap_or(now).to_rfc3339();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header((header::VARY, "X-Anonymous-Id"))
+        .json(CohortAnswer {
+            cohort,
+            bucket,
+            segments,
+            expires_at,
+        }))
+}
+
+/// Shared so the batch can reuse one body per item.
+pub type Answer = Arc<CachedAnswer>;

@@ -1,0 +1,492 @@
+//! Localisation with Project Fluent: parsing resources, negotiating the request's
+//! locales against the ones we have, and formatting messages along a fallback chain
+//! (`fr-CA → fr → en`).
+//!
+//! Unicode isolation marks (U+2068/U+2069 around each placeable) are a per-channel
+//! choice: each locale has two bundles, one with the marks (web and app, where a Latin
+//! name inside Arabic text must not reorder the sentence) and one without (SMS, push,
+//! where the marks would count as characters, force UCS-2 and sometimes show as boxes).
+//!
+//! A message that uses a person variable the request does not carry is rendered from its
+//! `.anonymous` attribute instead, so a customer never sees `{$first_name}`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
+use fluent_langneg::{negotiate_languages, NegotiationStrategy};
+use fluent_syntax::ast;
+use unic_langid::LanguageIdentifier;
+
+use crate::catalog::model::FluentFile;
+
+/// A Fluent syntax or structure error, positioned in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FtlError {
+    pub locale: String,
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+struct LocaleBundles {
+    isolating: FluentBundle<Arc<FluentResource>>,
+    plain: FluentBundle<Arc<FluentResource>>,
+    /// Per message id: the variables its value references and where it is defined.
+    messages: HashMap<String, MessageInfo>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MessageInfo {
+    pub variables: BTreeSet<String>,
+    pub anonymous_variables: Option<BTreeSet<String>>,
+    pub path: String,
+    pub line: usize,
+}
+
+/// The compiled Fluent resources of every locale.
+pub struct L10n {
+    locales: Vec<LanguageIdentifier>,
+    names: Vec<Arc<str>>,
+    default_index: usize,
+    bundles: Vec<LocaleBundles>,
+}
+
+/// An ordered list of locale indices to try; the first is the locale answered.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Chain(pub Vec<u16>);
+
+impl Chain {
+    pub fn primary(&self) -> usize {
+        self.0.first().copied().unwrap_or(0) as usize
+    }
+}
+
+/// A formatted message and how it was obtained.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Formatted {
+    pub text: String,
+    /// Index of the locale the text came from.
+    pub locale: usize,
+    /// The message was missing in the first locale(s) of the chain.
+    pub fell_back: bool,
+    /// A person variable made it into the text.
+    pub personal: bool,
+    /// The `.anonymous` form was used because a person variable was unknown.
+    pub anonymous: bool,
+    /// Non-fatal formatting errors (already reflected in the text).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("message `{0}` exists in no locale of the chain")]
+    Missing(String),
+}
+
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl L10n {
+    /// Builds bundles for every locale present in `files`. Errors are positioned; a file
+    /// with errors still contributes the messages that parsed.
+    pub fn build(files: &[FluentFile], default_locale: &str) -> (L10n, Vec<FtlError>) {
+        let mut errors = Vec::new();
+        let mut by_locale: Vec<(String, Vec<&FluentFile>)> = Vec::new();
+        for file in files {
+            match by_locale.iter_mut().find(|(l, _)| *l == file.locale) {
+                Some((_, list)) => list.push(file),
+                None => by_locale.push((file.locale.clone(), vec![file])),
+            }
+        }
+        if !by_locale.iter().any(|(l, _)| l == default_locale) {
+            by_locale.push((default_locale.to_string(), Vec::new()));
+        }
+        by_locale.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let mut locales = Vec::new();
+        let mut names = Vec::new();
+        let mut bundles = Vec::new();
+        for (name, files) in by_locale {
+            let langid: LanguageIdentifier = match name.parse() {
+                Ok(id) => id,
+                Err(_) => {
+                    errors.push(FtlError {
+                        locale: name.clone(),
+                        path: String::new(),
+                        line: 0,
+                        column: 0,
+                        message: format!("`{name}` is not a BCP 47 locale"),
+                    });
+                    continue;
+                }
+            };
+            let mut isolating = FluentBundle::new_concurrent(vec![langid.clone()]);
+            let mut plain = FluentBundle::new_concurrent(vec![langid.clone()]);
+            isolating.set_use_isolating(true);
+            plain.set_use_isolating(false);
+            let mut messages = HashMap::new();
+            for file in files {
+                let resource = match FluentResource::try_new(file.source.clone()) {
+                    Ok(resource) => resource,
+                    Err((resource, parse_errors)) => {
+                        for e in parse_errors {
+                            let (line, column) = line_col(&file.source, e.pos.start);
+                            errors.push(FtlError {
+                                locale: name.clone(),
+                                path: file.path.clone(),
+                                line,
+                                column,
+                                message: format!("Fluent syntax error: {}", e.kind),
+                            });
+                        }
+                        resource
+                    }
+                };
+                index_messages(&resource, file, &name, &mut messages, &mut errors);
+                let resource = Arc::new(resource);
+                // Duplicates were reported by index_messages; keep the first definition.
+                let _ = isolating.add_resource(resource.clone());
+                let _ = plain.add_resource(resource);
+            }
+            locales.push(langid);
+            names.push(Arc::from(name.as_str()));
+            bundles.push(LocaleBundles {
+                isolating,
+                plain,
+                messages,
+            });
+        }
+        let default_index = names.iter().position(|n| &**n == default_locale).unwrap_or(0);
+        (
+            L10n {
+                locales,
+                names,
+                default_index,
+                bundles,
+            },
+            errors,
+        )
+    }
+
+    pub fn locale_names(&self) -> &[Arc<str>] {
+        &self.names
+    }
+
+    pub fn locale_name(&self, index: usize) -> &Arc<str> {
+        &self.names[index.min(self.names.len() - 1)]
+    }
+
+    pub fn default_index(&self) -> usize {
+        self.default_index
+    }
+
+    pub fn message_info(&self, locale: usize, id: &str) -> Option<&MessageInfo> {
+        self.bundles.get(locale)?.messages.get(id)
+    }
+
+    /// Negotiates requested locales (most preferred first) into a fallback chain that
+    /// always ends with the default locale.
+    pub fn negotiate(&self, requested: &[LanguageIdentifier]) -> Chain {
+        let default = &self.locales[self.default_index];
+        let chosen = negotiate_languages(requested, &self.locales, Some(default), NegotiationStrategy::Filtering);
+        let mut chain: Vec<u16> = Vec::with_capacity(chosen.len() + 1);
+        for locale in chosen {
+            if let Some(index) = self.locales.iter().position(|l| l == locale) {
+                if !chain.contains(&(index as u16)) {
+                    chain.push(index as u16);
+                }
+            }
+        }
+        // Requested `fr-CA`: make sure plain `fr` comes before the default.
+        let mut with_parents = Vec::with_capacity(chain.len() + 2);
+        for index in chain {
+            if !with_parents.contains(&index) {
+                with_parents.push(index);
+            }
+            let locale = &self.locales[index as usize];
+            if locale.region.is_some() || locale.script.is_some() {
+                let parent = LanguageIdentifier::from_parts(locale.language, None, None, &[]);
+                if let Some(p) = self.locales.iter().position(|l| *l == parent) {
+                    if !with_parents.contains(&(p as u16)) {
+                        with_parents.push(p as u16);
+                    }
+                }
+            }
+        }
+        let default_index = self.default_index as u16;
+        with_parents.retain(|i| *i != default_index);
+        with_parents.push(default_index);
+        Chain(with_parents)
+    }
+
+    /// Formats message `id` along `chain`. `person_variables` names the variables that
+    /// are personal (traits): using one makes the result personal, lacking one selects the
+    /// `.anonymous` form.
+    pub fn format(
+        &self,
+        chain: &Chain,
+        id: &str,
+        args: &FluentArgs,
+        isolating: bool,
+        is_person_variable: &dyn Fn(&str) -> bool,
+    ) -> Result<Formatted, FormatError> {
+        for (position, &index) in chain.0.iter().enumerate() {
+            let Some(locale) = self.bundles.get(index as usize) else {
+                continue;
+            };
+            let bundle = if isolating { &locale.isolating } else { &locale.plain };
+            let Some(message) = bundle.get_message(id) else {
+                continue;
+            };
+            let Some(value) = message.value() else {
+                continue;
+            };
+            let info = locale.messages.get(id);
+            let uses_person = info.is_some_and(|i| i.variables.iter().any(|v| is_person_variable(v)));
+            let lacks_person = info.is_some_and(|i| {
+                i.variables
+                    .iter()
+                    .any(|v| is_person_variable(v) && args.get(v.as_str()).is_none())
+            });
+            let (pattern, anonymous) = match (lacks_person, message.get_attribute("anonymous")) {
+                (true, Some(attribute)) => (attribute.value(), true),
+                _ => (value, false),
+            };
+            let mut errors = Vec::new();
+            let text = bundle.format_pattern(pattern, Some(args), &mut errors).into_owned();
+            return Ok(Formatted {
+                text,
+                locale: index as usize,
+                fell_back: position > 0,
+                personal: uses_person && !anonymous,
+                anonymous,
+                errors: errors.iter().map(|e| e.to_string()).collect(),
+            });
+        }
+        Err(FormatError::Missing(id.to_string()))
+    }
+}
+
+fn index_messages(
+    resource: &FluentResource,
+    file: &FluentFile,
+    locale: &str,
+    messages: &mut HashMap<String, MessageInfo>,
+    errors: &mut Vec<FtlError>,
+) {
+    // Entry positions are not exposed by the AST, so find each id's line by its text.
+    let line_of = |id: &str| {
+        file.source
+            .lines()
+            .position(|l| l.starts_with(id) && l[id.len()..].trim_start().starts_with('='))
+            .map_or(1, |i| i + 1)
+    };
+    for entry in resource.entries() {
+        let ast::Entry::Message(message) = entry else {
+            continue;
+        };
+        let id = message.id.name;
+        let line = line_of(id);
+        if let Some(existing) = messages.get(id) {
+            errors.push(FtlError {
+                locale: locale.to_string(),
+                path: file.path.clone(),
+                line,
+                column: 1,
+                message: format!("message `{id}` is already defined in {}:{}", existing.path, existing.line),
+            });
+            continue;
+        }
+        let mut variables = BTreeSet::new();
+        if let Some(value) = &message.value {
+            pattern_variables(value, &mut variables);
+        }
+        let anonymous_variables = message.attributes.iter().find(|a| a.id.name == "anonymous").map(|a| {
+            let mut vars = BTreeSet::new();
+            pattern_variables(&a.value, &mut vars);
+            vars
+        });
+        messages.insert(
+            id.to_string(),
+            MessageInfo {
+                variables,
+                anonymous_variables,
+                path: file.path.clone(),
+                line,
+            },
+        );
+    }
+}
+
+fn pattern_variables(pattern: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
+    for element in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = element {
+            expression_variables(expression, out);
+        }
+    }
+}
+
+fn expression_variables(expression: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
+    match expression {
+        ast::Expression::Select { selector, variants } => {
+            inline_variables(selector, out);
+            for variant in variants {
+                pattern_variables(&variant.value, out);
+            }
+        }
+        ast::Expression::Inline(inline) => inline_variables(inline, out),
+    }
+}
+
+fn inline_variables(inline: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
+    match inline {
+        ast::InlineExpression::VariableReference { id } => {
+            out.insert(id.name.to_string());
+        }
+        ast::InlineExpression::FunctionReference { arguments, .. } => {
+            for argument in &arguments.positional {
+                inline_variables(argument, out);
+            }
+            for named in &arguments.named {
+                inline_variables(&named.value, out);
+            }
+        }
+        ast::InlineExpression::TermReference {
+            arguments: Some(arguments),
+            ..
+        } => {
+            for argument in &arguments.positional {
+                inline_variables(argument, out);
+            }
+        }
+        ast::InlineExpression::Placeable { expression } => expression_variables(expression, out),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fluent_bundle::FluentValue;
+
+    fn file(locale: &str, source: &str) -> FluentFile {
+        FluentFile {
+            locale: locale.into(),
+            path: "test.ftl".into(),
+            source: source.into(),
+        }
+    }
+
+    fn l10n() -> L10n {
+        let files = vec![
+            file(
+                "en",
+                "hello = Hello, { $first_name }!\n    .anonymous = Hello!\npoints = { $points ->\n    [one] one point\n   *[other] { $points } points\n}\nonly-en = English only\n",
+            ),
+            file("fr", "hello = Bonjour, { $first_name } !\n    .anonymous = Bonjour !\n"),
+            file("fr-CA", "hello = Allô, { $first_name }!\n    .anonymous = Allô!\n"),
+            file(
+                "pl",
+                "points = { $points ->\n    [one] { $points } punkt\n    [few] { $points } punkty\n    [many] { $points } punktów\n   *[other] { $points } punktu\n}\n",
+            ),
+            file(
+                "ar",
+                "points = { $points ->\n    [zero] لا نقاط\n    [one] نقطة واحدة\n    [two] نقطتان\n    [few] { $points } نقاط\n    [many] { $points } نقطة\n   *[other] { $points } نقطة\n}\n",
+            ),
+        ];
+        let (l10n, errors) = L10n::build(&files, "en");
+        assert!(errors.is_empty(), "{errors:?}");
+        l10n
+    }
+
+    fn chain_names(l10n: &L10n, requested: &[&str]) -> Vec<String> {
+        let requested: Vec<LanguageIdentifier> = requested.iter().map(|r| r.parse().unwrap()).collect();
+        l10n.negotiate(&requested)
+            .0
+            .iter()
+            .map(|i| l10n.locale_name(*i as usize).to_string())
+            .collect()
+    }
+
+    fn is_trait(name: &str) -> bool {
+        name == "first_name" || name == "points"
+    }
+
+    #[test]
+    fn negotiation_falls_back_along_the_chain() {
+        let l10n = l10n();
+        assert_eq!(chain_names(&l10n, &["fr-CA"]), ["fr-CA", "fr", "en"]);
+        assert_eq!(chain_names(&l10n, &["fr-BE"]), ["fr", "en"]);
+        assert_eq!(chain_names(&l10n, &["de"]), ["en"]);
+        assert_eq!(chain_names(&l10n, &["pl", "fr"]), ["pl", "fr", "en"]);
+    }
+
+    #[test]
+    fn missing_message_falls_back_and_says_so() {
+        let l10n = l10n();
+        let chain = l10n.negotiate(&["fr-CA".parse().unwrap()]);
+        let out = l10n.format(&chain, "only-en", &FluentArgs::new(), true, &is_trait).unwrap();
+        assert_eq!(out.text, "English only");
+        assert!(out.fell_back);
+        assert_eq!(&**l10n.locale_name(out.locale), "en");
+        assert!(matches!(
+            l10n.format(&chain, "nope", &FluentArgs::new(), true, &is_trait),
+            Err(FormatError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn person_variables_and_anonymous_form() {
+        let l10n = l10n();
+        let chain = l10n.negotiate(&["fr".parse().unwrap()]);
+        let mut args = FluentArgs::new();
+        args.set("first_name", FluentValue::from("Zoé"));
+        let out = l10n.format(&chain, "hello", &args, false, &is_trait).unwrap();
+        assert_eq!(out.text, "Bonjour, Zoé !");
+        assert!(out.personal);
+        let isolated = l10n.format(&chain, "hello", &args, true, &is_trait).unwrap();
+        assert_eq!(isolated.text, "Bonjour, \u{2068}Zoé\u{2069} !");
+        let anonymous = l10n.format(&chain, "hello", &FluentArgs::new(), true, &is_trait).unwrap();
+        assert_eq!(anonymous.text, "Bonjour !");
+        assert!(anonymous.anonymous && !anonymous.personal);
+    }
+
+    fn plural(l10n: &L10n, locale: &str, n: i64) -> String {
+        let chain = l10n.negotiate(&[locale.parse().unwrap()]);
+        let mut args = FluentArgs::new();
+        args.set("points", FluentValue::from(n));
+        l10n.format(&chain, "points", &args, false, &is_trait).unwrap().text
+    }
+
+    #[test]
+    fn polish_and_arabic_plurals() {
+        let l10n = l10n();
+        assert_eq!(plural(&l10n, "pl", 1), "1 punkt");
+        assert_eq!(plural(&l10n, "pl", 3), "3 punkty");
+        assert_eq!(plural(&l10n, "pl", 22), "22 punkty");
+        assert_eq!(plural(&l10n, "pl", 5), "5 punktów");
+        assert_eq!(plural(&l10n, "pl", 12), "12 punktów");
+        assert_eq!(plural(&l10n, "ar", 0), "لا نقاط");
+        assert_eq!(plural(&l10n, "ar", 1), "نقطة واحدة");
+        assert_eq!(plural(&l10n, "ar", 2), "نقطتان");
+        assert_eq!(plural(&l10n, "ar", 7), "7 نقاط");
+        assert_eq!(plural(&l10n, "ar", 11), "11 نقطة");
+        assert_eq!(plural(&l10n, "en", 1), "one point");
+    }
+
+    #[test]
+    fn syntax_errors_are_positioned() {
+        let files = vec![file("en", "ok = fine\nbroken = { $x\n")];
+        let (_, errors) = L10n::build(&files, "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 2);
+    }
+}

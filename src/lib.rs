@@ -1,0 +1,27 @@
+//! Tailor: contextual, localised, edge-cacheable content delivery.
+//!
+//! The flow, one module per stage: [`context`] (who/where/what language) → [`identity`]
+//! (the person and their bucket) → [`catalog`] + [`l10n`] (compiled content and Fluent
+//! bundles) → [`decide`] (which variant) → [`render`] + [`shaping`] (the fields, as the
+//! channel needs them) → [`delivery`] (HTTP, caching headers). [`storage`] is the only
+//! module that speaks SQL; [`app`] wires everything together.
+
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod context;
+pub mod decide;
+pub mod delivery;
+pub mod identity;
+pub mod l10n;
+pub mod metrics;
+pub mod ops;
+pub mod problem;
+pub mod render;
+pub mod shaping;
+pub mod storage;
+pub mod telemetry;
+pub mod tokens;
+
+pub use app::Application;
+pub use config::Settings;

@@ -1,0 +1,145 @@
+//! The `tailor` command: parses the command line and calls the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tailor::catalog::files;
+use tailor::{storage, Application, Settings};
+
+#[derive(Parser)]
+#[command(name = "tailor", version, about = "Contextual, localised, edge-cacheable content delivery")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (migrates and imports content on start).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080, or TAILOR_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Check content/ and locales/; exits non-zero with file:line messages.
+    Validate,
+    /// Apply the database schema.
+    Migrate,
+    /// Load content/ and locales/ into the database (idempotent; reports changes).
+    Import,
+}
+
+fn settings() -> Result<Settings, ExitCode> {
+    Settings::load().map_err(|e| {
+        eprintln!("tailor: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    tailor::telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let app = match Application::build(settings).await {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("tailor: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(port = app.port(), "listening");
+            match app.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tailor: server error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Validate => {
+            let (loaded, findings) = files::check(&settings.content_dir, &settings.locales_dir, &settings.default_locale);
+            for finding in &findings {
+                println!("{finding}");
+            }
+            if findings.is_empty() {
+                let variants: usize = loaded.content.placements.iter().map(|p| p.variants.len()).sum();
+                let locales: std::collections::BTreeSet<&str> =
+                    loaded.content.fluent.iter().map(|f| f.locale.as_str()).collect();
+                eprintln!(
+                    "ok: {} channels, {} placements, {} variants, {} locales",
+                    loaded.content.channels.len(),
+                    loaded.content.placements.len(),
+                    variants,
+                    locales.len()
+                );
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{} problem(s) found", findings.len());
+                ExitCode::FAILURE
+            }
+        }
+        Command::Migrate => match storage::connect(&settings.database_url, || {}).await {
+            Ok(db) => match storage::migrate(&db).await {
+                Ok(()) => {
+                    eprintln!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tailor: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("tailor: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Import => {
+            let (loaded, findings) = files::check(&settings.content_dir, &settings.locales_dir, &settings.default_locale);
+            if !findings.is_empty() {
+                for finding in &findings {
+                    println!("{finding}");
+                }
+                eprintln!("{} problem(s) found; nothing imported", findings.len());
+                return ExitCode::FAILURE;
+            }
+            let result = async {
+                let db = storage::connect(&settings.database_url, || {}).await?;
+                storage::migrate(&db).await?;
+                storage::import(&db, &loaded.content).await
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    for item in &report.added {
+                        println!("added {item}");
+                    }
+                    for item in &report.updated {
+                        println!("updated {item}");
+                    }
+                    eprintln!(
+                        "{} added, {} updated, {} unchanged (generation {})",
+                        report.added.len(),
+                        report.updated.len(),
+                        report.unchanged,
+                        report.generation
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tailor: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub render_cache: IntCounterVec,
+    pub db_queries: IntCounter,
+    pub catalog_generation: IntGauge,
+    pub catalog_loads: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("tailor".into()), None).unwrap_or_default();
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .expect("static metric definition");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+            &["route"],
+        )
+        .expect("static metric definition");
+        let render_cache = IntCounterVec::new(
+            Opts::new("render_cache_total", "Rendered-answer cache lookups"),
+            &["result"],
+        )
+        .expect("static metric definition");
+        let db_queries = IntCounter::new("db_queries_total", "Statements sent to the database").expect("static metric definition");
+        let catalog_generation =
+            IntGauge::new("catalog_generation", "Generation of the catalog being served").expect("static metric definition");
+        let catalog_loads =
+            IntCounter::new("catalog_loads_total", "Catalog compilations from the database").expect("static metric definition");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(render_cache.clone()),
+            Box::new(db_queries.clone()),
+            Box::new(catalog_generation.clone()),
+            Box::new(catalog_loads.clone()),
+        ] {
+            registry.register(collector).expect("metric registered once");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            render_cache,
+            db_queries,
+            catalog_generation,
+            catalog_loads,
+        }
+    }
+
+    pub fn render(&self) -> Vec<u8> {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        buffer
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

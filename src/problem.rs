@@ -1,0 +1,172 @@
+//! The one error body: RFC 9457 `application/problem+json`.
+//!
+//! Every module has its own error enum; each converts into a [`Problem`] here or next to
+//! the enum, so the table of stable `type` slugs and statuses lives in one place
+//! ([`ProblemType`]). Extractor failures (JSON, query, path) go through the same body.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+
+/// Stable problem types: clients switch on these, so they are never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemType {
+    InvalidParameter,
+    InvalidCohort,
+    UnknownPlacement,
+    ChannelRetired,
+    NotFound,
+    MethodNotAllowed,
+    Unauthorized,
+    Forbidden,
+    PayloadTooLarge,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemType {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemType::InvalidParameter | ProblemType::InvalidCohort => StatusCode::BAD_REQUEST,
+            ProblemType::UnknownPlacement | ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::ChannelRetired => StatusCode::GONE,
+            ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemType::Forbidden => StatusCode::FORBIDDEN,
+            ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemType::InvalidParameter => "A request parameter is invalid",
+            ProblemType::InvalidCohort => "The cohort key is invalid or expired",
+            ProblemType::UnknownPlacement => "No such placement",
+            ProblemType::ChannelRetired => "The channel has been retired",
+            ProblemType::NotFound => "Not found",
+            ProblemType::MethodNotAllowed => "Method not allowed",
+            ProblemType::Unauthorized => "Authentication required",
+            ProblemType::Forbidden => "Not allowed",
+            ProblemType::PayloadTooLarge => "The request body is too large",
+            ProblemType::Unavailable => "Temporarily unavailable",
+            ProblemType::Internal => "Internal error",
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemType::InvalidParameter => "invalid-parameter",
+            ProblemType::InvalidCohort => "invalid-cohort",
+            ProblemType::UnknownPlacement => "unknown-placement",
+            ProblemType::ChannelRetired => "channel-retired",
+            ProblemType::NotFound => "not-found",
+            ProblemType::MethodNotAllowed => "method-not-allowed",
+            ProblemType::Unauthorized => "unauthorized",
+            ProblemType::Forbidden => "forbidden",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::Unavailable => "unavailable",
+            ProblemType::Internal => "internal",
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "channel-retired")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The offending request field, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip)]
+    problem_type: Option<ProblemType>,
+    #[serde(skip)]
+    retry_after: Option<u32>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: kind.slug(),
+            title: kind.title(),
+            status: kind.status().as_u16(),
+            detail: detail.into(),
+            field: None,
+            problem_type: Some(kind),
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+        Problem::new(ProblemType::InvalidParameter, detail).with_field(field)
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Problem {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Problem {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn problem_type(&self) -> Option<ProblemType> {
+        self.problem_type
+    }
+
+    /// A 500 tells the caller little and logs the whole cause chain.
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
+        let mut chain = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Problem::new(ProblemType::Internal, "the server failed to answer; it has been logged")
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.body(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// Maps actix's extractor errors (bad JSON, query or path) to the problem body.
+pub fn extractor_error(error: impl fmt::Display, field: Option<&str>) -> actix_web::Error {
+    let mut problem = Problem::new(ProblemType::InvalidParameter, error.to_string());
+    problem.field = field.map(str::to_string);
+    problem.into()
+}
+
+/// Default service: an unknown route is a problem document, not an empty 404.
+pub async fn not_found() -> HttpResponse {
+    Problem::new(ProblemType::NotFound, "no such resource").error_response()
+}

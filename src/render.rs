@@ -1,0 +1,201 @@
+//! Rendering a chosen variant for a channel: each field formatted with Fluent along the
+//! locale chain, then shaped by the channel's constraints (plain text without isolation
+//! marks, HTML escaping, length limits, SMS segments, push payload size).
+//!
+//! The same function renders for customers and for `tailor validate`, which turns the
+//! [`Violation`]s it reports into errors.
+
+use std::sync::Arc;
+
+use fluent_bundle::{FluentArgs, FluentValue};
+use serde::Serialize;
+
+use crate::catalog::model::{FieldKind, TextMode};
+use crate::catalog::{Catalog, CompiledField, Variant};
+use crate::l10n::{Chain, FormatError};
+use crate::shaping::{self, SmsInfo};
+
+/// Something the client should know about the answer (it is still a good answer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Warning {
+    /// Stable code, e.g. `message-fallback`, `message-missing`, `truncated`.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub field: Option<Arc<str>>,
+    pub detail: String,
+}
+
+/// A channel constraint the rendered text broke (and how it was repaired).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub field: Arc<str>,
+    pub message: Option<Arc<str>>,
+    /// Locale the offending text came from.
+    pub locale: Arc<str>,
+    pub detail: String,
+}
+
+pub struct Rendered {
+    pub fields: Vec<(Arc<str>, serde_json::Value)>,
+    pub warnings: Vec<Warning>,
+    pub violations: Vec<Violation>,
+    /// A person's value made it into the output: the answer must not be shared.
+    pub personal: bool,
+    pub sms: Option<SmsInfo>,
+}
+
+pub fn render(catalog: &Catalog, variant: &Variant, channel: usize, chain: &Chain, args: &FluentArgs) -> Rendered {
+    let channel_def = &catalog.channels[channel].def;
+    let is_person_variable = |name: &str| catalog.is_trait(name);
+    let escaped_args;
+    let html_args = if channel_def.escape_html {
+        escaped_args = escape_args(args);
+        &escaped_args
+    } else {
+        args
+    };
+    let mut out = Rendered {
+        fields: Vec::with_capacity(variant.fields.len()),
+        warnings: Vec::new(),
+        violations: Vec::new(),
+        personal: false,
+        sms: None,
+    };
+    let primary = chain.primary();
+    for field in &variant.fields {
+        let value = match &field.value {
+            CompiledField::Url(url) => serde_json::Value::String(url.to_string()),
+            CompiledField::Data(data) => data.clone(),
+            CompiledField::Message { id, .. } => {
+                let field_args = if field.kind == FieldKind::Html { html_args } else { args };
+                let formatted = match catalog.l10n.format(
+                    chain,
+                    id,
+                    field_args,
+                    channel_def.isolation_marks,
+                    &is_person_variable,
+                ) {
+                    Ok(f) => f,
+                    Err(FormatError::Missing(_)) => {
+                        out.warnings.push(Warning {
+                            code: "message-missing",
+                            field: Some(field.name.clone()),
+                            detail: format!("message `{id}` exists in no locale of the chain; field left out"),
+                        });
+                        continue;
+                    }
+                };
+                let locale = catalog.l10n.locale_name(formatted.locale).clone();
+                if formatted.fell_back && formatted.locale != primary {
+                    out.warnings.push(Warning {
+                        code: "message-fallback",
+                        field: Some(field.name.clone()),
+                        detail: format!(
+                            "message `{id}` is missing in {}; used {locale}",
+                            catalog.l10n.locale_name(primary)
+                        ),
+                    });
+                }
+                for error in &formatted.errors {
+                    out.warnings.push(Warning {
+                        code: "format-error",
+                        field: Some(field.name.clone()),
+                        detail: format!("message `{id}`: {error}"),
+                    });
+                }
+                out.personal |= formatted.personal;
+                let mut text = formatted.text;
+                if field.kind == FieldKind::Text && (channel_def.escape_html || channel_def.text == TextMode::Html) {
+                    text = shaping::escape_html(&text);
+                }
+                if let Some(&max) = channel_def.field_max_chars.get(&*field.name) {
+                    let length = text.chars().count();
+                    if let Some(cut) = shaping::fit_chars(&text, max) {
+                        let detail = format!("{length} characters, more than {max} allowed on this channel");
+                        out.violations.push(Violation {
+                            field: field.name.clone(),
+                            message: Some(id.clone()),
+                            locale: locale.clone(),
+                            detail: detail.clone(),
+                        });
+                        out.warnings.push(Warning {
+                            code: "truncated",
+                            field: Some(field.name.clone()),
+                            detail,
+                        });
+                        text = cut;
+                    }
+                }
+                if let Some(max_segments) = channel_def.max_sms_segments {
+                    if out.sms.is_none() && (&*field.name == "body" || !has_body(variant)) {
+                        let info = shaping::sms_info(&text);
+                        if info.segments > max_segments as usize {
+                            let detail = format!(
+                                "needs {} {:?} SMS segments, more than {max_segments} allowed",
+                                info.segments, info.encoding
+                            );
+                            out.violations.push(Violation {
+                                field: field.name.clone(),
+                                message: Some(id.clone()),
+                                locale: locale.clone(),
+                                detail: detail.clone(),
+                            });
+                            out.warnings.push(Warning {
+                                code: "truncated",
+                                field: Some(field.name.clone()),
+                                detail,
+                            });
+                            if let Some(cut) = shaping::fit_sms(&text, max_segments as usize) {
+                                text = cut;
+                            }
+                        }
+                        out.sms = Some(shaping::sms_info(&text));
+                    }
+                }
+                serde_json::Value::String(text)
+            }
+        };
+        out.fields.push((field.name.clone(), value));
+    }
+    if let Some(max) = channel_def.max_payload_bytes {
+        let size = payload_size(&out.fields);
+        if size > max {
+            let detail = format!("payload of {size} bytes is over the {max}-byte limit");
+            out.violations.push(Violation {
+                field: Arc::from("*"),
+                message: None,
+                locale: catalog.l10n.locale_name(primary).clone(),
+                detail: detail.clone(),
+            });
+            out.warnings.push(Warning {
+                code: "payload-too-large",
+                field: None,
+                detail,
+            });
+        }
+    }
+    out
+}
+
+fn has_body(variant: &Variant) -> bool {
+    variant.fields.iter().any(|f| &*f.name == "body")
+}
+
+/// Size of the fields as a JSON object: what a push provider would carry.
+pub fn payload_size(fields: &[(Arc<str>, serde_json::Value)]) -> usize {
+    let map: serde_json::Map<String, serde_json::Value> =
+        fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    serde_json::to_vec(&map).map_or(0, |v| v.len())
+}
+
+fn escape_args<'a>(args: &'a FluentArgs<'a>) -> FluentArgs<'a> {
+    let mut escaped = FluentArgs::new();
+    for (name, value) in args.iter() {
+        match value {
+            FluentValue::String(s) => escaped.set(name.to_string(), FluentValue::from(shaping::escape_html(s))),
+            other => escaped.set(name.to_string(), other.clone()),
+        }
+    }
+    escaped
+}

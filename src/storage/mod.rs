@@ -1,0 +1,386 @@
+//! Storage: the database connection and the content tables. The only module that speaks
+//! SQL (through sea-orm); everything above it sees [`ContentSet`]s and plain values.
+
+pub mod entities;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    TransactionTrait,
+};
+use serde::Serialize;
+
+use crate::catalog::model::{ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef};
+use crate::problem::{Problem, ProblemType};
+use entities::{channel, fluent_resource, key_value, placement, trait_def, variant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("stored document `{id}` is not valid: {source}")]
+    Document {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl From<StorageError> for Problem {
+    fn from(error: StorageError) -> Problem {
+        match &error {
+            StorageError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => {
+                tracing::warn!(error = %error, "database unavailable");
+                Problem::new(ProblemType::Unavailable, "the database is unavailable; try again shortly")
+                    .with_retry_after(2)
+            }
+            _ => Problem::internal(&error),
+        }
+    }
+}
+
+/// Connects; SQLite gets WAL and a busy timeout so readers never block the writer.
+/// `on_query` is called for every statement (the query counter in `/metrics`).
+pub async fn connect(
+    url: &str,
+    on_query: impl Fn() + Send + Sync + 'static,
+) -> Result<DatabaseConnection, StorageError> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    if url.starts_with("sqlite:") {
+        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    } else {
+        options.max_connections(16);
+    }
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(move |_| on_query());
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StorageError> {
+    use migration::MigratorTrait;
+    migration::Migrator::up(db, None).await?;
+    Ok(())
+}
+
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StorageError> {
+    db.ping().await?;
+    Ok(())
+}
+
+fn content_hash(document: &str) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(document.as_bytes()))
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serialising our own plain structs cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(id: &str, text: &str) -> Result<T, StorageError> {
+    serde_json::from_str(text).map_err(|source| StorageError::Document {
+        id: id.to_string(),
+        source,
+    })
+}
+
+/// What an import changed, per kind of item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: usize,
+    pub generation: u64,
+}
+
+impl ImportReport {
+    pub fn changed(&self) -> bool {
+        !self.added.is_empty() || !self.updated.is_empty()
+    }
+}
+
+const GENERATION_KEY: &str = "catalog_generation";
+const SIGNING_SECRET_KEY: &str = "signing_secret";
+
+/// Inserts a new document, updates a changed one (by content hash), counts the rest.
+macro_rules! upsert {
+    ($tx:expr, $entity:path, $model:expr, $existing:expr, $id:expr, $hash:expr, $kind:expr, $report:expr) => {
+        match $existing.get($id.as_str()) {
+            Some(old) if *old == $hash => $report.unchanged += 1,
+            Some(_) => {
+                <$entity>::update($model).exec($tx).await?;
+                $report.updated.push(format!("{} {}", $kind, $id));
+            }
+            None => {
+                <$entity>::insert($model).exec_without_returning($tx).await?;
+                $report.added.push(format!("{} {}", $kind, $id));
+            }
+        }
+    };
+}
+
+/// Loads files' content into the database: inserts what is new, updates what changed,
+/// leaves the rest (and every channel's governance state) alone. Idempotent.
+pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<ImportReport, StorageError> {
+    let now = Utc::now();
+    let tx = db.begin().await?;
+    let mut report = ImportReport::default();
+
+    let existing: HashMap<String, channel::Model> =
+        channel::Entity::find().all(&tx).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
+    for def in &content.channels {
+        let definition = to_json(def);
+        match existing.get(&def.id) {
+            Some(row) if row.definition == definition => report.unchanged += 1,
+            Some(row) => {
+                // The state column belongs to governance; keep it in the document too.
+                let mut kept = def.clone();
+                kept.state = ChannelState::parse(&row.state).unwrap_or(def.state);
+                let kept_json = to_json(&kept);
+                if kept_json == row.definition {
+                    report.unchanged += 1;
+                    continue;
+                }
+                channel::Entity::update(channel::ActiveModel {
+                    id: Set(def.id.clone()),
+                    definition: Set(kept_json),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+                .exec(&tx)
+                .await?;
+                report.updated.push(format!("channel {}", def.id));
+            }
+            None => {
+                channel::Entity::insert(channel::ActiveModel {
+                    id: Set(def.id.clone()),
+                    state: Set(def.state.as_str().to_string()),
+                    definition: Set(definition),
+                    updated_at: Set(now),
+                })
+                .exec(&tx)
+                .await?;
+                report.added.push(format!("channel {}", def.id));
+            }
+        }
+    }
+
+    let existing: HashMap<String, String> = trait_def::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content_hash))
+        .collect();
+    for def in &content.traits {
+        let definition = to_json(def);
+        let hash = content_hash(&definition);
+        let model = trait_def::ActiveModel {
+            id: Set(def.id.clone()),
+            definition: Set(definition),
+            content_hash: Set(hash.clone()),
+            updated_at: Set(now),
+        };
+        upsert!(&tx, trait_def::Entity, model, existing, def.id, hash, "trait", report);
+    }
+
+    let existing: HashMap<String, String> = placement::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content_hash))
+        .collect();
+    let existing_variants: HashMap<String, String> = variant::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content_hash))
+        .collect();
+    for def in &content.placements {
+        let shell = PlacementDef {
+            variants: Vec::new(),
+            ..def.clone()
+        };
+        let definition = to_json(&shell);
+        let hash = content_hash(&definition);
+        let model = placement::ActiveModel {
+            id: Set(def.id.clone()),
+            definition: Set(definition),
+            content_hash: Set(hash.clone()),
+            updated_at: Set(now),
+        };
+        upsert!(&tx, placement::Entity, model, existing, def.id, hash, "placement", report);
+        for v in &def.variants {
+            let definition = to_json(v);
+            let hash = content_hash(&definition);
+            let model = variant::ActiveModel {
+                id: Set(v.id.clone()),
+                placement_id: Set(def.id.clone()),
+                version: Set(v.version as i32),
+                state: Set(to_json(&v.state).trim_matches('"').to_string()),
+                definition: Set(definition),
+                content_hash: Set(hash.clone()),
+                updated_at: Set(now),
+            };
+            upsert!(&tx, variant::Entity, model, existing_variants, v.id, hash, "variant", report);
+        }
+    }
+
+    let existing: HashMap<String, String> = fluent_resource::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (format!("{}/{}", m.locale, m.path), m.content_hash))
+        .collect();
+    for file in &content.fluent {
+        let key = format!("{}/{}", file.locale, file.path);
+        let hash = content_hash(&file.source);
+        let model = fluent_resource::ActiveModel {
+            locale: Set(file.locale.clone()),
+            path: Set(file.path.clone()),
+            source: Set(file.source.clone()),
+            content_hash: Set(hash.clone()),
+            updated_at: Set(now),
+        };
+        upsert!(&tx, fluent_resource::Entity, model, existing, key, hash, "locale file", report);
+    }
+
+    let current = read_generation(&tx).await?;
+    report.generation = if report.changed() {
+        let next = current + 1;
+        write_key(&tx, GENERATION_KEY, &next.to_string()).await?;
+        next
+    } else {
+        current
+    };
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn read_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
+    Ok(key_value::Entity::find_by_id(GENERATION_KEY.to_string())
+        .one(db)
+        .await?
+        .and_then(|m| m.value.parse().ok())
+        .unwrap_or(0))
+}
+
+async fn write_key<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Result<(), StorageError> {
+    key_value::Entity::insert(key_value::ActiveModel {
+        key: Set(key.to_string()),
+        value: Set(value.to_string()),
+    })
+    .on_conflict(
+        OnConflict::column(key_value::Column::Key)
+            .update_column(key_value::Column::Value)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The catalog generation: bumped by every change to content or channel states.
+pub async fn generation(db: &DatabaseConnection) -> Result<u64, StorageError> {
+    read_generation(db).await
+}
+
+/// Everything the catalog is compiled from, with the generation it belongs to.
+pub async fn load_content(db: &DatabaseConnection) -> Result<(ContentSet, u64), StorageError> {
+    let generation = read_generation(db).await?;
+    let mut content = ContentSet::default();
+    let mut channels = channel::Entity::find().all(db).await?;
+    channels.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in channels {
+        let mut def: ChannelDef = from_json(&row.id, &row.definition)?;
+        def.state = ChannelState::parse(&row.state).unwrap_or(def.state);
+        content.channels.push(def);
+    }
+    let mut traits = trait_def::Entity::find().all(db).await?;
+    traits.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in traits {
+        content.traits.push(from_json::<TraitDef>(&row.id, &row.definition)?);
+    }
+    let mut variants_by_placement: HashMap<String, Vec<VariantDef>> = HashMap::new();
+    let mut variants = variant::Entity::find().all(db).await?;
+    variants.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in variants {
+        let def: VariantDef = from_json(&row.id, &row.definition)?;
+        variants_by_placement.entry(row.placement_id).or_default().push(def);
+    }
+    let mut placements = placement::Entity::find().all(db).await?;
+    placements.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in placements {
+        let mut def: PlacementDef = from_json(&row.id, &row.definition)?;
+        def.variants = variants_by_placement.remove(&row.id).unwrap_or_default();
+        content.placements.push(def);
+    }
+    let mut files = fluent_resource::Entity::find().all(db).await?;
+    files.sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
+    content.fluent = files
+        .into_iter()
+        .map(|row| FluentFile {
+            locale: row.locale,
+            path: row.path,
+            source: row.source,
+        })
+        .collect();
+    Ok((content, generation))
+}
+
+/// The HMAC secret every node signs with: generated once and kept in the database.
+pub async fn shared_signing_secret(db: &DatabaseConnection) -> Result<String, StorageError> {
+    use rand::Rng;
+    let candidate: String = {
+        let bytes: [u8; 32] = rand::rng().random();
+        hex::encode(bytes)
+    };
+    // Racing nodes: the first insert wins, everyone reads the winner.
+    key_value::Entity::insert(key_value::ActiveModel {
+        key: Set(SIGNING_SECRET_KEY.to_string()),
+        value: Set(candidate),
+    })
+    .on_conflict(OnConflict::column(key_value::Column::Key).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    let row = key_value::Entity::find_by_id(SIGNING_SECRET_KEY.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("signing secret".into()))?;
+    Ok(row.value)
+}
+
+/// Changes a channel's state (used by governance and by tests) and bumps the generation.
+pub async fn set_channel_state(
+    db: &DatabaseConnection,
+    id: &str,
+    state: ChannelState,
+) -> Result<bool, StorageError> {
+    let tx = db.begin().await?;
+    let Some(row) = channel::Entity::find_by_id(id.to_string()).one(&tx).await? else {
+        return Ok(false);
+    };
+    channel::Entity::update(channel::ActiveModel {
+        id: Set(row.id),
+        state: Set(state.as_str().to_string()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec(&tx)
+    .await?;
+    let next = read_generation(&tx).await? + 1;
+    write_key(&tx, GENERATION_KEY, &next.to_string()).await?;
+    tx.commit().await?;
+    Ok(true)
+}
