@@ -20,8 +20,12 @@ pub struct DecisionInput<'a> {
     pub attributes: &'a dyn RuleInput,
     /// The person's sticky bucket (from their id or their cohort key).
     pub bucket: Option<u16>,
-    /// Bucket and segments came from the person rather than from a cohort key.
-    pub person_without_cohort: bool,
+    /// The request carries trait values: a rule reading a trait is about this person.
+    pub has_traits: bool,
+    /// The bucket is the person's own (no cohort key stood for them).
+    pub bucket_from_person: bool,
+    /// The segments are the person's own (no cohort key stood for them).
+    pub segments_from_person: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +67,9 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> 
         }
         if let Some(rule) = &variant.rule {
             let reads = variant.reads;
-            personal |= reads.traits || (input.person_without_cohort && (reads.segments || reads.bucket));
+            personal |= (reads.traits && input.has_traits)
+                || (reads.segments && input.segments_from_person)
+                || (reads.bucket && input.bucket_from_person);
             temporal |= variant.reads.temporal;
             if !rule.eval(input.attributes) {
                 continue;
@@ -97,7 +103,7 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> 
     };
     Some(Decision {
         variant,
-        personal: personal || (used_bucket && input.person_without_cohort),
+        personal: personal || (used_bucket && input.bucket_from_person),
         used_bucket,
         temporal,
         next_change,
@@ -193,7 +199,9 @@ mod tests {
             now: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
             attributes: &Attrs,
             bucket,
-            person_without_cohort: true,
+            has_traits: false,
+            bucket_from_person: true,
+            segments_from_person: false,
         }
     }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::model::{ChannelDef, ContentSet, FluentFile, PlacementDef, TraitDef};
+use super::model::{ChannelDef, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef};
 use super::{Issue, Loc};
 
 /// A finding positioned in a file.
@@ -86,8 +86,27 @@ impl KeyLines {
 pub struct SourceMap {
     channels: (PathBuf, KeyLines),
     traits: (PathBuf, KeyLines),
-    placements: Vec<(PathBuf, KeyLines)>,
+    /// Every placement and variants file.
+    files: Vec<(PathBuf, KeyLines)>,
+    /// Per placement: its file, and per variant its (file, index in that file).
+    placements: Vec<PlacementSource>,
     locales_dir: PathBuf,
+}
+
+struct PlacementSource {
+    file: usize,
+    variants: Vec<(usize, usize)>,
+}
+
+impl SourceMap {
+    fn placement_file(&self, placement: usize) -> Option<&(PathBuf, KeyLines)> {
+        self.files.get(self.placements.get(placement)?.file)
+    }
+
+    fn variant_file(&self, placement: usize, variant: usize) -> Option<(&(PathBuf, KeyLines), usize)> {
+        let (file, local) = *self.placements.get(placement)?.variants.get(variant)?;
+        Some((self.files.get(file)?, local))
+    }
 }
 
 impl SourceMap {
@@ -106,26 +125,26 @@ impl SourceMap {
                 let line = index.and_then(|i| lines.find("trait", Some(i), "id").or_else(|| lines.find("trait", Some(i), "")));
                 (path.clone(), line.unwrap_or(1), 1)
             }
-            Loc::Placement { placement, key } => match self.placements.get(*placement) {
+            Loc::Placement { placement, key } => match self.placement_file(*placement) {
                 Some((path, lines)) => (path.clone(), key.and_then(|k| lines.find("", None, k)).unwrap_or(1), 1),
                 None => (PathBuf::from("<placement>"), 0, 0),
             },
-            Loc::Variant { placement, variant, key } => match self.placements.get(*placement) {
-                Some((path, lines)) => {
+            Loc::Variant { placement, variant, key } => match self.variant_file(*placement, *variant) {
+                Some(((path, lines), local)) => {
                     let line = key
-                        .and_then(|k| lines.find("variant", Some(*variant), k))
-                        .or_else(|| lines.find("variant", Some(*variant), ""))
+                        .and_then(|k| lines.find("variant", Some(local), k))
+                        .or_else(|| lines.find("variant", Some(local), ""))
                         .unwrap_or(1);
                     (path.clone(), line, 1)
                 }
                 None => (PathBuf::from("<placement>"), 0, 0),
             },
-            Loc::VariantField { placement, variant, field } => match self.placements.get(*placement) {
-                Some((path, lines)) => {
+            Loc::VariantField { placement, variant, field } => match self.variant_file(*placement, *variant) {
+                Some(((path, lines), local)) => {
                     let line = lines
-                        .find("variant.fields", Some(*variant), field)
-                        .or_else(|| lines.find("variant", Some(*variant), "fields"))
-                        .or_else(|| lines.find("variant", Some(*variant), ""))
+                        .find("variant.fields", Some(local), field)
+                        .or_else(|| lines.find("variant", Some(local), "fields"))
+                        .or_else(|| lines.find("variant", Some(local), ""))
                         .unwrap_or(1);
                     (path.clone(), line, 1)
                 }
@@ -157,6 +176,15 @@ pub struct Loaded {
 struct ChannelsFile {
     #[serde(default)]
     channel: Vec<ChannelDef>,
+}
+
+/// Variants kept apart from their placement (a campaign's file).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantsFile {
+    placement: String,
+    #[serde(default)]
+    variant: Vec<VariantDef>,
 }
 
 #[derive(Deserialize)]
@@ -249,9 +277,38 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
         }
         let Some(source) = read(&path, &mut errors) else { continue };
         if let Some(placement) = parse_toml::<PlacementDef>(&path, &source, &mut errors) {
+            sources.placements.push(PlacementSource {
+                file: sources.files.len(),
+                variants: (0..placement.variants.len()).map(|i| (sources.files.len(), i)).collect(),
+            });
             content.placements.push(placement);
-            sources.placements.push((path.clone(), KeyLines::scan(&source)));
+            sources.files.push((path.clone(), KeyLines::scan(&source)));
         }
+    }
+    let variants_dir = content_dir.join("variants");
+    let variant_files = if variants_dir.is_dir() { sorted_entries(&variants_dir, &mut errors) } else { Vec::new() };
+    for path in variant_files {
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(source) = read(&path, &mut errors) else { continue };
+        let Some(file) = parse_toml::<VariantsFile>(&path, &source, &mut errors) else { continue };
+        let lines = KeyLines::scan(&source);
+        let Some(p) = content.placements.iter().position(|p| p.id == file.placement) else {
+            errors.push(FileError {
+                path: path.clone(),
+                line: lines.find("", None, "placement").unwrap_or(1),
+                column: 1,
+                message: format!("unknown placement `{}`", file.placement),
+            });
+            continue;
+        };
+        let file_index = sources.files.len();
+        for (local, variant) in file.variant.into_iter().enumerate() {
+            content.placements[p].variants.push(variant);
+            sources.placements[p].variants.push((file_index, local));
+        }
+        sources.files.push((path.clone(), lines));
     }
     for locale_dir in sorted_entries(locales_dir, &mut errors) {
         if !locale_dir.is_dir() {

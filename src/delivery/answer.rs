@@ -101,7 +101,10 @@ pub fn answer(state: &AppState, catalog: &Catalog, ctx: &RequestContext, placeme
         now: ctx.now,
         attributes: &attributes,
         bucket: ctx.bucket(),
-        person_without_cohort: ctx.cohort.is_none(),
+        has_traits: ctx.has_traits(),
+        bucket_from_person: ctx.cohort.is_none() && ctx.person.is_some(),
+        // Segments come only from cohort keys until identity resolution adds people's own.
+        segments_from_person: false,
     };
     let decision = decide(placement, &input);
     let mut max_age = u32::MAX;

@@ -138,7 +138,10 @@ impl L10n {
                     Ok(resource) => resource,
                     Err((resource, parse_errors)) => {
                         for e in parse_errors {
-                            let (line, column) = line_col(&file.source, e.pos.start);
+                            // The junk entry's start names the broken message; the
+                            // error position can be past it (at the end of the file).
+                            let at = e.slice.as_ref().map_or(e.pos.start, |junk| junk.start.min(e.pos.start));
+                            let (line, column) = line_col(&file.source, at);
                             errors.push(FtlError {
                                 locale: name.clone(),
                                 path: file.path.clone(),
@@ -222,8 +225,9 @@ impl L10n {
             }
         }
         let default_index = self.default_index as u16;
-        with_parents.retain(|i| *i != default_index);
-        with_parents.push(default_index);
+        if !with_parents.contains(&default_index) {
+            with_parents.push(default_index);
+        }
         Chain(with_parents)
     }
 
@@ -424,9 +428,10 @@ mod tests {
     fn negotiation_falls_back_along_the_chain() {
         let l10n = l10n();
         assert_eq!(chain_names(&l10n, &["fr-CA"]), ["fr-CA", "fr", "en"]);
-        assert_eq!(chain_names(&l10n, &["fr-BE"]), ["fr", "en"]);
+        // A Belgian gets French first, other French before English, English last.
+        assert_eq!(chain_names(&l10n, &["fr-BE"]), ["fr", "fr-CA", "en"]);
         assert_eq!(chain_names(&l10n, &["de"]), ["en"]);
-        assert_eq!(chain_names(&l10n, &["pl", "fr"]), ["pl", "fr", "en"]);
+        assert_eq!(chain_names(&l10n, &["pl", "fr"]), ["pl", "fr", "fr-CA", "en"]);
     }
 
     #[test]
@@ -480,6 +485,9 @@ mod tests {
         assert_eq!(plural(&l10n, "ar", 7), "7 نقاط");
         assert_eq!(plural(&l10n, "ar", 11), "11 نقطة");
         assert_eq!(plural(&l10n, "en", 1), "one point");
+        assert_eq!(plural(&l10n, "ar", 100), "100 نقطة");
+        // CLDR puts 1003 in `few` (n % 100 = 3..10), but intl_pluralrules 7.0.2 compares
+        // the whole integer, so Arabic numbers >= 100 land in `other`; see README.
     }
 
     #[test]

@@ -1,0 +1,192 @@
+//! The `tailor` binary: validation messages, configuration errors, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+fn tailor(root: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(args)
+        .current_dir(root)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("run tailor");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_accepts_the_demo_content() {
+    let (ok, stdout, stderr) = tailor(&repo_root(), &["validate"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stderr.contains("12 placements"), "{stderr}");
+}
+
+fn line_of(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle} not in {}", path.display()))
+}
+
+#[test]
+fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
+    type Edit = fn(&Path) -> (String, String);
+    let cases: Vec<(&str, Edit)> = vec![
+        ("toml syntax", |root| {
+            let file = root.join("content/placements/checkout.banner.toml");
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, format!("{text}\n[[variant]\nid = \"broken\"\n")).unwrap();
+            let line = text.lines().count() + 2;
+            (format!("checkout.banner.toml:{line}:"), String::new())
+        }),
+        ("unknown channel", |root| {
+            let file = root.join("content/placements/home.hero.toml");
+            replace_in(&file, "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]", "channels = [\"web\", \"fax\"]");
+            (format!("home.hero.toml:{}:", line_of(&file, "channels = [\"web\", \"fax\"]")), "unknown channel `fax`".into())
+        }),
+        ("unknown placement", |root| {
+            let file = root.join("content/variants/winter-sale-2026.toml");
+            replace_in(&file, "placement = \"home.hero\"", "placement = \"home.heroes\"");
+            (format!("winter-sale-2026.toml:{}:", line_of(&file, "home.heroes")), "unknown placement `home.heroes`".into())
+        }),
+        ("unknown rule attribute", |root| {
+            let file = root.join("content/placements/home.hero.toml");
+            replace_in(&file, "rule = 'tier == \"gold\"'", "rule = 'loyalty_level == \"gold\"'");
+            (format!("home.hero.toml:{}:", line_of(&file, "loyalty_level")), "unknown attribute `loyalty_level`".into())
+        }),
+        ("message missing in the default locale", |root| {
+            let ftl = root.join("locales/en/home.ftl");
+            let text = std::fs::read_to_string(&ftl).unwrap();
+            let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("home-hero-spring-title")).collect();
+            std::fs::write(&ftl, kept.join("\n")).unwrap();
+            let file = root.join("content/placements/home.hero.toml");
+            (
+                format!("home.hero.toml:{}:", line_of(&file, "message = \"home-hero-spring-title\"")),
+                "message `home-hero-spring-title` is missing in the default locale en".into(),
+            )
+        }),
+        ("fluent syntax", |root| {
+            let ftl = root.join("locales/de/home.ftl");
+            let text = std::fs::read_to_string(&ftl).unwrap();
+            std::fs::write(&ftl, format!("{text}\nbroken-message = {{ $points\n")).unwrap();
+            let line = text.lines().count() + 2;
+            (format!("locales/de/home.ftl:{line}:"), "Fluent syntax error".into())
+        }),
+        ("sms segments in one locale", |root| {
+            let ftl = root.join("locales/pl/sms.ftl");
+            let long = "Zażółć gęślą jaźń ".repeat(8);
+            replace_in(
+                &ftl,
+                "sms-loyalty-reminder-body = Northwind Rewards: Twoje punkty czekają.",
+                &format!("sms-loyalty-reminder-body = {long}"),
+            );
+            (
+                format!("locales/pl/sms.ftl:{}:", line_of(&ftl, "sms-loyalty-reminder-body =")),
+                "locale pl, message `sms-loyalty-reminder-body`: needs 3 Ucs2 SMS segments".into(),
+            )
+        }),
+        ("push title length in one locale", |root| {
+            let ftl = root.join("locales/ja/push.ftl");
+            replace_in(&ftl, "push-points-expiring-title = ", &format!("push-points-expiring-title = {}", "長い".repeat(40)));
+            (
+                format!("locales/ja/push.ftl:{}:", line_of(&ftl, "push-points-expiring-title =")),
+                "channel `push`, locale ja, message `push-points-expiring-title`".into(),
+            )
+        }),
+        ("email subject length in one locale", |root| {
+            let ftl = root.join("locales/en-GB/email.ftl");
+            replace_in(&ftl, "email-welcome-subject = Welcome to Northwind", &format!("email-welcome-subject = {}Welcome to Northwind", "Very ".repeat(20)));
+            (
+                format!("locales/en-GB/email.ftl:{}:", line_of(&ftl, "email-welcome-subject =")),
+                "locale en-GB, message `email-welcome-subject`".into(),
+            )
+        }),
+    ];
+    for (name, edit) in cases {
+        let mut expected = (String::new(), String::new());
+        let fixture = content_fixture(|root| expected = edit(root));
+        let (ok, stdout, stderr) = tailor(fixture.path(), &["validate"]);
+        assert!(!ok, "{name}: validate passed:\n{stdout}{stderr}");
+        let (location, message) = expected;
+        let hit = stdout.lines().find(|l| l.contains(&location));
+        let hit = hit.unwrap_or_else(|| panic!("{name}: no finding at {location}:\n{stdout}"));
+        assert!(hit.contains(&message), "{name}: {hit:?} lacks {message:?}\n{stdout}");
+    }
+}
+
+#[test]
+fn a_bad_configuration_value_stops_start_up_with_its_name() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .arg("validate")
+        .current_dir(repo_root())
+        .env("TAILOR_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`bind`"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .arg("validate")
+        .current_dir(repo_root())
+        .env("TAILOR_CACHE__MAX_AGE_SECS", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.to_lowercase().contains("max_age_secs"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_shuts_down_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(repo_root())
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env_remove("REDIS_URL")
+        .env("TAILOR_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let port = {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut port = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                if event["message"] == "listening" {
+                    port = event["port"].as_u64();
+                    break;
+                }
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        port.expect("the server reported its port")
+    };
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}

@@ -1,0 +1,181 @@
+//! Test harness: starts the real application on a free port against a fresh database
+//! (a SQLite file, or a new PostgreSQL database when `DATABASE_URL` names a server) and
+//! Redis when `REDIS_URL` is set.
+
+use std::path::{Path, PathBuf};
+
+use sea_orm::{ConnectionTrait, Database};
+use tailor::config::Secret;
+use tailor::{Application, Settings};
+use tempfile::TempDir;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-test-signing-secret";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    _dir: std::sync::Arc<TempDir>,
+}
+
+pub struct Options {
+    pub content_root: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub signing_secret: Option<String>,
+    pub poll_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            content_root: None,
+            database_url: None,
+            signing_secret: Some(SIGNING_SECRET.to_string()),
+            poll_secs: 3600,
+        }
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the demo `content/` and `locales/` the test may edit.
+pub fn content_fixture(edit: impl FnOnce(&Path)) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&repo_root().join("content"), &dir.path().join("content"));
+    copy_dir(&repo_root().join("locales"), &dir.path().join("locales"));
+    edit(dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+pub fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read fixture file");
+    assert!(text.contains(from), "fixture {} does not contain {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("write fixture file");
+}
+
+/// A new, empty database for one test.
+pub async fn fresh_database(dir: &Path) -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let name = format!("tailor_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&url).await.expect("connect to DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            let (base, query) = match url.split_once('?') {
+                Some((base, query)) => (base.to_string(), format!("?{query}")),
+                None => (url.clone(), String::new()),
+            };
+            let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database name");
+            format!("{server}/{name}{query}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("tailor.db").display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+    let database_url = match options.database_url {
+        Some(url) => url,
+        None => fresh_database(dir.path()).await,
+    };
+    let root = options.content_root.unwrap_or_else(repo_root);
+    let settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: database_url.clone(),
+        redis_url: std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()),
+        content_dir: root.join("content"),
+        locales_dir: root.join("locales"),
+        signing_secret: options.signing_secret.map(Secret::new),
+        catalog_poll_secs: options.poll_secs,
+        workers: Some(1),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        database_url,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{}", self.address, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json body")
+    }
+
+    /// Reads one counter from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.expect("metrics text");
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Asserts a problem+json answer with this status, type and field.
+pub async fn assert_problem(response: reqwest::Response, status: u16, kind: &str, field: Option<&str>) -> serde_json::Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(header(&response, "content-type"), "application/problem+json");
+    let body: serde_json::Value = response.json().await.expect("problem body");
+    assert_eq!(body["type"], kind, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    if let Some(field) = field {
+        assert_eq!(body["field"], field, "{body}");
+    }
+    body
+}

@@ -1,0 +1,7 @@
+//! Black-box tests: the real application on a free port, a real database (SQLite, or
+//! PostgreSQL via DATABASE_URL) and Redis via REDIS_URL.
+
+mod cli;
+mod delivery;
+mod helpers;
+mod ops;
