@@ -40,7 +40,9 @@ impl AppState {
             .try_get_with((), self.load_catalog())
             .await
             .map_err(|e: Arc<StorageError>| match &*e {
-                StorageError::Db(_) => Problem::from(StorageError::Db(sea_orm::DbErr::Custom(e.to_string()))),
+                StorageError::Db(_) => {
+                    Problem::from(StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))
+                }
                 other => Problem::internal(other),
             })
     }
@@ -49,16 +51,25 @@ impl AppState {
         let (content, generation) = storage::load_content(&self.db).await?;
         let default_locale = self.settings.default_locale.clone();
         // Compiling builds every Fluent bundle: keep it off the async workers.
-        let (catalog, issues) =
-            tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, generation))
-                .await
-                .map_err(|e| StorageError::Db(sea_orm::DbErr::Custom(format!("catalog compile panicked: {e}"))))?;
+        let (catalog, issues) = tokio::task::spawn_blocking(move || {
+            Catalog::compile(&content, &default_locale, generation)
+        })
+        .await
+        .map_err(|e| {
+            StorageError::Db(sea_orm::DbErr::Custom(format!(
+                "catalog compile panicked: {e}"
+            )))
+        })?;
         for issue in &issues {
             tracing::warn!(at = ?issue.at, "{}", issue.message);
         }
         self.metrics.catalog_generation.set(generation as i64);
         self.metrics.catalog_loads.inc();
-        tracing::info!(generation, placements = catalog.placements.len(), "catalog loaded");
+        tracing::info!(
+            generation,
+            placements = catalog.placements.len(),
+            "catalog loaded"
+        );
         Ok(Arc::new(catalog))
     }
 
@@ -114,10 +125,18 @@ impl Application {
         storage::migrate(&db).await.context("applying migrations")?;
 
         if settings.import_on_start {
-            let (loaded, findings) = files::check(&settings.content_dir, &settings.locales_dir, &settings.default_locale);
+            let (loaded, findings) = files::check(
+                &settings.content_dir,
+                &settings.locales_dir,
+                &settings.default_locale,
+            );
             if !findings.is_empty() {
                 let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
-                anyhow::bail!("content is not valid ({} problems):\n{}", list.len(), list.join("\n"));
+                anyhow::bail!(
+                    "content is not valid ({} problems):\n{}",
+                    list.len(),
+                    list.join("\n")
+                );
             }
             let report = import_with_retry(&db, &loaded.content).await?;
             tracing::info!(
@@ -131,7 +150,9 @@ impl Application {
 
         let secret = match &settings.signing_secret {
             Some(secret) => secret.expose().to_string(),
-            None => storage::shared_signing_secret(&db).await.context("reading the signing secret")?,
+            None => storage::shared_signing_secret(&db)
+                .await
+                .context("reading the signing secret")?,
         };
         let (redis, redis_client) = match &settings.redis_url {
             Some(url) => {
@@ -157,26 +178,47 @@ impl Application {
             redis,
             redis_client,
         });
-        state.catalog().await.map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
+        state
+            .catalog()
+            .await
+            .map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
 
-        let listener = TcpListener::bind(&state.settings.bind).with_context(|| format!("binding {}", state.settings.bind))?;
+        let listener = TcpListener::bind(&state.settings.bind)
+            .with_context(|| format!("binding {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let server_state = state.clone();
-        let workers = state.settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers = state
+            .settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(server_state.clone())
-                .app_data(web::QueryConfig::default().error_handler(|e, _| crate::problem::extractor_error(e, None)))
-                .app_data(web::PathConfig::default().error_handler(|e, _| crate::problem::extractor_error(e, None)))
-                .app_data(web::JsonConfig::default().error_handler(|e, _| crate::problem::extractor_error(e, Some("body"))))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| crate::problem::extractor_error(e, None)),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| crate::problem::extractor_error(e, None)),
+                )
+                .app_data(
+                    web::JsonConfig::default()
+                        .error_handler(|e, _| crate::problem::extractor_error(e, Some("body"))),
+                )
                 .wrap_fn(|req, srv| {
                     let started = Instant::now();
-                    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+                    let metrics = req
+                        .app_data::<web::Data<AppState>>()
+                        .map(|s| s.metrics.clone());
                     let fut = srv.call(req);
                     async move {
                         let response = fut.await?;
                         if let Some(metrics) = metrics {
-                            let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                            let route = response
+                                .request()
+                                .match_pattern()
+                                .unwrap_or_else(|| "unmatched".into());
                             let status = response.status();
                             metrics
                                 .http_requests
@@ -203,7 +245,11 @@ impl Application {
         .shutdown_timeout(state.settings.shutdown_timeout_secs)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, state })
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -218,7 +264,11 @@ impl Application {
     /// SIGINT start a graceful shutdown); a loop that ends early is logged.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let poller = tokio::spawn(poll_generation(self.state.clone()));
-        let listener = self.state.redis_client.clone().map(|client| tokio::spawn(listen_for_invalidations(self.state.clone(), client)));
+        let listener = self
+            .state
+            .redis_client
+            .clone()
+            .map(|client| tokio::spawn(listen_for_invalidations(self.state.clone(), client)));
         let result = self.server.await;
         poller.abort();
         if let Some(listener) = listener {
@@ -239,7 +289,9 @@ async fn import_with_retry(
         Ok(report) => Ok(report),
         Err(first) => {
             tracing::warn!(error = %first, "content import failed once; retrying");
-            Ok(storage::import(db, content).await.context("importing content")?)
+            Ok(storage::import(db, content)
+                .await
+                .context("importing content")?)
         }
     }
 }
@@ -253,7 +305,11 @@ async fn poll_generation(state: web::Data<AppState>) {
         interval.tick().await;
         match storage::generation(&state.db).await {
             Ok(generation) => {
-                if state.current_generation().await.is_some_and(|g| g != generation) {
+                if state
+                    .current_generation()
+                    .await
+                    .is_some_and(|g| g != generation)
+                {
                     tracing::info!(generation, "catalog changed; reloading");
                     state.invalidate().await;
                 }

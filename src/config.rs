@@ -148,14 +148,21 @@ impl Settings {
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+            return invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
         }
         if let Some(url) = &self.redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return invalid("redis_url", "must start with redis:// or rediss://");
             }
         }
-        if self.default_locale.parse::<unic_langid::LanguageIdentifier>().is_err() {
+        if self
+            .default_locale
+            .parse::<unic_langid::LanguageIdentifier>()
+            .is_err()
+        {
             return invalid("default_locale", "is not a BCP 47 language tag");
         }
         if let Some(secret) = &self.signing_secret {

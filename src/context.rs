@@ -82,10 +82,14 @@ pub fn parse_params(query: &str) -> Params<'_> {
             _ => {
                 if let std::borrow::Cow::Borrowed(k) = key {
                     if let Some(name) = k.strip_prefix("t.") {
-                        params.traits.push((std::borrow::Cow::Borrowed(name), value));
+                        params
+                            .traits
+                            .push((std::borrow::Cow::Borrowed(name), value));
                     }
                 } else if let Some(name) = key.strip_prefix("t.") {
-                    params.traits.push((std::borrow::Cow::Owned(name.to_string()), value));
+                    params
+                        .traits
+                        .push((std::borrow::Cow::Owned(name.to_string()), value));
                 }
                 // Other parameters (utm_*, cache busters) are not ours: ignored.
             }
@@ -135,10 +139,14 @@ impl RuleInput for Attributes<'_> {
         let ctx = self.context;
         let locale = || self.catalog.l10n.locale_name(ctx.chain.primary());
         match attr {
-            Attr::Channel => Some(Value::Text(self.catalog.channels[ctx.channel].id.as_ref().into())),
+            Attr::Channel => Some(Value::Text(
+                self.catalog.channels[ctx.channel].id.as_ref().into(),
+            )),
             Attr::Device => Some(Value::Text(ctx.device.as_str().into())),
             Attr::Locale => Some(Value::Text(locale().as_ref().into())),
-            Attr::Language => Some(Value::Text(locale().split('-').next().unwrap_or_default().into())),
+            Attr::Language => Some(Value::Text(
+                locale().split('-').next().unwrap_or_default().into(),
+            )),
             Attr::Country => ctx.country.clone().map(Value::Text),
             Attr::Bucket => ctx.bucket().map(|b| Value::Number(f64::from(b))),
             Attr::Trait(index) => ctx.traits.get(index).cloned().flatten(),
@@ -157,7 +165,15 @@ pub fn device_from_user_agent(ua: &str) -> DeviceClass {
     let has = |needle: &str| ua.contains(needle);
     if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
         DeviceClass::Tablet
-    } else if has("SmartTV") || has("SMART-TV") || has("AppleTV") || has("CrKey") || has("Roku") || has("HbbTV") || has("BRAVIA") || has("GoogleTV") {
+    } else if has("SmartTV")
+        || has("SMART-TV")
+        || has("AppleTV")
+        || has("CrKey")
+        || has("Roku")
+        || has("HbbTV")
+        || has("BRAVIA")
+        || has("GoogleTV")
+    {
         DeviceClass::Tv
     } else if has("Watch") || has("Wear OS") {
         DeviceClass::Wearable
@@ -177,14 +193,23 @@ fn invalid(field: &str, detail: impl Into<String>) -> Problem {
 }
 
 /// Resolves the context for content and cohort requests.
-pub fn resolve(raw: &RawRequest, params: &Params, catalog: &Catalog, signer: &Signer, now: DateTime<Utc>) -> Result<RequestContext, Problem> {
+pub fn resolve(
+    raw: &RawRequest,
+    params: &Params,
+    catalog: &Catalog,
+    signer: &Signer,
+    now: DateTime<Utc>,
+) -> Result<RequestContext, Problem> {
     let mut headers_read = HeadersRead::default();
 
     let channel_name = params.channel.as_deref().unwrap_or("web");
     let (channel, channel_def) = catalog.channel(channel_name).ok_or_else(|| {
         invalid(
             "channel",
-            format!("unknown channel `{channel_name}`; known: {}", catalog.channel_ids().join(", ")),
+            format!(
+                "unknown channel `{channel_name}`; known: {}",
+                catalog.channel_ids().join(", ")
+            ),
         )
     })?;
     if !channel_def.serves() {
@@ -229,26 +254,29 @@ pub fn resolve(raw: &RawRequest, params: &Params, catalog: &Catalog, signer: &Si
     };
 
     let chain = match params.locale.as_deref() {
-        Some(list) => {
-            match catalog.negotiated_param.get(list) {
-                Some(chain) => chain,
-                None => {
-                    let mut requested = Vec::new();
-                    for tag in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                        let id: LanguageIdentifier = tag
-                            .parse()
-                            .map_err(|_| invalid("locale", format!("`{tag}` is not a BCP 47 language tag")))?;
-                        requested.push(id);
-                    }
-                    if requested.is_empty() || requested.len() > 10 {
-                        return Err(invalid("locale", "give 1 to 10 comma-separated language tags"));
-                    }
-                    let chain = Arc::new(catalog.l10n.negotiate(&requested));
-                    catalog.negotiated_param.insert(list.to_string(), chain.clone());
-                    chain
+        Some(list) => match catalog.negotiated_param.get(list) {
+            Some(chain) => chain,
+            None => {
+                let mut requested = Vec::new();
+                for tag in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    let id: LanguageIdentifier = tag.parse().map_err(|_| {
+                        invalid("locale", format!("`{tag}` is not a BCP 47 language tag"))
+                    })?;
+                    requested.push(id);
                 }
+                if requested.is_empty() || requested.len() > 10 {
+                    return Err(invalid(
+                        "locale",
+                        "give 1 to 10 comma-separated language tags",
+                    ));
+                }
+                let chain = Arc::new(catalog.l10n.negotiate(&requested));
+                catalog
+                    .negotiated_param
+                    .insert(list.to_string(), chain.clone());
+                chain
             }
-        }
+        },
         None => {
             let header = raw.accept_language.unwrap_or("");
             headers_read.accept_language = raw.accept_language.is_some();
@@ -256,11 +284,16 @@ pub fn resolve(raw: &RawRequest, params: &Params, catalog: &Catalog, signer: &Si
                 Some(chain) => chain,
                 None => {
                     if header.len() > 512 {
-                        return Err(invalid("Accept-Language", "header is longer than 512 bytes"));
+                        return Err(invalid(
+                            "Accept-Language",
+                            "header is longer than 512 bytes",
+                        ));
                     }
                     let requested = fluent_langneg::accepted_languages::parse(header);
                     let chain = Arc::new(catalog.l10n.negotiate(&requested));
-                    catalog.negotiated_header.insert(header.to_string(), chain.clone());
+                    catalog
+                        .negotiated_header
+                        .insert(header.to_string(), chain.clone());
                     chain
                 }
             }
@@ -268,15 +301,24 @@ pub fn resolve(raw: &RawRequest, params: &Params, catalog: &Catalog, signer: &Si
     };
 
     let country = match params.country.as_deref() {
-        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase().into()),
-        Some(c) => return Err(invalid("country", format!("`{c}` is not an ISO 3166-1 alpha-2 code"))),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some(c.to_ascii_uppercase().into())
+        }
+        Some(c) => {
+            return Err(invalid(
+                "country",
+                format!("`{c}` is not an ISO 3166-1 alpha-2 code"),
+            ))
+        }
         None => None,
     };
 
     let cohort = match params.cohort.as_deref() {
         Some(key) => Some(signer.verify_cohort(key).map_err(|e| {
             let detail = match e {
-                TokenError::Expired => "the cohort key has expired; ask GET /v1/context for a new one".to_string(),
+                TokenError::Expired => {
+                    "the cohort key has expired; ask GET /v1/context for a new one".to_string()
+                }
                 TokenError::Invalid(_) => "the cohort key is not one Tailor signed".to_string(),
             };
             Problem::new(ProblemType::InvalidCohort, detail).with_field("cohort")
@@ -355,9 +397,11 @@ mod tests {
     fn user_agents() {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
         let ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
-        let android_tablet = "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Chrome/120 Safari/537.36";
+        let android_tablet =
+            "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Chrome/120 Safari/537.36";
         let android_phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36";
-        let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
+        let mac =
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
         let tv = "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36";
         assert_eq!(device_from_user_agent(iphone), DeviceClass::Mobile);
         assert_eq!(device_from_user_agent(ipad), DeviceClass::Tablet);

@@ -112,7 +112,10 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> 
 
 fn weighted(placement: &Placement, candidates: &[usize], bucket: u16) -> usize {
     let rank = u64::from(placement.bucket_rank[(bucket % BUCKETS) as usize]);
-    let total: u64 = candidates.iter().map(|&i| u64::from(placement.variants[i].weight)).sum();
+    let total: u64 = candidates
+        .iter()
+        .map(|&i| u64::from(placement.variants[i].weight))
+        .sum();
     let mut cumulative = 0u64;
     for &i in candidates {
         cumulative += u64::from(placement.variants[i].weight);
@@ -223,20 +226,33 @@ mod tests {
         }
         for (count, weight) in counts.iter().zip([50.0, 30.0, 15.0, 5.0]) {
             let share = f64::from(*count) / 1000.0;
-            assert!((share - weight).abs() <= 1.0, "share {share}% vs weight {weight}%");
+            assert!(
+                (share - weight).abs() <= 1.0,
+                "share {share}% vs weight {weight}%"
+            );
         }
     }
 
     #[test]
     fn one_id_always_gets_the_same_variant_on_every_channel() {
-        let catalog = catalog(vec![variant("a", 1, 0, None), variant("b", 1, 0, None), variant("c", 1, 0, None)]);
+        let catalog = catalog(vec![
+            variant("a", 1, 0, None),
+            variant("b", 1, 0, None),
+            variant("c", 1, 0, None),
+        ]);
         let placement = &catalog.placements[0];
         for i in 0..1000 {
             let bucket = bucket_of(&format!("anon:{i}"));
             let web = decide(placement, &input(0, Some(bucket))).unwrap().variant;
             for _ in 0..3 {
-                assert_eq!(decide(placement, &input(0, Some(bucket))).unwrap().variant, web);
-                assert_eq!(decide(placement, &input(1, Some(bucket))).unwrap().variant, web);
+                assert_eq!(
+                    decide(placement, &input(0, Some(bucket))).unwrap().variant,
+                    web
+                );
+                assert_eq!(
+                    decide(placement, &input(1, Some(bucket))).unwrap().variant,
+                    web
+                );
             }
         }
     }
@@ -249,7 +265,10 @@ mod tests {
             variant("germany", 1, 5, Some(r#"country == "DE""#)),
         ]);
         let decision = decide(&catalog.placements[0], &input(0, Some(7))).unwrap();
-        assert_eq!(catalog.placements[0].variants[decision.variant].id.as_ref(), "france");
+        assert_eq!(
+            catalog.placements[0].variants[decision.variant].id.as_ref(),
+            "france"
+        );
         assert!(!decision.used_bucket, "a single candidate needs no bucket");
     }
 
@@ -257,7 +276,10 @@ mod tests {
     fn without_a_person_the_heaviest_variant_is_served_and_shareable() {
         let catalog = catalog(vec![variant("a", 30, 0, None), variant("b", 70, 0, None)]);
         let decision = decide(&catalog.placements[0], &input(0, None)).unwrap();
-        assert_eq!(catalog.placements[0].variants[decision.variant].id.as_ref(), "b");
+        assert_eq!(
+            catalog.placements[0].variants[decision.variant].id.as_ref(),
+            "b"
+        );
         assert!(!decision.personal);
     }
 
@@ -268,7 +290,10 @@ mod tests {
         let catalog = catalog(vec![variant("default", 1, 0, None), sale]);
         let decision = decide(&catalog.placements[0], &input(0, None)).unwrap();
         assert_eq!(decision.variant, 0);
-        assert_eq!(decision.next_change, Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()));
+        assert_eq!(
+            decision.next_change,
+            Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
+        );
     }
 
     proptest::proptest! {

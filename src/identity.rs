@@ -39,7 +39,10 @@ pub fn check_anonymous_id(id: &str) -> Result<(), &'static str> {
     if id.is_empty() || id.len() > 128 {
         return Err("must be 1 to 128 characters");
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    {
         return Err("may contain only letters, digits and - _ . :");
     }
     Ok(())
@@ -52,7 +55,8 @@ mod tests {
     #[test]
     fn buckets_are_stable_and_spread() {
         assert_eq!(bucket_of("anon:abc"), bucket_of("anon:abc"));
-        let distinct: std::collections::HashSet<u16> = (0..5000).map(|i| bucket_of(&format!("anon:{i}"))).collect();
+        let distinct: std::collections::HashSet<u16> =
+            (0..5000).map(|i| bucket_of(&format!("anon:{i}"))).collect();
         assert!(distinct.len() > 900, "{}", distinct.len());
     }
 

@@ -7,7 +7,11 @@ use tailor::catalog::files;
 use tailor::{storage, Application, Settings};
 
 #[derive(Parser)]
-#[command(name = "tailor", version, about = "Contextual, localised, edge-cacheable content delivery")]
+#[command(
+    name = "tailor",
+    version,
+    about = "Contextual, localised, edge-cacheable content delivery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,14 +70,27 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate => {
-            let (loaded, findings) = files::check(&settings.content_dir, &settings.locales_dir, &settings.default_locale);
+            let (loaded, findings) = files::check(
+                &settings.content_dir,
+                &settings.locales_dir,
+                &settings.default_locale,
+            );
             for finding in &findings {
                 println!("{finding}");
             }
             if findings.is_empty() {
-                let variants: usize = loaded.content.placements.iter().map(|p| p.variants.len()).sum();
-                let locales: std::collections::BTreeSet<&str> =
-                    loaded.content.fluent.iter().map(|f| f.locale.as_str()).collect();
+                let variants: usize = loaded
+                    .content
+                    .placements
+                    .iter()
+                    .map(|p| p.variants.len())
+                    .sum();
+                let locales: std::collections::BTreeSet<&str> = loaded
+                    .content
+                    .fluent
+                    .iter()
+                    .map(|f| f.locale.as_str())
+                    .collect();
                 eprintln!(
                     "ok: {} channels, {} placements, {} variants, {} locales",
                     loaded.content.channels.len(),
@@ -104,7 +121,11 @@ async fn main() -> ExitCode {
             }
         },
         Command::Import => {
-            let (loaded, findings) = files::check(&settings.content_dir, &settings.locales_dir, &settings.default_locale);
+            let (loaded, findings) = files::check(
+                &settings.content_dir,
+                &settings.locales_dir,
+                &settings.default_locale,
+            );
             if !findings.is_empty() {
                 for finding in &findings {
                     println!("{finding}");

@@ -1,7 +1,8 @@
 //! Prometheus metrics, served at `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -23,7 +24,11 @@ impl Metrics {
         )
         .expect("static metric definition");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
             ]),
             &["route"],
@@ -34,11 +39,18 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric definition");
-        let db_queries = IntCounter::new("db_queries_total", "Statements sent to the database").expect("static metric definition");
-        let catalog_generation =
-            IntGauge::new("catalog_generation", "Generation of the catalog being served").expect("static metric definition");
-        let catalog_loads =
-            IntCounter::new("catalog_loads_total", "Catalog compilations from the database").expect("static metric definition");
+        let db_queries = IntCounter::new("db_queries_total", "Statements sent to the database")
+            .expect("static metric definition");
+        let catalog_generation = IntGauge::new(
+            "catalog_generation",
+            "Generation of the catalog being served",
+        )
+        .expect("static metric definition");
+        let catalog_loads = IntCounter::new(
+            "catalog_loads_total",
+            "Catalog compilations from the database",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -47,7 +59,9 @@ impl Metrics {
             Box::new(catalog_generation.clone()),
             Box::new(catalog_loads.clone()),
         ] {
-            registry.register(collector).expect("metric registered once");
+            registry
+                .register(collector)
+                .expect("metric registered once");
         }
         Metrics {
             registry,

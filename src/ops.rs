@@ -13,7 +13,10 @@ use crate::problem::{Problem, ProblemType};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tailor", description = "Contextual, localised, edge-cacheable content delivery."),
+    info(
+        title = "Tailor",
+        description = "Contextual, localised, edge-cacheable content delivery."
+    ),
     paths(
         crate::delivery::content_one,
         crate::delivery::content_batch,
@@ -64,7 +67,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
         if let Err(e) = pong {
             tracing::warn!(error = %e, "readiness: redis");
-            return Err(Problem::new(ProblemType::Unavailable, "Redis is not reachable").with_retry_after(5));
+            return Err(
+                Problem::new(ProblemType::Unavailable, "Redis is not reachable")
+                    .with_retry_after(5),
+            );
         }
     }
     Ok(HttpResponse::Ok()

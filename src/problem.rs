@@ -133,7 +133,10 @@ impl Problem {
             source = cause.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Problem::new(ProblemType::Internal, "the server failed to answer; it has been logged")
+        Problem::new(
+            ProblemType::Internal,
+            "the server failed to answer; it has been logged",
+        )
     }
 }
 

@@ -45,7 +45,13 @@ pub struct Rendered {
     pub sms: Option<SmsInfo>,
 }
 
-pub fn render(catalog: &Catalog, variant: &Variant, channel: usize, chain: &Chain, args: &FluentArgs) -> Rendered {
+pub fn render(
+    catalog: &Catalog,
+    variant: &Variant,
+    channel: usize,
+    chain: &Chain,
+    args: &FluentArgs,
+) -> Rendered {
     let channel_def = &catalog.channels[channel].def;
     let is_person_variable = |name: &str| catalog.is_trait(name);
     let escaped_args;
@@ -68,7 +74,11 @@ pub fn render(catalog: &Catalog, variant: &Variant, channel: usize, chain: &Chai
             CompiledField::Url(url) => serde_json::Value::String(url.to_string()),
             CompiledField::Data(data) => data.clone(),
             CompiledField::Message { id, .. } => {
-                let field_args = if field.kind == FieldKind::Html { html_args } else { args };
+                let field_args = if field.kind == FieldKind::Html {
+                    html_args
+                } else {
+                    args
+                };
                 let formatted = match catalog.l10n.format(
                     chain,
                     id,
@@ -81,7 +91,9 @@ pub fn render(catalog: &Catalog, variant: &Variant, channel: usize, chain: &Chai
                         out.warnings.push(Warning {
                             code: "message-missing",
                             field: Some(field.name.clone()),
-                            detail: format!("message `{id}` exists in no locale of the chain; field left out"),
+                            detail: format!(
+                                "message `{id}` exists in no locale of the chain; field left out"
+                            ),
                         });
                         continue;
                     }
@@ -106,13 +118,16 @@ pub fn render(catalog: &Catalog, variant: &Variant, channel: usize, chain: &Chai
                 }
                 out.personal |= formatted.personal;
                 let mut text = formatted.text;
-                if field.kind == FieldKind::Text && (channel_def.escape_html || channel_def.text == TextMode::Html) {
+                if field.kind == FieldKind::Text
+                    && (channel_def.escape_html || channel_def.text == TextMode::Html)
+                {
                     text = shaping::escape_html(&text);
                 }
                 if let Some(&max) = channel_def.field_max_chars.get(&*field.name) {
                     let length = text.chars().count();
                     if let Some(cut) = shaping::fit_chars(&text, max) {
-                        let detail = format!("{length} characters, more than {max} allowed on this channel");
+                        let detail =
+                            format!("{length} characters, more than {max} allowed on this channel");
                         out.violations.push(Violation {
                             field: field.name.clone(),
                             message: Some(id.clone()),
@@ -184,8 +199,10 @@ fn has_body(variant: &Variant) -> bool {
 
 /// Size of the fields as a JSON object: what a push provider would carry.
 pub fn payload_size(fields: &[(Arc<str>, serde_json::Value)]) -> usize {
-    let map: serde_json::Map<String, serde_json::Value> =
-        fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     serde_json::to_vec(&map).map_or(0, |v| v.len())
 }
 
@@ -193,7 +210,9 @@ fn escape_args<'a>(args: &'a FluentArgs<'a>) -> FluentArgs<'a> {
     let mut escaped = FluentArgs::new();
     for (name, value) in args.iter() {
         match value {
-            FluentValue::String(s) => escaped.set(name.to_string(), FluentValue::from(shaping::escape_html(s))),
+            FluentValue::String(s) => {
+                escaped.set(name.to_string(), FluentValue::from(shaping::escape_html(s)))
+            }
             other => escaped.set(name.to_string(), other.clone()),
         }
     }

@@ -156,7 +156,10 @@ mod tests {
         assert_eq!(sms_info(&"ł".repeat(70)).segments, 1);
         assert_eq!(sms_info(&"ł".repeat(71)).segments, 2);
         // Isolation marks alone force UCS-2: why SMS bundles never emit them.
-        assert_eq!(sms_info("Hi \u{2068}Ann\u{2069}").encoding, SmsEncoding::Ucs2);
+        assert_eq!(
+            sms_info("Hi \u{2068}Ann\u{2069}").encoding,
+            SmsEncoding::Ucs2
+        );
         assert_eq!(sms_info("こんにちは").units, 5);
     }
 
@@ -173,6 +176,9 @@ mod tests {
 
     #[test]
     fn html_escaping() {
-        assert_eq!(escape_html("<b>Tom & \"Jerry\"</b>"), "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;");
+        assert_eq!(
+            escape_html("<b>Tom & \"Jerry\"</b>"),
+            "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;"
+        );
     }
 }

@@ -111,7 +111,13 @@ impl Signer {
 
     /// A cohort key valid for at least `ttl_secs`, identical for everyone with the same
     /// bucket and segments within the same period.
-    pub fn cohort_key(&self, bucket: u16, segments: &[String], now_unix: u64, ttl_secs: u64) -> (String, u64) {
+    pub fn cohort_key(
+        &self,
+        bucket: u16,
+        segments: &[String],
+        now_unix: u64,
+        ttl_secs: u64,
+    ) -> (String, u64) {
         let exp = (now_unix / ttl_secs + 2) * ttl_secs;
         let mut segments = segments.to_vec();
         segments.sort();
@@ -154,14 +160,27 @@ mod tests {
         let claims = s.verify_tracking(&token).unwrap();
         assert_eq!((claims.pl.as_str(), claims.ve), ("home.hero", 2));
         // Deterministic: the same decision gives the same bytes.
-        assert_eq!(token, s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7));
+        assert_eq!(
+            token,
+            s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7)
+        );
         // Forged with another key, or with the payload edited: both rejected.
-        let forged = Signer::new(b"another-secret-another-secret-xx").tracking_token("home.hero", "v2", 2, "web", "mobile", "fr", 7);
+        let forged = Signer::new(b"another-secret-another-secret-xx").tracking_token(
+            "home.hero",
+            "v2",
+            2,
+            "web",
+            "mobile",
+            "fr",
+            7,
+        );
         assert!(s.verify_tracking(&forged).is_err());
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         parts[1] = forged.split('.').nth(1).unwrap_or_default().to_string();
         assert!(s.verify_tracking(&parts.join(".")).is_err());
-        assert!(Signer::new(b"another-secret-another-secret-xx").verify_tracking(&token).is_err());
+        assert!(Signer::new(b"another-secret-another-secret-xx")
+            .verify_tracking(&token)
+            .is_err());
     }
 
     #[test]

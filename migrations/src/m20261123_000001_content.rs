@@ -72,10 +72,19 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Channels::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Channels::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Channels::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Channels::State).string_len(16).not_null())
                     .col(ColumnDef::new(Channels::Definition).text().not_null())
-                    .col(ColumnDef::new(Channels::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Channels::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -84,10 +93,23 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Traits::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Traits::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Traits::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Traits::Definition).text().not_null())
-                    .col(ColumnDef::new(Traits::ContentHash).string_len(32).not_null())
-                    .col(ColumnDef::new(Traits::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Traits::ContentHash)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Traits::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -96,10 +118,23 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Placements::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Placements::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Placements::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Placements::Definition).text().not_null())
-                    .col(ColumnDef::new(Placements::ContentHash).string_len(32).not_null())
-                    .col(ColumnDef::new(Placements::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Placements::ContentHash)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Placements::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -108,13 +143,30 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Variants::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Variants::Id).string_len(64).not_null().primary_key())
-                    .col(ColumnDef::new(Variants::PlacementId).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(Variants::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Variants::PlacementId)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Variants::Version).integer().not_null())
                     .col(ColumnDef::new(Variants::State).string_len(16).not_null())
                     .col(ColumnDef::new(Variants::Definition).text().not_null())
-                    .col(ColumnDef::new(Variants::ContentHash).string_len(32).not_null())
-                    .col(ColumnDef::new(Variants::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Variants::ContentHash)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Variants::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_variants_placement")
@@ -139,11 +191,27 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(FluentResources::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(FluentResources::Locale).string_len(35).not_null())
-                    .col(ColumnDef::new(FluentResources::Path).string_len(128).not_null())
+                    .col(
+                        ColumnDef::new(FluentResources::Locale)
+                            .string_len(35)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(FluentResources::Path)
+                            .string_len(128)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(FluentResources::Source).text().not_null())
-                    .col(ColumnDef::new(FluentResources::ContentHash).string_len(32).not_null())
-                    .col(ColumnDef::new(FluentResources::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(FluentResources::ContentHash)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(FluentResources::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .primary_key(
                         Index::create()
                             .col(FluentResources::Locale)
@@ -157,7 +225,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(KeyValues::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(KeyValues::Key).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(KeyValues::Key)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(KeyValues::Value).text().not_null())
                     .to_owned(),
             )
@@ -174,7 +247,9 @@ impl MigrationTrait for Migration {
             Channels::Table.into_iden(),
             KeyValues::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -26,7 +26,14 @@ pub struct FileError {
 
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -103,7 +110,11 @@ impl SourceMap {
         self.files.get(self.placements.get(placement)?.file)
     }
 
-    fn variant_file(&self, placement: usize, variant: usize) -> Option<(&(PathBuf, KeyLines), usize)> {
+    fn variant_file(
+        &self,
+        placement: usize,
+        variant: usize,
+    ) -> Option<(&(PathBuf, KeyLines), usize)> {
         let (file, local) = *self.placements.get(placement)?.variants.get(variant)?;
         Some((self.files.get(file)?, local))
     }
@@ -122,14 +133,26 @@ impl SourceMap {
             }
             Loc::Traits { index } => {
                 let (path, lines) = &self.traits;
-                let line = index.and_then(|i| lines.find("trait", Some(i), "id").or_else(|| lines.find("trait", Some(i), "")));
+                let line = index.and_then(|i| {
+                    lines
+                        .find("trait", Some(i), "id")
+                        .or_else(|| lines.find("trait", Some(i), ""))
+                });
                 (path.clone(), line.unwrap_or(1), 1)
             }
             Loc::Placement { placement, key } => match self.placement_file(*placement) {
-                Some((path, lines)) => (path.clone(), key.and_then(|k| lines.find("", None, k)).unwrap_or(1), 1),
+                Some((path, lines)) => (
+                    path.clone(),
+                    key.and_then(|k| lines.find("", None, k)).unwrap_or(1),
+                    1,
+                ),
                 None => (PathBuf::from("<placement>"), 0, 0),
             },
-            Loc::Variant { placement, variant, key } => match self.variant_file(*placement, *variant) {
+            Loc::Variant {
+                placement,
+                variant,
+                key,
+            } => match self.variant_file(*placement, *variant) {
                 Some(((path, lines), local)) => {
                     let line = key
                         .and_then(|k| lines.find("variant", Some(local), k))
@@ -139,7 +162,11 @@ impl SourceMap {
                 }
                 None => (PathBuf::from("<placement>"), 0, 0),
             },
-            Loc::VariantField { placement, variant, field } => match self.variant_file(*placement, *variant) {
+            Loc::VariantField {
+                placement,
+                variant,
+                field,
+            } => match self.variant_file(*placement, *variant) {
                 Some(((path, lines), local)) => {
                     let line = lines
                         .find("variant.fields", Some(local), field)
@@ -150,9 +177,12 @@ impl SourceMap {
                 }
                 None => (PathBuf::from("<placement>"), 0, 0),
             },
-            Loc::Fluent { locale, path, line, column } => {
-                (self.locales_dir.join(locale).join(path), *line, *column)
-            }
+            Loc::Fluent {
+                locale,
+                path,
+                line,
+                column,
+            } => (self.locales_dir.join(locale).join(path), *line, *column),
         };
         FileError {
             path,
@@ -209,7 +239,11 @@ fn read(path: &Path, errors: &mut Vec<FileError>) -> Option<String> {
     }
 }
 
-fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, source: &str, errors: &mut Vec<FileError>) -> Option<T> {
+fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    source: &str,
+    errors: &mut Vec<FileError>,
+) -> Option<T> {
     match toml::from_str::<T>(source) {
         Ok(value) => Some(value),
         Err(e) => {
@@ -230,7 +264,8 @@ fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, source: &str, errors:
 fn sorted_entries(dir: &Path, errors: &mut Vec<FileError>) -> Vec<PathBuf> {
     match std::fs::read_dir(dir) {
         Ok(entries) => {
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut paths: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             paths.sort();
             paths
         }
@@ -275,26 +310,42 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let Some(source) = read(&path, &mut errors) else { continue };
+        let Some(source) = read(&path, &mut errors) else {
+            continue;
+        };
         if let Some(placement) = parse_toml::<PlacementDef>(&path, &source, &mut errors) {
             sources.placements.push(PlacementSource {
                 file: sources.files.len(),
-                variants: (0..placement.variants.len()).map(|i| (sources.files.len(), i)).collect(),
+                variants: (0..placement.variants.len())
+                    .map(|i| (sources.files.len(), i))
+                    .collect(),
             });
             content.placements.push(placement);
             sources.files.push((path.clone(), KeyLines::scan(&source)));
         }
     }
     let variants_dir = content_dir.join("variants");
-    let variant_files = if variants_dir.is_dir() { sorted_entries(&variants_dir, &mut errors) } else { Vec::new() };
+    let variant_files = if variants_dir.is_dir() {
+        sorted_entries(&variants_dir, &mut errors)
+    } else {
+        Vec::new()
+    };
     for path in variant_files {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let Some(source) = read(&path, &mut errors) else { continue };
-        let Some(file) = parse_toml::<VariantsFile>(&path, &source, &mut errors) else { continue };
+        let Some(source) = read(&path, &mut errors) else {
+            continue;
+        };
+        let Some(file) = parse_toml::<VariantsFile>(&path, &source, &mut errors) else {
+            continue;
+        };
         let lines = KeyLines::scan(&source);
-        let Some(p) = content.placements.iter().position(|p| p.id == file.placement) else {
+        let Some(p) = content
+            .placements
+            .iter()
+            .position(|p| p.id == file.placement)
+        else {
             errors.push(FileError {
                 path: path.clone(),
                 line: lines.find("", None, "placement").unwrap_or(1),
@@ -314,15 +365,25 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
         if !locale_dir.is_dir() {
             continue;
         }
-        let locale = locale_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let locale = locale_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         for path in sorted_entries(&locale_dir, &mut errors) {
             if path.extension().and_then(|e| e.to_str()) != Some("ftl") {
                 continue;
             }
-            let Some(source) = read(&path, &mut errors) else { continue };
+            let Some(source) = read(&path, &mut errors) else {
+                continue;
+            };
             content.fluent.push(FluentFile {
                 locale: locale.clone(),
-                path: path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string(),
+                path: path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string(),
                 source,
             });
         }
@@ -335,12 +396,20 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
 }
 
 /// Everything `tailor validate` checks, as `file:line` findings (empty when valid).
-pub fn check(content_dir: &Path, locales_dir: &Path, default_locale: &str) -> (Loaded, Vec<FileError>) {
+pub fn check(
+    content_dir: &Path,
+    locales_dir: &Path,
+    default_locale: &str,
+) -> (Loaded, Vec<FileError>) {
     let loaded = load(content_dir, locales_dir);
     let mut findings = loaded.errors.clone();
     let (catalog, issues) = super::Catalog::compile(&loaded.content, default_locale, 0);
     findings.extend(issues.iter().map(|i| loaded.sources.locate(i)));
-    findings.extend(super::check_channel_constraints(&catalog).iter().map(|i| loaded.sources.locate(i)));
+    findings.extend(
+        super::check_channel_constraints(&catalog)
+            .iter()
+            .map(|i| loaded.sources.locate(i)),
+    );
     findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     findings.dedup();
     (loaded, findings)

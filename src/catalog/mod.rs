@@ -20,19 +20,41 @@ pub use validate::{check_channel_constraints, validate};
 
 use crate::l10n::{Chain, FtlError, L10n};
 use model::{
-    ChannelDef, ChannelState, ContentSet, DeviceClass, FieldKind, FieldValue, TraitDef, TraitType, VariantState,
+    ChannelDef, ChannelState, ContentSet, DeviceClass, FieldKind, FieldValue, TraitDef, TraitType,
+    VariantState,
 };
 use rules::{Reads, Rule};
 
 /// Where a content problem is, by name; [`files::SourceMap`] turns it into `file:line`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loc {
-    Channels { channel: Option<usize>, key: Option<&'static str> },
-    Traits { index: Option<usize> },
-    Placement { placement: usize, key: Option<&'static str> },
-    Variant { placement: usize, variant: usize, key: Option<&'static str> },
-    VariantField { placement: usize, variant: usize, field: String },
-    Fluent { locale: String, path: String, line: usize, column: usize },
+    Channels {
+        channel: Option<usize>,
+        key: Option<&'static str>,
+    },
+    Traits {
+        index: Option<usize>,
+    },
+    Placement {
+        placement: usize,
+        key: Option<&'static str>,
+    },
+    Variant {
+        placement: usize,
+        variant: usize,
+        key: Option<&'static str>,
+    },
+    VariantField {
+        placement: usize,
+        variant: usize,
+        field: String,
+    },
+    Fluent {
+        locale: String,
+        path: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 /// One content problem.
@@ -142,7 +164,11 @@ pub struct Catalog {
 impl Catalog {
     /// Compiles a content set. Invalid parts (which validation reports) are skipped so a
     /// single bad variant in the database cannot take delivery down.
-    pub fn compile(content: &ContentSet, default_locale: &str, generation: u64) -> (Catalog, Vec<Issue>) {
+    pub fn compile(
+        content: &ContentSet,
+        default_locale: &str,
+        generation: u64,
+    ) -> (Catalog, Vec<Issue>) {
         let (l10n, ftl_errors) = L10n::build(&content.fluent, default_locale);
         let issues: Vec<Issue> = validate(content, &l10n)
             .into_iter()
@@ -158,8 +184,11 @@ impl Catalog {
                 def: def.clone(),
             })
             .collect();
-        let channel_index: HashMap<Arc<str>, usize> =
-            channels.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        let channel_index: HashMap<Arc<str>, usize> = channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
         let channel_mask = |names: &[String]| -> u64 {
             names
                 .iter()
@@ -173,7 +202,11 @@ impl Catalog {
             let placement_channels = channel_mask(&def.channels);
             let mut variants = Vec::new();
             for v in &def.variants {
-                let rule = match v.rule.as_deref().map(|r| rules::compile(r, &content.traits)) {
+                let rule = match v
+                    .rule
+                    .as_deref()
+                    .map(|r| rules::compile(r, &content.traits))
+                {
                     None => None,
                     Some(Ok(rule)) => Some(rule),
                     Some(Err(_)) => continue,
@@ -229,7 +262,11 @@ impl Catalog {
                 variants,
             });
         }
-        let placement_index = placements.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        let placement_index = placements
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
         (
             Catalog {
                 generation,

@@ -173,7 +173,9 @@ impl Rule {
                 None => false,
             },
             Rule::Range(attr, start, end) => match input.value(*attr) {
-                Some(actual) => compare(&actual, CmpOp::Ge, start) && compare(&actual, CmpOp::Lt, end),
+                Some(actual) => {
+                    compare(&actual, CmpOp::Ge, start) && compare(&actual, CmpOp::Lt, end)
+                }
                 None => false,
             },
             Rule::Contains(_, segment) => input.segments().iter().any(|s| s == segment),
@@ -405,7 +407,9 @@ impl Parser<'_> {
         self.tokens.get(self.position).map(|(t, _)| t)
     }
     fn at(&self) -> usize {
-        self.tokens.get(self.position).map_or(self.end, |(_, at)| *at)
+        self.tokens
+            .get(self.position)
+            .map_or(self.end, |(_, at)| *at)
     }
     fn next(&mut self) -> Option<(Token, usize)> {
         let token = self.tokens.get(self.position).cloned();
@@ -424,8 +428,21 @@ impl Parser<'_> {
         let at = self.at();
         match self.next() {
             Some((token, _)) if token == expected => Ok(()),
-            Some((token, at)) => Err(error(at, format!("expected {}, found {}", expected.describe(), token.describe()))),
-            None => Err(error(at, format!("expected {}, found the end of the rule", expected.describe()))),
+            Some((token, at)) => Err(error(
+                at,
+                format!(
+                    "expected {}, found {}",
+                    expected.describe(),
+                    token.describe()
+                ),
+            )),
+            None => Err(error(
+                at,
+                format!(
+                    "expected {}, found the end of the rule",
+                    expected.describe()
+                ),
+            )),
         }
     }
 
@@ -434,7 +451,11 @@ impl Parser<'_> {
         while self.keyword("or") {
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Rule::Any(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Rule::Any(items)
+        })
     }
 
     fn and(&mut self) -> Result<Rule, RuleError> {
@@ -442,7 +463,11 @@ impl Parser<'_> {
         while self.keyword("and") {
             items.push(self.unary()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Rule::All(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Rule::All(items)
+        })
     }
 
     fn unary(&mut self) -> Result<Rule, RuleError> {
@@ -471,18 +496,29 @@ impl Parser<'_> {
                         items.push(self.expr()?);
                     }
                     self.expect(Token::RParen)?;
-                    Ok(if word == "all" { Rule::All(items) } else { Rule::Any(items) })
+                    Ok(if word == "all" {
+                        Rule::All(items)
+                    } else {
+                        Rule::Any(items)
+                    })
                 }
                 _ => self.condition(&word, at),
             },
-            Some((token, at)) => Err(error(at, format!("expected a condition, found {}", token.describe()))),
+            Some((token, at)) => Err(error(
+                at,
+                format!("expected a condition, found {}", token.describe()),
+            )),
             None => Err(error(at, "expected a condition, found the end of the rule")),
         }
     }
 
     fn condition(&mut self, name: &str, name_at: usize) -> Result<Rule, RuleError> {
-        let (attr, kind) = Attr::resolve(name, self.traits)
-            .ok_or_else(|| error(name_at, format!("unknown attribute `{name}` (declare traits in traits.toml)")))?;
+        let (attr, kind) = Attr::resolve(name, self.traits).ok_or_else(|| {
+            error(
+                name_at,
+                format!("unknown attribute `{name}` (declare traits in traits.toml)"),
+            )
+        })?;
         let at = self.at();
         if kind == AttrType::Set {
             return if self.keyword("contains") {
@@ -500,33 +536,52 @@ impl Parser<'_> {
                         .collect(),
                 ))
             } else {
-                Err(error(at, format!("`{name}` is a set: use `contains` or `contains_any`")))
+                Err(error(
+                    at,
+                    format!("`{name}` is a set: use `contains` or `contains_any`"),
+                ))
             };
         }
         if let Some(Token::Op(op)) = self.peek().cloned() {
             self.position += 1;
             if kind == AttrType::Bool && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                return Err(error(at, format!("`{name}` is true/false: use `==` or `!=`")));
+                return Err(error(
+                    at,
+                    format!("`{name}` is true/false: use `==` or `!=`"),
+                ));
             }
             let value = self.value(kind, name)?;
             return Ok(Rule::Compare(attr, op, value));
         }
         let negated = self.keyword("not");
         if !self.keyword("in") {
-            return Err(error(self.at(), format!("expected a comparison, `in` or `not in` after `{name}`")));
+            return Err(error(
+                self.at(),
+                format!("expected a comparison, `in` or `not in` after `{name}`"),
+            ));
         }
         let rule = if self.peek() == Some(&Token::LBracket) {
             Rule::In(attr, self.list(kind)?)
         } else {
-            if !matches!(kind, AttrType::Number | AttrType::Instant | AttrType::Day | AttrType::TimeOfDay) {
-                return Err(error(self.at(), format!("`{name}` takes a list: `in [...]`")));
+            if !matches!(
+                kind,
+                AttrType::Number | AttrType::Instant | AttrType::Day | AttrType::TimeOfDay
+            ) {
+                return Err(error(
+                    self.at(),
+                    format!("`{name}` takes a list: `in [...]`"),
+                ));
             }
             let start = self.value(kind, name)?;
             self.expect(Token::DotDot)?;
             let end = self.value(kind, name)?;
             Rule::Range(attr, start, end)
         };
-        Ok(if negated { Rule::Not(Box::new(rule)) } else { rule })
+        Ok(if negated {
+            Rule::Not(Box::new(rule))
+        } else {
+            rule
+        })
     }
 
     fn string(&mut self) -> Result<String, RuleError> {
@@ -564,21 +619,28 @@ impl Parser<'_> {
         match (kind, token) {
             (AttrType::Text, Some(Token::Str(s))) => {
                 if name == "weekday" && !WEEKDAYS.contains(&s.as_str()) {
-                    return Err(error(at, format!("weekday must be one of {}", WEEKDAYS.join(", "))));
+                    return Err(error(
+                        at,
+                        format!("weekday must be one of {}", WEEKDAYS.join(", ")),
+                    ));
                 }
                 Ok(Value::Text(s.into()))
             }
             (AttrType::Text, _) => wrong("a quoted string"),
-            (AttrType::Bool, Some(Token::Ident(w))) if w == "true" || w == "false" => Ok(Value::Bool(w == "true")),
+            (AttrType::Bool, Some(Token::Ident(w))) if w == "true" || w == "false" => {
+                Ok(Value::Bool(w == "true"))
+            }
             (AttrType::Bool, _) => wrong("true or false"),
             (AttrType::Number, Some(Token::Literal(l))) => match l.parse::<f64>() {
                 Ok(n) if n.is_finite() => Ok(Value::Number(n)),
                 _ => wrong("a number"),
             },
             (AttrType::Number, _) => wrong("a number"),
-            (AttrType::TimeOfDay, Some(Token::Literal(l))) => NaiveTime::parse_from_str(&l, "%H:%M")
-                .map(Value::TimeOfDay)
-                .or_else(|_| wrong("a time of day like 09:30")),
+            (AttrType::TimeOfDay, Some(Token::Literal(l))) => {
+                NaiveTime::parse_from_str(&l, "%H:%M")
+                    .map(Value::TimeOfDay)
+                    .or_else(|_| wrong("a time of day like 09:30"))
+            }
             (AttrType::TimeOfDay, _) => wrong("a time of day like 09:30"),
             (AttrType::Day, Some(Token::Literal(l))) => NaiveDate::parse_from_str(&l, "%Y-%m-%d")
                 .map(Value::Day)
@@ -662,8 +724,12 @@ mod tests {
         assert!(eval(r#"segments contains "vip""#));
         assert!(eval(r#"segments contains_any ["x", "vip"]"#));
         assert!(!eval(r#"not segments contains "vip""#));
-        assert!(eval(r#"all(channel == "web", any(points > 1000, country == "FR"))"#));
-        assert!(eval(r#"(country == "DE" or country == "FR") and not false"#));
+        assert!(eval(
+            r#"all(channel == "web", any(points > 1000, country == "FR"))"#
+        ));
+        assert!(eval(
+            r#"(country == "DE" or country == "FR") and not false"#
+        ));
     }
 
     #[test]
@@ -699,7 +765,11 @@ mod tests {
 
     #[test]
     fn reads_and_specificity() {
-        let rule = compile(r#"country == "FR" and points > 3 and time in 09:00..10:00"#, &traits()).unwrap();
+        let rule = compile(
+            r#"country == "FR" and points > 3 and time in 09:00..10:00"#,
+            &traits(),
+        )
+        .unwrap();
         assert_eq!(rule.specificity(), 3);
         let reads = rule.reads();
         assert!(reads.traits && reads.temporal && !reads.segments && !reads.bucket);

@@ -10,7 +10,8 @@ use super::{rules, Catalog, Issue, Loc};
 use crate::l10n::L10n;
 
 const BUILTIN_ATTRIBUTES: [&str; 11] = [
-    "channel", "device", "locale", "language", "country", "segments", "now", "date", "time", "weekday", "bucket",
+    "channel", "device", "locale", "language", "country", "segments", "now", "date", "time",
+    "weekday", "bucket",
 ];
 /// Context values every message may use.
 pub const CONTEXT_VARIABLES: [&str; 2] = ["channel", "device"];
@@ -30,23 +31,47 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     // Channels.
     let mut channel_ids = HashSet::new();
     if content.channels.is_empty() {
-        push(Loc::Channels { channel: None, key: None }, "no channels are defined".into());
+        push(
+            Loc::Channels {
+                channel: None,
+                key: None,
+            },
+            "no channels are defined".into(),
+        );
     }
     if content.channels.len() > 64 {
-        push(Loc::Channels { channel: Some(64), key: None }, "at most 64 channels are supported".into());
+        push(
+            Loc::Channels {
+                channel: Some(64),
+                key: None,
+            },
+            "at most 64 channels are supported".into(),
+        );
     }
     for (i, channel) in content.channels.iter().enumerate() {
-        let at = |key| Loc::Channels { channel: Some(i), key };
+        let at = |key| Loc::Channels {
+            channel: Some(i),
+            key,
+        };
         if !valid_id(&channel.id, &[]) {
-            push(at(Some("id")), format!("channel id `{}` must be [a-z0-9_]", channel.id));
+            push(
+                at(Some("id")),
+                format!("channel id `{}` must be [a-z0-9_]", channel.id),
+            );
         }
         if !channel_ids.insert(channel.id.as_str()) {
-            push(at(Some("id")), format!("channel `{}` is defined twice", channel.id));
+            push(
+                at(Some("id")),
+                format!("channel `{}` is defined twice", channel.id),
+            );
         }
         if channel.max_sms_segments.is_some() && channel.isolation_marks {
             push(
                 at(Some("isolation_marks")),
-                format!("channel `{}` sends SMS: isolation marks must be off", channel.id),
+                format!(
+                    "channel `{}` sends SMS: isolation marks must be off",
+                    channel.id
+                ),
             );
         }
         if channel.max_sms_segments == Some(0) {
@@ -61,21 +86,28 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
         if !valid_id(&t.id, &[]) {
             push(at(), format!("trait id `{}` must be [a-z0-9_]", t.id));
         }
-        if BUILTIN_ATTRIBUTES.contains(&t.id.as_str()) || CONTEXT_VARIABLES.contains(&t.id.as_str()) {
-            push(at(), format!("trait `{}` shadows a built-in attribute", t.id));
+        if BUILTIN_ATTRIBUTES.contains(&t.id.as_str()) || CONTEXT_VARIABLES.contains(&t.id.as_str())
+        {
+            push(
+                at(),
+                format!("trait `{}` shadows a built-in attribute", t.id),
+            );
         }
         if !trait_ids.insert(t.id.as_str()) {
             push(at(), format!("trait `{}` is defined twice", t.id));
         }
-        let sample_ok = match (&t.sample, t.kind) {
-            (None, _) => true,
-            (Some(serde_json::Value::String(_)), TraitType::String) => true,
-            (Some(serde_json::Value::Number(_)), TraitType::Number) => true,
-            (Some(serde_json::Value::Bool(_)), TraitType::Bool) => true,
-            _ => false,
-        };
+        let sample_ok = matches!(
+            (&t.sample, t.kind),
+            (None, _)
+                | (Some(serde_json::Value::String(_)), TraitType::String)
+                | (Some(serde_json::Value::Number(_)), TraitType::Number)
+                | (Some(serde_json::Value::Bool(_)), TraitType::Bool)
+        );
         if !sample_ok {
-            push(at(), format!("trait `{}`: sample does not match its type", t.id));
+            push(
+                at(),
+                format!("trait `{}`: sample does not match its type", t.id),
+            );
         }
     }
 
@@ -87,13 +119,22 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     for (p, placement) in content.placements.iter().enumerate() {
         let at = |key| Loc::Placement { placement: p, key };
         if !valid_id(&placement.id, &['.', '-']) {
-            push(at(Some("id")), format!("placement id `{}` must be [a-z0-9_.-]", placement.id));
+            push(
+                at(Some("id")),
+                format!("placement id `{}` must be [a-z0-9_.-]", placement.id),
+            );
         }
         if !placement_ids.insert(placement.id.as_str()) {
-            push(at(Some("id")), format!("placement `{}` is defined twice", placement.id));
+            push(
+                at(Some("id")),
+                format!("placement `{}` is defined twice", placement.id),
+            );
         }
         if placement.channels.is_empty() {
-            push(at(Some("channels")), "a placement needs at least one channel".into());
+            push(
+                at(Some("channels")),
+                "a placement needs at least one channel".into(),
+            );
         }
         for channel in &placement.channels {
             if !channel_ids.contains(channel.as_str()) {
@@ -107,18 +148,30 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                 key,
             };
             if !valid_id(&variant.id, &['-', '.']) {
-                push(vat(Some("id")), format!("variant id `{}` must be [a-z0-9_.-]", variant.id));
+                push(
+                    vat(Some("id")),
+                    format!("variant id `{}` must be [a-z0-9_.-]", variant.id),
+                );
             }
             if variant_ids.insert(&variant.id, p).is_some() {
-                push(vat(Some("id")), format!("variant `{}` is defined twice", variant.id));
+                push(
+                    vat(Some("id")),
+                    format!("variant `{}` is defined twice", variant.id),
+                );
             }
             for channel in variant.channels.iter().flatten() {
                 if !channel_ids.contains(channel.as_str()) {
-                    push(vat(Some("channels")), format!("unknown channel `{channel}`"));
+                    push(
+                        vat(Some("channels")),
+                        format!("unknown channel `{channel}`"),
+                    );
                 } else if !placement.channels.contains(channel) {
                     push(
                         vat(Some("channels")),
-                        format!("channel `{channel}` is not one of placement `{}`'s channels", placement.id),
+                        format!(
+                            "channel `{channel}` is not one of placement `{}`'s channels",
+                            placement.id
+                        ),
                     );
                 }
             }
@@ -127,7 +180,10 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             }
             if let (Some(start), Some(end)) = (variant.starts_at, variant.ends_at) {
                 if start >= end {
-                    push(vat(Some("ends_at")), "ends_at must be after starts_at".into());
+                    push(
+                        vat(Some("ends_at")),
+                        "ends_at must be after starts_at".into(),
+                    );
                 }
             }
             if let Some(rule) = &variant.rule {
@@ -147,30 +203,49 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                     field: name.clone(),
                 };
                 let Some(def) = placement.fields.get(name) else {
-                    push(fat(), format!("field `{name}` is not in placement `{}`'s schema", placement.id));
+                    push(
+                        fat(),
+                        format!(
+                            "field `{name}` is not in placement `{}`'s schema",
+                            placement.id
+                        ),
+                    );
                     continue;
                 };
                 match (value, def.kind.is_message()) {
                     (FieldValue::Message { message }, true) => {
-                        let Some(info) = l10n.message_info(default, message) else {
+                        if l10n.message_info(default, message).is_none() {
                             push(
                                 fat(),
                                 format!("message `{message}` is missing in the default locale {default_name}"),
                             );
                             continue;
-                        };
-                        let _ = info;
-                        check_person_variables(l10n, message, &trait_ids, &mut |locale, path, line, text| {
-                            issues_push(&mut push, locale, path, line, text)
-                        });
+                        }
+                        check_person_variables(
+                            l10n,
+                            message,
+                            &trait_ids,
+                            &mut |locale, path, line, text| {
+                                issues_push(&mut push, locale, path, line, text)
+                            },
+                        );
                     }
-                    (FieldValue::Url { url }, false) if matches!(def.kind, super::model::FieldKind::Image | super::model::FieldKind::Link) => {
+                    (FieldValue::Url { url }, false)
+                        if matches!(
+                            def.kind,
+                            super::model::FieldKind::Image | super::model::FieldKind::Link
+                        ) =>
+                    {
                         if !(url.starts_with("https://") || url.starts_with("http://")) {
                             push(fat(), format!("`{url}` is not an http(s) URL"));
                         }
                     }
-                    (FieldValue::Value { .. }, false) if def.kind == super::model::FieldKind::Data => {}
-                    _ => push(fat(), format!("field `{name}` is of kind {:?}: wrong value form", def.kind)),
+                    (FieldValue::Value { .. }, false)
+                        if def.kind == super::model::FieldKind::Data => {}
+                    _ => push(
+                        fat(),
+                        format!("field `{name}` is of kind {:?}: wrong value form", def.kind),
+                    ),
                 }
             }
         }
@@ -178,7 +253,13 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     issues
 }
 
-fn issues_push(push: &mut dyn FnMut(Loc, String), locale: &str, path: &str, line: usize, text: String) {
+fn issues_push(
+    push: &mut dyn FnMut(Loc, String),
+    locale: &str,
+    path: &str,
+    line: usize,
+    text: String,
+) {
     push(
         Loc::Fluent {
             locale: locale.to_string(),
@@ -208,7 +289,9 @@ fn check_person_variables(
             .filter(|v| traits.contains(v))
             .collect();
         for variable in &info.variables {
-            if !traits.contains(variable.as_str()) && !CONTEXT_VARIABLES.contains(&variable.as_str()) {
+            if !traits.contains(variable.as_str())
+                && !CONTEXT_VARIABLES.contains(&variable.as_str())
+            {
                 report(
                     name,
                     &info.path,
@@ -225,7 +308,9 @@ fn check_person_variables(
                 name,
                 &info.path,
                 info.line,
-                format!("message `{message}` uses person variables but has no `.anonymous` attribute"),
+                format!(
+                    "message `{message}` uses person variables but has no `.anonymous` attribute"
+                ),
             ),
             Some(vars) if vars.iter().any(|v| traits.contains(v.as_str())) => report(
                 name,
@@ -247,7 +332,9 @@ pub fn check_channel_constraints(catalog: &Catalog) -> Vec<Issue> {
         let mut args = FluentArgs::new();
         for t in catalog.traits.iter().filter(|_| with_sample) {
             match &t.sample {
-                Some(serde_json::Value::String(s)) => args.set(t.id.clone(), FluentValue::from(s.clone())),
+                Some(serde_json::Value::String(s)) => {
+                    args.set(t.id.clone(), FluentValue::from(s.clone()))
+                }
                 Some(serde_json::Value::Number(n)) => {
                     args.set(t.id.clone(), FluentValue::from(n.as_f64().unwrap_or(0.0)))
                 }
@@ -263,7 +350,10 @@ pub fn check_channel_constraints(catalog: &Catalog) -> Vec<Issue> {
                     continue;
                 }
                 for locale in 0..catalog.l10n.locale_names().len() {
-                    let chain = crate::l10n::Chain(vec![locale as u16, catalog.l10n.default_index() as u16]);
+                    let chain = crate::l10n::Chain(vec![
+                        locale as u16,
+                        catalog.l10n.default_index() as u16,
+                    ]);
                     for with_sample in [true, false] {
                         let mut args = sample_args(with_sample);
                         args.set("channel", FluentValue::from(channel.id.to_string()));

@@ -73,16 +73,31 @@ impl Sharing {
 }
 
 pub enum Outcome {
-    Content { answer: Arc<CachedAnswer>, sharing: Sharing },
-    Empty { sharing: Sharing, placement: Arc<str> },
+    Content {
+        answer: Arc<CachedAnswer>,
+        sharing: Sharing,
+    },
+    Empty {
+        sharing: Sharing,
+        placement: Arc<str>,
+    },
 }
 
 /// Time-dependent rules can change the answer at any minute.
 const TEMPORAL_MAX_AGE: u32 = 60;
 
-pub fn answer(state: &AppState, catalog: &Catalog, ctx: &RequestContext, placement_id: &str) -> Result<Outcome, Problem> {
+pub fn answer(
+    state: &AppState,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    placement_id: &str,
+) -> Result<Outcome, Problem> {
     let (placement_index, placement) = catalog.placement(placement_id).ok_or_else(|| {
-        Problem::new(ProblemType::UnknownPlacement, format!("no placement `{placement_id}`")).with_field("placement")
+        Problem::new(
+            ProblemType::UnknownPlacement,
+            format!("no placement `{placement_id}`"),
+        )
+        .with_field("placement")
     })?;
     if placement.channels & (1 << ctx.channel) == 0 {
         return Err(Problem::new(
@@ -94,7 +109,10 @@ pub fn answer(state: &AppState, catalog: &Catalog, ctx: &RequestContext, placeme
         )
         .with_field("placement"));
     }
-    let attributes = Attributes { context: ctx, catalog };
+    let attributes = Attributes {
+        context: ctx,
+        catalog,
+    };
     let input = DecisionInput {
         channel: ctx.channel,
         device: ctx.device,
@@ -144,7 +162,11 @@ pub fn answer(state: &AppState, catalog: &Catalog, ctx: &RequestContext, placeme
             state.metrics.render_cache.with_label_values(&["hit"]).inc();
             hit
         } else {
-            state.metrics.render_cache.with_label_values(&["miss"]).inc();
+            state
+                .metrics
+                .render_cache
+                .with_label_values(&["miss"])
+                .inc();
             let built = Arc::new(build(state, catalog, ctx, variant, &placement.id, false));
             state.rendered.insert(key, built.clone());
             built
@@ -243,7 +265,10 @@ fn build(
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     CachedAnswer {
         etag: etag_of(&body),
-        surrogate_keys: format!("placement/{placement} variant/{} channel/{channel}", variant.id),
+        surrogate_keys: format!(
+            "placement/{placement} variant/{} channel/{channel}",
+            variant.id
+        ),
         personal: rendered.personal,
         body,
     }
@@ -251,11 +276,16 @@ fn build(
 
 pub fn etag_of(body: &[u8]) -> HeaderValue {
     let hash = xxhash_rust::xxh3::xxh3_128(body);
-    HeaderValue::from_str(&format!("\"{hash:032x}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&format!("\"{hash:032x}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// The batch's item for a placement with nothing eligible.
-pub fn empty_decision(placement: &str, catalog: &Catalog, ctx: &RequestContext) -> serde_json::Value {
+pub fn empty_decision(
+    placement: &str,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+) -> serde_json::Value {
     serde_json::json!({
         "placement": placement,
         "variant": null,

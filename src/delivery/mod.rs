@@ -47,9 +47,14 @@ fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
     let Some(value) = req.headers().get(header::IF_NONE_MATCH) else {
         return false;
     };
-    let Ok(value) = value.to_str() else { return false };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
     let etag = etag.as_bytes();
-    value.split(',').map(str::trim).any(|tag| tag == "*" || tag.as_bytes() == etag)
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.as_bytes() == etag)
 }
 
 fn respond(
@@ -97,7 +102,8 @@ fn respond(
 
 /// Ask browsers for the mobile hint when they did not send it.
 fn vary_reads_client_hints(req: &HttpRequest) -> bool {
-    !req.headers().contains_key("sec-ch-ua-mobile") && req.headers().contains_key(header::USER_AGENT)
+    !req.headers().contains_key("sec-ch-ua-mobile")
+        && req.headers().contains_key(header::USER_AGENT)
 }
 
 /// `GET /v1/content/{placement}`: one placement's content for the request's context.
@@ -149,7 +155,10 @@ pub async fn content_one(
             let cache_control = if sharing.private {
                 "private, no-cache".to_string()
             } else {
-                format!("public, max-age={}", sharing.max_age.min(state.settings.cache.max_age_secs))
+                format!(
+                    "public, max-age={}",
+                    sharing.max_age.min(state.settings.cache.max_age_secs)
+                )
             };
             Ok(HttpResponse::NoContent()
                 .insert_header((header::CACHE_CONTROL, cache_control))
@@ -178,18 +187,30 @@ pub async fn content_one(
         (status = 410, description = "The channel is retired", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn content_batch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn content_batch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     let catalog = state.catalog().await?;
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
-    let list = params
-        .placements
-        .as_deref()
-        .ok_or_else(|| Problem::invalid("placements", "give the placements to answer: placements=a,b,c"))?;
-    let ids: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let list = params.placements.as_deref().ok_or_else(|| {
+        Problem::invalid(
+            "placements",
+            "give the placements to answer: placements=a,b,c",
+        )
+    })?;
+    let ids: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let max = state.settings.max_batch_placements;
     if ids.is_empty() || ids.len() > max {
-        return Err(Problem::invalid("placements", format!("give 1 to {max} placement ids")));
+        return Err(Problem::invalid(
+            "placements",
+            format!("give 1 to {max} placement ids"),
+        ));
     }
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
 
@@ -203,12 +224,18 @@ pub async fn content_batch(req: HttpRequest, state: web::Data<AppState>) -> Resu
             body.put_u8(b',');
         }
         match answer::answer(&state, &catalog, &ctx, id) {
-            Ok(Outcome::Content { answer, sharing: item }) => {
+            Ok(Outcome::Content {
+                answer,
+                sharing: item,
+            }) => {
                 body.put_slice(&answer.body);
                 sharing.merge(&item);
                 answers.push(answer);
             }
-            Ok(Outcome::Empty { sharing: item, placement }) => {
+            Ok(Outcome::Empty {
+                sharing: item,
+                placement,
+            }) => {
                 sharing.merge(&item);
                 let empty = answer::empty_decision(&placement, &catalog, &ctx);
                 body.put_slice(&serde_json::to_vec(&empty).unwrap_or_default());
@@ -223,7 +250,13 @@ pub async fn content_batch(req: HttpRequest, state: web::Data<AppState>) -> Resu
                 if problem.problem_type() == Some(ProblemType::Internal) {
                     return Err(problem);
                 }
-                body.put_slice(&serde_json::to_vec(&ItemProblem { problem: &problem, placement: id }).unwrap_or_default());
+                body.put_slice(
+                    &serde_json::to_vec(&ItemProblem {
+                        problem: &problem,
+                        placement: id,
+                    })
+                    .unwrap_or_default(),
+                );
             }
         }
     }
@@ -235,7 +268,15 @@ pub async fn content_batch(req: HttpRequest, state: web::Data<AppState>) -> Resu
     let body = body.freeze();
     let etag = answer::etag_of(&body);
     let vary = sharing.vary(ctx.headers_read);
-    Ok(respond(&req, body, etag, &sharing, vary, &surrogate, &state.settings))
+    Ok(respond(
+        &req,
+        body,
+        etag,
+        &sharing,
+        vary,
+        &surrogate,
+        &state.settings,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -261,7 +302,10 @@ pub struct CohortAnswer {
         (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn cohort_context(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn cohort_context(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
     let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
@@ -279,11 +323,16 @@ pub async fn cohort_context(req: HttpRequest, state: web::Data<AppState>) -> Res
     let bucket = person.bucket();
     let segments: Vec<String> = Vec::new();
     let now = Utc::now();
-    let (cohort, exp) = state
-        .signer
-        .cohort_key(bucket, &segments, now.timestamp().max(0) as u64, state.settings.cohort_ttl_secs);
+    let (cohort, exp) = state.signer.cohort_key(
+        bucket,
+        &segments,
+        now.timestamp().max(0) as u64,
+        state.settings.cohort_ttl_secs,
+    );
     tracing::debug!(person = %person.log_id(), bucket, "cohort issued");
-    let expires_at = chrono::DateTime::from_timestamp(exp as i64, 0).unwrap_or(now).to_rfc3339();
+    let expires_at = chrono::DateTime::from_timestamp(exp as i64, 0)
+        .unwrap_or(now)
+        .to_rfc3339();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .insert_header((header::VARY, "X-Anonymous-Id"))

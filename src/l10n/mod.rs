@@ -140,7 +140,10 @@ impl L10n {
                         for e in parse_errors {
                             // The junk entry's start names the broken message; the
                             // error position can be past it (at the end of the file).
-                            let at = e.slice.as_ref().map_or(e.pos.start, |junk| junk.start.min(e.pos.start));
+                            let at = e
+                                .slice
+                                .as_ref()
+                                .map_or(e.pos.start, |junk| junk.start.min(e.pos.start));
                             let (line, column) = line_col(&file.source, at);
                             errors.push(FtlError {
                                 locale: name.clone(),
@@ -167,7 +170,10 @@ impl L10n {
                 messages,
             });
         }
-        let default_index = names.iter().position(|n| &**n == default_locale).unwrap_or(0);
+        let default_index = names
+            .iter()
+            .position(|n| &**n == default_locale)
+            .unwrap_or(0);
         (
             L10n {
                 locales,
@@ -199,7 +205,12 @@ impl L10n {
     /// always ends with the default locale.
     pub fn negotiate(&self, requested: &[LanguageIdentifier]) -> Chain {
         let default = &self.locales[self.default_index];
-        let chosen = negotiate_languages(requested, &self.locales, Some(default), NegotiationStrategy::Filtering);
+        let chosen = negotiate_languages(
+            requested,
+            &self.locales,
+            Some(default),
+            NegotiationStrategy::Filtering,
+        );
         let mut chain: Vec<u16> = Vec::with_capacity(chosen.len() + 1);
         for locale in chosen {
             if let Some(index) = self.locales.iter().position(|l| l == locale) {
@@ -246,7 +257,11 @@ impl L10n {
             let Some(locale) = self.bundles.get(index as usize) else {
                 continue;
             };
-            let bundle = if isolating { &locale.isolating } else { &locale.plain };
+            let bundle = if isolating {
+                &locale.isolating
+            } else {
+                &locale.plain
+            };
             let Some(message) = bundle.get_message(id) else {
                 continue;
             };
@@ -254,7 +269,8 @@ impl L10n {
                 continue;
             };
             let info = locale.messages.get(id);
-            let uses_person = info.is_some_and(|i| i.variables.iter().any(|v| is_person_variable(v)));
+            let uses_person =
+                info.is_some_and(|i| i.variables.iter().any(|v| is_person_variable(v)));
             let lacks_person = info.is_some_and(|i| {
                 i.variables
                     .iter()
@@ -265,7 +281,9 @@ impl L10n {
                 _ => (value, false),
             };
             let mut errors = Vec::new();
-            let text = bundle.format_pattern(pattern, Some(args), &mut errors).into_owned();
+            let text = bundle
+                .format_pattern(pattern, Some(args), &mut errors)
+                .into_owned();
             return Ok(Formatted {
                 text,
                 locale: index as usize,
@@ -305,7 +323,10 @@ fn index_messages(
                 path: file.path.clone(),
                 line,
                 column: 1,
-                message: format!("message `{id}` is already defined in {}:{}", existing.path, existing.line),
+                message: format!(
+                    "message `{id}` is already defined in {}:{}",
+                    existing.path, existing.line
+                ),
             });
             continue;
         }
@@ -313,11 +334,15 @@ fn index_messages(
         if let Some(value) = &message.value {
             pattern_variables(value, &mut variables);
         }
-        let anonymous_variables = message.attributes.iter().find(|a| a.id.name == "anonymous").map(|a| {
-            let mut vars = BTreeSet::new();
-            pattern_variables(&a.value, &mut vars);
-            vars
-        });
+        let anonymous_variables = message
+            .attributes
+            .iter()
+            .find(|a| a.id.name == "anonymous")
+            .map(|a| {
+                let mut vars = BTreeSet::new();
+                pattern_variables(&a.value, &mut vars);
+                vars
+            });
         messages.insert(
             id.to_string(),
             MessageInfo {
@@ -412,7 +437,8 @@ mod tests {
     }
 
     fn chain_names(l10n: &L10n, requested: &[&str]) -> Vec<String> {
-        let requested: Vec<LanguageIdentifier> = requested.iter().map(|r| r.parse().unwrap()).collect();
+        let requested: Vec<LanguageIdentifier> =
+            requested.iter().map(|r| r.parse().unwrap()).collect();
         l10n.negotiate(&requested)
             .0
             .iter()
@@ -431,14 +457,19 @@ mod tests {
         // A Belgian gets French first, other French before English, English last.
         assert_eq!(chain_names(&l10n, &["fr-BE"]), ["fr", "fr-CA", "en"]);
         assert_eq!(chain_names(&l10n, &["de"]), ["en"]);
-        assert_eq!(chain_names(&l10n, &["pl", "fr"]), ["pl", "fr", "fr-CA", "en"]);
+        assert_eq!(
+            chain_names(&l10n, &["pl", "fr"]),
+            ["pl", "fr", "fr-CA", "en"]
+        );
     }
 
     #[test]
     fn missing_message_falls_back_and_says_so() {
         let l10n = l10n();
         let chain = l10n.negotiate(&["fr-CA".parse().unwrap()]);
-        let out = l10n.format(&chain, "only-en", &FluentArgs::new(), true, &is_trait).unwrap();
+        let out = l10n
+            .format(&chain, "only-en", &FluentArgs::new(), true, &is_trait)
+            .unwrap();
         assert_eq!(out.text, "English only");
         assert!(out.fell_back);
         assert_eq!(&**l10n.locale_name(out.locale), "en");
@@ -454,12 +485,18 @@ mod tests {
         let chain = l10n.negotiate(&["fr".parse().unwrap()]);
         let mut args = FluentArgs::new();
         args.set("first_name", FluentValue::from("Zoé"));
-        let out = l10n.format(&chain, "hello", &args, false, &is_trait).unwrap();
+        let out = l10n
+            .format(&chain, "hello", &args, false, &is_trait)
+            .unwrap();
         assert_eq!(out.text, "Bonjour, Zoé !");
         assert!(out.personal);
-        let isolated = l10n.format(&chain, "hello", &args, true, &is_trait).unwrap();
+        let isolated = l10n
+            .format(&chain, "hello", &args, true, &is_trait)
+            .unwrap();
         assert_eq!(isolated.text, "Bonjour, \u{2068}Zoé\u{2069} !");
-        let anonymous = l10n.format(&chain, "hello", &FluentArgs::new(), true, &is_trait).unwrap();
+        let anonymous = l10n
+            .format(&chain, "hello", &FluentArgs::new(), true, &is_trait)
+            .unwrap();
         assert_eq!(anonymous.text, "Bonjour !");
         assert!(anonymous.anonymous && !anonymous.personal);
     }
@@ -468,7 +505,9 @@ mod tests {
         let chain = l10n.negotiate(&[locale.parse().unwrap()]);
         let mut args = FluentArgs::new();
         args.set("points", FluentValue::from(n));
-        l10n.format(&chain, "points", &args, false, &is_trait).unwrap().text
+        l10n.format(&chain, "points", &args, false, &is_trait)
+            .unwrap()
+            .text
     }
 
     #[test]

@@ -9,12 +9,14 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    TransactionTrait,
+    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, TransactionTrait,
 };
 use serde::Serialize;
 
-use crate::catalog::model::{ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef};
+use crate::catalog::model::{
+    ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef,
+};
 use crate::problem::{Problem, ProblemType};
 use entities::{channel, fluent_resource, key_value, placement, trait_def, variant};
 
@@ -35,8 +37,11 @@ impl From<StorageError> for Problem {
         match &error {
             StorageError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => {
                 tracing::warn!(error = %error, "database unavailable");
-                Problem::new(ProblemType::Unavailable, "the database is unavailable; try again shortly")
-                    .with_retry_after(2)
+                Problem::new(
+                    ProblemType::Unavailable,
+                    "the database is unavailable; try again shortly",
+                )
+                .with_retry_after(2)
             }
             _ => Problem::internal(&error),
         }
@@ -124,7 +129,9 @@ macro_rules! upsert {
                 $report.updated.push(format!("{} {}", $kind, $id));
             }
             None => {
-                <$entity>::insert($model).exec_without_returning($tx).await?;
+                <$entity>::insert($model)
+                    .exec_without_returning($tx)
+                    .await?;
                 $report.added.push(format!("{} {}", $kind, $id));
             }
         }
@@ -133,13 +140,20 @@ macro_rules! upsert {
 
 /// Loads files' content into the database: inserts what is new, updates what changed,
 /// leaves the rest (and every channel's governance state) alone. Idempotent.
-pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<ImportReport, StorageError> {
+pub async fn import(
+    db: &DatabaseConnection,
+    content: &ContentSet,
+) -> Result<ImportReport, StorageError> {
     let now = Utc::now();
     let tx = db.begin().await?;
     let mut report = ImportReport::default();
 
-    let existing: HashMap<String, channel::Model> =
-        channel::Entity::find().all(&tx).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
+    let existing: HashMap<String, channel::Model> = channel::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
     for def in &content.channels {
         let definition = to_json(def);
         match existing.get(&def.id) {
@@ -192,7 +206,16 @@ pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<Imp
             content_hash: Set(hash.clone()),
             updated_at: Set(now),
         };
-        upsert!(&tx, trait_def::Entity, model, existing, def.id, hash, "trait", report);
+        upsert!(
+            &tx,
+            trait_def::Entity,
+            model,
+            existing,
+            def.id,
+            hash,
+            "trait",
+            report
+        );
     }
 
     let existing: HashMap<String, String> = placement::Entity::find()
@@ -220,7 +243,16 @@ pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<Imp
             content_hash: Set(hash.clone()),
             updated_at: Set(now),
         };
-        upsert!(&tx, placement::Entity, model, existing, def.id, hash, "placement", report);
+        upsert!(
+            &tx,
+            placement::Entity,
+            model,
+            existing,
+            def.id,
+            hash,
+            "placement",
+            report
+        );
         for v in &def.variants {
             let definition = to_json(v);
             let hash = content_hash(&definition);
@@ -233,7 +265,16 @@ pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<Imp
                 content_hash: Set(hash.clone()),
                 updated_at: Set(now),
             };
-            upsert!(&tx, variant::Entity, model, existing_variants, v.id, hash, "variant", report);
+            upsert!(
+                &tx,
+                variant::Entity,
+                model,
+                existing_variants,
+                v.id,
+                hash,
+                "variant",
+                report
+            );
         }
     }
 
@@ -253,7 +294,16 @@ pub async fn import(db: &DatabaseConnection, content: &ContentSet) -> Result<Imp
             content_hash: Set(hash.clone()),
             updated_at: Set(now),
         };
-        upsert!(&tx, fluent_resource::Entity, model, existing, key, hash, "locale file", report);
+        upsert!(
+            &tx,
+            fluent_resource::Entity,
+            model,
+            existing,
+            key,
+            hash,
+            "locale file",
+            report
+        );
     }
 
     let current = read_generation(&tx).await?;
@@ -310,14 +360,19 @@ pub async fn load_content(db: &DatabaseConnection) -> Result<(ContentSet, u64), 
     let mut traits = trait_def::Entity::find().all(db).await?;
     traits.sort_by(|a, b| a.id.cmp(&b.id));
     for row in traits {
-        content.traits.push(from_json::<TraitDef>(&row.id, &row.definition)?);
+        content
+            .traits
+            .push(from_json::<TraitDef>(&row.id, &row.definition)?);
     }
     let mut variants_by_placement: HashMap<String, Vec<VariantDef>> = HashMap::new();
     let mut variants = variant::Entity::find().all(db).await?;
     variants.sort_by(|a, b| a.id.cmp(&b.id));
     for row in variants {
         let def: VariantDef = from_json(&row.id, &row.definition)?;
-        variants_by_placement.entry(row.placement_id).or_default().push(def);
+        variants_by_placement
+            .entry(row.placement_id)
+            .or_default()
+            .push(def);
     }
     let mut placements = placement::Entity::find().all(db).await?;
     placements.sort_by(|a, b| a.id.cmp(&b.id));
@@ -351,7 +406,11 @@ pub async fn shared_signing_secret(db: &DatabaseConnection) -> Result<String, St
         key: Set(SIGNING_SECRET_KEY.to_string()),
         value: Set(candidate),
     })
-    .on_conflict(OnConflict::column(key_value::Column::Key).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::column(key_value::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
     .exec_without_returning(db)
     .await?;
     let row = key_value::Entity::find_by_id(SIGNING_SECRET_KEY.to_string())

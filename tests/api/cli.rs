@@ -51,27 +51,57 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
         }),
         ("unknown channel", |root| {
             let file = root.join("content/placements/home.hero.toml");
-            replace_in(&file, "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]", "channels = [\"web\", \"fax\"]");
-            (format!("home.hero.toml:{}:", line_of(&file, "channels = [\"web\", \"fax\"]")), "unknown channel `fax`".into())
+            replace_in(
+                &file,
+                "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]",
+                "channels = [\"web\", \"fax\"]",
+            );
+            (
+                format!(
+                    "home.hero.toml:{}:",
+                    line_of(&file, "channels = [\"web\", \"fax\"]")
+                ),
+                "unknown channel `fax`".into(),
+            )
         }),
         ("unknown placement", |root| {
             let file = root.join("content/variants/winter-sale-2026.toml");
-            replace_in(&file, "placement = \"home.hero\"", "placement = \"home.heroes\"");
-            (format!("winter-sale-2026.toml:{}:", line_of(&file, "home.heroes")), "unknown placement `home.heroes`".into())
+            replace_in(
+                &file,
+                "placement = \"home.hero\"",
+                "placement = \"home.heroes\"",
+            );
+            (
+                format!("winter-sale-2026.toml:{}:", line_of(&file, "home.heroes")),
+                "unknown placement `home.heroes`".into(),
+            )
         }),
         ("unknown rule attribute", |root| {
             let file = root.join("content/placements/home.hero.toml");
-            replace_in(&file, "rule = 'tier == \"gold\"'", "rule = 'loyalty_level == \"gold\"'");
-            (format!("home.hero.toml:{}:", line_of(&file, "loyalty_level")), "unknown attribute `loyalty_level`".into())
+            replace_in(
+                &file,
+                "rule = 'tier == \"gold\"'",
+                "rule = 'loyalty_level == \"gold\"'",
+            );
+            (
+                format!("home.hero.toml:{}:", line_of(&file, "loyalty_level")),
+                "unknown attribute `loyalty_level`".into(),
+            )
         }),
         ("message missing in the default locale", |root| {
             let ftl = root.join("locales/en/home.ftl");
             let text = std::fs::read_to_string(&ftl).unwrap();
-            let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("home-hero-spring-title")).collect();
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with("home-hero-spring-title"))
+                .collect();
             std::fs::write(&ftl, kept.join("\n")).unwrap();
             let file = root.join("content/placements/home.hero.toml");
             (
-                format!("home.hero.toml:{}:", line_of(&file, "message = \"home-hero-spring-title\"")),
+                format!(
+                    "home.hero.toml:{}:",
+                    line_of(&file, "message = \"home-hero-spring-title\"")
+                ),
                 "message `home-hero-spring-title` is missing in the default locale en".into(),
             )
         }),
@@ -80,7 +110,10 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
             let text = std::fs::read_to_string(&ftl).unwrap();
             std::fs::write(&ftl, format!("{text}\nbroken-message = {{ $points\n")).unwrap();
             let line = text.lines().count() + 2;
-            (format!("locales/de/home.ftl:{line}:"), "Fluent syntax error".into())
+            (
+                format!("locales/de/home.ftl:{line}:"),
+                "Fluent syntax error".into(),
+            )
         }),
         ("sms segments in one locale", |root| {
             let ftl = root.join("locales/pl/sms.ftl");
@@ -91,23 +124,43 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
                 &format!("sms-loyalty-reminder-body = {long}"),
             );
             (
-                format!("locales/pl/sms.ftl:{}:", line_of(&ftl, "sms-loyalty-reminder-body =")),
+                format!(
+                    "locales/pl/sms.ftl:{}:",
+                    line_of(&ftl, "sms-loyalty-reminder-body =")
+                ),
                 "locale pl, message `sms-loyalty-reminder-body`: needs 3 Ucs2 SMS segments".into(),
             )
         }),
         ("push title length in one locale", |root| {
             let ftl = root.join("locales/ja/push.ftl");
-            replace_in(&ftl, "push-points-expiring-title = ", &format!("push-points-expiring-title = {}", "長い".repeat(40)));
+            replace_in(
+                &ftl,
+                "push-points-expiring-title = ",
+                &format!("push-points-expiring-title = {}", "長い".repeat(40)),
+            );
             (
-                format!("locales/ja/push.ftl:{}:", line_of(&ftl, "push-points-expiring-title =")),
+                format!(
+                    "locales/ja/push.ftl:{}:",
+                    line_of(&ftl, "push-points-expiring-title =")
+                ),
                 "channel `push`, locale ja, message `push-points-expiring-title`".into(),
             )
         }),
         ("email subject length in one locale", |root| {
             let ftl = root.join("locales/en-GB/email.ftl");
-            replace_in(&ftl, "email-welcome-subject = Welcome to Northwind", &format!("email-welcome-subject = {}Welcome to Northwind", "Very ".repeat(20)));
+            replace_in(
+                &ftl,
+                "email-welcome-subject = Welcome to Northwind",
+                &format!(
+                    "email-welcome-subject = {}Welcome to Northwind",
+                    "Very ".repeat(20)
+                ),
+            );
             (
-                format!("locales/en-GB/email.ftl:{}:", line_of(&ftl, "email-welcome-subject =")),
+                format!(
+                    "locales/en-GB/email.ftl:{}:",
+                    line_of(&ftl, "email-welcome-subject =")
+                ),
                 "locale en-GB, message `email-welcome-subject`".into(),
             )
         }),
@@ -120,7 +173,10 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
         let (location, message) = expected;
         let hit = stdout.lines().find(|l| l.contains(&location));
         let hit = hit.unwrap_or_else(|| panic!("{name}: no finding at {location}:\n{stdout}"));
-        assert!(hit.contains(&message), "{name}: {hit:?} lacks {message:?}\n{stdout}");
+        assert!(
+            hit.contains(&message),
+            "{name}: {hit:?} lacks {message:?}\n{stdout}"
+        );
     }
 }
 
@@ -153,7 +209,10 @@ async fn serve_shuts_down_gracefully_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailor"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .current_dir(repo_root())
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+        )
         .env_remove("REDIS_URL")
         .env("TAILOR_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
@@ -176,16 +235,24 @@ async fn serve_shuts_down_gracefully_on_sigterm() {
         std::thread::spawn(move || for _ in lines {});
         port.expect("the server reported its port")
     };
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 30 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "{exit:?}");

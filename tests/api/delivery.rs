@@ -9,7 +9,9 @@ const PL_PUSH: &str = "/v1/content/checkout.banner?channel=web&device=desktop&lo
 #[tokio::test]
 async fn content_answer_has_the_documented_shape() {
     let app = spawn_app().await;
-    let body = app.json("/v1/content/home.hero?channel=sms&device=mobile&locale=en").await;
+    let body = app
+        .json("/v1/content/home.hero?channel=sms&device=mobile&locale=en")
+        .await;
     assert_eq!(body["placement"], "home.hero");
     // No person: the heaviest variant of the A/B group (70/30).
     assert_eq!(body["variant"]["id"], "home-hero-default");
@@ -23,22 +25,35 @@ async fn content_answer_has_the_documented_shape() {
     assert_eq!(body["sms"]["encoding"], "GSM-7");
 
     let token = body["tracking_token"].as_str().expect("tracking token");
-    let claims = Signer::new(SIGNING_SECRET.as_bytes()).verify_tracking(token).expect("token verifies");
+    let claims = Signer::new(SIGNING_SECRET.as_bytes())
+        .verify_tracking(token)
+        .expect("token verifies");
     assert_eq!(
-        (claims.pl.as_str(), claims.va.as_str(), claims.ch.as_str(), claims.dv.as_str(), claims.lo.as_str()),
+        (
+            claims.pl.as_str(),
+            claims.va.as_str(),
+            claims.ch.as_str(),
+            claims.dv.as_str(),
+            claims.lo.as_str()
+        ),
         ("home.hero", "home-hero-default", "sms", "mobile", "en")
     );
     // Tamper-evident: a changed payload does not verify.
     let mut tampered = token.to_string();
     tampered.insert(token.find('.').unwrap() + 2, 'x');
-    assert!(Signer::new(SIGNING_SECRET.as_bytes()).verify_tracking(&tampered).is_err());
+    assert!(Signer::new(SIGNING_SECRET.as_bytes())
+        .verify_tracking(&tampered)
+        .is_err());
 }
 
 #[tokio::test]
 async fn locale_comes_from_the_parameter_then_accept_language_with_fallback_chains() {
     let app = spawn_app().await;
     let response = app
-        .get_with("/v1/content/home.hero?channel=sms&device=mobile", &[("Accept-Language", "fr-CA,fr;q=0.8,en;q=0.5")])
+        .get_with(
+            "/v1/content/home.hero?channel=sms&device=mobile",
+            &[("Accept-Language", "fr-CA,fr;q=0.8,en;q=0.5")],
+        )
         .await;
     assert!(header(&response, "vary").contains("Accept-Language"));
     let body: serde_json::Value = response.json().await.unwrap();
@@ -46,30 +61,54 @@ async fn locale_comes_from_the_parameter_then_accept_language_with_fallback_chai
     assert_eq!(body["fields"]["title"], "Conçu pour les sentiers");
 
     let response = app
-        .get_with("/v1/content/home.hero?channel=sms&device=mobile&locale=de-AT", &[("Accept-Language", "ja")])
+        .get_with(
+            "/v1/content/home.hero?channel=sms&device=mobile&locale=de-AT",
+            &[("Accept-Language", "ja")],
+        )
         .await;
-    assert!(!header(&response, "vary").contains("Accept-Language"), "the parameter won; the header was not read");
+    assert!(
+        !header(&response, "vary").contains("Accept-Language"),
+        "the parameter won; the header was not read"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["locale"], "de");
 
-    let body = app.json("/v1/content/home.hero?channel=sms&device=mobile&locale=sv").await;
-    assert_eq!(body["locale"], "en", "an unsupported language falls back to the default");
+    let body = app
+        .json("/v1/content/home.hero?channel=sms&device=mobile&locale=sv")
+        .await;
+    assert_eq!(
+        body["locale"], "en",
+        "an unsupported language falls back to the default"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_translation_falls_back_along_the_chain_and_is_reported() {
     let fixture = content_fixture(|root| {
-        replace_in(&root.join("locales/fr-CA/home.ftl"), "home-hero-default-title = Conçu pour les sentiers\n", "");
-        replace_in(&root.join("locales/fr/home.ftl"), "home-hero-default-title = Conçu pour les sentiers", "home-hero-default-title = Fait pour les sentiers");
+        replace_in(
+            &root.join("locales/fr-CA/home.ftl"),
+            "home-hero-default-title = Conçu pour les sentiers\n",
+            "",
+        );
+        replace_in(
+            &root.join("locales/fr/home.ftl"),
+            "home-hero-default-title = Conçu pour les sentiers",
+            "home-hero-default-title = Fait pour les sentiers",
+        );
     });
     let app = spawn_app_with(Options {
         content_root: Some(fixture.path().to_path_buf()),
         ..Options::default()
     })
     .await;
-    let body = app.json("/v1/content/home.hero?channel=sms&device=mobile&locale=fr-CA").await;
+    let body = app
+        .json("/v1/content/home.hero?channel=sms&device=mobile&locale=fr-CA")
+        .await;
     assert_eq!(body["locale"], "fr-CA");
-    assert_eq!(body["fields"]["title"], "Fait pour les sentiers", "fr-CA → fr");
+    assert_eq!(
+        body["fields"]["title"], "Fait pour les sentiers",
+        "fr-CA → fr"
+    );
     let warnings = body["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0]["code"], "message-fallback");
@@ -83,31 +122,47 @@ async fn polish_and_arabic_plurals_with_person_variables() {
     let few = app.json(&format!("{PL_PUSH}&t.points=1002")).await;
     assert_eq!(few["variant"]["id"], "checkout-banner-points");
     // Web keeps Fluent's isolation marks around placeables.
-    assert_eq!(few["fields"]["title"], "Masz \u{2068}1002\u{2069} punkty do wykorzystania");
+    assert_eq!(
+        few["fields"]["title"],
+        "Masz \u{2068}1002\u{2069} punkty do wykorzystania"
+    );
     let many = app.json(&format!("{PL_PUSH}&t.points=1005")).await;
-    assert_eq!(many["fields"]["title"], "Masz \u{2068}1005\u{2069} punktów do wykorzystania");
+    assert_eq!(
+        many["fields"]["title"],
+        "Masz \u{2068}1005\u{2069} punktów do wykorzystania"
+    );
 
     let ar = "/v1/content/support.survey?channel=web&device=desktop&locale=ar";
     // The selector is a placeable too, so it is isolated as a whole.
-    let expect = |n: u32, words: &str| format!("\u{2068}شكرًا على \u{2068}{n}\u{2069} {words} معنا!\u{2069} قيّم آخر عملية توصيل في أقل من دقيقة.");
+    let expect = |n: u32, words: &str| {
+        format!("\u{2068}شكرًا على \u{2068}{n}\u{2069} {words} معنا!\u{2069} قيّم آخر عملية توصيل في أقل من دقيقة.")
+    };
     let few = app.json(&format!("{ar}&t.order_count=7")).await;
     assert_eq!(few["variant"]["id"], "support-survey-recent-buyer");
     assert_eq!(few["fields"]["body"], expect(7, "طلبات"));
     let many = app.json(&format!("{ar}&t.order_count=11")).await;
     assert_eq!(many["fields"]["body"], expect(11, "طلبًا"));
     let two = app.json(&format!("{ar}&t.order_count=2")).await;
-    assert_eq!(two["fields"]["body"], "\u{2068}شكرًا على طلبيك معنا!\u{2069} قيّم آخر عملية توصيل في أقل من دقيقة.");
+    assert_eq!(
+        two["fields"]["body"],
+        "\u{2068}شكرًا على طلبيك معنا!\u{2069} قيّم آخر عملية توصيل في أقل من دقيقة."
+    );
 }
 
 #[tokio::test]
 async fn person_values_make_an_answer_private_and_plain_channels_drop_isolation_marks() {
     let app = spawn_app().await;
     let path = "/v1/content/home.hero?channel=sms&device=mobile&locale=en";
-    let response = app.get(&format!("{path}&t.tier=gold&t.first_name=Zo%C3%A9")).await;
+    let response = app
+        .get(&format!("{path}&t.tier=gold&t.first_name=Zo%C3%A9"))
+        .await;
     assert_eq!(header(&response, "cache-control"), "private, no-cache");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["variant"]["id"], "home-hero-gold");
-    assert_eq!(body["fields"]["title"], "Welcome back, Zoé!", "SMS text carries no U+2068/U+2069");
+    assert_eq!(
+        body["fields"]["title"], "Welcome back, Zoé!",
+        "SMS text carries no U+2068/U+2069"
+    );
 
     // The same variant without the name renders the message's `.anonymous` form, shareable.
     let response = app.get(&format!("{path}&t.tier=gold")).await;
@@ -126,7 +181,10 @@ async fn email_escapes_html_and_push_respects_length_limits() {
         .json("/v1/content/email.welcome?channel=email&locale=en&device=desktop&t.first_name=%3Cb%3ETom%20%26%20Jerry%3C%2Fb%3E")
         .await;
     let subject = body["fields"]["subject"].as_str().unwrap();
-    assert!(subject.contains("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"), "{subject}");
+    assert!(
+        subject.contains("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"),
+        "{subject}"
+    );
     assert!(!subject.contains("<b>"), "{subject}");
 
     let long_name = "A".repeat(120);
@@ -138,51 +196,121 @@ async fn email_escapes_html_and_push_respects_length_limits() {
     assert_eq!(title.chars().count(), 65, "{title}");
     assert!(title.ends_with('…'));
     let warnings = body["warnings"].as_array().unwrap();
-    assert!(warnings.iter().any(|w| w["code"] == "truncated" && w["field"] == "title"), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "truncated" && w["field"] == "title"),
+        "{warnings:?}"
+    );
 }
 
 #[tokio::test]
 async fn sms_reports_encoding_and_segments() {
     let app = spawn_app().await;
-    let en = app.json("/v1/content/sms.loyalty_reminder?channel=sms&locale=en&device=mobile").await;
+    let en = app
+        .json("/v1/content/sms.loyalty_reminder?channel=sms&locale=en&device=mobile")
+        .await;
     assert_eq!(en["sms"]["encoding"], "GSM-7");
     assert_eq!(en["sms"]["segments"], 1);
-    let pl = app.json("/v1/content/sms.loyalty_reminder?channel=sms&locale=pl&device=mobile").await;
+    let pl = app
+        .json("/v1/content/sms.loyalty_reminder?channel=sms&locale=pl&device=mobile")
+        .await;
     assert_eq!(pl["sms"]["encoding"], "UCS-2", "Polish letters need UCS-2");
     let units = pl["sms"]["units"].as_u64().unwrap();
-    assert_eq!(units as usize, pl["fields"]["body"].as_str().unwrap().encode_utf16().count());
-    assert_eq!(pl["sms"]["segments"], if units <= 70 { 1 } else { units.div_ceil(67) });
+    assert_eq!(
+        units as usize,
+        pl["fields"]["body"]
+            .as_str()
+            .unwrap()
+            .encode_utf16()
+            .count()
+    );
+    assert_eq!(
+        pl["sms"]["segments"],
+        if units <= 70 { 1 } else { units.div_ceil(67) }
+    );
 }
 
 #[tokio::test]
 async fn device_comes_from_the_parameter_client_hints_or_user_agent_and_vary_names_what_was_read() {
     let app = spawn_app().await;
     let path = "/v1/content/home.hero?channel=sms&locale=en";
-    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+    let iphone =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
     let response = app.get_with(path, &[("User-Agent", iphone)]).await;
     assert_eq!(header(&response, "vary"), "User-Agent");
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["device"], "mobile");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["device"],
+        "mobile"
+    );
 
-    let response = app.get_with(path, &[("Sec-CH-UA-Mobile", "?1"), ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")]).await;
-    assert_eq!(header(&response, "vary"), "Sec-CH-UA-Mobile", "the hint settled it; the UA was not read");
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["device"], "mobile");
+    let response = app
+        .get_with(
+            path,
+            &[
+                ("Sec-CH-UA-Mobile", "?1"),
+                ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        header(&response, "vary"),
+        "Sec-CH-UA-Mobile",
+        "the hint settled it; the UA was not read"
+    );
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["device"],
+        "mobile"
+    );
 
     let ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
-    let response = app.get_with(path, &[("Sec-CH-UA-Mobile", "?0"), ("User-Agent", ipad)]).await;
+    let response = app
+        .get_with(path, &[("Sec-CH-UA-Mobile", "?0"), ("User-Agent", ipad)])
+        .await;
     assert_eq!(header(&response, "vary"), "Sec-CH-UA-Mobile, User-Agent");
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["device"], "tablet");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["device"],
+        "tablet"
+    );
 
-    let response = app.get_with(&format!("{path}&device=tv"), &[("User-Agent", iphone)]).await;
-    assert_eq!(header(&response, "vary"), "", "nothing read from headers: no Vary");
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["device"], "tv");
+    let response = app
+        .get_with(&format!("{path}&device=tv"), &[("User-Agent", iphone)])
+        .await;
+    assert_eq!(
+        header(&response, "vary"),
+        "",
+        "nothing read from headers: no Vary"
+    );
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["device"],
+        "tv"
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_are_problems_naming_the_field() {
     let app = spawn_app().await;
-    assert_problem(app.get("/v1/content/nope.nothing").await, 404, "unknown-placement", Some("placement")).await;
-    assert_problem(app.get("/v1/content/app.onboarding?channel=web").await, 404, "unknown-placement", Some("placement")).await;
-    assert_problem(app.get("/v1/content/kiosk.welcome?channel=kiosk").await, 410, "channel-retired", Some("channel")).await;
+    assert_problem(
+        app.get("/v1/content/nope.nothing").await,
+        404,
+        "unknown-placement",
+        Some("placement"),
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/content/app.onboarding?channel=web").await,
+        404,
+        "unknown-placement",
+        Some("placement"),
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/content/kiosk.welcome?channel=kiosk").await,
+        410,
+        "channel-retired",
+        Some("channel"),
+    )
+    .await;
     let cases = [
         ("channel=fax", "channel"),
         ("device=phone", "device"),
@@ -197,9 +325,20 @@ async fn bad_requests_are_problems_naming_the_field() {
         let response = app.get(&format!("/v1/content/home.hero?{query}")).await;
         assert_problem(response, 400, "invalid-parameter", Some(field)).await;
     }
-    let response = app.get_with("/v1/content/home.hero", &[("X-Anonymous-Id", "no spaces please")]).await;
+    let response = app
+        .get_with(
+            "/v1/content/home.hero",
+            &[("X-Anonymous-Id", "no spaces please")],
+        )
+        .await;
     assert_problem(response, 400, "invalid-parameter", Some("X-Anonymous-Id")).await;
-    assert_problem(app.get("/v1/content/home.hero?cohort=not-a-key").await, 400, "invalid-cohort", Some("cohort")).await;
+    assert_problem(
+        app.get("/v1/content/home.hero?cohort=not-a-key").await,
+        400,
+        "invalid-cohort",
+        Some("cohort"),
+    )
+    .await;
     assert_problem(app.get("/no/such/route").await, 404, "not-found", None).await;
 }
 
@@ -220,16 +359,41 @@ async fn batch_answers_in_the_order_asked_with_a_problem_per_bad_item() {
     assert_eq!(items[2]["placement"], "app.onboarding");
     assert!(items[2]["variant"]["id"].is_string());
     assert_eq!(items[3]["placement"], "checkout.banner");
-    assert!(surrogate.contains("placement/home.hero") && surrogate.contains("placement/checkout.banner"), "{surrogate}");
+    assert!(
+        surrogate.contains("placement/home.hero")
+            && surrogate.contains("placement/checkout.banner"),
+        "{surrogate}"
+    );
 
     // Each item is what the single endpoint answers.
-    let single = app.json("/v1/content/home.hero?channel=mobile_app&device=mobile&locale=en").await;
+    let single = app
+        .json("/v1/content/home.hero?channel=mobile_app&device=mobile&locale=en")
+        .await;
     assert_eq!(items[0], single);
 
     let too_many = vec!["home.hero"; 21].join(",");
-    assert_problem(app.get(&format!("/v1/content?placements={too_many}")).await, 400, "invalid-parameter", Some("placements")).await;
-    assert_problem(app.get("/v1/content").await, 400, "invalid-parameter", Some("placements")).await;
-    assert_problem(app.get("/v1/content?placements=home.hero&channel=kiosk").await, 410, "channel-retired", Some("channel")).await;
+    assert_problem(
+        app.get(&format!("/v1/content?placements={too_many}")).await,
+        400,
+        "invalid-parameter",
+        Some("placements"),
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/content").await,
+        400,
+        "invalid-parameter",
+        Some("placements"),
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/content?placements=home.hero&channel=kiosk")
+            .await,
+        410,
+        "channel-retired",
+        Some("channel"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -237,12 +401,24 @@ async fn public_answers_carry_cdn_headers_and_answer_304() {
     let app = spawn_app().await;
     let path = "/v1/content/home.hero?channel=sms&device=mobile&locale=en";
     let response = app.get(path).await;
-    assert_eq!(header(&response, "cache-control"), "public, max-age=60, stale-while-revalidate=300");
+    assert_eq!(
+        header(&response, "cache-control"),
+        "public, max-age=60, stale-while-revalidate=300"
+    );
     let etag = header(&response, "etag").to_string();
-    assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"), "strong ETag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
+        "strong ETag: {etag}"
+    );
     let surrogate = header(&response, "surrogate-key").to_string();
-    assert_eq!(surrogate, "placement/home.hero variant/home-hero-default channel/sms");
-    assert_eq!(header(&response, "cache-tag"), "placement/home.hero,variant/home-hero-default,channel/sms");
+    assert_eq!(
+        surrogate,
+        "placement/home.hero variant/home-hero-default channel/sms"
+    );
+    assert_eq!(
+        header(&response, "cache-tag"),
+        "placement/home.hero,variant/home-hero-default,channel/sms"
+    );
     let first = response.bytes().await.unwrap();
 
     let again = app.get_with(path, &[("If-None-Match", &etag)]).await;
@@ -250,9 +426,15 @@ async fn public_answers_carry_cdn_headers_and_answer_304() {
     assert_eq!(header(&again, "etag"), etag);
     assert!(again.bytes().await.unwrap().is_empty());
 
-    let other = app.get_with(path, &[("If-None-Match", "\"something-else\"")]).await;
+    let other = app
+        .get_with(path, &[("If-None-Match", "\"something-else\"")])
+        .await;
     assert_eq!(other.status(), 200);
-    assert_eq!(other.bytes().await.unwrap(), first, "the same context gets byte-identical answers");
+    assert_eq!(
+        other.bytes().await.unwrap(),
+        first,
+        "the same context gets byte-identical answers"
+    );
 }
 
 #[tokio::test]
@@ -264,21 +446,34 @@ async fn weighted_choice_is_sticky_per_person_across_channels_and_private_withou
         let mut variants = Vec::new();
         for channel in ["sms", "push", "sms"] {
             let response = app
-                .get_with(&format!("/v1/content/home.hero?channel={channel}&device=mobile&locale=en"), &[("X-Anonymous-Id", &id)])
+                .get_with(
+                    &format!("/v1/content/home.hero?channel={channel}&device=mobile&locale=en"),
+                    &[("X-Anonymous-Id", &id)],
+                )
                 .await;
-            assert_eq!(header(&response, "cache-control"), "private, no-cache", "the choice used the person");
+            assert_eq!(
+                header(&response, "cache-control"),
+                "private, no-cache",
+                "the choice used the person"
+            );
             assert!(header(&response, "vary").contains("X-Anonymous-Id"));
             let body: serde_json::Value = response.json().await.unwrap();
             variants.push(body["variant"]["id"].as_str().unwrap().to_string());
         }
-        assert!(variants.iter().all(|v| *v == variants[0]), "{id}: {variants:?}");
+        assert!(
+            variants.iter().all(|v| *v == variants[0]),
+            "{id}: {variants:?}"
+        );
         seen.insert(variants[0].clone());
     }
     assert_eq!(seen.len(), 2, "both A/B variants are served: {seen:?}");
 
     // On the web the scheduled campaign is the only candidate: the person does not matter.
     let response = app
-        .get_with("/v1/content/home.hero?channel=web&device=mobile&locale=en", &[("X-Anonymous-Id", "visitor-1")])
+        .get_with(
+            "/v1/content/home.hero?channel=web&device=mobile&locale=en",
+            &[("X-Anonymous-Id", "visitor-1")],
+        )
         .await;
     assert!(header(&response, "cache-control").starts_with("public"));
     assert!(!header(&response, "vary").contains("X-Anonymous-Id"));
@@ -306,29 +501,66 @@ async fn cohort_keys_make_person_dependent_answers_shareable() {
     }
     assert_eq!(keys[0], keys[1], "one key (and so one URL) per cohort");
 
-    let path = format!("/v1/content/home.hero?channel=sms&device=mobile&locale=en&cohort={}", keys[0]);
+    let path = format!(
+        "/v1/content/home.hero?channel=sms&device=mobile&locale=en&cohort={}",
+        keys[0]
+    );
     let with_person = app.get_with(&path, &[("X-Anonymous-Id", &first)]).await;
-    assert!(header(&with_person, "cache-control").starts_with("public"), "{:?}", with_person.headers());
+    assert!(
+        header(&with_person, "cache-control").starts_with("public"),
+        "{:?}",
+        with_person.headers()
+    );
     let shared = with_person.bytes().await.unwrap();
     let anonymous = app.get(&path).await.bytes().await.unwrap();
-    assert_eq!(shared, anonymous, "everyone in the cohort gets the same bytes");
+    assert_eq!(
+        shared, anonymous,
+        "everyone in the cohort gets the same bytes"
+    );
     let direct: serde_json::Value = app
-        .get_with("/v1/content/home.hero?channel=sms&device=mobile&locale=en", &[("X-Anonymous-Id", &second)])
+        .get_with(
+            "/v1/content/home.hero?channel=sms&device=mobile&locale=en",
+            &[("X-Anonymous-Id", &second)],
+        )
         .await
         .json()
         .await
         .unwrap();
     let via_cohort: serde_json::Value = serde_json::from_slice(&shared).unwrap();
-    assert_eq!(direct["variant"], via_cohort["variant"], "the cohort stands for the person's bucket");
+    assert_eq!(
+        direct["variant"], via_cohort["variant"],
+        "the cohort stands for the person's bucket"
+    );
 
     let signer = Signer::new(SIGNING_SECRET.as_bytes());
     let (expired, _) = signer.cohort_key(bucket, &[], 1_000_000, 3600);
-    let body = assert_problem(app.get(&format!("/v1/content/home.hero?cohort={expired}")).await, 400, "invalid-cohort", Some("cohort")).await;
+    let body = assert_problem(
+        app.get(&format!("/v1/content/home.hero?cohort={expired}"))
+            .await,
+        400,
+        "invalid-cohort",
+        Some("cohort"),
+    )
+    .await;
     assert!(body["detail"].as_str().unwrap().contains("expired"));
     let now = chrono::Utc::now().timestamp() as u64;
-    let (forged, _) = Signer::new(b"not-the-servers-secret-not-the-servers").cohort_key(bucket, &[], now, 3600);
-    assert_problem(app.get(&format!("/v1/content/home.hero?cohort={forged}")).await, 400, "invalid-cohort", Some("cohort")).await;
-    assert_problem(app.get("/v1/context").await, 400, "invalid-parameter", Some("anonymous_id")).await;
+    let (forged, _) =
+        Signer::new(b"not-the-servers-secret-not-the-servers").cohort_key(bucket, &[], now, 3600);
+    assert_problem(
+        app.get(&format!("/v1/content/home.hero?cohort={forged}"))
+            .await,
+        400,
+        "invalid-cohort",
+        Some("cohort"),
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/context").await,
+        400,
+        "invalid-parameter",
+        Some("anonymous_id"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -343,15 +575,28 @@ async fn a_cache_hit_touches_no_database() {
         assert_eq!(app.get(path).await.status(), 200);
     }
     let before = app.metric("tailor_db_queries_total").await;
-    let hits_before = app.metric("tailor_render_cache_total{result=\"hit\"}").await;
+    let hits_before = app
+        .metric("tailor_render_cache_total{result=\"hit\"}")
+        .await;
     for _ in 0..5 {
         for path in paths {
             assert_eq!(app.get(path).await.status(), 200);
         }
     }
-    assert_eq!(app.metric("tailor_db_queries_total").await, before, "no statement reached the database");
-    assert!(app.metric("tailor_render_cache_total{result=\"hit\"}").await >= hits_before + 20.0);
-    assert!(before > 0.0, "the counter does count (migrations, import, catalog load)");
+    assert_eq!(
+        app.metric("tailor_db_queries_total").await,
+        before,
+        "no statement reached the database"
+    );
+    assert!(
+        app.metric("tailor_render_cache_total{result=\"hit\"}")
+            .await
+            >= hits_before + 20.0
+    );
+    assert!(
+        before > 0.0,
+        "the counter does count (migrations, import, catalog load)"
+    );
 }
 
 #[tokio::test]
@@ -388,16 +633,27 @@ async fn a_channel_retired_in_the_database_stops_serving() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["id"].as_str().unwrap().to_string(), c["state"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["state"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(states.contains(&("kiosk".into(), "retired".into())));
     assert!(states.contains(&("chat".into(), "protected".into())));
     assert!(states.contains(&("push".into(), "active".into())));
 
-    let db = tailor::storage::connect(&app.database_url, || {}).await.unwrap();
-    assert!(tailor::storage::set_channel_state(&db, "push", tailor::catalog::model::ChannelState::Retired)
+    let db = tailor::storage::connect(&app.database_url, || {})
         .await
-        .unwrap());
+        .unwrap();
+    assert!(tailor::storage::set_channel_state(
+        &db,
+        "push",
+        tailor::catalog::model::ChannelState::Retired
+    )
+    .await
+    .unwrap());
     // The node notices through its generation poll (Redis makes it immediate).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
@@ -406,7 +662,48 @@ async fn a_channel_retired_in_the_database_stops_serving() {
             assert_problem(response, 410, "channel-retired", Some("channel")).await;
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "push was never retired");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "push was never retired"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_redis_invalidation_reaches_a_node_at_once() {
+    let Ok(redis_url) = std::env::var("REDIS_URL") else {
+        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+        return;
+    };
+    // Polling is off (an hour), so only the pub/sub message can make the node reload.
+    let app = spawn_app().await;
+    let path = "/v1/content/home.hero?channel=push&device=mobile&locale=en";
+    assert_eq!(app.get(path).await.status(), 200);
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
+    tailor::storage::set_channel_state(&db, "push", tailor::catalog::model::ChannelState::Retired)
+        .await
+        .unwrap();
+    let generation = tailor::storage::generation(&db).await.unwrap();
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let started = std::time::Instant::now();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("tailor:invalidate")
+        .arg(generation.to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    loop {
+        if app.get(path).await.status() == 410 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "not invalidated within one second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -64,7 +64,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 pub fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).expect("read fixture file");
-    assert!(text.contains(from), "fixture {} does not contain {from:?}", path.display());
+    assert!(
+        text.contains(from),
+        "fixture {} does not contain {from:?}",
+        path.display()
+    );
     std::fs::write(path, text.replacen(from, to, 1)).expect("write fixture file");
 }
 
@@ -73,7 +77,9 @@ pub async fn fresh_database(dir: &Path) -> String {
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             let name = format!("tailor_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&url).await.expect("connect to DATABASE_URL");
+            let admin = Database::connect(&url)
+                .await
+                .expect("connect to DATABASE_URL");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
@@ -82,7 +88,9 @@ pub async fn fresh_database(dir: &Path) -> String {
                 Some((base, query)) => (base.to_string(), format!("?{query}")),
                 None => (url.clone(), String::new()),
             };
-            let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database name");
+            let (server, _) = base
+                .rsplit_once('/')
+                .expect("DATABASE_URL has a database name");
             format!("{server}/{name}{query}")
         }
         _ => format!("sqlite://{}?mode=rwc", dir.join("tailor.db").display()),
@@ -111,7 +119,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         workers: Some(1),
         ..Settings::default()
     };
-    let app = Application::build(settings).await.expect("application builds");
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -150,7 +160,12 @@ impl TestApp {
 
     /// Reads one counter from `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self.get("/metrics").await.text().await.expect("metrics text");
+        let text = self
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics text");
         text.lines()
             .filter(|l| l.starts_with(name) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -167,13 +182,24 @@ pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 }
 
 /// Asserts a problem+json answer with this status, type and field.
-pub async fn assert_problem(response: reqwest::Response, status: u16, kind: &str, field: Option<&str>) -> serde_json::Value {
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    kind: &str,
+    field: Option<&str>,
+) -> serde_json::Value {
     assert_eq!(response.status(), status);
-    assert_eq!(header(&response, "content-type"), "application/problem+json");
+    assert_eq!(
+        header(&response, "content-type"),
+        "application/problem+json"
+    );
     let body: serde_json::Value = response.json().await.expect("problem body");
     assert_eq!(body["type"], kind, "{body}");
     assert_eq!(body["status"], status, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
     if let Some(field) = field {
         assert_eq!(body["field"], field, "{body}");
     }
