@@ -1,1 +1,149 @@
-fn main() {}
+//! Decide + render on the demo catalog, without HTTP or a database.
+//!
+//! `cargo bench --bench decide_render`
+
+use std::path::Path;
+
+use chrono::Utc;
+use criterion::{criterion_group, criterion_main, Criterion};
+use fluent_bundle::{FluentArgs, FluentValue};
+use tailor::catalog::{files, Catalog};
+use tailor::context::{parse_params, resolve, Attributes, RawRequest};
+use tailor::decide::{decide, DecisionInput};
+use tailor::render::render;
+use tailor::tokens::Signer;
+
+fn catalog() -> Catalog {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = files::load(&root.join("content"), &root.join("locales"));
+    assert!(loaded.errors.is_empty(), "demo content must load");
+    Catalog::compile(&loaded.content, "en", 1).0
+}
+
+fn bench(c: &mut Criterion) {
+    let catalog = catalog();
+    let signer = Signer::new(b"bench-secret-bench-secret-bench-secret");
+    let query = "channel=sms&device=mobile&anonymous_id=visitor-42";
+    let raw = RawRequest {
+        query,
+        accept_language: Some("fr-CA,fr;q=0.9,en;q=0.5"),
+        ..RawRequest::default()
+    };
+    let params = parse_params(query);
+    let ctx = resolve(&raw, &params, &catalog, &signer, Utc::now()).expect("context");
+    let (_, placement) = catalog.placement("home.hero").expect("placement");
+
+    c.bench_function(
+        "context: resolve (params + Accept-Language, negotiation cached)",
+        |b| {
+            b.iter(|| {
+                let params = parse_params(std::hint::black_box(query));
+                resolve(&raw, &params, &catalog, &signer, Utc::now()).map(|c| c.channel)
+            })
+        },
+    );
+
+    c.bench_function("decide: home.hero, sticky weighted choice", |b| {
+        let attributes = Attributes {
+            context: &ctx,
+            catalog: &catalog,
+        };
+        b.iter(|| {
+            let input = DecisionInput {
+                channel: ctx.channel,
+                device: ctx.device,
+                now: ctx.now,
+                attributes: &attributes,
+                bucket: ctx.bucket(),
+                has_traits: false,
+                bucket_from_person: true,
+                segments_from_person: false,
+            };
+            decide(std::hint::black_box(placement), &input).map(|d| d.variant)
+        })
+    });
+
+    c.bench_function(
+        "decide + render: home.hero on sms in fr-CA (uncached)",
+        |b| {
+            let attributes = Attributes {
+                context: &ctx,
+                catalog: &catalog,
+            };
+            b.iter(|| {
+                let input = DecisionInput {
+                    channel: ctx.channel,
+                    device: ctx.device,
+                    now: ctx.now,
+                    attributes: &attributes,
+                    bucket: ctx.bucket(),
+                    has_traits: false,
+                    bucket_from_person: true,
+                    segments_from_person: false,
+                };
+                let decision = decide(placement, &input).expect("a variant");
+                let mut args = FluentArgs::new();
+                args.set("channel", FluentValue::from("sms"));
+                args.set("device", FluentValue::from("mobile"));
+                render(
+                    &catalog,
+                    &placement.variants[decision.variant],
+                    ctx.channel,
+                    &ctx.chain,
+                    &args,
+                )
+                .fields
+                .len()
+            })
+        },
+    );
+
+    let (_, gold) = catalog.placement("checkout.banner").expect("placement");
+    let personal_query = "channel=web&device=desktop&locale=pl&t.points=1250&t.first_name=Ola";
+    let personal_params = parse_params(personal_query);
+    let personal = resolve(
+        &RawRequest {
+            query: personal_query,
+            ..RawRequest::default()
+        },
+        &personal_params,
+        &catalog,
+        &signer,
+        Utc::now(),
+    )
+    .expect("context");
+    c.bench_function("decide + render: personal plural message (pl, web)", |b| {
+        let attributes = Attributes {
+            context: &personal,
+            catalog: &catalog,
+        };
+        b.iter(|| {
+            let input = DecisionInput {
+                channel: personal.channel,
+                device: personal.device,
+                now: personal.now,
+                attributes: &attributes,
+                bucket: None,
+                has_traits: true,
+                bucket_from_person: false,
+                segments_from_person: false,
+            };
+            let decision = decide(gold, &input).expect("a variant");
+            let mut args = FluentArgs::new();
+            args.set("points", FluentValue::from(1250));
+            args.set("first_name", FluentValue::from("Ola"));
+            render(
+                &catalog,
+                &gold.variants[decision.variant],
+                personal.channel,
+                &personal.chain,
+                &args,
+            )
+            .fields
+            .len()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

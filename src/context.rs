@@ -160,21 +160,52 @@ impl RuleInput for Attributes<'_> {
     }
 }
 
-/// Classifies a User-Agent string. Order matters: tablets and TVs also say "Android".
+/// `Accept-Language` in preference order: by q-value (stable for ties), without
+/// `q=0` ranges and the `*` wildcard, unparseable tags skipped.
+pub fn parse_accept_language(header: &str) -> Vec<LanguageIdentifier> {
+    let mut ranked: Vec<(u16, LanguageIdentifier)> = header
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let q = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
+                })
+                .unwrap_or(1.0);
+            if tag == "*" || tag.is_empty() || q <= 0.0 {
+                return None;
+            }
+            let id = tag.parse::<LanguageIdentifier>().ok()?;
+            Some(((q.min(1.0) * 1000.0) as u16, id))
+        })
+        .take(20)
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Classifies a User-Agent string. Order matters: TVs and tablets also say "Android".
 pub fn device_from_user_agent(ua: &str) -> DeviceClass {
     let has = |needle: &str| ua.contains(needle);
-    if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
-        DeviceClass::Tablet
-    } else if has("SmartTV")
-        || has("SMART-TV")
-        || has("AppleTV")
-        || has("CrKey")
-        || has("Roku")
-        || has("HbbTV")
-        || has("BRAVIA")
-        || has("GoogleTV")
-    {
+    let tv = [
+        "SmartTV",
+        "SMART-TV",
+        "AppleTV",
+        "CrKey",
+        "Roku",
+        "HbbTV",
+        "BRAVIA",
+        "GoogleTV",
+        "Android TV",
+        "AFTS",
+    ];
+    if tv.iter().any(|marker| has(marker)) {
         DeviceClass::Tv
+    } else if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
+        DeviceClass::Tablet
     } else if has("Watch") || has("Wear OS") {
         DeviceClass::Wearable
     } else if has("Alexa") || has("AlexaMediaPlayer") {
@@ -230,27 +261,23 @@ pub fn resolve(
                 ),
             )
         })?,
-        None => match raw.ch_ua_mobile {
-            Some("?1") => {
-                headers_read.ch_ua_mobile = true;
-                DeviceClass::Mobile
-            }
-            hint => {
-                headers_read.ch_ua_mobile = hint.is_some();
-                match raw.user_agent {
-                    Some(ua) => {
-                        headers_read.user_agent = true;
-                        match device_from_user_agent(ua) {
-                            // "Not mobile" from the hint beats a UA that says otherwise.
-                            DeviceClass::Mobile if hint == Some("?0") => DeviceClass::Desktop,
-                            d => d,
-                        }
+        // Absent headers count as read: the answer depends on their absence too.
+        None => {
+            headers_read.ch_ua_mobile = true;
+            match raw.ch_ua_mobile {
+                Some("?1") => DeviceClass::Mobile,
+                hint => {
+                    headers_read.user_agent = true;
+                    match (raw.user_agent.map(device_from_user_agent), hint) {
+                        // "Not mobile" from the hint beats a UA that says otherwise.
+                        (Some(DeviceClass::Mobile), Some("?0")) => DeviceClass::Desktop,
+                        (Some(device), _) => device,
+                        (None, Some("?0")) => DeviceClass::Desktop,
+                        (None, _) => DeviceClass::Unknown,
                     }
-                    None if hint == Some("?0") => DeviceClass::Desktop,
-                    None => DeviceClass::Unknown,
                 }
             }
-        },
+        }
     };
 
     let chain = match params.locale.as_deref() {
@@ -279,7 +306,7 @@ pub fn resolve(
         },
         None => {
             let header = raw.accept_language.unwrap_or("");
-            headers_read.accept_language = raw.accept_language.is_some();
+            headers_read.accept_language = true;
             match catalog.negotiated_header.get(header) {
                 Some(chain) => chain,
                 None => {
@@ -289,7 +316,7 @@ pub fn resolve(
                             "header is longer than 512 bytes",
                         ));
                     }
-                    let requested = fluent_langneg::accepted_languages::parse(header);
+                    let requested = parse_accept_language(header);
                     let chain = Arc::new(catalog.l10n.negotiate(&requested));
                     catalog
                         .negotiated_header
@@ -330,12 +357,11 @@ pub fn resolve(
     let person = if cohort.is_some() {
         None
     } else {
+        // Without the parameter the header is consulted, present or not.
+        headers_read.anonymous_id = params.anonymous_id.is_none();
         let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
             (Some(id), _) => (Some(id), "anonymous_id"),
-            (None, Some(id)) => {
-                headers_read.anonymous_id = true;
-                (Some(id), "X-Anonymous-Id")
-            }
+            (None, Some(id)) => (Some(id), "X-Anonymous-Id"),
             (None, None) => (None, ""),
         };
         match id {
@@ -410,6 +436,22 @@ mod tests {
         assert_eq!(device_from_user_agent(mac), DeviceClass::Desktop);
         assert_eq!(device_from_user_agent(tv), DeviceClass::Tv);
         assert_eq!(device_from_user_agent("curl/8.0"), DeviceClass::Unknown);
+        let android_tv = "Mozilla/5.0 (Linux; Android 12; BRAVIA 4K VH2 Build/STT1.211025.001) AppleWebKit/537.36";
+        assert_eq!(device_from_user_agent(android_tv), DeviceClass::Tv);
+    }
+
+    #[test]
+    fn accept_language_honours_q_values() {
+        let names = |h: &str| {
+            parse_accept_language(h)
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("en;q=0.1, fr;q=0.9, de"), ["de", "fr", "en"]);
+        assert_eq!(names("fr-CA,fr;q=0.8,*;q=0.5,ja;q=0"), ["fr-CA", "fr"]);
+        assert_eq!(names("pl, ar"), ["pl", "ar"]);
+        assert!(names("").is_empty());
     }
 
     #[test]

@@ -30,21 +30,25 @@ pub struct DecisionInput<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
-    /// Index of the chosen variant in the placement.
-    pub variant: usize,
+    /// Index of the chosen variant in the placement; `None` when nothing is eligible.
+    pub variant: Option<usize>,
     /// The choice read something about the person (a trait; their segments or bucket
     /// when no cohort key stood for them): the answer must not be shared.
     pub personal: bool,
     /// The choice used the bucket (cohort-shareable, but not person-free).
     pub used_bucket: bool,
+    /// A bucket would have mattered (several candidates, or a rule on `bucket`), even if
+    /// the request named no one: answers differ between people and the anonymous.
+    pub bucket_sensitive: bool,
     /// A rule read the clock: the answer may change at any minute.
     pub temporal: bool,
     /// The next schedule boundary of any otherwise-eligible variant.
     pub next_change: Option<DateTime<Utc>>,
 }
 
-pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> {
+pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
     let mut personal = false;
+    let mut reads_bucket = false;
     let mut temporal = false;
     let mut next_change: Option<DateTime<Utc>> = None;
     let mut best: Option<(i32, u32)> = None;
@@ -67,6 +71,7 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> 
         }
         if let Some(rule) = &variant.rule {
             let reads = variant.reads;
+            reads_bucket |= reads.bucket;
             personal |= (reads.traits && input.has_traits)
                 || (reads.segments && input.segments_from_person)
                 || (reads.bucket && input.bucket_from_person);
@@ -87,27 +92,28 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Option<Decision> 
         }
     }
     let (variant, used_bucket) = match group.as_slice() {
-        [] => return None,
-        [only] => (*only, false),
+        [] => (None, false),
+        [only] => (Some(*only), false),
         candidates => match input.bucket {
-            Some(bucket) => (weighted(placement, candidates, bucket), true),
+            Some(bucket) => (Some(weighted(placement, candidates, bucket)), true),
             None => {
                 let heaviest = candidates
                     .iter()
                     .copied()
                     .max_by_key(|&i| (placement.variants[i].weight, std::cmp::Reverse(i)))
                     .unwrap_or(candidates[0]);
-                (heaviest, false)
+                (Some(heaviest), false)
             }
         },
     };
-    Some(Decision {
+    Decision {
         variant,
         personal: personal || (used_bucket && input.bucket_from_person),
         used_bucket,
+        bucket_sensitive: reads_bucket || group.len() > 1,
         temporal,
         next_change,
-    })
+    }
 }
 
 fn weighted(placement: &Placement, candidates: &[usize], bucket: u16) -> usize {
@@ -220,8 +226,8 @@ mod tests {
         let mut counts = [0u32; 4];
         for i in 0..100_000 {
             let bucket = bucket_of(&format!("anon:visitor-{i}"));
-            let decision = decide(placement, &input(0, Some(bucket))).unwrap();
-            counts[decision.variant] += 1;
+            let decision = decide(placement, &input(0, Some(bucket)));
+            counts[decision.variant.unwrap()] += 1;
             assert!(decision.personal && decision.used_bucket);
         }
         for (count, weight) in counts.iter().zip([50.0, 30.0, 15.0, 5.0]) {
@@ -243,16 +249,10 @@ mod tests {
         let placement = &catalog.placements[0];
         for i in 0..1000 {
             let bucket = bucket_of(&format!("anon:{i}"));
-            let web = decide(placement, &input(0, Some(bucket))).unwrap().variant;
+            let web = decide(placement, &input(0, Some(bucket))).variant;
             for _ in 0..3 {
-                assert_eq!(
-                    decide(placement, &input(0, Some(bucket))).unwrap().variant,
-                    web
-                );
-                assert_eq!(
-                    decide(placement, &input(1, Some(bucket))).unwrap().variant,
-                    web
-                );
+                assert_eq!(decide(placement, &input(0, Some(bucket))).variant, web);
+                assert_eq!(decide(placement, &input(1, Some(bucket))).variant, web);
             }
         }
     }
@@ -264,9 +264,11 @@ mod tests {
             variant("france", 1, 0, Some(r#"country == "FR""#)),
             variant("germany", 1, 5, Some(r#"country == "DE""#)),
         ]);
-        let decision = decide(&catalog.placements[0], &input(0, Some(7))).unwrap();
+        let decision = decide(&catalog.placements[0], &input(0, Some(7)));
         assert_eq!(
-            catalog.placements[0].variants[decision.variant].id.as_ref(),
+            catalog.placements[0].variants[decision.variant.unwrap()]
+                .id
+                .as_ref(),
             "france"
         );
         assert!(!decision.used_bucket, "a single candidate needs no bucket");
@@ -275,12 +277,18 @@ mod tests {
     #[test]
     fn without_a_person_the_heaviest_variant_is_served_and_shareable() {
         let catalog = catalog(vec![variant("a", 30, 0, None), variant("b", 70, 0, None)]);
-        let decision = decide(&catalog.placements[0], &input(0, None)).unwrap();
+        let decision = decide(&catalog.placements[0], &input(0, None));
         assert_eq!(
-            catalog.placements[0].variants[decision.variant].id.as_ref(),
+            catalog.placements[0].variants[decision.variant.unwrap()]
+                .id
+                .as_ref(),
             "b"
         );
         assert!(!decision.personal);
+        assert!(
+            decision.bucket_sensitive,
+            "a named person could get the other variant"
+        );
     }
 
     #[test]
@@ -288,8 +296,8 @@ mod tests {
         let mut sale = variant("sale", 1, 10, None);
         sale.starts_at = Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap());
         let catalog = catalog(vec![variant("default", 1, 0, None), sale]);
-        let decision = decide(&catalog.placements[0], &input(0, None)).unwrap();
-        assert_eq!(decision.variant, 0);
+        let decision = decide(&catalog.placements[0], &input(0, None));
+        assert_eq!(decision.variant, Some(0));
         assert_eq!(
             decision.next_change,
             Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
@@ -301,8 +309,8 @@ mod tests {
         fn assignment_is_a_pure_function_of_id_and_placement(id in "[a-z0-9]{1,24}") {
             let catalog = catalog(vec![variant("a", 2, 0, None), variant("b", 1, 0, None)]);
             let bucket = bucket_of(&id);
-            let first = decide(&catalog.placements[0], &input(0, Some(bucket))).unwrap();
-            let again = decide(&catalog.placements[0], &input(1, Some(bucket_of(&id)))).unwrap();
+            let first = decide(&catalog.placements[0], &input(0, Some(bucket)));
+            let again = decide(&catalog.placements[0], &input(1, Some(bucket_of(&id))));
             proptest::prop_assert_eq!(first.variant, again.variant);
         }
     }

@@ -54,12 +54,13 @@ pub fn render(
 ) -> Rendered {
     let channel_def = &catalog.channels[channel].def;
     let is_person_variable = |name: &str| catalog.is_trait(name);
-    let escaped_args;
-    let html_args = if channel_def.escape_html {
-        escaped_args = escape_args(args);
-        &escaped_args
+    // Markup in an html field is the author's; values from outside never are. Escaped
+    // lazily: most variants have no html field.
+    let mut escaped_args = None;
+    let ellipsis = if channel_def.max_sms_segments.is_some() {
+        "..."
     } else {
-        args
+        "…"
     };
     let mut out = Rendered {
         fields: Vec::with_capacity(variant.fields.len()),
@@ -75,7 +76,7 @@ pub fn render(
             CompiledField::Data(data) => data.clone(),
             CompiledField::Message { id, .. } => {
                 let field_args = if field.kind == FieldKind::Html {
-                    html_args
+                    &*escaped_args.get_or_insert_with(|| escape_args(args))
                 } else {
                     args
                 };
@@ -118,14 +119,13 @@ pub fn render(
                 }
                 out.personal |= formatted.personal;
                 let mut text = formatted.text;
-                if field.kind == FieldKind::Text
-                    && (channel_def.escape_html || channel_def.text == TextMode::Html)
-                {
-                    text = shaping::escape_html(&text);
+                if !channel_def.isolation_marks && shaping::has_isolation_marks(&text) {
+                    // From a trait value or literal text: the channel must not carry them.
+                    text.retain(|c| !matches!(c, '\u{2068}' | '\u{2069}'));
                 }
                 if let Some(&max) = channel_def.field_max_chars.get(&*field.name) {
                     let length = text.chars().count();
-                    if let Some(cut) = shaping::fit_chars(&text, max) {
+                    if let Some(cut) = shaping::fit_chars(&text, max, ellipsis) {
                         let detail =
                             format!("{length} characters, more than {max} allowed on this channel");
                         out.violations.push(Violation {
@@ -167,6 +167,12 @@ pub fn render(
                         }
                         out.sms = Some(shaping::sms_info(&text));
                     }
+                }
+                // Limits count what the reader sees, so escaping comes last.
+                if field.kind == FieldKind::Text
+                    && (channel_def.escape_html || channel_def.text == TextMode::Html)
+                {
+                    text = shaping::escape_html(&text);
                 }
                 serde_json::Value::String(text)
             }

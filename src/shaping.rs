@@ -99,14 +99,16 @@ pub fn fit_sms(text: &str, max_segments: usize) -> Option<String> {
     Some(out)
 }
 
-/// Cuts `text` to `max` characters with an ellipsis; `None` when it already fits.
-pub fn fit_chars(text: &str, max: usize) -> Option<String> {
+/// Cuts `text` to `max` characters ending in `ellipsis` (`"..."` where `…` would cost
+/// an SMS its GSM-7 encoding); `None` when it already fits.
+pub fn fit_chars(text: &str, max: usize, ellipsis: &str) -> Option<String> {
     if text.chars().count() <= max {
         return None;
     }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    let room = max.saturating_sub(ellipsis.chars().count());
+    let mut out: String = text.chars().take(room).collect();
     out.truncate(out.trim_end().len());
-    out.push('…');
+    out.push_str(ellipsis);
     Some(out)
 }
 
@@ -170,8 +172,15 @@ mod tests {
         assert!(sms_info(&cut).segments <= 2);
         assert!(cut.ends_with("..."));
         assert!(fit_sms("short", 1).is_none());
-        assert_eq!(fit_chars("abcdef", 4).unwrap(), "abc…");
-        assert!(fit_chars("abc", 3).is_none());
+        assert_eq!(fit_chars("abcdef", 4, "…").unwrap(), "abc…");
+        assert!(fit_chars("abc", 3, "…").is_none());
+        let gsm = fit_chars(&"a".repeat(400), 306, "...").unwrap();
+        assert_eq!(gsm.chars().count(), 306);
+        assert_eq!(
+            sms_info(&gsm).encoding,
+            SmsEncoding::Gsm7,
+            "the cut keeps GSM-7"
+        );
     }
 
     #[test]

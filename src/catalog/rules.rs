@@ -130,7 +130,9 @@ impl Rule {
         match self {
             Rule::Const(_) => 0,
             Rule::Not(inner) => inner.specificity(),
-            Rule::All(items) | Rule::Any(items) => items.iter().map(Rule::specificity).sum(),
+            Rule::All(items) => items.iter().map(Rule::specificity).sum(),
+            // `a or b` is no narrower than its broadest branch.
+            Rule::Any(items) => items.iter().map(Rule::specificity).min().unwrap_or(0),
             _ => 1,
         }
     }
@@ -253,6 +255,10 @@ pub struct RuleError {
 
 /// Parses and type-checks a rule against the built-in attributes and declared traits.
 pub fn compile(source: &str, traits: &[TraitDef]) -> Result<Rule, RuleError> {
+    compile_bytes(source, traits).map_err(|e| in_characters(source, e))
+}
+
+fn compile_bytes(source: &str, traits: &[TraitDef]) -> Result<Rule, RuleError> {
     let tokens = lex(source)?;
     let mut parser = Parser {
         tokens,
@@ -303,6 +309,14 @@ fn error(at: usize, message: impl Into<String>) -> RuleError {
         column: at + 1,
         message: message.into(),
     }
+}
+
+/// Byte offsets become character columns once, at the edge.
+fn in_characters(source: &str, mut error: RuleError) -> RuleError {
+    let byte = (error.column - 1).min(source.len());
+    let prefix = source.get(..byte).unwrap_or(source);
+    error.column = prefix.chars().count() + 1;
+    error
 }
 
 fn lex(source: &str) -> Result<Vec<(Token, usize)>, RuleError> {
@@ -524,7 +538,7 @@ impl Parser<'_> {
             return if self.keyword("contains") {
                 Ok(Rule::Contains(attr, self.string()?.into()))
             } else if self.keyword("contains_any") {
-                let items = self.list(AttrType::Text)?;
+                let items = self.list(AttrType::Text, name)?;
                 Ok(Rule::ContainsAny(
                     attr,
                     items
@@ -561,7 +575,7 @@ impl Parser<'_> {
             ));
         }
         let rule = if self.peek() == Some(&Token::LBracket) {
-            Rule::In(attr, self.list(kind)?)
+            Rule::In(attr, self.list(kind, name)?)
         } else {
             if !matches!(
                 kind,
@@ -592,12 +606,12 @@ impl Parser<'_> {
         }
     }
 
-    fn list(&mut self, kind: AttrType) -> Result<Vec<Value>, RuleError> {
+    fn list(&mut self, kind: AttrType, name: &str) -> Result<Vec<Value>, RuleError> {
         self.expect(Token::LBracket)?;
         let mut items = Vec::new();
         if self.peek() != Some(&Token::RBracket) {
             loop {
-                items.push(self.value(kind, "list item")?);
+                items.push(self.value(kind, name)?);
                 if self.peek() == Some(&Token::Comma) {
                     self.position += 1;
                     continue;
@@ -760,6 +774,9 @@ mod tests {
         assert!(err.message.contains("quoted string"), "{err}");
         assert!(compile("segments == \"x\"", &traits()).is_err());
         assert!(compile(r#"weekday == "someday""#, &traits()).is_err());
+        assert!(compile(r#"weekday in ["sat", "saturday"]"#, &traits()).is_err());
+        let err = compile(r#"country == "Ελλάδα" and nope == 1"#, &traits()).unwrap_err();
+        assert_eq!(err.column, 25, "columns count characters, not bytes");
         assert!(compile("country == \"FR\" )", &traits()).is_err());
     }
 
@@ -771,6 +788,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rule.specificity(), 3);
+        let broad = compile(
+            r#"country == "FR" or country == "BE" or points > 3"#,
+            &traits(),
+        )
+        .unwrap();
+        assert_eq!(
+            broad.specificity(),
+            1,
+            "an `or` is as specific as its broadest branch"
+        );
         let reads = rule.reads();
         assert!(reads.traits && reads.temporal && !reads.segments && !reads.bucket);
     }

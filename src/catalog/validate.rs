@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use fluent_bundle::{FluentArgs, FluentValue};
 
-use super::model::{ContentSet, FieldValue, TraitType};
+use super::model::{ContentSet, FieldKind, FieldValue, TextMode, TraitType};
 use super::{rules, Catalog, Issue, Loc};
 use crate::l10n::L10n;
 
@@ -137,8 +137,19 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             );
         }
         for channel in &placement.channels {
-            if !channel_ids.contains(channel.as_str()) {
+            let Some(def) = content.channels.iter().find(|c| c.id == *channel) else {
                 push(at(Some("channels")), format!("unknown channel `{channel}`"));
+                continue;
+            };
+            if def.text == TextMode::Plain {
+                for (name, field) in &placement.fields {
+                    if field.kind == FieldKind::Html {
+                        push(
+                            at(Some("channels")),
+                            format!("html field `{name}` cannot be sent on plain-text channel `{channel}`"),
+                        );
+                    }
+                }
             }
         }
         for (v, variant) in placement.variants.iter().enumerate() {
@@ -231,17 +242,13 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                         );
                     }
                     (FieldValue::Url { url }, false)
-                        if matches!(
-                            def.kind,
-                            super::model::FieldKind::Image | super::model::FieldKind::Link
-                        ) =>
+                        if matches!(def.kind, FieldKind::Image | FieldKind::Link) =>
                     {
                         if !(url.starts_with("https://") || url.starts_with("http://")) {
                             push(fat(), format!("`{url}` is not an http(s) URL"));
                         }
                     }
-                    (FieldValue::Value { .. }, false)
-                        if def.kind == super::model::FieldKind::Data => {}
+                    (FieldValue::Value { .. }, false) if def.kind == FieldKind::Data => {}
                     _ => push(
                         fat(),
                         format!("field `{name}` is of kind {:?}: wrong value form", def.kind),

@@ -44,29 +44,42 @@ pub struct CachedAnswer {
 pub struct Sharing {
     pub private: bool,
     pub max_age: u32,
-    /// The person was named by the `X-Anonymous-Id` header and the choice used them.
-    pub person_header_used: bool,
+    /// Seconds until a schedule boundary can change the answer: neither freshness nor
+    /// staleness may outlive it, or an ended campaign would live on in caches.
+    pub until_change: Option<u32>,
+    /// A rule read the clock: short-lived, never served stale.
+    pub temporal: bool,
+    /// Who the person is could change the answer (several candidates, a rule on the
+    /// bucket, a trait rule): `X-Anonymous-Id` belongs in `Vary` if it was looked at.
+    pub person_matters: bool,
 }
 
 impl Sharing {
-    pub fn shared(max_age: u32) -> Sharing {
+    pub fn shared() -> Sharing {
         Sharing {
             private: false,
-            max_age,
-            person_header_used: false,
+            max_age: u32::MAX,
+            until_change: None,
+            temporal: false,
+            person_matters: false,
         }
     }
 
     pub fn merge(&mut self, other: &Sharing) {
         self.private |= other.private;
         self.max_age = self.max_age.min(other.max_age);
-        self.person_header_used |= other.person_header_used;
+        self.until_change = match (self.until_change, other.until_change) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.temporal |= other.temporal;
+        self.person_matters |= other.person_matters;
     }
 
-    /// Headers the answer depends on; the person header only when the choice used it.
+    /// Headers the answer depends on; the person header only when the person mattered.
     pub fn vary(&self, read: HeadersRead) -> HeadersRead {
         HeadersRead {
-            anonymous_id: read.anonymous_id && self.person_header_used,
+            anonymous_id: read.anonymous_id && self.person_matters,
             ..read
         }
     }
@@ -125,23 +138,26 @@ pub fn answer(
         segments_from_person: false,
     };
     let decision = decide(placement, &input);
-    let mut max_age = u32::MAX;
-    if let Some(d) = &decision {
-        if d.temporal {
-            max_age = TEMPORAL_MAX_AGE;
-        }
-        if let Some(next) = d.next_change {
-            let seconds = (next - ctx.now).num_seconds().clamp(1, i64::from(u32::MAX));
-            max_age = max_age.min(seconds as u32);
-        }
-    }
-    let Some(decision) = decision else {
+    let mut sharing = Sharing {
+        private: decision.personal,
+        max_age: if decision.temporal {
+            TEMPORAL_MAX_AGE
+        } else {
+            u32::MAX
+        },
+        until_change: decision
+            .next_change
+            .map(|next| (next - ctx.now).num_seconds().clamp(1, i64::from(u32::MAX)) as u32),
+        temporal: decision.temporal,
+        person_matters: decision.bucket_sensitive || decision.personal,
+    };
+    let Some(chosen) = decision.variant else {
         return Ok(Outcome::Empty {
-            sharing: Sharing::shared(max_age),
+            sharing,
             placement: placement.id.clone(),
         });
     };
-    let variant = &placement.variants[decision.variant];
+    let variant = &placement.variants[chosen];
     let personal_render = ctx.has_traits()
         && variant
             .fields
@@ -153,7 +169,7 @@ pub fn answer(
         let key = RenderKey {
             generation: catalog.generation,
             placement: placement_index as u32,
-            variant: decision.variant as u32,
+            variant: chosen as u32,
             channel: ctx.channel as u8,
             device: ctx.device as u8,
             chain: ctx.chain.clone(),
@@ -172,13 +188,10 @@ pub fn answer(
             built
         }
     };
-    let private = decision.personal || rendered.personal;
+    // Trait values went into rendering: private even if no placeable showed them.
+    sharing.private |= rendered.personal || personal_render;
     Ok(Outcome::Content {
-        sharing: Sharing {
-            private,
-            max_age,
-            person_header_used: ctx.headers_read.anonymous_id && decision.personal,
-        },
+        sharing,
         answer: rendered,
     })
 }

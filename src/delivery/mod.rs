@@ -8,8 +8,6 @@
 
 mod answer;
 
-use std::sync::Arc;
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -42,7 +40,8 @@ fn raw_request(req: &HttpRequest) -> RawRequest<'_> {
     }
 }
 
-/// `If-None-Match` against a strong ETag (`*` or any listed tag).
+/// `If-None-Match` against our ETag. Weak comparison (RFC 9110 §13.1.2): a CDN that
+/// compressed the body hands back `W/"…"`, which still names this representation.
 fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
     let Some(value) = req.headers().get(header::IF_NONE_MATCH) else {
         return false;
@@ -54,36 +53,52 @@ fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
     value
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.as_bytes() == etag)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag)
 }
 
+fn cache_control(sharing: &Sharing, settings: &crate::config::Settings) -> String {
+    if sharing.private {
+        return "private, no-cache".to_string();
+    }
+    let mut max_age = sharing.max_age.min(settings.cache.max_age_secs);
+    let mut stale = if sharing.temporal {
+        0
+    } else {
+        settings.cache.stale_while_revalidate_secs
+    };
+    if let Some(until) = sharing.until_change {
+        max_age = max_age.min(until);
+        stale = stale.min(until - max_age);
+    }
+    if stale == 0 {
+        format!("public, max-age={max_age}")
+    } else {
+        format!("public, max-age={max_age}, stale-while-revalidate={stale}")
+    }
+}
+
+/// The answer with its caching headers; `None` is the empty decision (`204`).
 fn respond(
     req: &HttpRequest,
-    body: Bytes,
-    etag: HeaderValue,
+    body: Option<(Bytes, HeaderValue)>,
     sharing: &Sharing,
-    vary: HeadersRead,
+    read: HeadersRead,
     surrogate_keys: &str,
     settings: &crate::config::Settings,
 ) -> HttpResponse {
-    let cache_control = if sharing.private {
-        "private, no-cache".to_string()
-    } else {
-        format!(
-            "public, max-age={}, stale-while-revalidate={}",
-            sharing.max_age.min(settings.cache.max_age_secs),
-            settings.cache.stale_while_revalidate_secs
-        )
+    let unchanged = body
+        .as_ref()
+        .is_some_and(|(_, etag)| not_modified(req, etag));
+    let mut response = match (&body, unchanged) {
+        (None, _) => HttpResponse::NoContent(),
+        (Some(_), true) => HttpResponse::NotModified(),
+        (Some(_), false) => HttpResponse::Ok(),
     };
-    let unchanged = not_modified(req, &etag);
-    let mut response = if unchanged {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response.insert_header((header::ETAG, etag));
-    response.insert_header((header::CACHE_CONTROL, cache_control));
-    let vary = vary.vary();
+    if let Some((_, etag)) = &body {
+        response.insert_header((header::ETAG, etag.clone()));
+    }
+    response.insert_header((header::CACHE_CONTROL, cache_control(sharing, settings)));
+    let vary = sharing.vary(read).vary();
     if !vary.is_empty() {
         response.insert_header((header::VARY, vary));
     }
@@ -94,10 +109,10 @@ fn respond(
         response.insert_header(("Surrogate-Key", surrogate_keys.to_string()));
         response.insert_header(("Cache-Tag", surrogate_keys.replace(' ', ",")));
     }
-    if unchanged {
-        return response.finish();
+    match body {
+        Some((body, _)) if !unchanged => response.content_type("application/json").body(body),
+        _ => response.finish(),
     }
-    response.content_type("application/json").body(body)
 }
 
 /// Ask browsers for the mobile hint when they did not send it.
@@ -138,34 +153,25 @@ pub async fn content_one(
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
-    match answer::answer(&state, &catalog, &ctx, &path)? {
-        Outcome::Content { answer, sharing } => {
-            let vary = sharing.vary(ctx.headers_read);
-            Ok(respond(
-                &req,
-                answer.body.clone(),
-                answer.etag.clone(),
-                &sharing,
-                vary,
-                &answer.surrogate_keys,
-                &state.settings,
-            ))
-        }
-        Outcome::Empty { sharing, .. } => {
-            let cache_control = if sharing.private {
-                "private, no-cache".to_string()
-            } else {
-                format!(
-                    "public, max-age={}",
-                    sharing.max_age.min(state.settings.cache.max_age_secs)
-                )
-            };
-            Ok(HttpResponse::NoContent()
-                .insert_header((header::CACHE_CONTROL, cache_control))
-                .insert_header(("Surrogate-Key", format!("placement/{}", path.as_str())))
-                .finish())
-        }
-    }
+    let response = match answer::answer(&state, &catalog, &ctx, &path)? {
+        Outcome::Content { answer, sharing } => respond(
+            &req,
+            Some((answer.body.clone(), answer.etag.clone())),
+            &sharing,
+            ctx.headers_read,
+            &answer.surrogate_keys,
+            &state.settings,
+        ),
+        Outcome::Empty { sharing, placement } => respond(
+            &req,
+            None,
+            &sharing,
+            ctx.headers_read,
+            &format!("placement/{placement}"),
+            &state.settings,
+        ),
+    };
+    Ok(response)
 }
 
 /// `GET /v1/content?placements=a,b,c`: several placements, answered in the order asked.
@@ -216,9 +222,8 @@ pub async fn content_batch(
 
     let mut body = BytesMut::with_capacity(1024 * ids.len());
     body.put_slice(b"{\"items\":[");
-    let mut sharing = Sharing::shared(u32::MAX);
-    let mut keys: Vec<&str> = Vec::new();
-    let mut answers = Vec::with_capacity(ids.len());
+    let mut sharing = Sharing::shared();
+    let mut keys: Vec<String> = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             body.put_u8(b',');
@@ -230,13 +235,14 @@ pub async fn content_batch(
             }) => {
                 body.put_slice(&answer.body);
                 sharing.merge(&item);
-                answers.push(answer);
+                keys.push(answer.surrogate_keys.clone());
             }
             Ok(Outcome::Empty {
                 sharing: item,
                 placement,
             }) => {
                 sharing.merge(&item);
+                keys.push(format!("placement/{placement}"));
                 let empty = answer::empty_decision(&placement, &catalog, &ctx);
                 body.put_slice(&serde_json::to_vec(&empty).unwrap_or_default());
             }
@@ -261,19 +267,14 @@ pub async fn content_batch(
         }
     }
     body.put_slice(b"]}");
-    for answer in &answers {
-        keys.push(&answer.surrogate_keys);
-    }
     let surrogate = keys.join(" ");
     let body = body.freeze();
     let etag = answer::etag_of(&body);
-    let vary = sharing.vary(ctx.headers_read);
     Ok(respond(
         &req,
-        body,
-        etag,
+        Some((body, etag)),
         &sharing,
-        vary,
+        ctx.headers_read,
         &surrogate,
         &state.settings,
     ))
@@ -343,6 +344,3 @@ pub async fn cohort_context(
             expires_at,
         }))
 }
-
-/// Shared so the batch can reuse one body per item.
-pub type Answer = Arc<CachedAnswer>;

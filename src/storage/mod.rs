@@ -346,9 +346,23 @@ pub async fn generation(db: &DatabaseConnection) -> Result<u64, StorageError> {
     read_generation(db).await
 }
 
-/// Everything the catalog is compiled from, with the generation it belongs to.
+/// Everything the catalog is compiled from, with the generation it belongs to. The
+/// generation is read before and after: a change in between means a mixed read, so the
+/// content is read again (tokens must never carry a generation their content lacks).
 pub async fn load_content(db: &DatabaseConnection) -> Result<(ContentSet, u64), StorageError> {
-    let generation = read_generation(db).await?;
+    let mut attempts = 0;
+    loop {
+        let before = read_generation(db).await?;
+        let content = read_content(db).await?;
+        let after = read_generation(db).await?;
+        attempts += 1;
+        if before == after || attempts == 3 {
+            return Ok((content, after));
+        }
+    }
+}
+
+async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageError> {
     let mut content = ContentSet::default();
     let mut channels = channel::Entity::find().all(db).await?;
     channels.sort_by(|a, b| a.id.cmp(&b.id));
@@ -391,7 +405,7 @@ pub async fn load_content(db: &DatabaseConnection) -> Result<(ContentSet, u64), 
             source: row.source,
         })
         .collect();
-    Ok((content, generation))
+    Ok(content)
 }
 
 /// The HMAC secret every node signs with: generated once and kept in the database.

@@ -257,3 +257,52 @@ async fn serve_shuts_down_gracefully_on_sigterm() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn import_is_idempotent_and_reports_what_changed() {
+    let fixture = content_fixture(|_| {});
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        fixture.path().join("import.db").display()
+    );
+    let import = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
+            .arg("import")
+            .current_dir(fixture.path())
+            .env("DATABASE_URL", &database)
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (stdout, _) = import();
+    assert!(stdout.contains("added placement home.hero"), "{stdout}");
+    assert!(
+        stdout.contains("added variant home-hero-winter-sale"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("added locale file fr-CA/home.ftl"),
+        "{stdout}"
+    );
+
+    let (stdout, stderr) = import();
+    assert!(
+        stdout.is_empty(),
+        "nothing changed, nothing reported: {stdout}"
+    );
+    assert!(stderr.contains("0 added, 0 updated"), "{stderr}");
+
+    replace_in(
+        &fixture.path().join("locales/en/home.ftl"),
+        "Built for the trail",
+        "Made for the trail",
+    );
+    let (stdout, stderr) = import();
+    assert_eq!(stdout.trim(), "updated locale file en/home.ftl");
+    assert!(stderr.contains("(generation 2)"), "{stderr}");
+}

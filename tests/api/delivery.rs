@@ -234,11 +234,16 @@ async fn sms_reports_encoding_and_segments() {
 #[tokio::test]
 async fn device_comes_from_the_parameter_client_hints_or_user_agent_and_vary_names_what_was_read() {
     let app = spawn_app().await;
-    let path = "/v1/content/home.hero?channel=sms&locale=en";
+    // Not an A/B placement, so who the person is does not matter here.
+    let path = "/v1/content/checkout.banner?channel=web&locale=en";
     let iphone =
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
     let response = app.get_with(path, &[("User-Agent", iphone)]).await;
-    assert_eq!(header(&response, "vary"), "User-Agent");
+    assert_eq!(
+        header(&response, "vary"),
+        "Sec-CH-UA-Mobile, User-Agent",
+        "the missing hint was consulted too"
+    );
     assert_eq!(
         response.json::<serde_json::Value>().await.unwrap()["device"],
         "mobile"
@@ -285,6 +290,19 @@ async fn device_comes_from_the_parameter_client_hints_or_user_agent_and_vary_nam
         response.json::<serde_json::Value>().await.unwrap()["device"],
         "tv"
     );
+
+    // No Accept-Language: the default locale, and the absence is part of the answer.
+    let response = app
+        .get("/v1/content/checkout.banner?channel=web&device=desktop")
+        .await;
+    assert_eq!(header(&response, "vary"), "Accept-Language");
+
+    // An A/B placement asked without a person: shareable, but only among the anonymous.
+    let response = app
+        .get("/v1/content/home.hero?channel=sms&device=mobile&locale=en")
+        .await;
+    assert!(header(&response, "cache-control").starts_with("public"));
+    assert_eq!(header(&response, "vary"), "X-Anonymous-Id");
 }
 
 #[tokio::test]
@@ -706,4 +724,102 @@ async fn a_redis_invalidation_reaches_a_node_at_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn empty_decisions_html_fields_and_ending_campaigns_are_cached_safely() {
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(100);
+    let fixture = content_fixture(|root| {
+        // Nothing left for a desktop without traits: the default only serves TVs.
+        let banner = root.join("content/placements/checkout.banner.toml");
+        replace_in(
+            &banner,
+            "id = \"checkout-banner-default\"\n",
+            "id = \"checkout-banner-default\"\ndevices = [\"tv\"]\n",
+        );
+        // The welcome email's html body, offered on the web too.
+        replace_in(
+            &root.join("content/placements/email.welcome.toml"),
+            "channels = [\"email\"]",
+            "channels = [\"email\", \"web\"]",
+        );
+        // A flash sale that ends in 100 seconds.
+        std::fs::write(
+            root.join("content/variants/flash-sale.toml"),
+            format!(
+                "placement = \"web.footer_promo\"\n[[variant]]\nid = \"web-footer-flash\"\nstate = \"published\"\npriority = 50\nstarts_at = \"2020-01-01T00:00:00Z\"\nends_at = \"{}\"\n[variant.fields]\ntitle = {{ message = \"home-hero-winter-title\" }}\nbody = {{ message = \"home-hero-winter-body\" }}\ncta_label = {{ message = \"home-hero-shop-now\" }}\ncta = {{ url = \"https://shop.example.com/flash\" }}\n",
+                ends.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )
+        .unwrap();
+    });
+    let footer = std::fs::read_to_string(
+        fixture
+            .path()
+            .join("content/placements/web.footer_promo.toml"),
+    )
+    .unwrap();
+    assert!(
+        footer.contains("[fields.title]"),
+        "the flash sale reuses the footer's title field"
+    );
+    let app = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+
+    let response = app
+        .get("/v1/content/checkout.banner?channel=web&device=desktop&locale=en")
+        .await;
+    assert_eq!(response.status(), 204);
+    assert!(header(&response, "cache-control").starts_with("public, max-age="));
+    assert_eq!(
+        header(&response, "surrogate-key"),
+        "placement/checkout.banner"
+    );
+    // A trait rule was evaluated against this person's points: not shareable.
+    let response = app
+        .get("/v1/content/checkout.banner?channel=web&device=desktop&locale=en&t.points=5")
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(header(&response, "cache-control"), "private, no-cache");
+
+    let response = app.get("/v1/content?placements=checkout.banner,web.footer_promo&channel=web&device=desktop&locale=en").await;
+    assert!(header(&response, "surrogate-key").contains("placement/checkout.banner"));
+    let cache_control = header(&response, "cache-control").to_string();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["items"][0]["variant"], serde_json::Value::Null);
+    assert_eq!(
+        body["items"][0]["warnings"][0]["code"],
+        "no-eligible-variant"
+    );
+    assert_eq!(body["items"][1]["variant"]["id"], "web-footer-flash");
+    // Neither fresh nor stale past the end of the sale.
+    let number = |name: &str| -> i64 {
+        cache_control
+            .split(", ")
+            .find_map(|d| d.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let remaining = (ends - chrono::Utc::now()).num_seconds() + 1;
+    assert!(number("max-age=") <= 60, "{cache_control}");
+    assert!(
+        number("max-age=") + number("stale-while-revalidate=") <= remaining,
+        "{cache_control}"
+    );
+
+    let body = app
+        .json("/v1/content/email.welcome?channel=web&device=desktop&locale=en&t.first_name=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+        .await;
+    let html = body["fields"]["body"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>HELLO10</strong>"),
+        "authored markup stays: {html}"
+    );
 }
