@@ -183,7 +183,7 @@ pub fn parse_accept_language(header: &str) -> Vec<LanguageIdentifier> {
         })
         .take(20)
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
     ranked.into_iter().map(|(_, id)| id).collect()
 }
 
