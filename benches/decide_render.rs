@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
                 bucket_from_person: true,
                 segments_from_person: false,
             };
-            decide(std::hint::black_box(placement), &input).map(|d| d.variant)
+            decide(std::hint::black_box(placement), &input).variant
         })
     });
 
@@ -81,13 +81,13 @@ fn bench(c: &mut Criterion) {
                     bucket_from_person: true,
                     segments_from_person: false,
                 };
-                let decision = decide(placement, &input).expect("a variant");
+                let chosen = decide(placement, &input).variant.expect("a variant");
                 let mut args = FluentArgs::new();
                 args.set("channel", FluentValue::from("sms"));
                 args.set("device", FluentValue::from("mobile"));
                 render(
                     &catalog,
-                    &placement.variants[decision.variant],
+                    &placement.variants[chosen],
                     ctx.channel,
                     &ctx.chain,
                     &args,
@@ -128,13 +128,13 @@ fn bench(c: &mut Criterion) {
                 bucket_from_person: false,
                 segments_from_person: false,
             };
-            let decision = decide(gold, &input).expect("a variant");
+            let chosen = decide(gold, &input).variant.expect("a variant");
             let mut args = FluentArgs::new();
             args.set("points", FluentValue::from(1250));
             args.set("first_name", FluentValue::from("Ola"));
             render(
                 &catalog,
-                &gold.variants[decision.variant],
+                &gold.variants[chosen],
                 personal.channel,
                 &personal.chain,
                 &args,
