@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
+# wrk takes one of the two cores, so one server worker is the fair set-up here.
+export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
 PORT=${PORT:-18088}
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }

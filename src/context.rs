@@ -37,21 +37,31 @@ pub struct HeadersRead {
 }
 
 impl HeadersRead {
-    pub fn vary(self) -> String {
-        let mut names = Vec::with_capacity(4);
-        if self.accept_language {
-            names.push("Accept-Language");
-        }
-        if self.ch_ua_mobile {
-            names.push("Sec-CH-UA-Mobile");
-        }
-        if self.user_agent {
-            names.push("User-Agent");
-        }
-        if self.anonymous_id {
-            names.push("X-Anonymous-Id");
-        }
-        names.join(", ")
+    /// The `Vary` value: one of sixteen static strings, so no allocation per answer.
+    pub fn vary(self) -> &'static str {
+        const VALUES: [&str; 16] = [
+            "",
+            "Accept-Language",
+            "Sec-CH-UA-Mobile",
+            "Accept-Language, Sec-CH-UA-Mobile",
+            "User-Agent",
+            "Accept-Language, User-Agent",
+            "Sec-CH-UA-Mobile, User-Agent",
+            "Accept-Language, Sec-CH-UA-Mobile, User-Agent",
+            "X-Anonymous-Id",
+            "Accept-Language, X-Anonymous-Id",
+            "Sec-CH-UA-Mobile, X-Anonymous-Id",
+            "Accept-Language, Sec-CH-UA-Mobile, X-Anonymous-Id",
+            "User-Agent, X-Anonymous-Id",
+            "Accept-Language, User-Agent, X-Anonymous-Id",
+            "Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id",
+            "Accept-Language, Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id",
+        ];
+        let index = usize::from(self.accept_language)
+            | usize::from(self.ch_ua_mobile) << 1
+            | usize::from(self.user_agent) << 2
+            | usize::from(self.anonymous_id) << 3;
+        VALUES[index]
     }
 }
 
@@ -472,5 +482,20 @@ mod tests {
         };
         assert_eq!(read.vary(), "Accept-Language, User-Agent");
         assert_eq!(HeadersRead::default().vary(), "");
+        let all = HeadersRead {
+            accept_language: true,
+            ch_ua_mobile: true,
+            user_agent: true,
+            anonymous_id: true,
+        };
+        assert_eq!(
+            all.vary(),
+            "Accept-Language, Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id"
+        );
+        let person_only = HeadersRead {
+            anonymous_id: true,
+            ..HeadersRead::default()
+        };
+        assert_eq!(person_only.vary(), "X-Anonymous-Id");
     }
 }

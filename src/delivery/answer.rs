@@ -35,8 +35,31 @@ pub struct CachedAnswer {
     pub body: Bytes,
     pub etag: HeaderValue,
     /// `placement/<id> variant/<id> channel/<id>`, for purges.
-    pub surrogate_keys: String,
+    pub purge_keys: PurgeKeys,
     pub personal: bool,
+}
+
+/// Purge keys as ready-made header values (`Surrogate-Key` space-separated, `Cache-Tag`
+/// comma-separated): built once per rendering, cloned by reference count per response.
+#[derive(Clone, Debug)]
+pub struct PurgeKeys {
+    pub keys: String,
+    pub surrogate_key: HeaderValue,
+    pub cache_tag: HeaderValue,
+}
+
+impl PurgeKeys {
+    pub fn new(keys: String) -> PurgeKeys {
+        // Ids are validated to [a-z0-9_.-], so these are always valid header values.
+        let header = |value: String| {
+            HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+        };
+        PurgeKeys {
+            surrogate_key: header(keys.clone()),
+            cache_tag: header(keys.replace(' ', ",")),
+            keys,
+        }
+    }
 }
 
 /// Who may keep an answer, and for how long.
@@ -278,10 +301,10 @@ fn build(
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     CachedAnswer {
         etag: etag_of(&body),
-        surrogate_keys: format!(
+        purge_keys: PurgeKeys::new(format!(
             "placement/{placement} variant/{} channel/{channel}",
             variant.id
-        ),
+        )),
         personal: rendered.personal,
         body,
     }

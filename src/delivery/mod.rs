@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::app::AppState;
 use crate::context::{self, HeadersRead, RawRequest};
 use crate::problem::{Problem, ProblemType};
-pub use answer::{CachedAnswer, RenderKey};
+pub use answer::{CachedAnswer, PurgeKeys, RenderKey};
 use answer::{Outcome, Sharing};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -83,7 +83,7 @@ fn respond(
     body: Option<(Bytes, HeaderValue)>,
     sharing: &Sharing,
     read: HeadersRead,
-    surrogate_keys: &str,
+    purge_keys: &PurgeKeys,
     settings: &crate::config::Settings,
 ) -> HttpResponse {
     let unchanged = body
@@ -105,9 +105,9 @@ fn respond(
     if vary_reads_client_hints(req) {
         response.insert_header(("Accept-CH", "Sec-CH-UA-Mobile"));
     }
-    if !surrogate_keys.is_empty() {
-        response.insert_header(("Surrogate-Key", surrogate_keys.to_string()));
-        response.insert_header(("Cache-Tag", surrogate_keys.replace(' ', ",")));
+    if !purge_keys.keys.is_empty() {
+        response.insert_header(("Surrogate-Key", purge_keys.surrogate_key.clone()));
+        response.insert_header(("Cache-Tag", purge_keys.cache_tag.clone()));
     }
     match body {
         Some((body, _)) if !unchanged => response.content_type("application/json").body(body),
@@ -159,7 +159,7 @@ pub async fn content_one(
             Some((answer.body.clone(), answer.etag.clone())),
             &sharing,
             ctx.headers_read,
-            &answer.surrogate_keys,
+            &answer.purge_keys,
             &state.settings,
         ),
         Outcome::Empty { sharing, placement } => respond(
@@ -167,7 +167,7 @@ pub async fn content_one(
             None,
             &sharing,
             ctx.headers_read,
-            &format!("placement/{placement}"),
+            &PurgeKeys::new(format!("placement/{placement}")),
             &state.settings,
         ),
     };
@@ -235,7 +235,7 @@ pub async fn content_batch(
             }) => {
                 body.put_slice(&answer.body);
                 sharing.merge(&item);
-                keys.push(answer.surrogate_keys.clone());
+                keys.push(answer.purge_keys.keys.clone());
             }
             Ok(Outcome::Empty {
                 sharing: item,
@@ -275,7 +275,7 @@ pub async fn content_batch(
         Some((body, etag)),
         &sharing,
         ctx.headers_read,
-        &surrogate,
+        &PurgeKeys::new(surrogate),
         &state.settings,
     ))
 }
