@@ -11,9 +11,13 @@ use anyhow::Context as _;
 use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 
+use chrono::{DateTime, Utc};
+
 use crate::catalog::{files, Catalog};
 use crate::config::Settings;
 use crate::delivery::{CachedAnswer, RenderKey};
+use crate::engagement::writer::{EventWriter, OnCommit};
+use crate::engagement::{EventKind, NewEvent};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::storage::{self, StorageError};
@@ -31,7 +35,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub redis: Option<redis::aio::ConnectionManager>,
     redis_client: Option<redis::Client>,
+    /// The group-commit event writer.
+    pub events: EventWriter,
+    /// Recent impressions per (person, placement), for frequency caps; kept current by
+    /// this node's writer, reloaded from the database after `FATIGUE_TTL`.
+    pub fatigue: FatigueCache,
+    /// Absolute base URL for tracked links and open pixels.
+    pub public_url: String,
 }
+
+/// Recent impression times per (person key, placement).
+pub type FatigueCache = moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>;
+
+/// How stale another node's view of a person's impressions may get.
+const FATIGUE_TTL: Duration = Duration::from_secs(60);
 
 impl AppState {
     /// The serving catalog; compiled from the database only on a miss.
@@ -165,7 +182,27 @@ impl Application {
             None => (None, None),
         };
 
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings.public_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://{}:{port}",
+                listener
+                    .local_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default()
+            )
+        });
+        let fatigue: FatigueCache = moka::sync::Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(FATIGUE_TTL)
+            .build();
+        let events = EventWriter::start(db.clone(), remember_impressions(fatigue.clone()));
         let state = web::Data::new(AppState {
+            events,
+            fatigue,
+            public_url,
             catalogs: moka::future::Cache::builder().max_capacity(1).build(),
             rendered: moka::sync::Cache::builder()
                 .max_capacity(settings.cache.rendered_capacity)
@@ -238,6 +275,7 @@ impl Application {
                     }
                 })
                 .configure(crate::delivery::configure)
+                .configure(crate::engagement::http::configure)
                 .configure(crate::ops::configure)
                 .default_service(web::to(crate::problem::not_found))
         })
@@ -270,6 +308,9 @@ impl Application {
             .clone()
             .map(|client| tokio::spawn(listen_for_invalidations(self.state.clone(), client)));
         let result = self.server.await;
+        // The server has stopped taking requests and finished those in flight; what
+        // they handed the writer is committed before the process exits.
+        self.state.events.close().await;
         poller.abort();
         if let Some(listener) = listener {
             listener.abort();
@@ -277,6 +318,25 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
+}
+
+/// Keeps cached impression histories current with what this node commits.
+fn remember_impressions(
+    fatigue: moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>,
+) -> OnCommit {
+    Arc::new(move |events: &[&NewEvent]| {
+        for event in events {
+            let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key) else {
+                continue;
+            };
+            let key = (person.clone(), Arc::from(event.decision.placement.as_str()));
+            if let Some(known) = fatigue.get(&key) {
+                let mut times = (*known).clone();
+                times.push(event.occurred_at);
+                fatigue.insert(key, Arc::new(times));
+            }
+        }
+    })
 }
 
 async fn import_with_retry(

@@ -60,6 +60,9 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     pub workers: Option<usize>,
     pub max_batch_placements: usize,
+    /// Absolute base URL of this service as customers reach it, for tracked links and
+    /// open pixels in email and SMS. Unset: `http://<bind>`.
+    pub public_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -102,6 +105,7 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             workers: None,
             max_batch_placements: 20,
+            public_url: None,
         }
     }
 }
@@ -183,6 +187,14 @@ impl Settings {
         }
         if self.max_batch_placements == 0 || self.max_batch_placements > 100 {
             return invalid("max_batch_placements", "must be between 1 and 100");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.ends_with('/') {
+                return invalid(
+                    "public_url",
+                    "must be an http(s) URL without a trailing slash",
+                );
+            }
         }
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");

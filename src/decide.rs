@@ -186,6 +186,7 @@ mod tests {
                     max_payload_bytes: None,
                     escape_html: false,
                     field_max_chars: BTreeMap::new(),
+                    tracked_links: false,
                 })
                 .collect(),
             traits: vec![],
@@ -194,6 +195,7 @@ mod tests {
                 description: String::new(),
                 channels: vec!["web".into(), "email".into()],
                 fields: BTreeMap::new(),
+                frequency_cap: None,
                 variants,
             }],
             fluent: vec![],

@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod decide;
 pub mod delivery;
+pub mod engagement;
 pub mod identity;
 pub mod l10n;
 pub mod metrics;

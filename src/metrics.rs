@@ -13,6 +13,7 @@ pub struct Metrics {
     pub db_queries: IntCounter,
     pub catalog_generation: IntGauge,
     pub catalog_loads: IntCounter,
+    pub events_accepted: IntCounter,
 }
 
 impl Metrics {
@@ -51,8 +52,11 @@ impl Metrics {
             "Catalog compilations from the database",
         )
         .expect("static metric definition");
+        let events_accepted = IntCounter::new("events_accepted_total", "Engagement events stored")
+            .expect("static metric definition");
         for collector in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events_accepted.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
             Box::new(render_cache.clone()),
             Box::new(db_queries.clone()),
@@ -71,6 +75,7 @@ impl Metrics {
             db_queries,
             catalog_generation,
             catalog_loads,
+            events_accepted,
         }
     }
 

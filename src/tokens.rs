@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 const TRACKING_AUDIENCE: &str = "tailor:tracking";
 const COHORT_AUDIENCE: &str = "tailor:cohort";
+const LINK_AUDIENCE: &str = "tailor:link";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingClaims {
@@ -27,6 +28,37 @@ pub struct TrackingClaims {
     pub lo: String,
     /// catalog generation the decision was made on
     pub gen: u64,
+}
+
+/// A tracked link (`lk` names the link field) or an email open pixel (no `lk`), with the
+/// person when the content request named one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    pub aud: String,
+    pub pl: String,
+    pub va: String,
+    pub ve: u32,
+    pub ch: String,
+    pub dv: String,
+    pub lo: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lk: Option<String>,
+    /// The person's key (pseudonymous), so opens and clicks count for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub an: Option<String>,
+}
+
+impl From<LinkClaims> for crate::engagement::DecisionRef {
+    fn from(c: LinkClaims) -> Self {
+        crate::engagement::DecisionRef {
+            placement: c.pl,
+            variant: c.va,
+            version: c.ve,
+            channel: c.ch,
+            device: c.dv,
+            locale: c.lo,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +84,7 @@ pub struct Signer {
     decoding: DecodingKey,
     tracking: Validation,
     cohort: Validation,
+    link: Validation,
 }
 
 impl Signer {
@@ -67,11 +100,14 @@ impl Signer {
         cohort.required_spec_claims.clear();
         cohort.required_spec_claims.insert("aud".into());
         cohort.required_spec_claims.insert("exp".into());
+        let mut link = tracking.clone();
+        link.set_audience(&[LINK_AUDIENCE]);
         Signer {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             tracking,
             cohort,
+            link,
         }
     }
 
@@ -103,8 +139,61 @@ impl Signer {
         })
     }
 
+    /// The claims of a tracking token, for building link tokens beside it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tracking_claims(
+        placement: &str,
+        variant: &str,
+        version: u32,
+        channel: &str,
+        device: &str,
+        locale: &str,
+        generation: u64,
+    ) -> TrackingClaims {
+        TrackingClaims {
+            aud: TRACKING_AUDIENCE.into(),
+            pl: placement.into(),
+            va: variant.into(),
+            ve: version,
+            ch: channel.into(),
+            dv: device.into(),
+            lo: locale.into(),
+            gen: generation,
+        }
+    }
+
+    pub fn sign_tracking(&self, claims: &TrackingClaims) -> String {
+        self.sign(claims)
+    }
+
     pub fn verify_tracking(&self, token: &str) -> Result<TrackingClaims, TokenError> {
         decode::<TrackingClaims>(token, &self.decoding, &self.tracking)
+            .map(|d| d.claims)
+            .map_err(classify)
+    }
+
+    /// A link (`field` given) or open-pixel token for a decision.
+    pub fn link_token(
+        &self,
+        decision: &TrackingClaims,
+        field: Option<&str>,
+        person: Option<&str>,
+    ) -> String {
+        self.sign(&LinkClaims {
+            aud: LINK_AUDIENCE.into(),
+            pl: decision.pl.clone(),
+            va: decision.va.clone(),
+            ve: decision.ve,
+            ch: decision.ch.clone(),
+            dv: decision.dv.clone(),
+            lo: decision.lo.clone(),
+            lk: field.map(str::to_string),
+            an: person.map(str::to_string),
+        })
+    }
+
+    pub fn verify_link(&self, token: &str) -> Result<LinkClaims, TokenError> {
+        decode::<LinkClaims>(token, &self.decoding, &self.link)
             .map(|d| d.claims)
             .map_err(classify)
     }
@@ -197,5 +286,16 @@ mod tests {
         // A tracking token is not a cohort key.
         let tracking = s.tracking_token("p", "v", 1, "web", "desktop", "en", 1);
         assert!(s.verify_cohort(&tracking).is_err());
+        assert!(
+            s.verify_link(&tracking).is_err(),
+            "a tracking token is not a link token"
+        );
+        let claims = s.verify_tracking(&tracking).unwrap();
+        let link = s.link_token(&claims, Some("cta"), Some("anon:x"));
+        assert_eq!(s.verify_link(&link).unwrap().lk.as_deref(), Some("cta"));
+        assert!(
+            s.verify_tracking(&link).is_err(),
+            "a link token is not a tracking token"
+        );
     }
 }

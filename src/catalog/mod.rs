@@ -140,6 +140,7 @@ impl Variant {
 
 pub struct Placement {
     pub id: Arc<str>,
+    pub frequency_cap: Option<model::FrequencyCap>,
     pub channels: u64,
     pub variants: Vec<Variant>,
     /// A per-placement permutation of buckets, so that assignment in one placement says
@@ -258,6 +259,7 @@ impl Catalog {
             placements.push(Placement {
                 bucket_rank: bucket_rank(&def.id),
                 id: Arc::from(def.id.as_str()),
+                frequency_cap: def.frequency_cap,
                 channels: placement_channels,
                 variants,
             });

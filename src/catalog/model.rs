@@ -71,6 +71,9 @@ pub struct ChannelDef {
     pub escape_html: bool,
     #[serde(default)]
     pub field_max_chars: BTreeMap<String, usize>,
+    /// Links become tracked redirects (`/v1/t/...`), and email gets an open pixel.
+    #[serde(default)]
+    pub tracked_links: bool,
 }
 
 fn default_channel_state() -> ChannelState {
@@ -243,8 +246,18 @@ pub struct PlacementDef {
     pub channels: Vec<String>,
     #[serde(default)]
     pub fields: BTreeMap<String, FieldDef>,
+    /// At most so many impressions per person in a rolling window, across channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<FrequencyCap>,
     #[serde(default, rename = "variant")]
     pub variants: Vec<VariantDef>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyCap {
+    pub impressions: u32,
+    pub days: u32,
 }
 
 /// One Fluent resource file of one locale.

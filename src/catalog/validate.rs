@@ -130,6 +130,14 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                 format!("placement `{}` is defined twice", placement.id),
             );
         }
+        if let Some(cap) = placement.frequency_cap {
+            if cap.impressions == 0 || cap.days == 0 || cap.days > 365 {
+                push(
+                    at(Some("frequency_cap")),
+                    "frequency_cap needs impressions >= 1 and days between 1 and 365".into(),
+                );
+            }
+        }
         if placement.channels.is_empty() {
             push(
                 at(Some("channels")),

@@ -122,11 +122,49 @@ pub enum Outcome {
 /// Time-dependent rules can change the answer at any minute.
 const TEMPORAL_MAX_AGE: u32 = 60;
 
+/// Has the request's person reached the placement's frequency cap? Answers from this
+/// node's cache of their recent impressions; a miss reads them from the database.
+pub async fn is_capped(
+    state: &AppState,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    placement_id: &str,
+) -> Result<bool, Problem> {
+    let (Some((_, placement)), Some(person)) = (catalog.placement(placement_id), &ctx.person)
+    else {
+        return Ok(false);
+    };
+    let Some(cap) = placement.frequency_cap else {
+        return Ok(false);
+    };
+    let window_start = ctx.now - chrono::Duration::days(i64::from(cap.days));
+    let key = (person.key.clone(), placement.id.clone());
+    let times = match state.fatigue.get(&key) {
+        Some(times) => times,
+        None => {
+            let times = Arc::new(
+                crate::storage::events::impressions_since(
+                    &state.db,
+                    &person.key,
+                    &placement.id,
+                    window_start,
+                )
+                .await?,
+            );
+            state.fatigue.insert(key, times.clone());
+            times
+        }
+    };
+    let recent = times.iter().filter(|t| **t >= window_start).count();
+    Ok(recent >= cap.impressions as usize)
+}
+
 pub fn answer(
     state: &AppState,
     catalog: &Catalog,
     ctx: &RequestContext,
     placement_id: &str,
+    capped: bool,
 ) -> Result<Outcome, Problem> {
     let (placement_index, placement) = catalog.placement(placement_id).ok_or_else(|| {
         Problem::new(
@@ -172,8 +210,18 @@ pub fn answer(
             .next_change
             .map(|next| (next - ctx.now).num_seconds().clamp(1, i64::from(u32::MAX)) as u32),
         temporal: decision.temporal,
-        person_matters: decision.bucket_sensitive || decision.personal,
+        // A capped placement answers differently for people who have seen it enough.
+        person_matters: decision.bucket_sensitive
+            || decision.personal
+            || placement.frequency_cap.is_some(),
     };
+    if capped {
+        sharing.private = true;
+        return Ok(Outcome::Empty {
+            sharing,
+            placement: placement.id.clone(),
+        });
+    }
     let Some(chosen) = decision.variant else {
         return Ok(Outcome::Empty {
             sharing,
@@ -186,8 +234,23 @@ pub fn answer(
             .fields
             .iter()
             .any(|f| matches!(f.value, CompiledField::Message { personal: true, .. }));
-    let rendered = if personal_render {
-        Arc::new(build(state, catalog, ctx, variant, &placement.id, true))
+    // Tracked links name the person so their clicks and opens count for them.
+    let channel_def = &catalog.channels[ctx.channel].def;
+    let tracked_person = ctx
+        .person
+        .as_ref()
+        .filter(|_| channel_def.tracked_links)
+        .map(|p| p.key.as_str());
+    let rendered = if personal_render || tracked_person.is_some() {
+        Arc::new(build(
+            state,
+            catalog,
+            ctx,
+            variant,
+            &placement.id,
+            personal_render,
+            tracked_person,
+        ))
     } else {
         let key = RenderKey {
             generation: catalog.generation,
@@ -206,13 +269,21 @@ pub fn answer(
                 .render_cache
                 .with_label_values(&["miss"])
                 .inc();
-            let built = Arc::new(build(state, catalog, ctx, variant, &placement.id, false));
+            let built = Arc::new(build(
+                state,
+                catalog,
+                ctx,
+                variant,
+                &placement.id,
+                false,
+                None,
+            ));
             state.rendered.insert(key, built.clone());
             built
         }
     };
     // Trait values went into rendering: private even if no placeable showed them.
-    sharing.private |= rendered.personal || personal_render;
+    sharing.private |= rendered.personal || personal_render || tracked_person.is_some();
     Ok(Outcome::Content {
         sharing,
         answer: rendered,
@@ -237,6 +308,16 @@ struct VariantRef<'a> {
     version: u32,
 }
 
+/// Tracked URLs for channels whose links are counted (email, SMS).
+#[derive(Serialize)]
+struct Tracking {
+    /// Link field → tracked redirect URL.
+    links: std::collections::BTreeMap<String, String>,
+    /// Email only: the open pixel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_pixel: Option<String>,
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     placement: &'a str,
@@ -249,6 +330,8 @@ struct Body<'a> {
     warnings: &'a [Warning],
     #[serde(skip_serializing_if = "Option::is_none")]
     sms: Option<SmsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking: Option<Tracking>,
 }
 
 fn build(
@@ -258,6 +341,7 @@ fn build(
     variant: &Variant,
     placement: &str,
     with_traits: bool,
+    person: Option<&str>,
 ) -> CachedAnswer {
     let channel = &catalog.channels[ctx.channel].id;
     let mut args = FluentArgs::new();
@@ -275,7 +359,7 @@ fn build(
     }
     let rendered = render(catalog, variant, ctx.channel, &ctx.chain, &args);
     let locale = catalog.l10n.locale_name(ctx.chain.primary());
-    let tracking_token = state.signer.tracking_token(
+    let claims = crate::tokens::Signer::tracking_claims(
         placement,
         &variant.id,
         variant.version,
@@ -284,6 +368,26 @@ fn build(
         locale,
         catalog.generation,
     );
+    let tracking_token = state.signer.sign_tracking(&claims);
+    let channel_def = &catalog.channels[ctx.channel].def;
+    let tracking = channel_def.tracked_links.then(|| Tracking {
+        links: variant
+            .fields
+            .iter()
+            .filter(|f| f.kind == crate::catalog::model::FieldKind::Link)
+            .map(|f| {
+                let token = state.signer.link_token(&claims, Some(&f.name), person);
+                (
+                    f.name.to_string(),
+                    format!("{}/v1/t/{token}", state.public_url),
+                )
+            })
+            .collect(),
+        open_pixel: (channel_def.text == crate::catalog::model::TextMode::Html).then(|| {
+            let token = state.signer.link_token(&claims, None, person);
+            format!("{}/v1/o/{token}.gif", state.public_url)
+        }),
+    });
     let body = Body {
         placement,
         variant: VariantRef {
@@ -297,6 +401,7 @@ fn build(
         tracking_token,
         warnings: &rendered.warnings,
         sms: rendered.sms,
+        tracking,
     };
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     CachedAnswer {

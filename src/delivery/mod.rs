@@ -153,7 +153,8 @@ pub async fn content_one(
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
-    let response = match answer::answer(&state, &catalog, &ctx, &path)? {
+    let capped = answer::is_capped(&state, &catalog, &ctx, &path).await?;
+    let response = match answer::answer(&state, &catalog, &ctx, &path, capped)? {
         Outcome::Content { answer, sharing } => respond(
             &req,
             Some((answer.body.clone(), answer.etag.clone())),
@@ -228,7 +229,8 @@ pub async fn content_batch(
         if i > 0 {
             body.put_u8(b',');
         }
-        match answer::answer(&state, &catalog, &ctx, id) {
+        let capped = answer::is_capped(&state, &catalog, &ctx, id).await?;
+        match answer::answer(&state, &catalog, &ctx, id, capped) {
             Ok(Outcome::Content {
                 answer,
                 sharing: item,

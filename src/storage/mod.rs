@@ -2,6 +2,7 @@
 //! SQL (through sea-orm); everything above it sees [`ContentSet`]s and plain values.
 
 pub mod entities;
+pub mod events;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,0 +1,277 @@
+//! Engagement: every accepted event once (the primary key is the client's event id, so a
+//! repeat is a duplicate on every node and after every restart), daily rollups kept up
+//! to date by the event writer, and the impression→outcome velocity histogram.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Events {
+    Table,
+    EventId,
+    Kind,
+    OccurredAt,
+    ReceivedAt,
+    Placement,
+    Variant,
+    Version,
+    Channel,
+    Device,
+    Locale,
+    PersonKey,
+    RevenueMinor,
+    Currency,
+    FeedbackKind,
+    Score,
+    Comment,
+    Link,
+}
+
+#[derive(DeriveIden)]
+enum EngagementDaily {
+    Table,
+    Day,
+    Placement,
+    Variant,
+    Channel,
+    Device,
+    Locale,
+    Impressions,
+    Views,
+    Clicks,
+    Conversions,
+    Dismissals,
+    OptIns,
+    OptOuts,
+    Shares,
+    CsatCount,
+    CsatSum,
+    NpsCount,
+    NpsSum,
+    NpsPromoters,
+    NpsDetractors,
+    CesCount,
+    CesSum,
+}
+
+#[derive(DeriveIden)]
+enum RevenueDaily {
+    Table,
+    Day,
+    Placement,
+    Variant,
+    Channel,
+    Device,
+    Locale,
+    Currency,
+    Conversions,
+    AmountMinor,
+}
+
+#[derive(DeriveIden)]
+enum VelocityDaily {
+    Table,
+    Day,
+    Placement,
+    Variant,
+    Channel,
+    Device,
+    Locale,
+    Outcome,
+    Bucket,
+    Count,
+}
+
+fn key_columns(table: &mut TableCreateStatement, columns: &[DynIden]) {
+    for column in columns {
+        table.col(ColumnDef::new(column.clone()).string_len(64).not_null());
+    }
+}
+
+fn counter(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column)
+        .big_integer()
+        .not_null()
+        .default(0)
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Events::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(Events::EventId)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Events::Kind).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Events::OccurredAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Events::ReceivedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Events::Placement).string_len(64).not_null())
+                    .col(ColumnDef::new(Events::Variant).string_len(64).not_null())
+                    .col(ColumnDef::new(Events::Version).integer().not_null())
+                    .col(ColumnDef::new(Events::Channel).string_len(64).not_null())
+                    .col(ColumnDef::new(Events::Device).string_len(16).not_null())
+                    .col(ColumnDef::new(Events::Locale).string_len(35).not_null())
+                    .col(ColumnDef::new(Events::PersonKey).string_len(160).null())
+                    .col(ColumnDef::new(Events::RevenueMinor).big_integer().null())
+                    .col(ColumnDef::new(Events::Currency).string_len(3).null())
+                    .col(ColumnDef::new(Events::FeedbackKind).string_len(8).null())
+                    .col(ColumnDef::new(Events::Score).small_integer().null())
+                    .col(ColumnDef::new(Events::Comment).text().null())
+                    .col(ColumnDef::new(Events::Link).string_len(64).null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_events_person_placement")
+                    .table(Events::Table)
+                    .col(Events::PersonKey)
+                    .col(Events::Placement)
+                    .col(Events::OccurredAt)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+
+        let dimensions: Vec<DynIden> = vec![
+            EngagementDaily::Placement.into_iden(),
+            EngagementDaily::Variant.into_iden(),
+            EngagementDaily::Channel.into_iden(),
+            EngagementDaily::Device.into_iden(),
+            EngagementDaily::Locale.into_iden(),
+        ];
+        let mut daily = Table::create();
+        daily
+            .table(EngagementDaily::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(EngagementDaily::Day).date().not_null());
+        key_columns(&mut daily, &dimensions);
+        for column in [
+            EngagementDaily::Impressions,
+            EngagementDaily::Views,
+            EngagementDaily::Clicks,
+            EngagementDaily::Conversions,
+            EngagementDaily::Dismissals,
+            EngagementDaily::OptIns,
+            EngagementDaily::OptOuts,
+            EngagementDaily::Shares,
+            EngagementDaily::CsatCount,
+            EngagementDaily::CsatSum,
+            EngagementDaily::NpsCount,
+            EngagementDaily::NpsSum,
+            EngagementDaily::NpsPromoters,
+            EngagementDaily::NpsDetractors,
+            EngagementDaily::CesCount,
+            EngagementDaily::CesSum,
+        ] {
+            daily.col(counter(column));
+        }
+        let mut primary = Index::create();
+        primary.col(EngagementDaily::Day);
+        for d in &dimensions {
+            primary.col(d.clone());
+        }
+        daily.primary_key(&mut primary);
+        manager.create_table(daily.to_owned()).await?;
+
+        let mut revenue = Table::create();
+        revenue
+            .table(RevenueDaily::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(RevenueDaily::Day).date().not_null());
+        let revenue_dimensions: Vec<DynIden> = vec![
+            RevenueDaily::Placement.into_iden(),
+            RevenueDaily::Variant.into_iden(),
+            RevenueDaily::Channel.into_iden(),
+            RevenueDaily::Device.into_iden(),
+            RevenueDaily::Locale.into_iden(),
+        ];
+        key_columns(&mut revenue, &revenue_dimensions);
+        revenue
+            .col(
+                ColumnDef::new(RevenueDaily::Currency)
+                    .string_len(3)
+                    .not_null(),
+            )
+            .col(counter(RevenueDaily::Conversions))
+            .col(counter(RevenueDaily::AmountMinor));
+        let mut primary = Index::create();
+        primary.col(RevenueDaily::Day);
+        for d in &revenue_dimensions {
+            primary.col(d.clone());
+        }
+        primary.col(RevenueDaily::Currency);
+        revenue.primary_key(&mut primary);
+        manager.create_table(revenue.to_owned()).await?;
+
+        let mut velocity = Table::create();
+        velocity
+            .table(VelocityDaily::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(VelocityDaily::Day).date().not_null());
+        let velocity_dimensions: Vec<DynIden> = vec![
+            VelocityDaily::Placement.into_iden(),
+            VelocityDaily::Variant.into_iden(),
+            VelocityDaily::Channel.into_iden(),
+            VelocityDaily::Device.into_iden(),
+            VelocityDaily::Locale.into_iden(),
+        ];
+        key_columns(&mut velocity, &velocity_dimensions);
+        velocity
+            .col(
+                ColumnDef::new(VelocityDaily::Outcome)
+                    .string_len(16)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(VelocityDaily::Bucket)
+                    .small_integer()
+                    .not_null(),
+            )
+            .col(counter(VelocityDaily::Count));
+        let mut primary = Index::create();
+        primary.col(VelocityDaily::Day);
+        for d in &velocity_dimensions {
+            primary.col(d.clone());
+        }
+        primary
+            .col(VelocityDaily::Outcome)
+            .col(VelocityDaily::Bucket);
+        velocity.primary_key(&mut primary);
+        manager.create_table(velocity.to_owned()).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            VelocityDaily::Table.into_iden(),
+            RevenueDaily::Table.into_iden(),
+            EngagementDaily::Table.into_iden(),
+            Events::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

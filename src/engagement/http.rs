@@ -1,0 +1,243 @@
+//! Engagement over HTTP: `POST /v1/events` (JSON, or `text/plain` from
+//! `navigator.sendBeacon`), tracked links `GET /v1/t/{token}` and open pixels
+//! `GET /v1/o/{token}.gif` for email and SMS.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::writer::WriteError;
+use super::{
+    parse_event, EventContext, EventKind, NewEvent, Rejection, MAX_BATCH_BYTES,
+    MAX_EVENTS_PER_BATCH,
+};
+use crate::app::AppState;
+use crate::catalog::CompiledField;
+use crate::problem::{Problem, ProblemType};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/events").route(web::post().to(post_events)))
+        .service(web::resource("/v1/t/{token}").route(web::get().to(tracked_link)))
+        .service(web::resource("/v1/o/{file}").route(web::get().to(open_pixel)));
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsAccepted {
+    /// Events stored by this call.
+    pub accepted: usize,
+    /// Events whose `event_id` was already stored (not counted again).
+    pub duplicates: usize,
+    pub rejected: Vec<Rejection>,
+}
+
+impl From<WriteError> for Problem {
+    fn from(error: WriteError) -> Problem {
+        Problem::new(
+            ProblemType::Unavailable,
+            format!("{error}; nothing from this request was stored, send it again"),
+        )
+        .with_retry_after(1)
+    }
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, Problem> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BATCH_BYTES {
+            return Err(
+                Problem::new(ProblemType::PayloadTooLarge, "a batch is at most 1 MiB")
+                    .with_field("body"),
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST /v1/events`: a batch of engagement events.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "engagement",
+    request_body(content = String, description = "`{\"events\": [...]}`, at most 500 events and 1 MiB; `application/json` or `text/plain` (sendBeacon)"),
+    params(("X-Anonymous-Id" = Option<String>, Header, description = "The person, for events without their own `anonymous_id`")),
+    responses(
+        (status = 202, description = "Stored (committed) events, duplicates, and each rejected event with its index, field and reason", body = EventsAccepted),
+        (status = 400, description = "Not a JSON batch", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More than 500 events or 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: nothing stored, retry after Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn post_events(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let body = read_body(payload).await?;
+    let document: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Problem::invalid("body", format!("not JSON: {e}")))?;
+    let events = document
+        .get("events")
+        .and_then(|e| e.as_array())
+        .ok_or_else(|| Problem::invalid("events", "the body must be {\"events\": [...]}"))?;
+    if events.len() > MAX_EVENTS_PER_BATCH {
+        return Err(Problem::new(
+            ProblemType::PayloadTooLarge,
+            format!(
+                "{} events; a batch holds at most {MAX_EVENTS_PER_BATCH}",
+                events.len()
+            ),
+        )
+        .with_field("events"));
+    }
+    let batch_person = req
+        .headers()
+        .get("x-anonymous-id")
+        .and_then(|v| v.to_str().ok());
+    let ctx = EventContext {
+        signer: &state.signer,
+        now: Utc::now(),
+        batch_person,
+    };
+    let mut valid = Vec::with_capacity(events.len());
+    let mut rejected = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        match parse_event(index, event, &ctx) {
+            Ok(event) => valid.push(event),
+            Err(rejection) => rejected.push(rejection),
+        }
+    }
+    let stored = state.events.write(valid).await?;
+    let accepted = stored.iter().filter(|new| **new).count();
+    state.metrics.events_accepted.inc_by(accepted as u64);
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(EventsAccepted {
+            accepted,
+            duplicates: stored.len() - accepted,
+            rejected,
+        }))
+}
+
+fn event_from_link(
+    kind: EventKind,
+    claims: crate::tokens::LinkClaims,
+    link: Option<String>,
+) -> NewEvent {
+    let prefix = if kind == EventKind::Click {
+        "click"
+    } else {
+        "open"
+    };
+    NewEvent {
+        event_id: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
+        kind,
+        occurred_at: Utc::now(),
+        person_key: claims.an.clone(),
+        decision: claims.into(),
+        revenue: None,
+        feedback: None,
+        link,
+    }
+}
+
+/// `GET /v1/t/{token}`: a tracked link from an email or SMS. Logs the click, then
+/// redirects to the link the variant defines — only that one: the token names the
+/// variant and field, never a URL, so it cannot become an open redirect.
+#[utoipa::path(
+    get,
+    path = "/v1/t/{token}",
+    tag = "engagement",
+    params(("token" = String, Path, description = "Link token from a content answer's `tracking.links`")),
+    responses(
+        (status = 302, description = "To the variant's link"),
+        (status = 400, description = "Not a link token Tailor signed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The variant or its link no longer exists", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn tracked_link(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let claims = state
+        .signer
+        .verify_link(&path)
+        .map_err(|_| Problem::invalid("token", "not a link token Tailor signed"))?;
+    let field = claims
+        .lk
+        .clone()
+        .ok_or_else(|| Problem::invalid("token", "this token is an open pixel, not a link"))?;
+    let catalog = state.catalog().await?;
+    let target = catalog
+        .placement(&claims.pl)
+        .and_then(|(_, p)| p.variants.iter().find(|v| *v.id == *claims.va))
+        .and_then(|v| v.fields.iter().find(|f| *f.name == *field))
+        .and_then(|f| match &f.value {
+            CompiledField::Url(url) => Some(url.to_string()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::NotFound,
+                "the link's variant or field no longer exists",
+            )
+        })?;
+    let event = event_from_link(EventKind::Click, claims, Some(field));
+    // The reader's click must not fail on our account: log the loss, still redirect.
+    if let Err(e) = state.events.write(vec![event]).await {
+        tracing::warn!(error = %e, "tracked click not stored");
+    }
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, target))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// 1×1 transparent GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// `GET /v1/o/{token}.gif`: an email open, logged as the email's impression.
+#[utoipa::path(
+    get,
+    path = "/v1/o/{token}.gif",
+    tag = "engagement",
+    params(("token" = String, Path, description = "Open token from a content answer's `tracking.open_pixel`")),
+    responses(
+        (status = 200, description = "A 1×1 GIF, never cached", content_type = "image/gif"),
+        (status = 400, description = "Not an open token Tailor signed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn open_pixel(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let token = path
+        .strip_suffix(".gif")
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "open pixels end in .gif"))?;
+    let claims = state
+        .signer
+        .verify_link(token)
+        .map_err(|_| Problem::invalid("token", "not an open token Tailor signed"))?;
+    if claims.lk.is_some() {
+        return Err(Problem::invalid(
+            "token",
+            "this token is a link, not an open pixel",
+        ));
+    }
+    let event = event_from_link(EventKind::Impression, claims, None);
+    if let Err(e) = state.events.write(vec![event]).await {
+        tracing::warn!(error = %e, "email open not stored");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("image/gif")
+        .insert_header((header::CACHE_CONTROL, "no-store, max-age=0"))
+        .body(PIXEL))
+}
