@@ -322,7 +322,7 @@ impl Application {
 
 /// Keeps cached impression histories current with what this node commits.
 fn remember_impressions(
-    fatigue: moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>,
+    fatigue: FatigueCache,
 ) -> OnCommit {
     Arc::new(move |events: &[&NewEvent]| {
         for event in events {
