@@ -220,9 +220,6 @@ impl Application {
             .await
             .map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
 
-        let listener = TcpListener::bind(&state.settings.bind)
-            .with_context(|| format!("binding {}", state.settings.bind))?;
-        let port = listener.local_addr()?.port();
         let server_state = state.clone();
         let workers = state
             .settings
@@ -321,9 +318,7 @@ impl Application {
 }
 
 /// Keeps cached impression histories current with what this node commits.
-fn remember_impressions(
-    fatigue: FatigueCache,
-) -> OnCommit {
+fn remember_impressions(fatigue: FatigueCache) -> OnCommit {
     Arc::new(move |events: &[&NewEvent]| {
         for event in events {
             let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key) else {

@@ -3,5 +3,6 @@
 
 mod cli;
 mod delivery;
+mod engagement;
 mod helpers;
 mod ops;
