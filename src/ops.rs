@@ -21,12 +21,22 @@ use crate::problem::{Problem, ProblemType};
         crate::delivery::content_one,
         crate::delivery::content_batch,
         crate::delivery::cohort_context,
+        crate::engagement::http::post_events,
+        crate::engagement::http::tracked_link,
+        crate::engagement::http::open_pixel,
         channels,
         healthz,
         readyz,
         metrics,
     ),
-    components(schemas(Problem, ChannelList, ChannelEntry, crate::delivery::CohortAnswer))
+    components(schemas(
+        Problem,
+        ChannelList,
+        ChannelEntry,
+        crate::delivery::CohortAnswer,
+        crate::engagement::http::EventsAccepted,
+        crate::engagement::Rejection
+    ))
 )]
 pub struct ApiDoc;
 

@@ -203,59 +203,152 @@ fn a_bad_configuration_value_stops_start_up_with_its_name() {
     assert!(stderr.to_lowercase().contains("max_age_secs"), "{stderr}");
 }
 
-#[tokio::test]
-async fn serve_shuts_down_gracefully_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `tailor serve` on a free port; returns the child and its port.
+fn spawn_serve(database_url: &str) -> (std::process::Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailor"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .current_dir(repo_root())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
-        )
+        .env("DATABASE_URL", database_url)
         .env_remove("REDIS_URL")
         .env("TAILOR_LOG_FORMAT", "json")
+        .env("TAILOR_SIGNING_SECRET", SIGNING_SECRET)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let port = {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut port = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
-                if event["message"] == "listening" {
-                    port = event["port"].as_u64();
-                    break;
-                }
+    let mut lines = BufReader::new(stderr).lines();
+    let mut port = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+            if event["message"] == "listening" {
+                port = event["port"].as_u64();
+                break;
             }
         }
-        // Keep draining so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        port.expect("the server reported its port")
-    };
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port.expect("the server reported its port") as u16)
+}
+
+async fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
+    loop {
         if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
+            return exit;
         }
         assert!(
             Instant::now() < deadline,
             "still running 30 s after SIGTERM"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
+}
+
+fn sigterm(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_shuts_down_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = spawn_serve(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("t.db").display()
+    ));
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    sigterm(&child);
+    let exit = wait_for_exit(&mut child).await;
     assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn every_acknowledged_event_survives_a_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(dir.path()).await;
+    let (mut child, port) = spawn_serve(&database_url);
+    let base = format!("http://127.0.0.1:{port}");
+    let content: serde_json::Value =
+        reqwest::get(format!("{base}/v1/content/home.hero?channel=web&locale=en"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let token = content["tracking_token"].as_str().unwrap().to_string();
+
+    // Four senders post batches until the server goes away, recording what was acknowledged.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut senders = Vec::new();
+    for sender in 0..4 {
+        let (base, token, acknowledged) = (base.clone(), token.clone(), acknowledged.clone());
+        senders.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for batch in 0..10_000 {
+                let ids: Vec<String> = (0..20).map(|i| format!("s{sender}-b{batch}-e{i}")).collect();
+                let events: Vec<serde_json::Value> = ids
+                    .iter()
+                    .map(|id| serde_json::json!({"event_id": id, "type": "impression", "tracking_token": token}))
+                    .collect();
+                let sent = client.post(format!("{base}/v1/events")).json(&serde_json::json!({"events": events})).send().await;
+                match sent {
+                    Ok(response) if response.status() == 202 => {
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        assert_eq!(body["accepted"], 20);
+                        acknowledged.lock().unwrap().extend(ids);
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    while acknowledged.lock().unwrap().len() < 2_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "events are not being acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sigterm(&child);
+    let exit = wait_for_exit(&mut child).await;
+    assert!(exit.success(), "{exit:?}");
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let db = sea_orm::Database::connect(&database_url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_id FROM events".to_string(),
+        ))
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(acknowledged.len() >= 2_000);
 }
 
 #[test]
