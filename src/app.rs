@@ -198,7 +198,13 @@ impl Application {
             .max_capacity(1_000_000)
             .time_to_live(FATIGUE_TTL)
             .build();
-        let events = EventWriter::start(db.clone(), remember_impressions(fatigue.clone()));
+        // SQLite wants one writer; PostgreSQL overlaps the round trips of two.
+        let writers = if settings.database_url.starts_with("sqlite:") {
+            1
+        } else {
+            2
+        };
+        let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
         let state = web::Data::new(AppState {
             events,
             fatigue,

@@ -29,6 +29,17 @@ enum Events {
     Link,
 }
 
+/// Each person's first impression of each variant: what velocity is measured from,
+/// looked up by key instead of scanning the event log.
+#[derive(DeriveIden)]
+enum FirstImpressions {
+    Table,
+    PersonKey,
+    Placement,
+    Variant,
+    FirstAt,
+}
+
 #[derive(DeriveIden)]
 enum EngagementDaily {
     Table,
@@ -152,6 +163,41 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        manager
+            .create_table(
+                Table::create()
+                    .table(FirstImpressions::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(FirstImpressions::PersonKey)
+                            .string_len(160)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(FirstImpressions::Placement)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(FirstImpressions::Variant)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(FirstImpressions::FirstAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(FirstImpressions::PersonKey)
+                            .col(FirstImpressions::Placement)
+                            .col(FirstImpressions::Variant),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+
         let dimensions: Vec<DynIden> = vec![
             EngagementDaily::Placement.into_iden(),
             EngagementDaily::Variant.into_iden(),
@@ -266,6 +312,7 @@ impl MigrationTrait for Migration {
             VelocityDaily::Table.into_iden(),
             RevenueDaily::Table.into_iden(),
             EngagementDaily::Table.into_iden(),
+            FirstImpressions::Table.into_iden(),
             Events::Table.into_iden(),
         ] {
             manager

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot, Mutex, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
 use super::NewEvent;
-use crate::storage::events::store_events;
+use crate::storage::events::{store_events, FirstImpressionCache};
 
 /// Events per transaction, at most.
 const GROUP_LIMIT: usize = 10_000;
@@ -36,19 +36,35 @@ pub type OnCommit = Arc<dyn Fn(&[&NewEvent]) + Send + Sync>;
 
 pub struct EventWriter {
     sender: mpsc::Sender<Job>,
-    shutdown: Arc<Notify>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl EventWriter {
-    pub fn start(db: DatabaseConnection, on_commit: OnCommit) -> EventWriter {
+    /// `writers` tasks share the queue: one for SQLite (a single writer is what it wants),
+    /// more for PostgreSQL, whose round trips then overlap. Concurrent groups stay
+    /// correct: the primary key settles racing duplicates, rollup rows are written in
+    /// one global order.
+    pub fn start(db: DatabaseConnection, writers: usize, on_commit: OnCommit) -> EventWriter {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let shutdown = Arc::new(Notify::new());
-        let task = tokio::spawn(run(db, receiver, shutdown.clone(), on_commit));
+        let (shutdown, stop) = watch::channel(false);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let first_seen: FirstImpressionCache = moka::sync::Cache::new(1_000_000);
+        let tasks = (0..writers.max(1))
+            .map(|_| {
+                tokio::spawn(run(
+                    db.clone(),
+                    receiver.clone(),
+                    stop.clone(),
+                    on_commit.clone(),
+                    first_seen.clone(),
+                ))
+            })
+            .collect();
         EventWriter {
             sender,
             shutdown,
-            task: Mutex::new(Some(task)),
+            tasks: Mutex::new(tasks),
         }
     }
 
@@ -66,56 +82,63 @@ impl EventWriter {
         answer.await.map_err(|_| WriteError::Closed)?
     }
 
-    /// Flushes what is queued and stops the task. Called after the server has stopped
+    /// Flushes what is queued and stops the tasks. Called after the server has stopped
     /// accepting requests and finished the ones in flight.
     pub async fn close(&self) {
-        self.shutdown.notify_one();
-        if let Some(task) = self.task.lock().await.take() {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.lock().await.drain(..) {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "event writer task failed");
             }
         }
+        tracing::info!("event writer flushed and stopped");
     }
 }
 
 async fn run(
     db: DatabaseConnection,
-    mut receiver: mpsc::Receiver<Job>,
-    shutdown: Arc<Notify>,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    mut stop: watch::Receiver<bool>,
     on_commit: OnCommit,
+    first_seen: FirstImpressionCache,
 ) {
     loop {
-        let first = tokio::select! {
-            biased;
-            job = receiver.recv() => match job {
-                Some(job) => job,
-                None => break,
-            },
-            _ = shutdown.notified() => {
-                receiver.close();
-                while let Ok(job) = receiver.try_recv() {
-                    flush(&db, vec![job], &on_commit).await;
+        // Take the next group under the lock; write it without holding the lock, so
+        // another writer can gather the following group meanwhile.
+        let group = {
+            let mut queue = receiver.lock().await;
+            let first = tokio::select! {
+                biased;
+                job = queue.recv() => job,
+                _ = stop.wait_for(|stopping| *stopping) => {
+                    queue.close();
+                    queue.try_recv().ok()
                 }
-                tracing::info!("event writer flushed and stopped");
-                break;
+            };
+            let Some(first) = first else { break };
+            let mut group = vec![first];
+            let mut size = group[0].events.len();
+            while size < GROUP_LIMIT {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
             }
+            group
         };
-        let mut group = vec![first];
-        let mut size = group[0].events.len();
-        while size < GROUP_LIMIT {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    size += job.events.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        flush(&db, group, &on_commit).await;
+        flush(&db, group, &on_commit, &first_seen).await;
     }
 }
 
-async fn flush(db: &DatabaseConnection, group: Vec<Job>, on_commit: &OnCommit) {
+async fn flush(
+    db: &DatabaseConnection,
+    group: Vec<Job>,
+    on_commit: &OnCommit,
+    first_seen: &FirstImpressionCache,
+) {
     // The first occurrence of an id in the group is the one stored; later ones are
     // duplicates just as if they had arrived after the commit.
     let (is_first, stored) = {
@@ -136,11 +159,11 @@ async fn flush(db: &DatabaseConnection, group: Vec<Job>, on_commit: &OnCommit) {
                     .collect()
             })
             .collect();
-        let mut result = store_events(db, &unique).await;
+        let mut result = store_events(db, &unique, first_seen).await;
         if let Err(e) = &result {
             // One retry covers a dropped connection or a serialisation failure.
             tracing::warn!(error = %e, "event group failed; retrying once");
-            result = store_events(db, &unique).await;
+            result = store_events(db, &unique, first_seen).await;
         }
         let stored = match result {
             Ok(inserted) => {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Load run for POST /v1/events: batches of 50, sustained events/s and p99 of the 202,
+# then the rows are counted so nothing acknowledged can have been lost.
+#
+#   bash loadtests/events.sh                    # SQLite (the embedded default)
+#   DATABASE=postgres bash loadtests/events.sh  # PostgreSQL (127.0.0.1:5432, database tailor_load)
+#
+# Traffic goes to 127.0.0.1 only; wrk stops by itself after DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18089}
+DATABASE=${DATABASE:-sqlite}
+export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+cargo build --release --quiet
+
+work=$(mktemp -d)
+case "$DATABASE" in
+  sqlite)
+    url="sqlite://$work/load.db?mode=rwc"
+    count_rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$work/load.db"; }
+    ;;
+  postgres)
+    export PGPASSWORD=${PGPASSWORD:-postgres}
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS tailor_load" -c "CREATE DATABASE tailor_load"
+    url="postgres://postgres:postgres@127.0.0.1:5432/tailor_load"
+    count_rows() { psql -tA -h 127.0.0.1 -U postgres -d tailor_load -c "select count(*) from events"; }
+    ;;
+  *) echo "DATABASE is sqlite or postgres" >&2; exit 2 ;;
+esac
+
+RUST_LOG=${RUST_LOG:-warn} DATABASE_URL="$url" TAILOR_BIND="127.0.0.1:$PORT" ./target/release/tailor serve >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$work/server.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+TAILOR_TOKEN=$(curl -fs "http://127.0.0.1:$PORT/v1/content/home.hero?channel=web&locale=en" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracking_token"])')
+export TAILOR_TOKEN
+
+out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s loadtests/events.lua "http://127.0.0.1:$PORT")
+seconds=$(awk '/requests in/ {for (i = 1; i <= NF; i++) if ($i == "in") {print $(i + 1)}}' <<<"$out" | tr -d 's,')
+batches=$(awk '/^batches/ {print $2}' <<<"$out")
+failed=$(awk '/^batches/ {print $4}' <<<"$out")
+sent=$(awk '/^batches/ {print $7}' <<<"$out")
+p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+rows=$(count_rows)
+rate=$(python3 -c "print(round($sent / $seconds))")  # acknowledged events only
+echo "database $DATABASE: wrk -t1 -c$CONNECTIONS -d$DURATION, batches of 50, server workers $TAILOR_WORKERS"
+echo "batches $batches (failed $failed), events acknowledged $sent, rows stored $rows"
+echo "events/s $rate   p50 $p50   p99 $p99"
+if [ "$rows" -lt "$sent" ]; then
+  echo "LOST EVENTS: $((sent - rows))" >&2
+  exit 1
+fi
