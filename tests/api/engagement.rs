@@ -415,7 +415,7 @@ async fn a_frequency_cap_hides_the_survey_across_channels_after_an_impression() 
 }
 
 #[tokio::test]
-async fn a_second_node_sees_the_cap_from_the_database() {
+async fn a_second_node_sees_the_cap_and_the_duplicate_from_the_database() {
     let first = spawn_app().await;
     let second = spawn_app_with(Options {
         database_url: Some(first.database_url.clone()),
