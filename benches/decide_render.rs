@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use fluent_bundle::{FluentArgs, FluentValue};
 use tailor::catalog::{files, Catalog};
 use tailor::context::{parse_params, resolve, Attributes, RawRequest};
-use tailor::decide::{decide, DecisionInput};
+use tailor::decide::decide;
 use tailor::render::render;
 use tailor::tokens::Signer;
 
@@ -49,16 +49,7 @@ fn bench(c: &mut Criterion) {
             catalog: &catalog,
         };
         b.iter(|| {
-            let input = DecisionInput {
-                channel: ctx.channel,
-                device: ctx.device,
-                now: ctx.now,
-                attributes: &attributes,
-                bucket: ctx.bucket(),
-                has_traits: false,
-                bucket_from_person: true,
-                segments_from_person: false,
-            };
+            let input = ctx.decision_input(&attributes);
             decide(std::hint::black_box(placement), &input).variant
         })
     });
@@ -71,16 +62,7 @@ fn bench(c: &mut Criterion) {
                 catalog: &catalog,
             };
             b.iter(|| {
-                let input = DecisionInput {
-                    channel: ctx.channel,
-                    device: ctx.device,
-                    now: ctx.now,
-                    attributes: &attributes,
-                    bucket: ctx.bucket(),
-                    has_traits: false,
-                    bucket_from_person: true,
-                    segments_from_person: false,
-                };
+                let input = ctx.decision_input(&attributes);
                 let chosen = decide(placement, &input).variant.expect("a variant");
                 let mut args = FluentArgs::new();
                 args.set("channel", FluentValue::from("sms"));
@@ -118,16 +100,7 @@ fn bench(c: &mut Criterion) {
             catalog: &catalog,
         };
         b.iter(|| {
-            let input = DecisionInput {
-                channel: personal.channel,
-                device: personal.device,
-                now: personal.now,
-                attributes: &attributes,
-                bucket: None,
-                has_traits: true,
-                bucket_from_person: false,
-                segments_from_person: false,
-            };
+            let input = personal.decision_input(&attributes);
             let chosen = decide(gold, &input).variant.expect("a variant");
             let mut args = FluentArgs::new();
             args.set("points", FluentValue::from(1250));

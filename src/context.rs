@@ -12,6 +12,7 @@ use unic_langid::LanguageIdentifier;
 use crate::catalog::model::{DeviceClass, TraitType};
 use crate::catalog::rules::{temporal_value, Attr, RuleInput, Value};
 use crate::catalog::Catalog;
+use crate::decide::DecisionInput;
 use crate::identity::{check_anonymous_id, Person};
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
@@ -135,6 +136,21 @@ impl RequestContext {
 
     pub fn has_traits(&self) -> bool {
         self.traits.iter().any(Option::is_some)
+    }
+
+    /// What selection needs to know about this request.
+    pub fn decision_input<'a>(&'a self, attributes: &'a Attributes<'a>) -> DecisionInput<'a> {
+        DecisionInput {
+            channel: self.channel,
+            device: self.device,
+            now: self.now,
+            attributes,
+            bucket: self.bucket(),
+            has_traits: self.has_traits(),
+            bucket_from_person: self.cohort.is_none() && self.person.is_some(),
+            // Segments come only from cohort keys until identity resolution adds people's own.
+            segments_from_person: false,
+        }
     }
 }
 

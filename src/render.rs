@@ -45,6 +45,30 @@ pub struct Rendered {
     pub sms: Option<SmsInfo>,
 }
 
+impl Rendered {
+    /// A limit was broken and the text cut to fit: a violation for validation, a
+    /// warning for the client.
+    fn truncated(
+        &mut self,
+        field: &Arc<str>,
+        message: &Arc<str>,
+        locale: &Arc<str>,
+        detail: String,
+    ) {
+        self.violations.push(Violation {
+            field: field.clone(),
+            message: Some(message.clone()),
+            locale: locale.clone(),
+            detail: detail.clone(),
+        });
+        self.warnings.push(Warning {
+            code: "truncated",
+            field: Some(field.clone()),
+            detail,
+        });
+    }
+}
+
 pub fn render(
     catalog: &Catalog,
     variant: &Variant,
@@ -128,17 +152,7 @@ pub fn render(
                     if let Some(cut) = shaping::fit_chars(&text, max, ellipsis) {
                         let detail =
                             format!("{length} characters, more than {max} allowed on this channel");
-                        out.violations.push(Violation {
-                            field: field.name.clone(),
-                            message: Some(id.clone()),
-                            locale: locale.clone(),
-                            detail: detail.clone(),
-                        });
-                        out.warnings.push(Warning {
-                            code: "truncated",
-                            field: Some(field.name.clone()),
-                            detail,
-                        });
+                        out.truncated(&field.name, id, &locale, detail);
                         text = cut;
                     }
                 }
@@ -150,17 +164,7 @@ pub fn render(
                                 "needs {} {:?} SMS segments, more than {max_segments} allowed",
                                 info.segments, info.encoding
                             );
-                            out.violations.push(Violation {
-                                field: field.name.clone(),
-                                message: Some(id.clone()),
-                                locale: locale.clone(),
-                                detail: detail.clone(),
-                            });
-                            out.warnings.push(Warning {
-                                code: "truncated",
-                                field: Some(field.name.clone()),
-                                detail,
-                            });
+                            out.truncated(&field.name, id, &locale, detail);
                             if let Some(cut) = shaping::fit_sms(&text, max_segments as usize) {
                                 text = cut;
                             }

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::catalog::rules::Value;
 use crate::catalog::{Catalog, CompiledField, Variant};
 use crate::context::{Attributes, HeadersRead, RequestContext};
-use crate::decide::{decide, DecisionInput};
+use crate::decide::decide;
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
 use crate::render::{render, Warning};
@@ -187,17 +187,7 @@ pub fn answer(
         context: ctx,
         catalog,
     };
-    let input = DecisionInput {
-        channel: ctx.channel,
-        device: ctx.device,
-        now: ctx.now,
-        attributes: &attributes,
-        bucket: ctx.bucket(),
-        has_traits: ctx.has_traits(),
-        bucket_from_person: ctx.cohort.is_none() && ctx.person.is_some(),
-        // Segments come only from cohort keys until identity resolution adds people's own.
-        segments_from_person: false,
-    };
+    let input = ctx.decision_input(&attributes);
     let decision = decide(placement, &input);
     let mut sharing = Sharing {
         private: decision.personal,

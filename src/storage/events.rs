@@ -256,6 +256,15 @@ async fn upsert_revenue<C: ConnectionTrait>(
 
 type FirstKey = (String, String, String);
 
+fn first_impression(row: &sea_orm::QueryResult) -> Result<(FirstKey, DateTime<Utc>), StorageError> {
+    let key = (
+        row.try_get::<String>("", "person_key")?,
+        row.try_get::<String>("", "placement")?,
+        row.try_get::<String>("", "variant")?,
+    );
+    Ok((key, row.try_get::<DateTime<Utc>>("", "first_at")?))
+}
+
 /// Records each person's first impression per variant (an earlier one replaces a later
 /// one, so out-of-order arrival does not matter). Returns what it learned.
 async fn upsert_first_impressions<C: ConnectionTrait>(
@@ -314,12 +323,8 @@ async fn upsert_first_impressions<C: ConnectionTrait>(
         );
         // What is stored now (ours or an earlier one), which is what the cache may learn.
         for row in tx.query_all(&insert).await? {
-            let key = (
-                row.try_get::<String>("", "person_key")?,
-                row.try_get::<String>("", "placement")?,
-                row.try_get::<String>("", "variant")?,
-            );
-            stored_now.insert(key, row.try_get::<DateTime<Utc>>("", "first_at")?);
+            let (key, at) = first_impression(&row)?;
+            stored_now.insert(key, at);
         }
     }
     Ok(stored_now)
@@ -369,12 +374,8 @@ async fn upsert_velocity<C: ConnectionTrait>(
             .and_where(Expr::col(name("person_key")).is_in(chunk.iter().cloned()))
             .to_owned();
         for row in tx.query_all(&select).await? {
-            let key = (
-                row.try_get::<String>("", "person_key")?,
-                row.try_get::<String>("", "placement")?,
-                row.try_get::<String>("", "variant")?,
-            );
-            first_seen.insert(key, row.try_get::<DateTime<Utc>>("", "first_at")?);
+            let (key, at) = first_impression(&row)?;
+            first_seen.insert(key, at);
         }
     }
     let mut histogram: HashMap<(RollupKey, &'static str, i16), i64> = HashMap::new();
