@@ -47,6 +47,9 @@ pub struct AppState {
 /// Recent impression times per (person key, placement).
 pub type FatigueCache = moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>;
 
+/// Impression times kept per (person, placement): caps above this are not supported.
+const MAX_REMEMBERED_IMPRESSIONS: usize = 64;
+
 /// How stale another node's view of a person's impressions may get.
 const FATIGUE_TTL: Duration = Duration::from_secs(60);
 
@@ -332,8 +335,14 @@ fn remember_impressions(fatigue: FatigueCache) -> OnCommit {
             };
             let key = (person.clone(), Arc::from(event.decision.placement.as_str()));
             if let Some(known) = fatigue.get(&key) {
+                // Only the newest few matter for any cap; a flood of impressions for one
+                // person must not grow the list (or this writer's work) without bound.
                 let mut times = (*known).clone();
                 times.push(event.occurred_at);
+                if times.len() > MAX_REMEMBERED_IMPRESSIONS {
+                    times.sort_unstable();
+                    times.drain(..times.len() - MAX_REMEMBERED_IMPRESSIONS);
+                }
                 fatigue.insert(key, Arc::new(times));
             }
         }

@@ -131,10 +131,11 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             );
         }
         if let Some(cap) = placement.frequency_cap {
-            if cap.impressions == 0 || cap.days == 0 || cap.days > 365 {
+            if cap.impressions == 0 || cap.impressions > 64 || cap.days == 0 || cap.days > 365 {
                 push(
                     at(Some("frequency_cap")),
-                    "frequency_cap needs impressions >= 1 and days between 1 and 365".into(),
+                    "frequency_cap needs impressions between 1 and 64 and days between 1 and 365"
+                        .into(),
                 );
             }
         }

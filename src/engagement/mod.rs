@@ -25,6 +25,8 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 /// How old an event may be (offline apps flush late, but not forever).
 pub const MAX_AGE: Duration = Duration::days(30);
 const MAX_COMMENT_CHARS: usize = 2000;
+/// Largest revenue of one event, in minor units (ten billion euros).
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,7 +225,8 @@ pub fn parse_amount(amount: &str, exponent: u32) -> Result<i64, &'static str> {
     whole
         .checked_mul(scale)
         .and_then(|w| w.checked_add(fraction_value))
-        .filter(|v| *v <= 1_000_000_000_000_000)
+        // 10^12 minor units per event keeps every rollup sum far inside i64.
+        .filter(|v| *v <= MAX_AMOUNT_MINOR)
         .ok_or("is too large")
 }
 
@@ -413,6 +416,17 @@ pub fn parse_event(
                 }
                 Some(_) => return Err(reject(index, "feedback.comment", "must be a string")),
             };
+            // PostgreSQL text cannot hold NUL; other control characters are no comment.
+            if comment.as_deref().is_some_and(|c| {
+                c.chars()
+                    .any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t'))
+            }) {
+                return Err(reject(
+                    index,
+                    "feedback.comment",
+                    "must not contain control characters",
+                ));
+            }
             Some(Feedback {
                 kind,
                 score: score as i16,
@@ -541,7 +555,7 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Rollup {
                 .entry((key.clone(), revenue.currency.clone()))
                 .or_default();
             entry.0 += 1;
-            entry.1 += revenue.minor;
+            entry.1 = entry.1.saturating_add(revenue.minor);
         }
         rollup.daily.entry(key).or_default().add(event);
     }
@@ -698,6 +712,10 @@ mod tests {
         assert!(parse_amount("1.2.3", 2).is_err());
         assert!(parse_amount("", 2).is_err());
         assert!(parse_amount("99999999999999999999", 2).is_err());
+        assert!(
+            parse_amount("10000000001", 2).is_err(),
+            "over the per-event ceiling"
+        );
     }
 
     #[test]

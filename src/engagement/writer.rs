@@ -4,6 +4,9 @@
 //! one together, which is what makes a single writer fast (and SQLite happy).
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
@@ -24,6 +27,8 @@ pub enum WriteError {
     Unavailable,
     #[error("the server is shutting down")]
     Closed,
+    #[error("too many events are waiting to be written")]
+    Busy,
 }
 
 struct Job {
@@ -75,10 +80,14 @@ impl EventWriter {
             return Ok(Vec::new());
         }
         let (reply, answer) = oneshot::channel();
+        // A full queue means the database is behind: tell the client to back off now
+        // rather than hold its connection (its resend is deduplicated anyway).
         self.sender
-            .send(Job { events, reply })
-            .await
-            .map_err(|_| WriteError::Closed)?;
+            .try_send(Job { events, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => WriteError::Busy,
+                mpsc::error::TrySendError::Closed(_) => WriteError::Closed,
+            })?;
         answer.await.map_err(|_| WriteError::Closed)?
     }
 
@@ -129,7 +138,14 @@ async fn run(
             }
             group
         };
-        flush(&db, group, &on_commit, &first_seen).await;
+        // A panic must not take the writer down with it: the group's callers get a
+        // 503 (their reply senders drop), the next group is written as usual.
+        let flushed = AssertUnwindSafe(flush(&db, group, &on_commit, &first_seen))
+            .catch_unwind()
+            .await;
+        if flushed.is_err() {
+            tracing::error!("event writer panicked on a group; its requests were answered 503");
+        }
     }
 }
 
@@ -159,6 +175,8 @@ async fn flush(
                     .collect()
             })
             .collect();
+        // One global order of keys: concurrent writers never wait on each other in a cycle.
+        unique.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         let mut result = store_events(db, &unique, first_seen).await;
         if let Err(e) = &result {
             // One retry covers a dropped connection or a serialisation failure.
@@ -196,6 +214,13 @@ async fn flush(
                     .map(|(e, first)| first && stored.contains(&e.event_id))
                     .collect();
                 let _ = job.reply.send(Ok(flags));
+            }
+        }
+        Err(error) if group.len() > 1 => {
+            // One bad batch must not fail its neighbours: write each job on its own.
+            tracing::warn!(jobs = group.len(), %error, "writing the group's jobs one by one");
+            for job in group {
+                Box::pin(flush(db, vec![job], on_commit, first_seen)).await;
             }
         }
         Err(error) => {

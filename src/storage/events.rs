@@ -104,7 +104,10 @@ pub async fn store_events(
     let velocity_in = started.elapsed();
     tx.commit().await?;
     for (key, at) in learned {
-        first_seen.insert(key, at);
+        // Two writers may learn the same key: the earlier time wins.
+        if first_seen.get(&key).is_none_or(|known| at < known) {
+            first_seen.insert(key, at);
+        }
     }
     tracing::debug!(
         events = events.len(),

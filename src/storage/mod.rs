@@ -63,7 +63,8 @@ pub async fn connect(
     if url.starts_with("sqlite:") {
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                // FULL: a 202 must survive power loss too; group commit keeps it cheap.
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
         });
