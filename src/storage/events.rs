@@ -259,6 +259,16 @@ async fn upsert_revenue<C: ConnectionTrait>(
 
 type FirstKey = (String, String, String);
 
+/// The first-impression key of an event of a known person.
+fn first_key(e: &NewEvent) -> Option<FirstKey> {
+    let person = e.person_key.clone()?;
+    Some((
+        person,
+        e.decision.placement.clone(),
+        e.decision.variant.clone(),
+    ))
+}
+
 fn first_impression(row: &sea_orm::QueryResult) -> Result<(FirstKey, DateTime<Utc>), StorageError> {
     let key = (
         row.try_get::<String>("", "person_key")?,
@@ -276,15 +286,13 @@ async fn upsert_first_impressions<C: ConnectionTrait>(
     first_seen: &FirstImpressionCache,
 ) -> Result<HashMap<FirstKey, DateTime<Utc>>, StorageError> {
     let mut first: HashMap<FirstKey, DateTime<Utc>> = HashMap::new();
-    for e in new_events {
-        let (EventKind::Impression, Some(person)) = (e.kind, e.person_key.as_deref()) else {
+    for e in new_events
+        .iter()
+        .filter(|e| e.kind == EventKind::Impression)
+    {
+        let Some(key) = first_key(e) else {
             continue;
         };
-        let key = (
-            person.to_string(),
-            e.decision.placement.clone(),
-            e.decision.variant.clone(),
-        );
         // Already known to be earlier: nothing to write.
         if first_seen
             .get(&key)
@@ -351,21 +359,13 @@ async fn upsert_velocity<C: ConnectionTrait>(
         return Ok(first_seen);
     }
     let mut unknown_people: HashSet<String> = HashSet::new();
-    for e in &outcomes {
-        let Some(person) = &e.person_key else {
-            continue;
-        };
-        let key = (
-            person.clone(),
-            e.decision.placement.clone(),
-            e.decision.variant.clone(),
-        );
+    for key in outcomes.iter().filter_map(|e| first_key(e)) {
         match learned.get(&key).copied().or_else(|| cache.get(&key)) {
             Some(at) => {
                 first_seen.insert(key, at);
             }
             None => {
-                unknown_people.insert(person.clone());
+                unknown_people.insert(key.0);
             }
         }
     }
@@ -383,14 +383,9 @@ async fn upsert_velocity<C: ConnectionTrait>(
     }
     let mut histogram: HashMap<(RollupKey, &'static str, i16), i64> = HashMap::new();
     for e in outcomes {
-        let Some(person) = &e.person_key else {
+        let Some(key) = first_key(e) else {
             continue;
         };
-        let key = (
-            person.clone(),
-            e.decision.placement.clone(),
-            e.decision.variant.clone(),
-        );
         let Some(seen) = first_seen.get(&key) else {
             continue;
         };
