@@ -31,6 +31,12 @@ enum Command {
     Migrate,
     /// Load content/ and locales/ into the database (idempotent; reports changes).
     Import,
+    /// Write the database's content back to files (content/ and locales/, or under --out).
+    Export {
+        /// Write DIR/content and DIR/locales instead of the configured directories.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 fn settings() -> Result<Settings, ExitCode> {
@@ -120,6 +126,38 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Export { out } => {
+            let (content_dir, locales_dir) = match &out {
+                Some(dir) => (dir.join("content"), dir.join("locales")),
+                None => (settings.content_dir.clone(), settings.locales_dir.clone()),
+            };
+            let loaded = async {
+                let db = storage::connect(&settings.database_url, || {}).await?;
+                storage::migrate(&db).await?;
+                storage::load_content(&db).await
+            }
+            .await;
+            let content = match loaded {
+                Ok((content, _)) => content,
+                Err(e) => {
+                    eprintln!("tailor: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match files::write(&content, &content_dir, &locales_dir) {
+                Ok(written) => {
+                    for path in &written {
+                        println!("wrote {}", path.display());
+                    }
+                    eprintln!("{} files written", written.len());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tailor: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Import => {
             let (loaded, findings) = files::check(
                 &settings.content_dir,

@@ -395,6 +395,100 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
     }
 }
 
+#[derive(serde::Serialize)]
+struct ChannelsOut<'a> {
+    channel: &'a [ChannelDef],
+}
+
+#[derive(serde::Serialize)]
+struct TraitsOut<'a> {
+    #[serde(rename = "trait")]
+    traits: &'a [TraitDef],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Encode {
+        what: String,
+        #[source]
+        source: toml::ser::Error,
+    },
+}
+
+/// Writes a content set as files: `channels.toml`, `traits.toml`, one file per
+/// placement with all its variants (campaign files fold into their placement), and the
+/// Fluent resources. Returns the files written. `load` of the result gives the same
+/// content back.
+pub fn write(
+    content: &ContentSet,
+    content_dir: &Path,
+    locales_dir: &Path,
+) -> Result<Vec<PathBuf>, ExportError> {
+    let mut written = Vec::new();
+    let mut put = |path: PathBuf, text: &str| -> Result<(), ExportError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| ExportError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, text).map_err(|source| ExportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+        Ok(())
+    };
+    put(
+        content_dir.join("channels.toml"),
+        &encode(
+            "channels",
+            &ChannelsOut {
+                channel: &content.channels,
+            },
+        )?,
+    )?;
+    put(
+        content_dir.join("traits.toml"),
+        &encode(
+            "traits",
+            &TraitsOut {
+                traits: &content.traits,
+            },
+        )?,
+    )?;
+    for placement in &content.placements {
+        let text = encode(&placement.id, placement)?;
+        put(
+            content_dir
+                .join("placements")
+                .join(format!("{}.toml", placement.id)),
+            &text,
+        )?;
+    }
+    for file in &content.fluent {
+        put(
+            locales_dir.join(&file.locale).join(&file.path),
+            &file.source,
+        )?;
+    }
+    Ok(written)
+}
+
+fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<String, ExportError> {
+    toml::to_string(value).map_err(|source| ExportError::Encode {
+        what: what.to_string(),
+        source,
+    })
+}
+
 /// Everything `tailor validate` checks, as `file:line` findings (empty when valid).
 pub fn check(
     content_dir: &Path,
@@ -418,6 +512,36 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalised(mut content: ContentSet) -> ContentSet {
+        content.channels.sort_by(|a, b| a.id.cmp(&b.id));
+        content.traits.sort_by(|a, b| a.id.cmp(&b.id));
+        content.placements.sort_by(|a, b| a.id.cmp(&b.id));
+        for placement in &mut content.placements {
+            placement.variants.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        content
+            .fluent
+            .sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
+        content
+    }
+
+    #[test]
+    fn the_demo_content_round_trips_through_write_and_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let original = load(&root.join("content"), &root.join("locales"));
+        assert!(original.errors.is_empty());
+        let out = tempfile::tempdir().unwrap();
+        write(
+            &original.content,
+            &out.path().join("content"),
+            &out.path().join("locales"),
+        )
+        .unwrap();
+        let again = load(&out.path().join("content"), &out.path().join("locales"));
+        assert!(again.errors.is_empty(), "{:?}", again.errors);
+        assert_eq!(normalised(again.content), normalised(original.content));
+    }
 
     #[test]
     fn key_lines_follow_array_tables() {

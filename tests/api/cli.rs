@@ -399,3 +399,46 @@ fn import_is_idempotent_and_reports_what_changed() {
     assert_eq!(stdout.trim(), "updated locale file en/home.ftl");
     assert!(stderr.contains("(generation 2)"), "{stderr}");
 }
+
+#[test]
+fn export_writes_back_what_import_loaded() {
+    let fixture = content_fixture(|_| {});
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        fixture.path().join("export.db").display()
+    );
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
+            .args(args)
+            .current_dir(fixture.path())
+            .env("DATABASE_URL", &database)
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    run(&["import"]);
+    let out = tempfile::tempdir().unwrap();
+    let stdout = run(&["export", "--out", out.path().to_str().unwrap()]);
+    assert!(stdout.contains("placements/home.hero.toml"), "{stdout}");
+    // The campaign variant, imported from content/variants/, is exported inside its placement.
+    let hero =
+        std::fs::read_to_string(out.path().join("content/placements/home.hero.toml")).unwrap();
+    assert!(hero.contains("home-hero-winter-sale"));
+    // What was exported is valid content, and importing it back changes nothing.
+    let (ok, stdout, stderr) = tailor(out.path(), &["validate"]);
+    assert!(ok, "{stdout}{stderr}");
+    let reimport = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .arg("import")
+        .current_dir(out.path())
+        .env("DATABASE_URL", &database)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(reimport.status.success());
+    assert!(
+        String::from_utf8_lossy(&reimport.stderr).contains("0 added, 0 updated"),
+        "{reimport:?}"
+    );
+}
