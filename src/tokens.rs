@@ -127,16 +127,9 @@ impl Signer {
         locale: &str,
         generation: u64,
     ) -> String {
-        self.sign(&TrackingClaims {
-            aud: TRACKING_AUDIENCE.into(),
-            pl: placement.into(),
-            va: variant.into(),
-            ve: version,
-            ch: channel.into(),
-            dv: device.into(),
-            lo: locale.into(),
-            gen: generation,
-        })
+        self.sign(&Signer::tracking_claims(
+            placement, variant, version, channel, device, locale, generation,
+        ))
     }
 
     /// The claims of a tracking token, for building link tokens beside it.

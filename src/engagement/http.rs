@@ -123,17 +123,20 @@ pub async fn post_events(
         }))
 }
 
-fn event_from_link(
+/// Logs a click or an open from an email/SMS token. The reader's click or image must
+/// not fail on our account, so a write failure is logged, not answered.
+async fn log_link_event(
+    state: &AppState,
     kind: EventKind,
     claims: crate::tokens::LinkClaims,
     link: Option<String>,
-) -> NewEvent {
+) {
     let prefix = if kind == EventKind::Click {
         "click"
     } else {
         "open"
     };
-    NewEvent {
+    let event = NewEvent {
         event_id: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
         kind,
         occurred_at: Utc::now(),
@@ -142,6 +145,9 @@ fn event_from_link(
         revenue: None,
         feedback: None,
         link,
+    };
+    if let Err(e) = state.events.write(vec![event]).await {
+        tracing::warn!(error = %e, kind = kind.as_str(), "email/SMS engagement not stored");
     }
 }
 
@@ -186,11 +192,7 @@ pub async fn tracked_link(
                 "the link's variant or field no longer exists",
             )
         })?;
-    let event = event_from_link(EventKind::Click, claims, Some(field));
-    // The reader's click must not fail on our account: log the loss, still redirect.
-    if let Err(e) = state.events.write(vec![event]).await {
-        tracing::warn!(error = %e, "tracked click not stored");
-    }
+    log_link_event(&state, EventKind::Click, claims, Some(field)).await;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, target))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -232,10 +234,7 @@ pub async fn open_pixel(
             "this token is a link, not an open pixel",
         ));
     }
-    let event = event_from_link(EventKind::Impression, claims, None);
-    if let Err(e) = state.events.write(vec![event]).await {
-        tracing::warn!(error = %e, "email open not stored");
-    }
+    log_link_event(&state, EventKind::Impression, claims, None).await;
     Ok(HttpResponse::Ok()
         .content_type("image/gif")
         .insert_header((header::CACHE_CONTROL, "no-store, max-age=0"))
