@@ -43,12 +43,6 @@ enum FirstImpressions {
 #[derive(DeriveIden)]
 enum EngagementDaily {
     Table,
-    Day,
-    Placement,
-    Variant,
-    Channel,
-    Device,
-    Locale,
     Impressions,
     Views,
     Clicks,
@@ -70,12 +64,6 @@ enum EngagementDaily {
 #[derive(DeriveIden)]
 enum RevenueDaily {
     Table,
-    Day,
-    Placement,
-    Variant,
-    Channel,
-    Device,
-    Locale,
     Currency,
     Conversions,
     AmountMinor,
@@ -84,21 +72,43 @@ enum RevenueDaily {
 #[derive(DeriveIden)]
 enum VelocityDaily {
     Table,
-    Day,
-    Placement,
-    Variant,
-    Channel,
-    Device,
-    Locale,
     Outcome,
     Bucket,
     Count,
 }
 
-fn key_columns(table: &mut TableCreateStatement, columns: &[DynIden]) {
-    for column in columns {
-        table.col(ColumnDef::new(column.clone()).string_len(64).not_null());
+/// A daily rollup table: keyed by day, the decision's dimensions and `extra_keys`, with
+/// `counters` that start at zero (all three rollups share this shape).
+fn rollup_table(
+    table: impl IntoIden,
+    extra_keys: Vec<ColumnDef>,
+    counters: Vec<DynIden>,
+) -> TableCreateStatement {
+    let mut create = Table::create();
+    create.table(table).if_not_exists();
+    let mut primary = Index::create();
+    let mut keys = vec![ColumnDef::new(Alias::new("day"))
+        .date()
+        .not_null()
+        .to_owned()];
+    for dimension in ["placement", "variant", "channel", "device", "locale"] {
+        keys.push(
+            ColumnDef::new(Alias::new(dimension))
+                .string_len(64)
+                .not_null()
+                .to_owned(),
+        );
     }
+    keys.extend(extra_keys);
+    for mut key in keys {
+        primary.col(key.get_column_name());
+        create.col(&mut key);
+    }
+    for column in counters {
+        create.col(counter(column));
+    }
+    create.primary_key(&mut primary);
+    create.to_owned()
 }
 
 fn counter(column: impl IntoIden) -> ColumnDef {
@@ -198,20 +208,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        let dimensions: Vec<DynIden> = vec![
-            EngagementDaily::Placement.into_iden(),
-            EngagementDaily::Variant.into_iden(),
-            EngagementDaily::Channel.into_iden(),
-            EngagementDaily::Device.into_iden(),
-            EngagementDaily::Locale.into_iden(),
-        ];
-        let mut daily = Table::create();
-        daily
-            .table(EngagementDaily::Table)
-            .if_not_exists()
-            .col(ColumnDef::new(EngagementDaily::Day).date().not_null());
-        key_columns(&mut daily, &dimensions);
-        for column in [
+        let daily_counters = [
             EngagementDaily::Impressions,
             EngagementDaily::Views,
             EngagementDaily::Clicks,
@@ -228,82 +225,46 @@ impl MigrationTrait for Migration {
             EngagementDaily::NpsDetractors,
             EngagementDaily::CesCount,
             EngagementDaily::CesSum,
-        ] {
-            daily.col(counter(column));
-        }
-        let mut primary = Index::create();
-        primary.col(EngagementDaily::Day);
-        for d in &dimensions {
-            primary.col(d.clone());
-        }
-        daily.primary_key(&mut primary);
-        manager.create_table(daily.to_owned()).await?;
-
-        let mut revenue = Table::create();
-        revenue
-            .table(RevenueDaily::Table)
-            .if_not_exists()
-            .col(ColumnDef::new(RevenueDaily::Day).date().not_null());
-        let revenue_dimensions: Vec<DynIden> = vec![
-            RevenueDaily::Placement.into_iden(),
-            RevenueDaily::Variant.into_iden(),
-            RevenueDaily::Channel.into_iden(),
-            RevenueDaily::Device.into_iden(),
-            RevenueDaily::Locale.into_iden(),
         ];
-        key_columns(&mut revenue, &revenue_dimensions);
-        revenue
-            .col(
-                ColumnDef::new(RevenueDaily::Currency)
+        manager
+            .create_table(rollup_table(
+                EngagementDaily::Table,
+                vec![],
+                daily_counters
+                    .into_iter()
+                    .map(IntoIden::into_iden)
+                    .collect(),
+            ))
+            .await?;
+        manager
+            .create_table(rollup_table(
+                RevenueDaily::Table,
+                vec![ColumnDef::new(RevenueDaily::Currency)
                     .string_len(3)
-                    .not_null(),
-            )
-            .col(counter(RevenueDaily::Conversions))
-            .col(counter(RevenueDaily::AmountMinor));
-        let mut primary = Index::create();
-        primary.col(RevenueDaily::Day);
-        for d in &revenue_dimensions {
-            primary.col(d.clone());
-        }
-        primary.col(RevenueDaily::Currency);
-        revenue.primary_key(&mut primary);
-        manager.create_table(revenue.to_owned()).await?;
-
-        let mut velocity = Table::create();
-        velocity
-            .table(VelocityDaily::Table)
-            .if_not_exists()
-            .col(ColumnDef::new(VelocityDaily::Day).date().not_null());
-        let velocity_dimensions: Vec<DynIden> = vec![
-            VelocityDaily::Placement.into_iden(),
-            VelocityDaily::Variant.into_iden(),
-            VelocityDaily::Channel.into_iden(),
-            VelocityDaily::Device.into_iden(),
-            VelocityDaily::Locale.into_iden(),
-        ];
-        key_columns(&mut velocity, &velocity_dimensions);
-        velocity
-            .col(
-                ColumnDef::new(VelocityDaily::Outcome)
-                    .string_len(16)
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(VelocityDaily::Bucket)
-                    .small_integer()
-                    .not_null(),
-            )
-            .col(counter(VelocityDaily::Count));
-        let mut primary = Index::create();
-        primary.col(VelocityDaily::Day);
-        for d in &velocity_dimensions {
-            primary.col(d.clone());
-        }
-        primary
-            .col(VelocityDaily::Outcome)
-            .col(VelocityDaily::Bucket);
-        velocity.primary_key(&mut primary);
-        manager.create_table(velocity.to_owned()).await?;
+                    .not_null()
+                    .to_owned()],
+                vec![
+                    RevenueDaily::Conversions.into_iden(),
+                    RevenueDaily::AmountMinor.into_iden(),
+                ],
+            ))
+            .await?;
+        manager
+            .create_table(rollup_table(
+                VelocityDaily::Table,
+                vec![
+                    ColumnDef::new(VelocityDaily::Outcome)
+                        .string_len(16)
+                        .not_null()
+                        .to_owned(),
+                    ColumnDef::new(VelocityDaily::Bucket)
+                        .small_integer()
+                        .not_null()
+                        .to_owned(),
+                ],
+                vec![VelocityDaily::Count.into_iden()],
+            ))
+            .await?;
         Ok(())
     }
 
