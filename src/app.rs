@@ -24,6 +24,7 @@ use crate::storage::{self, StorageError};
 use crate::tokens::Signer;
 
 const INVALIDATION_CHANNEL: &str = "tailor:invalidate";
+use crate::identity::directory::{PeopleChanged, PEOPLE_CHANNEL};
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -42,6 +43,11 @@ pub struct AppState {
     pub fatigue: FatigueCache,
     /// Absolute base URL for tracked links and open pixels.
     pub public_url: String,
+    /// Token and server-key checks.
+    pub auth: crate::auth::Auth,
+    /// Person resolution (moka, then Redis, then the database).
+    pub people: crate::identity::directory::PersonDirectory,
+    pub identifier_types: crate::identity::graph::IdentifierTypes,
 }
 
 /// Recent impression times per (person key, placement).
@@ -207,8 +213,23 @@ impl Application {
         } else {
             2
         };
+        let auth = crate::auth::Auth::from_settings(&settings)
+            .map_err(|reason| anyhow::anyhow!("token settings: {reason}"))?;
+        let identifier_types =
+            crate::identity::graph::IdentifierTypes::with_extra(&settings.identifier_types)
+                .map_err(|reason| anyhow::anyhow!("identifier_types: {reason}"))?;
+        let people = crate::identity::directory::PersonDirectory::new(
+            db.clone(),
+            redis.clone(),
+            Duration::from_secs(settings.person_cache_secs),
+            1_000_000,
+            metrics.clone(),
+        );
         let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
         let state = web::Data::new(AppState {
+            auth,
+            people,
+            identifier_types,
             events,
             fatigue,
             public_url,
@@ -282,6 +303,7 @@ impl Application {
                 })
                 .configure(crate::delivery::configure)
                 .configure(crate::engagement::http::configure)
+                .configure(crate::identity::http::configure)
                 .configure(crate::ops::configure)
                 .default_service(web::to(crate::problem::not_found))
         })
@@ -394,12 +416,19 @@ async fn listen_for_invalidations(state: web::Data<AppState>, client: redis::Cli
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if let Err(e) = pubsub.subscribe(INVALIDATION_CHANNEL).await {
+                if let Err(e) = pubsub.subscribe(&[INVALIDATION_CHANNEL, PEOPLE_CHANNEL]).await {
                     tracing::warn!(error = %e, "redis subscribe failed");
                 } else {
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let payload: String = message.get_payload().unwrap_or_default();
+                        if message.get_channel_name() == PEOPLE_CHANNEL {
+                            match serde_json::from_str::<PeopleChanged>(&payload) {
+                                Ok(change) => state.people.forget(&change),
+                                Err(e) => tracing::warn!(error = %e, "malformed people change"),
+                            }
+                            continue;
+                        }
                         let announced: Option<u64> = payload.parse().ok();
                         if announced.is_none() || state.current_generation().await != announced {
                             tracing::info!(generation = ?announced, "invalidation received");

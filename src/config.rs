@@ -49,8 +49,21 @@ pub struct Settings {
     /// HMAC key for tracking tokens and cohort keys. Unset: one is generated and kept in
     /// the database, so every node sharing the database signs alike.
     pub signing_secret: Option<Secret>,
-    /// Development-only HS256 secret for staff and identity tokens.
+    /// Development-only HS256 secret for staff and identity tokens (issuer `tailor-dev`,
+    /// audiences `tailor` for identity and `tailor-staff` for staff tokens).
     pub dev_token_secret: Option<Secret>,
+    /// Identity tokens from the site's identity provider (`Authorization: Bearer` on
+    /// content, context and event requests); `sub` is a `customer_id`.
+    pub identity_tokens: Option<TokenSettings>,
+    /// Staff tokens with `roles` (and `scope` for `identify`).
+    pub staff_tokens: Option<TokenSettings>,
+    /// Keys that servers (email/SMS senders, the site's back end) present as `X-Api-Key`
+    /// to identify people and to name a person on content requests.
+    pub server_api_keys: Vec<Secret>,
+    /// Identifier types beyond the built-in ones.
+    pub identifier_types: Vec<crate::identity::graph::IdentifierType>,
+    /// How long a node keeps a resolved person (moka) and Redis keeps it (second level).
+    pub person_cache_secs: u64,
     pub cache: CacheSettings,
     pub cohort_ttl_secs: u64,
     /// How often a node checks the database for content changes made elsewhere
@@ -75,6 +88,26 @@ pub struct CacheSettings {
     pub rendered_capacity: u64,
 }
 
+/// Where a kind of JWT comes from and how it is checked. Exactly one key source: a PEM
+/// public key, a JWKS file (keys chosen by `kid`), or an HS256 secret (development).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// Accepted `alg` values, e.g. `["RS256"]`; anything else is refused.
+    pub algorithms: Vec<String>,
+    pub key_file: Option<PathBuf>,
+    pub jwks_file: Option<PathBuf>,
+    pub hs256_secret: Option<Secret>,
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -94,6 +127,11 @@ impl Default for Settings {
             import_on_start: true,
             signing_secret: None,
             dev_token_secret: None,
+            identity_tokens: None,
+            staff_tokens: None,
+            server_api_keys: Vec::new(),
+            identifier_types: Vec::new(),
+            person_cache_secs: 60,
             cache: CacheSettings {
                 max_age_secs: 60,
                 stale_while_revalidate_secs: 300,
@@ -195,6 +233,27 @@ impl Settings {
                     "must be an http(s) URL without a trailing slash",
                 );
             }
+        }
+        for (setting, tokens) in [
+            ("identity_tokens", &self.identity_tokens),
+            ("staff_tokens", &self.staff_tokens),
+        ] {
+            if let Some(tokens) = tokens {
+                crate::auth::JwtVerifier::from_settings(tokens)
+                    .map_err(|reason| ConfigError::Invalid { setting, reason })?;
+            }
+        }
+        if self.server_api_keys.iter().any(|k| k.expose().len() < 24) {
+            return invalid("server_api_keys", "each key must be at least 24 characters");
+        }
+        if let Err(reason) = crate::identity::graph::IdentifierTypes::with_extra(&self.identifier_types) {
+            return Err(ConfigError::Invalid {
+                setting: "identifier_types",
+                reason,
+            });
+        }
+        if self.person_cache_secs == 0 || self.person_cache_secs > 3600 {
+            return invalid("person_cache_secs", "must be between 1 and 3600");
         }
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");

@@ -13,7 +13,7 @@ use crate::catalog::model::{DeviceClass, TraitType};
 use crate::catalog::rules::{temporal_value, Attr, RuleInput, Value};
 use crate::catalog::Catalog;
 use crate::decide::DecisionInput;
-use crate::identity::{check_anonymous_id, Person};
+use crate::identity::Person;
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
 use crate::tokens::{CohortClaims, Signer, TokenError};
@@ -26,6 +26,8 @@ pub struct RawRequest<'a> {
     pub ch_ua_mobile: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub anonymous_id: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    pub api_key: Option<&'a str>,
 }
 
 /// Request headers the answer was derived from (for `Vary`).
@@ -35,34 +37,39 @@ pub struct HeadersRead {
     pub ch_ua_mobile: bool,
     pub user_agent: bool,
     pub anonymous_id: bool,
+    pub authorization: bool,
 }
 
+/// Every `Vary` value, built once: answers pick one by index, without allocating.
+static VARY_VALUES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    const NAMES: [&str; 5] = [
+        "Accept-Language",
+        "Sec-CH-UA-Mobile",
+        "User-Agent",
+        "X-Anonymous-Id",
+        "Authorization",
+    ];
+    (0..1usize << NAMES.len())
+        .map(|bits| {
+            NAMES
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect()
+});
+
 impl HeadersRead {
-    /// The `Vary` value: one of sixteen static strings, so no allocation per answer.
     pub fn vary(self) -> &'static str {
-        const VALUES: [&str; 16] = [
-            "",
-            "Accept-Language",
-            "Sec-CH-UA-Mobile",
-            "Accept-Language, Sec-CH-UA-Mobile",
-            "User-Agent",
-            "Accept-Language, User-Agent",
-            "Sec-CH-UA-Mobile, User-Agent",
-            "Accept-Language, Sec-CH-UA-Mobile, User-Agent",
-            "X-Anonymous-Id",
-            "Accept-Language, X-Anonymous-Id",
-            "Sec-CH-UA-Mobile, X-Anonymous-Id",
-            "Accept-Language, Sec-CH-UA-Mobile, X-Anonymous-Id",
-            "User-Agent, X-Anonymous-Id",
-            "Accept-Language, User-Agent, X-Anonymous-Id",
-            "Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id",
-            "Accept-Language, Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id",
-        ];
         let index = usize::from(self.accept_language)
             | usize::from(self.ch_ua_mobile) << 1
             | usize::from(self.user_agent) << 2
-            | usize::from(self.anonymous_id) << 3;
-        VALUES[index]
+            | usize::from(self.anonymous_id) << 3
+            | usize::from(self.authorization) << 4;
+        VARY_VALUES[index].as_str()
     }
 }
 
@@ -77,6 +84,26 @@ pub struct Params<'a> {
     pub cohort: Option<std::borrow::Cow<'a, str>>,
     pub placements: Option<std::borrow::Cow<'a, str>>,
     pub traits: Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+    pub person_id: Option<std::borrow::Cow<'a, str>>,
+    /// `id.<type>=<value>`: a person named by a server (needs `X-Api-Key`).
+    pub identifiers: Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+}
+
+impl<'a> Params<'a> {
+    /// How these parameters and the request's headers name a person.
+    pub fn naming(&'a self, raw: &RawRequest<'a>) -> crate::identity::Naming<'a> {
+        crate::identity::Naming {
+            authorization: raw.authorization,
+            api_key: raw.api_key,
+            anonymous_id: match (self.anonymous_id.as_deref(), raw.anonymous_id) {
+                (Some(id), _) => Some((id, "anonymous_id")),
+                (None, Some(id)) => Some((id, "X-Anonymous-Id")),
+                (None, None) => None,
+            },
+            person_id: self.person_id.as_deref(),
+            identifiers: &self.identifiers,
+        }
+    }
 }
 
 pub fn parse_params(query: &str) -> Params<'_> {
@@ -90,23 +117,37 @@ pub fn parse_params(query: &str) -> Params<'_> {
             "anonymous_id" => params.anonymous_id = Some(value),
             "cohort" => params.cohort = Some(value),
             "placements" => params.placements = Some(value),
+            "person_id" => params.person_id = Some(value),
             _ => {
-                if let std::borrow::Cow::Borrowed(k) = key {
-                    if let Some(name) = k.strip_prefix("t.") {
-                        params
-                            .traits
-                            .push((std::borrow::Cow::Borrowed(name), value));
-                    }
-                } else if let Some(name) = key.strip_prefix("t.") {
-                    params
-                        .traits
-                        .push((std::borrow::Cow::Owned(name.to_string()), value));
-                }
                 // Other parameters (utm_*, cache busters) are not ours: ignored.
+                let Some((is_trait, name_len)) =
+                    prefixed(&key).map(|(prefix, name)| (prefix == "t", name.len()))
+                else {
+                    continue;
+                };
+                let name = match key {
+                    std::borrow::Cow::Borrowed(k) => {
+                        std::borrow::Cow::Borrowed(&k[k.len() - name_len..])
+                    }
+                    std::borrow::Cow::Owned(k) => {
+                        std::borrow::Cow::Owned(k[k.len() - name_len..].to_string())
+                    }
+                };
+                if is_trait {
+                    params.traits.push((name, value));
+                } else {
+                    params.identifiers.push((name, value));
+                }
             }
         }
     }
     params
+}
+
+/// `t.<name>` and `id.<name>` parameters: the prefix and the name.
+fn prefixed(key: &str) -> Option<(&str, &str)> {
+    let (prefix, name) = key.split_once('.')?;
+    matches!(prefix, "t" | "id").then_some((prefix, name))
 }
 
 /// Everything selection and rendering see.
@@ -148,8 +189,8 @@ impl RequestContext {
             bucket: self.bucket(),
             has_traits: self.has_traits(),
             bucket_from_person: self.cohort.is_none() && self.person.is_some(),
-            // Segments come only from cohort keys until identity resolution adds people's own.
-            segments_from_person: false,
+            // Without a cohort key, segments come from the person's own traits.
+            segments_from_person: self.cohort.is_none() && self.has_traits(),
         }
     }
 }
@@ -249,15 +290,21 @@ fn invalid(field: &str, detail: impl Into<String>) -> Problem {
     Problem::invalid(field, detail)
 }
 
-/// Resolves the context for content and cohort requests.
+/// Resolves the context for content and cohort requests. `person` is who the request
+/// named, already resolved (see [`crate::identity::claim`]).
 pub fn resolve(
     raw: &RawRequest,
     params: &Params,
     catalog: &Catalog,
     signer: &Signer,
     now: DateTime<Utc>,
+    person: Option<Person>,
 ) -> Result<RequestContext, Problem> {
-    let mut headers_read = HeadersRead::default();
+    let mut headers_read = HeadersRead {
+        // Whether a token came changes who the person is, present or not.
+        authorization: true,
+        ..HeadersRead::default()
+    };
 
     let channel_name = params.channel.as_deref().unwrap_or("web");
     let (channel, channel_def) = catalog.channel(channel_name).ok_or_else(|| {
@@ -379,27 +426,21 @@ pub fn resolve(
         None => None,
     };
 
-    // With a cohort key the person is not needed for the choice, so it is not read.
-    let person = if cohort.is_some() {
-        None
-    } else {
+    // With a cohort key an anonymous person is not needed for the choice, so the
+    // header is not read; a verified person still is (their traits render, their
+    // consents apply).
+    let person = match person {
+        Some(p) if cohort.is_some() && !p.verified => None,
+        other => other,
+    };
+    if cohort.is_none() {
         // Without the parameter the header is consulted, present or not.
         headers_read.anonymous_id = params.anonymous_id.is_none();
-        let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
-            (Some(id), _) => (Some(id), "anonymous_id"),
-            (None, Some(id)) => (Some(id), "X-Anonymous-Id"),
-            (None, None) => (None, ""),
-        };
-        match id {
-            Some(id) => {
-                check_anonymous_id(id).map_err(|reason| invalid(field, reason))?;
-                Some(Person::anonymous(id))
-            }
-            None => None,
-        }
+    }
+    let mut traits = match person.as_ref().and_then(Person::traits) {
+        Some(stored) => catalog.person_traits(stored),
+        None => vec![None; catalog.traits.len()],
     };
-
-    let mut traits = vec![None; catalog.traits.len()];
     for (name, value) in &params.traits {
         let field = format!("t.{name}");
         let (index, def) = catalog
@@ -422,10 +463,11 @@ pub fn resolve(
         });
     }
 
-    let segments = cohort
-        .as_ref()
-        .map(|c| c.s.iter().map(|s| s.as_str().into()).collect())
-        .unwrap_or_default();
+    let segments = match &cohort {
+        Some(c) => c.s.iter().map(|s| s.as_str().into()).collect(),
+        None if traits.iter().any(Option::is_some) => catalog.segments_of(&traits),
+        None => Vec::new(),
+    };
 
     Ok(RequestContext {
         channel,
@@ -503,10 +545,11 @@ mod tests {
             ch_ua_mobile: true,
             user_agent: true,
             anonymous_id: true,
+            authorization: true,
         };
         assert_eq!(
             all.vary(),
-            "Accept-Language, Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id"
+            "Accept-Language, Sec-CH-UA-Mobile, User-Agent, X-Anonymous-Id, Authorization"
         );
         let person_only = HeadersRead {
             anonymous_id: true,

@@ -199,6 +199,7 @@ mod tests {
                 variants,
             }],
             fluent: vec![],
+            segments: vec![],
         };
         Catalog::compile(&content, "en", 1).0
     }

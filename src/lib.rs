@@ -7,6 +7,7 @@
 //! module that speaks SQL; [`app`] wires everything together.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod context;

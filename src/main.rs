@@ -37,6 +37,24 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
+    /// Mint a development token (needs TAILOR_DEV_TOKEN_SECRET); prints it alone.
+    Token {
+        /// A staff token with this role (repeatable).
+        #[arg(long, conflicts_with = "customer")]
+        role: Vec<String>,
+        /// Space-separated scopes for a staff token, e.g. `identify`.
+        #[arg(long, default_value = "", conflicts_with = "customer")]
+        scope: String,
+        /// Staff token subject (who acts).
+        #[arg(long, default_value = "dev-staff")]
+        subject: String,
+        /// An identity token for this customer id.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
 }
 
 fn settings() -> Result<Settings, ExitCode> {
@@ -71,6 +89,47 @@ async fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tailor: server error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Token {
+            role,
+            scope,
+            subject,
+            customer,
+            ttl,
+        } => {
+            let Some(secret) = &settings.dev_token_secret else {
+                eprintln!("tailor: set TAILOR_DEV_TOKEN_SECRET (development only) to mint tokens");
+                return ExitCode::from(2);
+            };
+            let unknown = tailor::auth::unknown_roles(&role);
+            if !unknown.is_empty() {
+                eprintln!(
+                    "tailor: unknown role(s) {}; known: {}",
+                    unknown.join(", "),
+                    tailor::auth::ROLES.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            let minted = match &customer {
+                Some(customer) => tailor::auth::mint_development(secret, customer, None, ttl),
+                None if role.is_empty() && scope.is_empty() => {
+                    eprintln!("tailor: give --role ROLE (staff) or --customer ID (identity)");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    tailor::auth::mint_development(secret, &subject, Some((&role, &scope)), ttl)
+                }
+            };
+            match minted {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tailor: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -14,6 +14,7 @@ pub struct Metrics {
     pub catalog_generation: IntGauge,
     pub catalog_loads: IntCounter,
     pub events_accepted: IntCounter,
+    pub person_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -54,8 +55,17 @@ impl Metrics {
         .expect("static metric definition");
         let events_accepted = IntCounter::new("events_accepted_total", "Engagement events stored")
             .expect("static metric definition");
+        let person_lookups = IntCounterVec::new(
+            Opts::new(
+                "person_lookups_total",
+                "Person resolutions by where they were answered: memory, redis or database",
+            ),
+            &["source"],
+        )
+        .expect("static metric definition");
         for collector in [
-            Box::new(events_accepted.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(person_lookups.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events_accepted.clone()),
             Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
             Box::new(render_cache.clone()),
@@ -76,6 +86,7 @@ impl Metrics {
             catalog_generation,
             catalog_loads,
             events_accepted,
+            person_lookups,
         }
     }
 

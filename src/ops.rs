@@ -24,6 +24,9 @@ use crate::problem::{Problem, ProblemType};
         crate::engagement::http::post_events,
         crate::engagement::http::tracked_link,
         crate::engagement::http::open_pixel,
+        crate::identity::http::identify,
+        crate::identity::http::get_person,
+        crate::identity::http::erase_person,
         channels,
         healthz,
         readyz,
@@ -35,7 +38,11 @@ use crate::problem::{Problem, ProblemType};
         ChannelEntry,
         crate::delivery::CohortAnswer,
         crate::engagement::http::EventsAccepted,
-        crate::engagement::Rejection
+        crate::engagement::Rejection,
+        crate::identity::http::IdentifyAnswer,
+        crate::identity::http::PersonAnswer,
+        crate::identity::http::IdentifierDoc,
+        crate::identity::http::MergeDoc
     ))
 )]
 pub struct ApiDoc;

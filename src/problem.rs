@@ -21,6 +21,7 @@ pub enum ProblemType {
     MethodNotAllowed,
     Unauthorized,
     Forbidden,
+    IdentityConflict,
     PayloadTooLarge,
     Unavailable,
     Internal,
@@ -35,6 +36,7 @@ impl ProblemType {
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::Forbidden => StatusCode::FORBIDDEN,
+            ProblemType::IdentityConflict => StatusCode::CONFLICT,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -51,6 +53,7 @@ impl ProblemType {
             ProblemType::MethodNotAllowed => "Method not allowed",
             ProblemType::Unauthorized => "Authentication required",
             ProblemType::Forbidden => "Not allowed",
+            ProblemType::IdentityConflict => "The identifiers belong to people who must stay apart",
             ProblemType::PayloadTooLarge => "The request body is too large",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
@@ -67,6 +70,7 @@ impl ProblemType {
             ProblemType::MethodNotAllowed => "method-not-allowed",
             ProblemType::Unauthorized => "unauthorized",
             ProblemType::Forbidden => "forbidden",
+            ProblemType::IdentityConflict => "identity-conflict",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
@@ -155,6 +159,9 @@ impl ResponseError for Problem {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.problem_type == Some(ProblemType::Unauthorized) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
@@ -172,4 +179,25 @@ pub fn extractor_error(error: impl fmt::Display, field: Option<&str>) -> actix_w
 /// Default service: an unknown route is a problem document, not an empty 404.
 pub async fn not_found() -> HttpResponse {
     Problem::new(ProblemType::NotFound, "no such resource").error_response()
+}
+
+/// Reads a request body up to `limit` bytes; more is a `413` saying `limit_text`.
+pub async fn read_body(
+    mut payload: actix_web::web::Payload,
+    limit: usize,
+    limit_text: &str,
+) -> Result<actix_web::web::BytesMut, Problem> {
+    use futures_util::StreamExt;
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(
+                Problem::new(ProblemType::PayloadTooLarge, limit_text).with_field("body")
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

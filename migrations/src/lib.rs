@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_content;
 mod m20261123_000002_engagement;
+mod m20261125_000003_identity;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_content::Migration),
             Box::new(m20261123_000002_engagement::Migration),
+            Box::new(m20261125_000003_identity::Migration),
         ]
     }
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::model::{ChannelDef, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef};
+use super::model::{
+    ChannelDef, ContentSet, FluentFile, PlacementDef, SegmentDef, TraitDef, VariantDef,
+};
 use super::{Issue, Loc};
 
 /// A finding positioned in a file.
@@ -93,6 +95,7 @@ impl KeyLines {
 pub struct SourceMap {
     channels: (PathBuf, KeyLines),
     traits: (PathBuf, KeyLines),
+    segments: (PathBuf, KeyLines),
     /// Every placement and variants file.
     files: Vec<(PathBuf, KeyLines)>,
     /// Per placement: its file, and per variant its (file, index in that file).
@@ -137,6 +140,15 @@ impl SourceMap {
                     lines
                         .find("trait", Some(i), "id")
                         .or_else(|| lines.find("trait", Some(i), ""))
+                });
+                (path.clone(), line.unwrap_or(1), 1)
+            }
+            Loc::Segments { index } => {
+                let (path, lines) = &self.segments;
+                let line = index.and_then(|i| {
+                    lines
+                        .find("segment", Some(i), "rule")
+                        .or_else(|| lines.find("segment", Some(i), ""))
                 });
                 (path.clone(), line.unwrap_or(1), 1)
             }
@@ -215,6 +227,13 @@ struct VariantsFile {
     placement: String,
     #[serde(default)]
     variant: Vec<VariantDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentsFile {
+    #[serde(default, rename = "segment")]
+    segments: Vec<SegmentDef>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +323,15 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
                 content.traits = file.traits;
             }
             sources.traits = (traits_path.clone(), KeyLines::scan(&source));
+        }
+    }
+    let segments_path = content_dir.join("segments.toml");
+    if segments_path.exists() {
+        if let Some(source) = read(&segments_path, &mut errors) {
+            if let Some(file) = parse_toml::<SegmentsFile>(&segments_path, &source, &mut errors) {
+                content.segments = file.segments;
+            }
+            sources.segments = (segments_path.clone(), KeyLines::scan(&source));
         }
     }
     for path in sorted_entries(&content_dir.join("placements"), &mut errors) {
@@ -401,6 +429,12 @@ struct ChannelsOut<'a> {
 }
 
 #[derive(serde::Serialize)]
+struct SegmentsOut<'a> {
+    #[serde(rename = "segment")]
+    segments: &'a [SegmentDef],
+}
+
+#[derive(serde::Serialize)]
 struct TraitsOut<'a> {
     #[serde(rename = "trait")]
     traits: &'a [TraitDef],
@@ -464,6 +498,17 @@ pub fn write(
             },
         )?,
     )?;
+    if !content.segments.is_empty() {
+        put(
+            content_dir.join("segments.toml"),
+            &encode(
+                "segments",
+                &SegmentsOut {
+                    segments: &content.segments,
+                },
+            )?,
+        )?;
+    }
     for placement in &content.placements {
         let text = encode(&placement.id, placement)?;
         put(
@@ -516,6 +561,7 @@ mod tests {
     fn normalised(mut content: ContentSet) -> ContentSet {
         content.channels.sort_by(|a, b| a.id.cmp(&b.id));
         content.traits.sort_by(|a, b| a.id.cmp(&b.id));
+        content.segments.sort_by(|a, b| a.id.cmp(&b.id));
         content.placements.sort_by(|a, b| a.id.cmp(&b.id));
         for placement in &mut content.placements {
             placement.variants.sort_by(|a, b| a.id.cmp(&b.id));

@@ -35,6 +35,9 @@ pub enum Loc {
     Traits {
         index: Option<usize>,
     },
+    Segments {
+        index: Option<usize>,
+    },
     Placement {
         placement: usize,
         key: Option<&'static str>,
@@ -152,6 +155,8 @@ pub struct Catalog {
     pub generation: u64,
     pub channels: Vec<Channel>,
     pub traits: Vec<TraitDef>,
+    /// Segments in definition order, with their compiled rules (over traits only).
+    pub segments: Vec<(Arc<str>, Rule)>,
     pub placements: Vec<Placement>,
     pub l10n: L10n,
     /// Locale negotiation results by raw `Accept-Language` header / `locale` parameter:
@@ -274,6 +279,15 @@ impl Catalog {
                 generation,
                 channels,
                 traits: content.traits.clone(),
+                segments: content
+                    .segments
+                    .iter()
+                    .filter_map(|s| {
+                        let rule = rules::compile(&s.rule, &content.traits).ok()?;
+                        rule.reads_only_traits()
+                            .then(|| (Arc::from(s.id.as_str()), rule))
+                    })
+                    .collect(),
                 placements,
                 l10n,
                 negotiated_header: moka::sync::Cache::new(10_000),
@@ -297,6 +311,57 @@ impl Catalog {
 
     pub fn channel_ids(&self) -> Vec<&str> {
         self.channels.iter().map(|c| &*c.id).collect()
+    }
+
+    /// The segments a person with these trait values (by trait index) belongs to.
+    pub fn segments_of(&self, traits: &[Option<rules::Value>]) -> Vec<Box<str>> {
+        struct TraitsOnly<'a>(&'a [Option<rules::Value>]);
+        impl rules::RuleInput for TraitsOnly<'_> {
+            fn value(&self, attr: rules::Attr) -> Option<rules::Value> {
+                match attr {
+                    rules::Attr::Trait(index) => self.0.get(index).cloned().flatten(),
+                    _ => None,
+                }
+            }
+            fn segments(&self) -> &[Box<str>] {
+                &[]
+            }
+        }
+        let input = TraitsOnly(traits);
+        self.segments
+            .iter()
+            .filter(|(_, rule)| rule.eval(&input))
+            .map(|(id, _)| Box::from(id.as_ref()))
+            .collect()
+    }
+
+    /// A person's stored traits by trait index, as rules and messages see them (traits
+    /// the catalog does not declare, or of another type, are left out).
+    pub fn person_traits(
+        &self,
+        stored: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Vec<Option<rules::Value>> {
+        let mut traits = vec![None; self.traits.len()];
+        for (name, value) in stored {
+            if let Some((index, _)) = self.trait_def(name) {
+                traits[index] = self.trait_value(index, value);
+            }
+        }
+        traits
+    }
+
+    /// A stored trait value as the rules see it, if it has the trait's declared type.
+    pub fn trait_value(&self, index: usize, value: &serde_json::Value) -> Option<rules::Value> {
+        match (self.trait_type(index)?, value) {
+            (TraitType::String, serde_json::Value::String(s)) => {
+                Some(rules::Value::Text(s.as_str().into()))
+            }
+            (TraitType::Number, serde_json::Value::Number(n)) => {
+                n.as_f64().map(rules::Value::Number)
+            }
+            (TraitType::Bool, serde_json::Value::Bool(b)) => Some(rules::Value::Bool(*b)),
+            _ => None,
+        }
     }
 
     pub fn is_trait(&self, name: &str) -> bool {

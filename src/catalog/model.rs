@@ -104,6 +104,18 @@ pub struct TraitDef {
     pub sample: Option<serde_json::Value>,
 }
 
+/// A named set of people, by a rule over their traits (e.g. `vip`). Segments are
+/// computed from a verified person's traits and carried by cohort keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentDef {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    /// A targeting rule that reads only traits, e.g. `tier == "gold" or points >= 5000`.
+    pub rule: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -274,6 +286,7 @@ pub struct FluentFile {
 pub struct ContentSet {
     pub channels: Vec<ChannelDef>,
     pub traits: Vec<TraitDef>,
+    pub segments: Vec<SegmentDef>,
     pub placements: Vec<PlacementDef>,
     pub fluent: Vec<FluentFile>,
 }

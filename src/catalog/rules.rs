@@ -137,6 +137,32 @@ impl Rule {
         }
     }
 
+    /// Every attribute the rule reads is a trait (what segment rules are limited to).
+    pub fn reads_only_traits(&self) -> bool {
+        match self {
+            Rule::Const(_) => true,
+            Rule::Not(inner) => inner.reads_only_traits(),
+            Rule::All(items) | Rule::Any(items) => items.iter().all(Rule::reads_only_traits),
+            Rule::Compare(a, ..) | Rule::In(a, _) | Rule::Range(a, ..) => {
+                matches!(a, Attr::Trait(_))
+            }
+            Rule::Contains(..) | Rule::ContainsAny(..) => false,
+        }
+    }
+
+    /// The segment names the rule tests (to check they are defined).
+    pub fn segment_names(&self) -> Vec<&str> {
+        match self {
+            Rule::Not(inner) => inner.segment_names(),
+            Rule::All(items) | Rule::Any(items) => {
+                items.iter().flat_map(Rule::segment_names).collect()
+            }
+            Rule::Contains(_, name) => vec![name.as_ref()],
+            Rule::ContainsAny(_, names) => names.iter().map(AsRef::as_ref).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn reads(&self) -> Reads {
         let mut reads = Reads::default();
         self.collect_reads(&mut reads);

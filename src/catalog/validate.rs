@@ -79,6 +79,29 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
         }
     }
 
+    // Segments: rules over traits only, so a person's segments depend on nothing else.
+    let mut segment_ids = HashSet::new();
+    for (i, segment) in content.segments.iter().enumerate() {
+        let at = || Loc::Segments { index: Some(i) };
+        if !valid_id(&segment.id, &[]) {
+            push(at(), format!("segment id `{}` must be [a-z0-9_]", segment.id));
+        }
+        if !segment_ids.insert(segment.id.as_str()) {
+            push(at(), format!("segment `{}` is defined twice", segment.id));
+        }
+        match super::rules::compile(&segment.rule, &content.traits) {
+            Err(e) => push(at(), format!("segment `{}`: {e}", segment.id)),
+            Ok(rule) if !rule.reads_only_traits() => push(
+                at(),
+                format!(
+                    "segment `{}`: a segment rule may read only traits",
+                    segment.id
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+
     // Traits.
     let mut trait_ids = HashSet::new();
     for (i, t) in content.traits.iter().enumerate() {
@@ -207,8 +230,18 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                 }
             }
             if let Some(rule) = &variant.rule {
-                if let Err(e) = rules::compile(rule, &content.traits) {
-                    push(vat(Some("rule")), format!("rule: {e}"));
+                match rules::compile(rule, &content.traits) {
+                    Err(e) => push(vat(Some("rule")), format!("rule: {e}")),
+                    Ok(rule) => {
+                        for name in rule.segment_names() {
+                            if !content.segments.iter().any(|s| s.id == name) {
+                                push(
+                                    vat(Some("rule")),
+                                    format!("rule: unknown segment `{name}` (segments.toml)"),
+                                );
+                            }
+                        }
+                    }
                 }
             }
             for (name, def) in &placement.fields {

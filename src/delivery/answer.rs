@@ -183,6 +183,18 @@ pub fn answer(
         )
         .with_field("placement"));
     }
+    // A person who opted out of this channel gets nothing on it, whichever id named them.
+    let channel_id = &catalog.channels[ctx.channel].id;
+    if ctx.person.as_ref().and_then(|p| p.consent(channel_id)) == Some(false) {
+        return Ok(Outcome::Empty {
+            sharing: Sharing {
+                private: true,
+                person_matters: true,
+                ..Sharing::shared()
+            },
+            placement: placement.id.clone(),
+        });
+    }
     let attributes = Attributes {
         context: ctx,
         catalog,

@@ -37,7 +37,24 @@ fn raw_request(req: &HttpRequest) -> RawRequest<'_> {
         ch_ua_mobile: header(req, "sec-ch-ua-mobile"),
         user_agent: header(req, "user-agent"),
         anonymous_id: header(req, "x-anonymous-id"),
+        authorization: header(req, "authorization"),
+        api_key: header(req, "x-api-key"),
     }
+}
+
+/// The person the request names, resolved. With a cohort key an anonymous id is not
+/// needed (the key stands for them), so it is neither checked nor looked up.
+async fn person_of(
+    state: &AppState,
+    raw: &RawRequest<'_>,
+    params: &context::Params<'_>,
+) -> Result<Option<crate::identity::Person>, Problem> {
+    let mut naming = params.naming(raw);
+    if params.cohort.is_some() {
+        naming.anonymous_id = None;
+    }
+    let claim = crate::identity::claim(&naming, &state.auth, &state.identifier_types)?;
+    crate::identity::resolve(&claim, &state.people).await
 }
 
 /// `If-None-Match` against our ETag. Weak comparison (RFC 9110 §13.1.2): a CDN that
@@ -152,7 +169,8 @@ pub async fn content_one(
     let catalog = state.catalog().await?;
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
-    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
+    let person = person_of(&state, &raw, &params).await?;
+    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
     let capped = answer::is_capped(&state, &catalog, &ctx, &path).await?;
     let response = match answer::answer(&state, &catalog, &ctx, &path, capped)? {
         Outcome::Content { answer, sharing } => respond(
@@ -219,7 +237,8 @@ pub async fn content_batch(
             format!("give 1 to {max} placement ids"),
         ));
     }
-    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now())?;
+    let person = person_of(&state, &raw, &params).await?;
+    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
 
     let mut body = BytesMut::with_capacity(1024 * ids.len());
     body.put_slice(b"{\"items\":[");
@@ -288,7 +307,7 @@ pub struct CohortAnswer {
     pub cohort: String,
     /// The person's sticky bucket in [0, 1000).
     pub bucket: u16,
-    /// The person's segments (filled by identity resolution).
+    /// The person's segments (only for a person named by a token or a server key).
     pub segments: Vec<String>,
     /// RFC 3339 expiry of the key.
     pub expires_at: String,
@@ -299,7 +318,10 @@ pub struct CohortAnswer {
     get,
     path = "/v1/context",
     tag = "delivery",
-    params(("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id)")),
+    params(
+        ("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id); or an identity token as `Authorization: Bearer`"),
+        ("person_id" = Option<String>, Query, description = "With X-Api-Key: a person by id"),
+    ),
     responses(
         (status = 200, description = "The cohort key", body = CohortAnswer),
         (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
@@ -311,20 +333,25 @@ pub async fn cohort_context(
 ) -> Result<HttpResponse, Problem> {
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
-    let (id, field) = match (params.anonymous_id.as_deref(), raw.anonymous_id) {
-        (Some(id), _) => (id, "anonymous_id"),
-        (None, Some(id)) => (id, "X-Anonymous-Id"),
-        (None, None) => {
-            return Err(Problem::invalid(
-                "anonymous_id",
-                "name the person with X-Anonymous-Id or anonymous_id",
-            ))
-        }
+    let Some(person) = person_of(&state, &raw, &params).await? else {
+        return Err(Problem::invalid(
+            "anonymous_id",
+            "name the person with X-Anonymous-Id or anonymous_id, an identity token, or a server key with id.<type>",
+        ));
     };
-    crate::identity::check_anonymous_id(id).map_err(|reason| Problem::invalid(field, reason))?;
-    let person = crate::identity::Person::anonymous(id);
     let bucket = person.bucket();
-    let segments: Vec<String> = Vec::new();
+    // Segments only for a verified person: an anonymous id must not reveal traits.
+    let segments: Vec<String> = match person.traits() {
+        Some(stored) => {
+            let catalog = state.catalog().await?;
+            catalog
+                .segments_of(&catalog.person_traits(stored))
+                .into_iter()
+                .map(String::from)
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let now = Utc::now();
     let (cohort, exp) = state.signer.cohort_key(
         bucket,
@@ -338,7 +365,7 @@ pub async fn cohort_context(
         .to_rfc3339();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header((header::VARY, "X-Anonymous-Id"))
+        .insert_header((header::VARY, "X-Anonymous-Id, Authorization"))
         .json(CohortAnswer {
             cohort,
             bucket,

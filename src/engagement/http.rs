@@ -5,7 +5,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::writer::WriteError;
@@ -42,22 +41,6 @@ impl From<WriteError> for Problem {
     }
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, Problem> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > MAX_BATCH_BYTES {
-            return Err(
-                Problem::new(ProblemType::PayloadTooLarge, "a batch is at most 1 MiB")
-                    .with_field("body"),
-            );
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// `POST /v1/events`: a batch of engagement events.
 #[utoipa::path(
     post,
@@ -77,7 +60,7 @@ pub async fn post_events(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let body = read_body(payload).await?;
+    let body = crate::problem::read_body(payload, MAX_BATCH_BYTES, "a batch is at most 1 MiB").await?;
     let document: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::invalid("body", format!("not JSON: {e}")))?;
     let events = document

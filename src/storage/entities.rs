@@ -116,3 +116,112 @@ pub mod key_value {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Declares a plain sea-orm entity (no relations): table name, then the model's fields.
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($body:tt)* }) => {
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                $($body)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(segment, "segments", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub definition: String,
+    pub content_hash: String,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(person, "people", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub sticky_key: String,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+    pub merged_into: Option<String>,
+});
+
+entity!(identifier, "identifiers", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub kind: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub value: String,
+    pub person_id: String,
+    pub created_at: ChronoDateTimeUtc,
+});
+
+entity!(identity_link, "identity_links", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub from_kind: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub from_value: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub to_kind: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub to_value: String,
+    pub person_id: String,
+    pub actor: String,
+    pub created_at: ChronoDateTimeUtc,
+});
+
+entity!(person_trait, "person_traits", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub person_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub name: String,
+    pub value: String,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(person_consent, "person_consents", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub person_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub channel: String,
+    pub granted: bool,
+    pub source: String,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(identity_merge, "identity_merges", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub survivor_id: String,
+    pub merged_id: String,
+    pub identifiers: String,
+    pub actor: String,
+    pub created_at: ChronoDateTimeUtc,
+});
+
+entity!(identity_conflict, "identity_conflicts", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub kind: String,
+    pub person_ids: String,
+    pub detail: String,
+    pub actor: String,
+    pub created_at: ChronoDateTimeUtc,
+});
+
+entity!(audit_entry, "audit_log", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub created_at: ChronoDateTimeUtc,
+});

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod events;
+pub mod identity;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,10 +17,11 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::catalog::model::{
-    ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, TraitDef, VariantDef,
+    ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, SegmentDef, TraitDef,
+    VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
-use entities::{channel, fluent_resource, key_value, placement, trait_def, variant};
+use entities::{channel, fluent_resource, key_value, placement, segment, trait_def, variant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -220,6 +222,33 @@ pub async fn import(
         );
     }
 
+    let existing: HashMap<String, String> = segment::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content_hash))
+        .collect();
+    for def in &content.segments {
+        let definition = to_json(def);
+        let hash = content_hash(&definition);
+        let model = segment::ActiveModel {
+            id: Set(def.id.clone()),
+            definition: Set(definition),
+            content_hash: Set(hash.clone()),
+            updated_at: Set(now),
+        };
+        upsert!(
+            &tx,
+            segment::Entity,
+            model,
+            existing,
+            def.id,
+            hash,
+            "segment",
+            report
+        );
+    }
+
     let existing: HashMap<String, String> = placement::Entity::find()
         .all(&tx)
         .await?
@@ -379,6 +408,13 @@ async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageErro
         content
             .traits
             .push(from_json::<TraitDef>(&row.id, &row.definition)?);
+    }
+    let mut segments = segment::Entity::find().all(db).await?;
+    segments.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in segments {
+        content
+            .segments
+            .push(from_json::<SegmentDef>(&row.id, &row.definition)?);
     }
     let mut variants_by_placement: HashMap<String, Vec<VariantDef>> = HashMap::new();
     let mut variants = variant::Entity::find().all(db).await?;

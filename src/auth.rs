@@ -1,0 +1,546 @@
+//! Who is calling: identity tokens (a customer, from the site's identity provider),
+//! staff tokens (roles, scopes) and server API keys. Every JWT is checked for its
+//! signature with a configured key, a pinned algorithm, `exp`, `iss` and `aud`; a token
+//! that fails any check is refused, never treated as absent.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Secret, Settings, TokenSettings};
+use crate::problem::{Problem, ProblemType};
+
+/// Issuer and audiences of development tokens (`dev_token_secret`, `tailor token`).
+pub const DEV_ISSUER: &str = "tailor-dev";
+pub const DEV_IDENTITY_AUDIENCE: &str = "tailor";
+pub const DEV_STAFF_AUDIENCE: &str = "tailor-staff";
+
+/// Staff roles (DESIGN.md); a token with another role is not refused, the role is
+/// simply never granted anything.
+pub const ROLES: [&str; 8] = [
+    "marketer",
+    "reviewer",
+    "publisher",
+    "governance",
+    "governance_approver",
+    "analyst",
+    "privacy",
+    "admin",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("the token was refused: {0}")]
+    Invalid(String),
+    #[error("the token has expired")]
+    Expired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} tokens are not configured on this server")]
+    NotConfigured(&'static str),
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Problem {
+        let kind = match error {
+            AuthError::Forbidden(_) => ProblemType::Forbidden,
+            _ => ProblemType::Unauthorized,
+        };
+        Problem::new(kind, error.to_string()).with_field("Authorization")
+    }
+}
+
+/// Checks one kind of JWT.
+pub struct JwtVerifier {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    keys: Vec<VerifyKey>,
+    leeway: u64,
+}
+
+struct VerifyKey {
+    kid: Option<String>,
+    /// Algorithms this key may verify (by its family).
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+fn family(alg: Algorithm) -> &'static str {
+    use Algorithm::*;
+    match alg {
+        HS256 | HS384 | HS512 => "hmac",
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => "rsa",
+        ES256 | ES384 => "ec",
+        EdDSA => "ed",
+        _ => "other",
+    }
+}
+
+impl JwtVerifier {
+    pub fn from_settings(settings: &TokenSettings) -> Result<JwtVerifier, String> {
+        if settings.issuer.is_empty() || settings.audience.is_empty() {
+            return Err("needs an issuer and an audience".into());
+        }
+        let mut algorithms = Vec::new();
+        for name in &settings.algorithms {
+            let alg: Algorithm = name
+                .parse()
+                .map_err(|_| format!("unknown algorithm `{name}`"))?;
+            algorithms.push(alg);
+        }
+        if algorithms.is_empty() {
+            return Err("needs at least one algorithm".into());
+        }
+        let sources = [
+            settings.key_file.is_some(),
+            settings.jwks_file.is_some(),
+            settings.hs256_secret.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if sources != 1 {
+            return Err("needs exactly one of key_file, jwks_file, hs256_secret".into());
+        }
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        let keys = if let Some(secret) = &settings.hs256_secret {
+            if secret.expose().len() < 16 {
+                return Err("hs256_secret must be at least 16 characters".into());
+            }
+            vec![VerifyKey {
+                kid: None,
+                algorithms: vec![Algorithm::HS256],
+                key: DecodingKey::from_secret(secret.expose().as_bytes()),
+            }]
+        } else if let Some(path) = &settings.key_file {
+            let pem = read(path)?;
+            let mut found = None;
+            for alg in &algorithms {
+                let key = match family(*alg) {
+                    "rsa" => DecodingKey::from_rsa_pem(&pem),
+                    "ec" => DecodingKey::from_ec_pem(&pem),
+                    "ed" => DecodingKey::from_ed_pem(&pem),
+                    _ => continue,
+                };
+                if let Ok(key) = key {
+                    found = Some(VerifyKey {
+                        kid: None,
+                        algorithms: algorithms
+                            .iter()
+                            .copied()
+                            .filter(|a| family(*a) == family(*alg))
+                            .collect(),
+                        key,
+                    });
+                    break;
+                }
+            }
+            vec![found.ok_or_else(|| {
+                format!(
+                    "{} is not a PEM public key for {:?}",
+                    path.display(),
+                    settings.algorithms
+                )
+            })?]
+        } else if let Some(path) = &settings.jwks_file {
+            let set: JwkSet = serde_json::from_slice(&read(path)?)
+                .map_err(|e| format!("{} is not a JWKS document: {e}", path.display()))?;
+            let mut keys = Vec::new();
+            for jwk in &set.keys {
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|e| format!("a key in {} is unusable: {e}", path.display()))?;
+                let declared = jwk
+                    .common
+                    .key_algorithm
+                    .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                let usable: Vec<Algorithm> = algorithms
+                    .iter()
+                    .copied()
+                    .filter(|a| declared.is_none_or(|d| d == *a))
+                    .filter(|a| match &jwk.algorithm {
+                        jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => family(*a) == "rsa",
+                        jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
+                            family(*a) == "ec"
+                        }
+                        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
+                            family(*a) == "ed"
+                        }
+                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                            family(*a) == "hmac"
+                        }
+                        _ => false,
+                    })
+                    .collect();
+                if !usable.is_empty() {
+                    keys.push(VerifyKey {
+                        kid: jwk.common.key_id.clone(),
+                        algorithms: usable,
+                        key,
+                    });
+                }
+            }
+            if keys.is_empty() {
+                return Err(format!(
+                    "{} has no key for {:?}",
+                    path.display(),
+                    settings.algorithms
+                ));
+            }
+            keys
+        } else {
+            Vec::new()
+        };
+        Ok(JwtVerifier {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            algorithms,
+            keys,
+            leeway: settings.leeway_secs,
+        })
+    }
+
+    /// HS256 with the development secret.
+    pub fn development(secret: &Secret, audience: &str) -> JwtVerifier {
+        JwtVerifier {
+            issuer: DEV_ISSUER.into(),
+            audience: audience.into(),
+            algorithms: vec![Algorithm::HS256],
+            keys: vec![VerifyKey {
+                kid: None,
+                algorithms: vec![Algorithm::HS256],
+                key: DecodingKey::from_secret(secret.expose().as_bytes()),
+            }],
+            leeway: 30,
+        }
+    }
+
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::Invalid("it is not a JWT".into()))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let key = self
+            .keys
+            .iter()
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .find(|k| match (&header.kid, &k.kid) {
+                (Some(wanted), Some(have)) => wanted == have,
+                (Some(_), None) | (None, _) => true,
+            })
+            .ok_or_else(|| AuthError::Invalid("no configured key matches it".into()))?;
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = self.leeway;
+        jsonwebtoken::decode::<T>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    AuthError::Invalid("the signature does not verify".into())
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
+                    AuthError::Invalid("wrong issuer".into())
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                    AuthError::Invalid("wrong audience".into())
+                }
+                jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
+                    AuthError::Invalid(format!("the `{claim}` claim is missing"))
+                }
+                _ => AuthError::Invalid("it is malformed".into()),
+            })
+    }
+}
+
+/// An identity token's claims: `sub` is the customer id.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct IdentityClaims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+}
+
+/// A staff token's claims.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StaffClaims {
+    pub sub: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Space-separated scopes (OAuth style), e.g. `identify`.
+    #[serde(default)]
+    pub scope: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+}
+
+impl StaffClaims {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+}
+
+/// A caller allowed to act for servers: a server key or a staff token.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// The index of the server key used (never the key).
+    ServerKey(usize),
+    Staff(StaffClaims),
+}
+
+impl Caller {
+    /// How records name the caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::ServerKey(index) => format!("server-key:{index}"),
+            Caller::Staff(claims) => format!("staff:{}", claims.sub),
+        }
+    }
+}
+
+/// Everything a request can authenticate with.
+pub struct Auth {
+    identity: Option<JwtVerifier>,
+    staff: Option<JwtVerifier>,
+    server_keys: Vec<Secret>,
+}
+
+/// The token of an `Authorization: Bearer` value.
+pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, AuthError> {
+    match authorization {
+        None => Ok(None),
+        Some(value) => {
+            let (scheme, token) = value
+                .split_once(' ')
+                .ok_or(AuthError::Invalid("use `Authorization: Bearer <token>`".into()))?;
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(AuthError::Invalid(
+                    "use `Authorization: Bearer <token>`".into(),
+                ));
+            }
+            Ok(Some(token.trim()))
+        }
+    }
+}
+
+impl Auth {
+    pub fn from_settings(settings: &Settings) -> Result<Auth, String> {
+        let dev = settings.dev_token_secret.as_ref();
+        let identity = match (&settings.identity_tokens, dev) {
+            (Some(tokens), _) => Some(JwtVerifier::from_settings(tokens)?),
+            (None, Some(secret)) => Some(JwtVerifier::development(secret, DEV_IDENTITY_AUDIENCE)),
+            (None, None) => None,
+        };
+        let staff = match (&settings.staff_tokens, dev) {
+            (Some(tokens), _) => Some(JwtVerifier::from_settings(tokens)?),
+            (None, Some(secret)) => Some(JwtVerifier::development(secret, DEV_STAFF_AUDIENCE)),
+            (None, None) => None,
+        };
+        Ok(Auth {
+            identity,
+            staff,
+            server_keys: settings.server_api_keys.clone(),
+        })
+    }
+
+    /// The customer id a bearer identity token vouches for.
+    pub fn customer(&self, token: &str) -> Result<String, AuthError> {
+        let verifier = self
+            .identity
+            .as_ref()
+            .ok_or(AuthError::NotConfigured("identity"))?;
+        let claims: IdentityClaims = verifier.verify(token)?;
+        Ok(claims.sub)
+    }
+
+    /// The server key's index, if `key` is one of ours (compared in constant time).
+    pub fn server_key(&self, key: &str) -> Option<usize> {
+        self.server_keys
+            .iter()
+            .position(|k| constant_time_eq::constant_time_eq(k.expose().as_bytes(), key.as_bytes()))
+    }
+
+    /// A staff token from the `Authorization` header.
+    pub fn staff(&self, authorization: Option<&str>) -> Result<StaffClaims, AuthError> {
+        let token = bearer(authorization)?.ok_or(AuthError::Missing(
+            "this endpoint needs a staff token: Authorization: Bearer <token>",
+        ))?;
+        let verifier = self
+            .staff
+            .as_ref()
+            .ok_or(AuthError::NotConfigured("staff"))?;
+        verifier.verify(token)
+    }
+
+    /// A staff token holding one of `roles`.
+    pub fn staff_with_role(
+        &self,
+        authorization: Option<&str>,
+        roles: &[&str],
+    ) -> Result<StaffClaims, AuthError> {
+        let claims = self.staff(authorization)?;
+        if roles.iter().any(|r| claims.has_role(r)) {
+            Ok(claims)
+        } else {
+            Err(AuthError::Forbidden(format!(
+                "this needs the role {}",
+                roles.join(" or ")
+            )))
+        }
+    }
+
+    /// A server key (`X-Api-Key`) or a staff token with `scope` or one of `roles`.
+    pub fn server_or_staff(
+        &self,
+        api_key: Option<&str>,
+        authorization: Option<&str>,
+        scope: &str,
+        roles: &[&str],
+    ) -> Result<Caller, AuthError> {
+        if let Some(key) = api_key {
+            return self
+                .server_key(key)
+                .map(Caller::ServerKey)
+                .ok_or(AuthError::Invalid("the X-Api-Key is not one of ours".into()));
+        }
+        if authorization.is_none() {
+            return Err(AuthError::Missing(
+                "this endpoint needs a server key (X-Api-Key) or a staff token",
+            ));
+        }
+        let claims = self.staff(authorization)?;
+        if claims.has_scope(scope) || roles.iter().any(|r| claims.has_role(r)) {
+            Ok(Caller::Staff(claims))
+        } else {
+            Err(AuthError::Forbidden(format!(
+                "this needs the `{scope}` scope or a server key"
+            )))
+        }
+    }
+}
+
+/// Mints a development token (`tailor token`): HS256 with the development secret.
+pub fn mint_development(
+    secret: &Secret,
+    subject: &str,
+    staff: Option<(&[String], &str)>,
+    ttl_secs: u64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let exp = chrono::Utc::now().timestamp().max(0) as u64 + ttl_secs;
+    let key = EncodingKey::from_secret(secret.expose().as_bytes());
+    let header = Header::new(Algorithm::HS256);
+    match staff {
+        Some((roles, scope)) => jsonwebtoken::encode(
+            &header,
+            &StaffClaims {
+                sub: subject.into(),
+                roles: roles.to_vec(),
+                scope: scope.into(),
+                iss: DEV_ISSUER.into(),
+                aud: DEV_STAFF_AUDIENCE.into(),
+                exp,
+            },
+            &key,
+        ),
+        None => jsonwebtoken::encode(
+            &header,
+            &IdentityClaims {
+                sub: subject.into(),
+                iss: DEV_ISSUER.into(),
+                aud: DEV_IDENTITY_AUDIENCE.into(),
+                exp,
+            },
+            &key,
+        ),
+    }
+}
+
+/// Unknown roles named on the command line (a typo would mint a useless token).
+pub fn unknown_roles(roles: &[String]) -> Vec<&str> {
+    let known: HashSet<&str> = ROLES.into_iter().collect();
+    roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !known.contains(r))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> (Secret, Auth) {
+        let secret = Secret::new("development-secret-123");
+        let settings = Settings {
+            dev_token_secret: Some(secret.clone()),
+            server_api_keys: vec![Secret::new("server-key-aaaaaaaaaaaaaaaaaaaa")],
+            ..Settings::default()
+        };
+        let auth = Auth::from_settings(&settings).expect("auth");
+        (secret, auth)
+    }
+
+    #[test]
+    fn development_tokens_verify_and_carry_roles() {
+        let (secret, auth) = dev();
+        let roles = vec!["privacy".to_string()];
+        let token = mint_development(&secret, "ana", Some((&roles, "identify")), 60).expect("mint");
+        let claims = auth.staff(Some(&format!("Bearer {token}"))).expect("valid");
+        assert!(claims.has_role("privacy") && claims.has_scope("identify"));
+        assert!(matches!(
+            auth.staff_with_role(Some(&format!("Bearer {token}")), &["admin"]),
+            Err(AuthError::Forbidden(_))
+        ));
+        // A staff token is not an identity token (audiences differ) and vice versa.
+        assert!(auth.customer(&token).is_err());
+        let identity = mint_development(&secret, "C-1", None, 60).expect("mint");
+        assert_eq!(auth.customer(&identity), Ok("C-1".to_string()));
+        assert!(auth.staff(Some(&format!("Bearer {identity}"))).is_err());
+    }
+
+    #[test]
+    fn bad_tokens_are_refused_with_a_reason() {
+        let (_, auth) = dev();
+        let other = Secret::new("some-other-secret-456");
+        let forged = mint_development(&other, "C-1", None, 60).expect("mint");
+        assert!(matches!(auth.customer(&forged), Err(AuthError::Invalid(_))));
+        assert!(matches!(auth.customer("not-a-jwt"), Err(AuthError::Invalid(_))));
+        let (secret, _) = dev();
+        let expired = {
+            let key = EncodingKey::from_secret(secret.expose().as_bytes());
+            let claims = IdentityClaims {
+                sub: "C-1".into(),
+                iss: DEV_ISSUER.into(),
+                aud: DEV_IDENTITY_AUDIENCE.into(),
+                exp: 1_000_000,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("mint")
+        };
+        assert_eq!(auth.customer(&expired), Err(AuthError::Expired));
+        // `alg: none` and algorithms not configured are refused before any key is tried.
+        let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJDLTEifQ.";
+        assert!(auth.customer(none).is_err());
+        assert_eq!(auth.server_key("server-key-aaaaaaaaaaaaaaaaaaaa"), Some(0));
+        assert_eq!(auth.server_key("server-key-aaaaaaaaaaaaaaaaaaab"), None);
+        assert!(bearer(Some("Basic abc")).is_err());
+    }
+}

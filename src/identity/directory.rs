@@ -1,0 +1,203 @@
+//! Person resolution with two cache levels: moka on this node, Redis shared by all
+//! nodes (when configured), then the database. An identify, merge or erasure deletes
+//! the shared entries of every identifier involved and tells every node, over Redis
+//! pub/sub, to drop its own — so a merge made on one node is seen on all of them at once.
+//!
+//! Entries are keyed by a 128-bit hash of (type, value): identifiers never appear in
+//! Redis keys or invalidation messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+
+use super::graph::Identifier;
+use crate::metrics::Metrics;
+use crate::storage::identity::{self as store, PersonRecord};
+use crate::storage::StorageError;
+
+/// Redis pub/sub channel for people changes.
+pub const PEOPLE_CHANNEL: &str = "tailor:people";
+
+type Entry = Option<Arc<PersonRecord>>;
+
+/// What changed: caches drop these identifiers' entries and every entry of these people.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeopleChanged {
+    pub people: Vec<String>,
+    /// Hex keys of the identifiers (see [`key_of`]).
+    pub keys: Vec<String>,
+}
+
+impl PeopleChanged {
+    pub fn new(people: Vec<String>, identifiers: &[Identifier]) -> PeopleChanged {
+        PeopleChanged {
+            people,
+            keys: identifiers.iter().map(|i| format!("{:032x}", key_of(i))).collect(),
+        }
+    }
+}
+
+/// The cache key of an identifier.
+pub fn key_of(id: &Identifier) -> u128 {
+    let mut bytes = Vec::with_capacity(id.kind.len() + id.value.len() + 1);
+    bytes.extend_from_slice(id.kind.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(id.value.as_bytes());
+    xxhash_rust::xxh3::xxh3_128(&bytes)
+}
+
+fn redis_key(key: u128) -> String {
+    format!("tailor:person:{key:032x}")
+}
+
+pub struct PersonDirectory {
+    db: DatabaseConnection,
+    local: moka::future::Cache<u128, Entry>,
+    redis: Option<redis::aio::ConnectionManager>,
+    ttl: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl PersonDirectory {
+    pub fn new(
+        db: DatabaseConnection,
+        redis: Option<redis::aio::ConnectionManager>,
+        ttl: Duration,
+        capacity: u64,
+        metrics: Arc<Metrics>,
+    ) -> PersonDirectory {
+        PersonDirectory {
+            db,
+            local: moka::future::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            redis,
+            ttl,
+            metrics,
+        }
+    }
+
+    /// The person an identifier belongs to; `None` when the graph does not know it.
+    pub async fn resolve(&self, id: &Identifier) -> Result<Entry, StorageError> {
+        let key = key_of(id);
+        if let Some(entry) = self.local.get(&key).await {
+            self.metrics
+                .person_lookups
+                .with_label_values(&["memory"])
+                .inc();
+            return Ok(entry);
+        }
+        self.local
+            .try_get_with(key, self.load(key, id))
+            .await
+            .map_err(|e: Arc<StorageError>| StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))
+    }
+
+    async fn load(&self, key: u128, id: &Identifier) -> Result<Entry, StorageError> {
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let cached: Result<Option<String>, _> = redis::cmd("GET")
+                .arg(redis_key(key))
+                .query_async(&mut conn)
+                .await;
+            match cached {
+                Ok(Some(text)) => {
+                    if let Ok(entry) = serde_json::from_str::<Option<PersonRecord>>(&text) {
+                        self.metrics
+                            .person_lookups
+                            .with_label_values(&["redis"])
+                            .inc();
+                        return Ok(entry.map(Arc::new));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "redis person lookup failed; using the database"),
+            }
+        }
+        let entry = if id.kind == super::PERSON_ID {
+            store::find_by_id(&self.db, &id.value).await?
+        } else {
+            store::find_by_identifier(&self.db, id).await?
+        };
+        self.metrics
+            .person_lookups
+            .with_label_values(&["database"])
+            .inc();
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let text = serde_json::to_string(&entry).unwrap_or_default();
+            // NX: an invalidation that raced this read already deleted the key; a
+            // fresher value written by another node is not overwritten with ours.
+            let stored: Result<Option<String>, _> = redis::cmd("SET")
+                .arg(redis_key(key))
+                .arg(text)
+                .arg("EX")
+                .arg(self.ttl.as_secs().max(1))
+                .arg("NX")
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "redis person store failed");
+            }
+        }
+        Ok(entry.map(Arc::new))
+    }
+
+    /// Drops this node's entries for a change (from this node or another).
+    pub fn forget(&self, change: &PeopleChanged) {
+        let keys: Vec<u128> = change
+            .keys
+            .iter()
+            .filter_map(|k| u128::from_str_radix(k, 16).ok())
+            .collect();
+        for key in &keys {
+            self.local.invalidate_entries_if({
+                let key = *key;
+                move |k, _| *k == key
+            })
+            .ok();
+        }
+        if !change.people.is_empty() {
+            let people = change.people.clone();
+            self.local
+                .invalidate_entries_if(move |_, entry| {
+                    entry
+                        .as_ref()
+                        .is_some_and(|p| people.iter().any(|id| *id == p.id))
+                })
+                .ok();
+        }
+    }
+
+    /// Makes a change visible everywhere: shared entries deleted, every node told.
+    pub async fn announce(&self, change: PeopleChanged) {
+        self.forget(&change);
+        let Some(conn) = &self.redis else {
+            return;
+        };
+        let mut conn = conn.clone();
+        if !change.keys.is_empty() {
+            let mut del = redis::cmd("DEL");
+            for key in &change.keys {
+                del.arg(format!("tailor:person:{key}"));
+            }
+            let deleted: Result<i64, _> = del.query_async(&mut conn).await;
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, "could not delete shared person entries");
+            }
+        }
+        let payload = serde_json::to_string(&change).unwrap_or_default();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(PEOPLE_CHANNEL)
+            .arg(payload)
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not publish a people change; other nodes catch up within the cache TTL");
+        }
+    }
+}

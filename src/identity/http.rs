@@ -1,0 +1,399 @@
+//! `POST /v1/identify` (server key or staff `identify` scope), `GET /v1/people/{id}`
+//! and `DELETE /v1/people/{id}` (erasure, staff role `privacy`).
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::directory::PeopleChanged;
+use super::graph::{self, Identifier, TraitValue};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::catalog::model::TraitType;
+use crate::catalog::Catalog;
+use crate::problem::{Problem, ProblemType};
+use crate::storage::identity::{self as store, IdentifyCommand, IdentifyError, IdentifyOutcome};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/identify").route(web::post().to(identify)))
+        .service(
+            web::resource("/v1/people/{id}")
+                .route(web::get().to(get_person))
+                .route(web::delete().to(erase_person)),
+        );
+}
+
+/// An identify body is small: a few identifiers, at most 100 traits.
+const MAX_IDENTIFY_BYTES: usize = 64 * 1024;
+const MAX_IDENTIFIERS: usize = 20;
+
+fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Parses and checks an identify body against the identifier types and the catalog's
+/// channels and trait types. Pure apart from its inputs, so it is tested directly.
+pub fn parse_identify(
+    document: &serde_json::Value,
+    types: &graph::IdentifierTypes,
+    catalog: &Catalog,
+) -> Result<IdentifyCommand, Problem> {
+    let object = document
+        .as_object()
+        .ok_or_else(|| Problem::invalid("body", "must be a JSON object"))?;
+    for key in object.keys() {
+        if !matches!(key.as_str(), "identifiers" | "traits" | "consents") {
+            return Err(Problem::invalid(
+                key.as_str(),
+                "unknown field; expected identifiers, traits, consents",
+            ));
+        }
+    }
+    let identifiers = object
+        .get("identifiers")
+        .and_then(|v| v.as_object())
+        .ok_or_else(|| {
+            Problem::invalid(
+                "identifiers",
+                "give an object of identifiers, e.g. {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}",
+            )
+        })?;
+    let mut command = IdentifyCommand::default();
+    for (kind, value) in identifiers {
+        let field = format!("identifiers.{kind}");
+        let values: Vec<&str> = match value {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| Problem::invalid(field.as_str(), "values must be strings"))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(Problem::invalid(
+                    field,
+                    "must be a string (or an array of strings)",
+                ))
+            }
+        };
+        for value in values {
+            let id = types
+                .normalize(kind, value)
+                .map_err(|e| super::identifier_problem(&field, &e))?;
+            command.identifiers.push(id);
+        }
+    }
+    if command.identifiers.is_empty() || command.identifiers.len() > MAX_IDENTIFIERS {
+        return Err(Problem::invalid(
+            "identifiers",
+            format!("give 1 to {MAX_IDENTIFIERS} identifiers"),
+        ));
+    }
+    if let Some(traits) = object.get("traits") {
+        let traits = traits
+            .as_object()
+            .ok_or_else(|| Problem::invalid("traits", "must be an object of name: value"))?;
+        if traits.len() > graph::MAX_TRAITS {
+            return Err(Problem::invalid(
+                "traits",
+                format!(
+                    "{} traits; a call sets at most {}",
+                    traits.len(),
+                    graph::MAX_TRAITS
+                ),
+            ));
+        }
+        for (name, value) in traits {
+            let field = format!("traits.{name}");
+            if !graph::valid_trait_name(name) {
+                return Err(Problem::invalid(
+                    field,
+                    "trait names are 1-64 lowercase letters, digits or _",
+                ));
+            }
+            graph::check_trait_value(value).map_err(|reason| Problem::invalid(&field, reason))?;
+            if let (Some((_, def)), false) = (catalog.trait_def(name), value.is_null()) {
+                let fits = matches!(
+                    (def.kind, value),
+                    (TraitType::String, serde_json::Value::String(_))
+                        | (TraitType::Number, serde_json::Value::Number(_))
+                        | (TraitType::Bool, serde_json::Value::Bool(_))
+                );
+                if !fits {
+                    let expected = match def.kind {
+                        TraitType::String => "a string",
+                        TraitType::Number => "a number",
+                        TraitType::Bool => "true or false",
+                    };
+                    return Err(Problem::invalid(field, format!("must be {expected}")));
+                }
+            }
+            command.traits.insert(name.clone(), value.clone());
+        }
+    }
+    if let Some(consents) = object.get("consents") {
+        let consents = consents.as_object().ok_or_else(|| {
+            Problem::invalid("consents", "must be an object of channel: true|false")
+        })?;
+        for (channel, granted) in consents {
+            let field = format!("consents.{channel}");
+            if catalog.channel(channel).is_none() {
+                return Err(Problem::invalid(
+                    field,
+                    format!(
+                        "unknown channel; known: {}",
+                        catalog.channel_ids().join(", ")
+                    ),
+                ));
+            }
+            let granted = granted
+                .as_bool()
+                .ok_or_else(|| Problem::invalid(&field, "must be true (opt in) or false (opt out)"))?;
+            command.consents.insert(channel.clone(), granted);
+        }
+    }
+    Ok(command)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IdentifyAnswer {
+    pub person_id: String,
+    /// A new person was created.
+    pub created: bool,
+    /// People merged into `person_id` (the oldest person survives).
+    pub merged: Vec<String>,
+    /// How many identifiers were new to the graph.
+    pub linked: usize,
+    pub traits_changed: Vec<String>,
+    pub consents_changed: Vec<String>,
+    /// Anything changed at all (`false` for a repeated call).
+    pub changed: bool,
+}
+
+impl From<&IdentifyOutcome> for IdentifyAnswer {
+    fn from(o: &IdentifyOutcome) -> Self {
+        IdentifyAnswer {
+            person_id: o.person_id.clone(),
+            created: o.created,
+            merged: o.merged.clone(),
+            linked: o.linked.len(),
+            traits_changed: o.traits_changed.clone(),
+            consents_changed: o.consents_changed.clone(),
+            changed: o.changed(),
+        }
+    }
+}
+
+/// `POST /v1/identify`: ties identifiers into one person and sets traits and consents.
+#[utoipa::path(
+    post,
+    path = "/v1/identify",
+    tag = "identity",
+    request_body(content = String, description = "`{\"identifiers\": {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}, \"traits\": {...}, \"consents\": {\"sms\": false}}`", content_type = "application/json"),
+    params(
+        ("X-Api-Key" = Option<String>, Header, description = "A server key; or a staff token with the `identify` scope as `Authorization: Bearer`"),
+    ),
+    responses(
+        (status = 200, description = "The person after the call", body = IdentifyAnswer),
+        (status = 400, description = "Bad input, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid server key or staff token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A staff token without the `identify` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Two different strong identifiers of one type: not merged, recorded", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn identify(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let caller = state.auth.server_or_staff(
+        header_str(&req, "x-api-key"),
+        header_str(&req, "authorization"),
+        "identify",
+        &[],
+    )?;
+    let body = crate::problem::read_body(
+        payload,
+        MAX_IDENTIFY_BYTES,
+        "an identify call is at most 64 KiB",
+    )
+    .await?;
+    let document: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Problem::invalid("body", format!("not JSON: {e}")))?;
+    let catalog = state.catalog().await?;
+    let mut command = parse_identify(&document, &state.identifier_types, &catalog)?;
+    command.actor = caller.actor();
+    let outcome = match store::identify(&state.db, &state.identifier_types, &command).await {
+        Ok(outcome) => outcome,
+        Err(IdentifyError::Conflict(conflict)) => {
+            return Err(Problem::new(
+                ProblemType::IdentityConflict,
+                format!(
+                    "these identifiers would give one person two different `{}` values; \
+                     nothing was linked and the conflict has been recorded for review",
+                    conflict.kind
+                ),
+            )
+            .with_field(format!("identifiers.{}", conflict.kind)))
+        }
+        Err(IdentifyError::Storage(e)) => return Err(e.into()),
+    };
+    if outcome.changed() {
+        let mut people = vec![outcome.person_id.clone()];
+        people.extend(outcome.merged.iter().cloned());
+        let mut identifiers: Vec<Identifier> = outcome.identifiers.clone();
+        identifiers.extend(command.identifiers.iter().cloned());
+        state
+            .people
+            .announce(PeopleChanged::new(people, &identifiers))
+            .await;
+        tracing::info!(
+            actor = %command.actor,
+            created = outcome.created,
+            merged = outcome.merged.len(),
+            linked = outcome.linked.len(),
+            "identify"
+        );
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(IdentifyAnswer::from(&outcome)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IdentifierDoc {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MergeDoc {
+    pub survivor_id: String,
+    pub merged_id: String,
+    pub actor: String,
+    pub at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PersonAnswer {
+    pub person_id: String,
+    pub identifiers: Vec<IdentifierDoc>,
+    #[schema(value_type = Object)]
+    pub traits: BTreeMap<String, TraitValue>,
+    pub consents: BTreeMap<String, bool>,
+    pub segments: Vec<String>,
+    pub merges: Vec<MergeDoc>,
+}
+
+fn person_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Problem> {
+    Ok(state.auth.server_or_staff(
+        header_str(req, "x-api-key"),
+        header_str(req, "authorization"),
+        "identify",
+        &["privacy", "admin"],
+    )?)
+}
+
+/// `GET /v1/people/{id}`: a person's identifiers, traits, consents, segments and merges.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{id}",
+    tag = "identity",
+    params(("id" = String, Path, description = "Person id (a merged-away id answers for its survivor)")),
+    responses(
+        (status = 200, description = "The person", body = PersonAnswer),
+        (status = 401, description = "No valid server key or staff token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff token without role privacy/admin or scope identify", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person (or erased)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_person(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    person_caller(&req, &state)?;
+    let Some(record) = store::find_by_id(&state.db, &path).await? else {
+        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("id"));
+    };
+    let catalog = state.catalog().await?;
+    let segments = catalog
+        .segments_of(&catalog.person_traits(&record.traits))
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let identifiers = store::identifiers_of(&state.db, &record.id)
+        .await?
+        .into_iter()
+        .map(|i| IdentifierDoc {
+            kind: i.kind,
+            value: i.value,
+        })
+        .collect();
+    let merges = store::merges_of(&state.db, &record.id)
+        .await?
+        .into_iter()
+        .map(|m| MergeDoc {
+            survivor_id: m.survivor_id,
+            merged_id: m.merged_id,
+            actor: m.actor,
+            at: m.created_at.to_rfc3339(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(PersonAnswer {
+            person_id: record.id.clone(),
+            identifiers,
+            traits: record.traits.clone(),
+            consents: record.consents.clone(),
+            segments,
+            merges,
+        }))
+}
+
+/// `DELETE /v1/people/{id}`: erasure (role `privacy`). Identifiers, traits, consents and
+/// links are removed, events keep only a pseudonym, and the action is audited.
+#[utoipa::path(
+    delete,
+    path = "/v1/people/{id}",
+    tag = "identity",
+    params(("id" = String, Path, description = "Person id")),
+    responses(
+        (status = 200, description = "What was removed", body = Object),
+        (status = 401, description = "No valid staff token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff token without the `privacy` role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn erase_person(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let staff = state
+        .auth
+        .staff_with_role(header_str(&req, "authorization"), &["privacy"])?;
+    let actor = format!("staff:{}", staff.sub);
+    let report = store::erase(&state.db, &path, &actor, |id| {
+        format!(
+            "erased:{:016x}",
+            crate::catalog::stable_hash(&[b"erased", id.as_bytes()])
+        )
+    })
+    .await?
+    .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such person").with_field("id"))?;
+    state
+        .people
+        .announce(PeopleChanged::new(report.people.clone(), &report.removed))
+        .await;
+    tracing::info!(%actor, person = %report.person_id, "person erased");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(&report))
+}

@@ -1,0 +1,228 @@
+//! Who the request is about. A person is a connected component of the identity graph
+//! ([`graph`] holds its rules, [`directory`] resolves identifiers through the caches,
+//! [`http`] serves identify and the people endpoints). A request names its person with
+//! an identity token (verified: traits and segments are used), a server key plus an
+//! identifier or person id (verified), or an anonymous id (claimed: it picks the sticky
+//! bucket and applies the person's consents, but never reveals their traits).
+//! The only form of the person that may appear in logs is a keyed hash.
+
+pub mod directory;
+pub mod graph;
+pub mod http;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::auth::{bearer, Auth};
+use crate::catalog::{stable_hash, BUCKETS};
+use crate::problem::{Problem, ProblemType};
+use crate::storage::identity::PersonRecord;
+use directory::PersonDirectory;
+use graph::{Identifier, IdentifierError, IdentifierTypes};
+
+/// A resolved person, as much as delivery needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    /// Stable key for the bucket, frequency caps and events: the graph person's sticky
+    /// key, or the naming identifier's own (`anon:<id>`) when the graph does not know it.
+    pub key: String,
+    /// The graph's person, when the identifier is known.
+    pub record: Option<Arc<PersonRecord>>,
+    /// Named by a verified token or a server key: traits and segments may be used.
+    pub verified: bool,
+    /// The request header that named the person (for `Vary`).
+    pub via_header: Option<&'static str>,
+}
+
+impl Person {
+    pub fn anonymous(id: &str) -> Person {
+        Person {
+            key: format!("anon:{id}"),
+            record: None,
+            verified: false,
+            via_header: None,
+        }
+    }
+
+    fn from_graph(named: &Identifier, record: Option<Arc<PersonRecord>>, verified: bool) -> Person {
+        Person {
+            key: record
+                .as_ref()
+                .map(|r| r.sticky_key.clone())
+                .unwrap_or_else(|| named.sticky_key()),
+            record,
+            verified,
+            via_header: None,
+        }
+    }
+
+    pub fn bucket(&self) -> u16 {
+        bucket_of(&self.key)
+    }
+
+    /// For logs and traces: never the raw identifier.
+    pub fn log_id(&self) -> String {
+        format!("{:016x}", stable_hash(&[b"log", self.key.as_bytes()]))
+    }
+
+    /// The person's traits, only when they may be used (a verified person).
+    pub fn traits(&self) -> Option<&std::collections::BTreeMap<String, graph::TraitValue>> {
+        match (&self.record, self.verified) {
+            (Some(record), true) => Some(&record.traits),
+            _ => None,
+        }
+    }
+
+    /// The person's recorded consent for a channel, if any (applies to claimed people
+    /// too: withholding content can only protect them).
+    pub fn consent(&self, channel: &str) -> Option<bool> {
+        self.record.as_ref()?.consents.get(channel).copied()
+    }
+}
+
+/// How a request names its person (headers and parameters, unchecked).
+#[derive(Default)]
+pub struct Naming<'a> {
+    pub authorization: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+    /// The anonymous id and where it came from (`anonymous_id` or `X-Anonymous-Id`).
+    pub anonymous_id: Option<(&'a str, &'static str)>,
+    pub person_id: Option<&'a str>,
+    /// `id.<type>=<value>` parameters.
+    pub identifiers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+}
+
+/// Who a request names, checked: a bad token or key is refused, never ignored.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    Nobody,
+    /// An identifier vouched for by a token or a server key.
+    Verified(Identifier, &'static str),
+    /// An anonymous id, which anyone could send.
+    Anonymous(Identifier, &'static str),
+}
+
+impl Claim {
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Claim::Verified(..))
+    }
+}
+
+/// The pseudo identifier type under which a person id is looked up.
+pub const PERSON_ID: &str = "person_id";
+
+pub fn claim(naming: &Naming, auth: &Auth, types: &IdentifierTypes) -> Result<Claim, Problem> {
+    if let Some(token) = bearer(naming.authorization)? {
+        let customer = auth.customer(token)?;
+        let id = types
+            .normalize("customer_id", &customer)
+            .map_err(|e| Problem::from(crate::auth::AuthError::Invalid(format!("its subject {e}"))))?;
+        return Ok(Claim::Verified(id, "Authorization"));
+    }
+    let names_someone = naming.person_id.is_some() || !naming.identifiers.is_empty();
+    if let Some(key) = naming.api_key {
+        if auth.server_key(key).is_none() {
+            return Err(Problem::new(
+                ProblemType::Unauthorized,
+                "the X-Api-Key is not one of ours",
+            )
+            .with_field("X-Api-Key"));
+        }
+    } else if names_someone {
+        return Err(Problem::new(
+            ProblemType::Unauthorized,
+            "naming a person by person_id or id.<type> needs a server key (X-Api-Key)",
+        )
+        .with_field("X-Api-Key"));
+    }
+    if names_someone {
+        if naming.person_id.is_some() as usize + naming.identifiers.len() > 1 {
+            return Err(Problem::invalid(
+                "person_id",
+                "name the person once: person_id or a single id.<type> parameter",
+            ));
+        }
+        if let Some(id) = naming.person_id {
+            if id.is_empty() || id.len() > 36 {
+                return Err(Problem::invalid("person_id", "is not a person id"));
+            }
+            return Ok(Claim::Verified(Identifier::new(PERSON_ID, id), "X-Api-Key"));
+        }
+        if let Some((kind, value)) = naming.identifiers.first() {
+            let id = types
+                .normalize(kind, value)
+                .map_err(|e| identifier_problem(&format!("id.{kind}"), &e))?;
+            return Ok(Claim::Verified(id, "X-Api-Key"));
+        }
+    }
+    match naming.anonymous_id {
+        Some((id, field)) => {
+            check_anonymous_id(id).map_err(|reason| Problem::invalid(field, reason))?;
+            Ok(Claim::Anonymous(Identifier::new("anonymous_id", id), field))
+        }
+        None => Ok(Claim::Nobody),
+    }
+}
+
+pub fn identifier_problem(field: &str, error: &IdentifierError) -> Problem {
+    Problem::invalid(field, error.to_string())
+}
+
+/// The person a claim names, through the caches.
+pub async fn resolve(claim: &Claim, directory: &PersonDirectory) -> Result<Option<Person>, Problem> {
+    let (id, verified, header) = match claim {
+        Claim::Nobody => return Ok(None),
+        Claim::Verified(id, header) => (id, true, *header),
+        Claim::Anonymous(id, field) => (id, false, *field),
+    };
+    let record = directory.resolve(id).await?;
+    if id.kind == PERSON_ID && record.is_none() {
+        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("person_id"));
+    }
+    let mut person = Person::from_graph(id, record, verified);
+    person.via_header = match header {
+        "Authorization" | "X-Api-Key" | "X-Anonymous-Id" => Some(header),
+        _ => None,
+    };
+    Ok(Some(person))
+}
+
+/// The person's sticky bucket in `[0, BUCKETS)`.
+pub fn bucket_of(person_key: &str) -> u16 {
+    (stable_hash(&[b"bucket", person_key.as_bytes()]) % u64::from(BUCKETS)) as u16
+}
+
+/// An anonymous id is 1–128 visible ASCII characters from a URL-safe set.
+pub fn check_anonymous_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() || id.len() > 128 {
+        return Err("must be 1 to 128 characters");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    {
+        return Err("may contain only letters, digits and - _ . :");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_stable_and_spread() {
+        assert_eq!(bucket_of("anon:abc"), bucket_of("anon:abc"));
+        let distinct: std::collections::HashSet<u16> =
+            (0..5000).map(|i| bucket_of(&format!("anon:{i}"))).collect();
+        assert!(distinct.len() > 900, "{}", distinct.len());
+    }
+
+    #[test]
+    fn anonymous_ids_are_checked() {
+        assert!(check_anonymous_id("a1b2-c3").is_ok());
+        assert!(check_anonymous_id("").is_err());
+        assert!(check_anonymous_id("has space").is_err());
+        assert!(check_anonymous_id(&"x".repeat(129)).is_err());
+    }
+}

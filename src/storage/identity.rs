@@ -1,0 +1,810 @@
+//! The identity graph's tables: identifiers → people, links, traits, consents, merges,
+//! conflicts and the privacy audit log.
+//!
+//! Concurrency: every identify call locks its identifiers (PostgreSQL advisory locks,
+//! sorted, so two calls never deadlock on them), then the rows of the people they
+//! belong to (`FOR UPDATE`). Anything that changes a person's identifiers holds that
+//! person's row lock, so a call that finds one of its people merged away in the
+//! meantime starts again and sees the survivor. SQLite serialises writers anyway; one
+//! process-wide mutex keeps its read-then-write transactions from failing as busy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait,
+};
+use serde::Serialize;
+
+use super::entities::{
+    audit_entry, identifier, identity_conflict, identity_link, identity_merge, person,
+    person_consent, person_trait,
+};
+use super::StorageError;
+use crate::identity::graph::{
+    self, Conflict, Identifier, IdentifierTypes, KnownPerson, Plan, StoredTrait, TraitValue,
+};
+
+/// What delivery needs of a person.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct PersonRecord {
+    pub id: String,
+    pub sticky_key: String,
+    pub traits: BTreeMap<String, TraitValue>,
+    /// Per channel: `false` is an opt-out.
+    pub consents: BTreeMap<String, bool>,
+}
+
+/// An identify call, validated.
+#[derive(Clone, Debug, Default)]
+pub struct IdentifyCommand {
+    pub identifiers: Vec<Identifier>,
+    /// `null` removes a trait.
+    pub traits: BTreeMap<String, TraitValue>,
+    pub consents: BTreeMap<String, bool>,
+    /// Who made the call (`server-key:<name>` or `staff:<sub>`), for the records.
+    pub actor: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IdentifyOutcome {
+    pub person_id: String,
+    pub created: bool,
+    /// People merged into `person_id` by this call.
+    pub merged: Vec<String>,
+    /// Identifiers that were new to the graph.
+    pub linked: Vec<Identifier>,
+    pub traits_changed: Vec<String>,
+    pub consents_changed: Vec<String>,
+    /// Every identifier of the person after the call (what caches must forget).
+    #[serde(skip)]
+    pub identifiers: Vec<Identifier>,
+}
+
+impl IdentifyOutcome {
+    pub fn changed(&self) -> bool {
+        self.created
+            || !self.merged.is_empty()
+            || !self.linked.is_empty()
+            || !self.traits_changed.is_empty()
+            || !self.consents_changed.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentifyError {
+    #[error("the identifiers name two people that must stay apart ({})", .0.kind)]
+    Conflict(Conflict),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<sea_orm::DbErr> for IdentifyError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        IdentifyError::Storage(StorageError::Db(e))
+    }
+}
+
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Attempts before a call that keeps losing races gives up (each loss means another
+/// call merged one of its people; that cannot repeat indefinitely).
+const ATTEMPTS: usize = 8;
+
+fn col(n: &str) -> Alias {
+    Alias::new(n)
+}
+
+/// The person an identifier belongs to, with traits and consents; `None` if unknown.
+pub async fn find_by_identifier<C: ConnectionTrait>(
+    db: &C,
+    id: &Identifier,
+) -> Result<Option<PersonRecord>, StorageError> {
+    let Some(row) = identifier::Entity::find_by_id((id.kind.clone(), id.value.clone()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    load_record(db, &row.person_id).await
+}
+
+/// A person by id (a merged-away id answers for its survivor); `None` if unknown or erased.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    person_id: &str,
+) -> Result<Option<PersonRecord>, StorageError> {
+    load_record(db, person_id).await
+}
+
+async fn load_record<C: ConnectionTrait>(
+    db: &C,
+    person_id: &str,
+) -> Result<Option<PersonRecord>, StorageError> {
+    let mut id = person_id.to_string();
+    // Follow merges (a chain is at most as long as the merges that made it).
+    let row = loop {
+        let Some(row) = person::Entity::find_by_id(id.clone()).one(db).await? else {
+            return Ok(None);
+        };
+        match row.merged_into.clone() {
+            Some(next) if next != id => id = next,
+            _ => break row,
+        }
+    };
+    let traits = person_trait::Entity::find()
+        .filter(person_trait::Column::PersonId.eq(&row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let value = serde_json::from_str(&t.value).unwrap_or(TraitValue::Null);
+            (t.name, value)
+        })
+        .collect();
+    let consents = person_consent::Entity::find()
+        .filter(person_consent::Column::PersonId.eq(&row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.channel, c.granted))
+        .collect();
+    Ok(Some(PersonRecord {
+        id: row.id,
+        sticky_key: row.sticky_key,
+        traits,
+        consents,
+    }))
+}
+
+/// A person's identifiers (for the people endpoint and cache invalidation).
+pub async fn identifiers_of<C: ConnectionTrait>(
+    db: &C,
+    person_id: &str,
+) -> Result<Vec<Identifier>, StorageError> {
+    let mut ids: Vec<Identifier> = identifier::Entity::find()
+        .filter(identifier::Column::PersonId.eq(person_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| Identifier {
+            kind: r.kind,
+            value: r.value,
+        })
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Merges that involved a person, oldest first.
+pub async fn merges_of<C: ConnectionTrait>(
+    db: &C,
+    person_id: &str,
+) -> Result<Vec<identity_merge::Model>, StorageError> {
+    Ok(identity_merge::Entity::find()
+        .filter(
+            identity_merge::Column::SurvivorId
+                .eq(person_id)
+                .or(identity_merge::Column::MergedId.eq(person_id)),
+        )
+        .order_by_asc(identity_merge::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Recorded conflicts, newest first.
+pub async fn conflicts<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<identity_conflict::Model>, StorageError> {
+    use sea_orm::QuerySelect;
+    Ok(identity_conflict::Entity::find()
+        .order_by_desc(identity_conflict::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Links the identifiers, upserts traits and consents. The same call twice changes
+/// nothing the second time. A refused merge is recorded before the error returns.
+pub async fn identify(
+    db: &DatabaseConnection,
+    types: &IdentifierTypes,
+    command: &IdentifyCommand,
+) -> Result<IdentifyOutcome, IdentifyError> {
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    let _serial = if sqlite {
+        Some(SQLITE_WRITER.lock().await)
+    } else {
+        None
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tx = db.begin().await?;
+        match identify_in(&tx, types, command).await {
+            Ok(Step::Done(outcome)) => {
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            Ok(Step::Raced) if attempt < ATTEMPTS => {
+                tx.rollback().await?;
+            }
+            Ok(Step::Raced) => {
+                tx.rollback().await?;
+                return Err(IdentifyError::Storage(StorageError::Db(
+                    sea_orm::DbErr::Custom("identify kept losing races to merges".into()),
+                )));
+            }
+            Ok(Step::Refused(conflict)) => {
+                tx.rollback().await?;
+                record_conflict(db, &conflict, command).await?;
+                return Err(IdentifyError::Conflict(conflict));
+            }
+            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                let _ = tx.rollback().await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Deadlocks (PostgreSQL picks a victim) and serialisation failures are worth a retry.
+fn is_retryable(e: &IdentifyError) -> bool {
+    let IdentifyError::Storage(StorageError::Db(db)) = e else {
+        return false;
+    };
+    let text = db.to_string();
+    text.contains("deadlock") || text.contains("40001") || text.contains("40P01")
+}
+
+enum Step {
+    Done(IdentifyOutcome),
+    Raced,
+    Refused(Conflict),
+}
+
+async fn identify_in(
+    tx: &DatabaseTransaction,
+    types: &IdentifierTypes,
+    command: &IdentifyCommand,
+) -> Result<Step, IdentifyError> {
+    let now = Utc::now();
+    let backend = tx.get_database_backend();
+    let mut given: Vec<Identifier> = command.identifiers.clone();
+    given.sort();
+    given.dedup();
+
+    if backend == DbBackend::Postgres {
+        let mut keys: Vec<i64> = given
+            .iter()
+            .map(|i| {
+                crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()])
+                    as i64
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [key.into()],
+            ))
+            .await?;
+        }
+    }
+
+    let mut owners: Vec<Option<String>> = Vec::with_capacity(given.len());
+    for id in &given {
+        let row = identifier::Entity::find_by_id((id.kind.clone(), id.value.clone()))
+            .one(tx)
+            .await?;
+        owners.push(row.map(|r| r.person_id));
+    }
+    let mut owner_ids: Vec<String> = owners.iter().flatten().cloned().collect();
+    owner_ids.sort();
+    owner_ids.dedup();
+
+    let mut people: Vec<KnownPerson> = Vec::with_capacity(owner_ids.len());
+    for id in &owner_ids {
+        let mut select = Query::select();
+        select
+            .columns(["id", "created_at", "merged_into"].map(col))
+            .from(col("people"))
+            .and_where(Expr::col(col("id")).eq(id.as_str()));
+        if backend == DbBackend::Postgres {
+            select.lock(LockType::Update);
+        }
+        let Some(row) = tx.query_one(&select).await? else {
+            return Ok(Step::Raced);
+        };
+        let merged_into: Option<String> = row.try_get("", "merged_into")?;
+        if merged_into.is_some() {
+            return Ok(Step::Raced);
+        }
+        let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
+        let strong = identifier::Entity::find()
+            .filter(identifier::Column::PersonId.eq(id.as_str()))
+            .all(tx)
+            .await?
+            .into_iter()
+            .filter(|r| types.is_strong(&r.kind))
+            .map(|r| Identifier {
+                kind: r.kind,
+                value: r.value,
+            })
+            .collect();
+        people.push(KnownPerson {
+            id: id.clone(),
+            created_at,
+            strong,
+        });
+    }
+
+    let mut outcome = IdentifyOutcome::default();
+    let survivor = match graph::plan(&given, &owners, &people, types) {
+        Plan::Conflict(conflict) => return Ok(Step::Refused(conflict)),
+        Plan::Create { sticky_key } => {
+            let id = uuid::Uuid::now_v7().to_string();
+            person::Entity::insert(person::ActiveModel {
+                id: Set(id.clone()),
+                sticky_key: Set(sticky_key),
+                created_at: Set(now),
+                updated_at: Set(now),
+                merged_into: Set(None),
+            })
+            .exec_without_returning(tx)
+            .await?;
+            outcome.created = true;
+            id
+        }
+        Plan::Attach { person } => person,
+        Plan::Merge { survivor, merged } => {
+            merge_people(tx, &survivor, &merged, command, now).await?;
+            outcome.merged = merged;
+            survivor
+        }
+    };
+
+    for (id, owner) in given.iter().zip(&owners) {
+        if owner.is_none() {
+            identifier::Entity::insert(identifier::ActiveModel {
+                kind: Set(id.kind.clone()),
+                value: Set(id.value.clone()),
+                person_id: Set(survivor.clone()),
+                created_at: Set(now),
+            })
+            .exec_without_returning(tx)
+            .await?;
+            outcome.linked.push(id.clone());
+        }
+    }
+    // The call's links: its first identifier to each of the others.
+    if let Some((first, rest)) = given.split_first() {
+        for other in rest {
+            identity_link::Entity::insert(identity_link::ActiveModel {
+                from_kind: Set(first.kind.clone()),
+                from_value: Set(first.value.clone()),
+                to_kind: Set(other.kind.clone()),
+                to_value: Set(other.value.clone()),
+                person_id: Set(survivor.clone()),
+                actor: Set(command.actor.clone()),
+                created_at: Set(now),
+            })
+            .on_conflict_do_nothing_on([
+                identity_link::Column::FromKind,
+                identity_link::Column::FromValue,
+                identity_link::Column::ToKind,
+                identity_link::Column::ToValue,
+            ])
+            .exec_without_returning(tx)
+            .await?;
+        }
+    }
+
+    outcome.traits_changed = apply_traits(tx, &survivor, &command.traits, now).await?;
+    outcome.consents_changed = apply_consents(tx, &survivor, &command.consents, now).await?;
+    if outcome.changed() {
+        person::Entity::update_many()
+            .col_expr(person::Column::UpdatedAt, Expr::value(now))
+            .filter(person::Column::Id.eq(survivor.as_str()))
+            .exec(tx)
+            .await?;
+    }
+    outcome.identifiers = identifiers_of(tx, &survivor).await?;
+    outcome.person_id = survivor;
+    Ok(Step::Done(outcome))
+}
+
+/// Moves everything of `merged` to `survivor`: identifiers, links, traits (newest
+/// wins), consents (a withdrawal wins), and records each merge.
+async fn merge_people(
+    tx: &DatabaseTransaction,
+    survivor: &str,
+    merged: &[String],
+    command: &IdentifyCommand,
+    now: DateTime<Utc>,
+) -> Result<(), IdentifyError> {
+    let everyone: Vec<&str> = std::iter::once(survivor)
+        .chain(merged.iter().map(String::as_str))
+        .collect();
+    let mut traits: Vec<BTreeMap<String, StoredTrait>> = Vec::new();
+    let mut consents: Vec<BTreeMap<String, bool>> = Vec::new();
+    for id in &everyone {
+        traits.push(
+            person_trait::Entity::find()
+                .filter(person_trait::Column::PersonId.eq(*id))
+                .all(tx)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.name,
+                        StoredTrait {
+                            value: serde_json::from_str(&t.value).unwrap_or(TraitValue::Null),
+                            updated_at: t.updated_at,
+                        },
+                    )
+                })
+                .collect(),
+        );
+        consents.push(
+            person_consent::Entity::find()
+                .filter(person_consent::Column::PersonId.eq(*id))
+                .all(tx)
+                .await?
+                .into_iter()
+                .map(|c| (c.channel, c.granted))
+                .collect(),
+        );
+    }
+    let merged_traits = graph::merge_traits(&traits);
+    let merged_consents = graph::merge_consents(&consents);
+
+    for loser in merged {
+        let moved = identifiers_of(tx, loser).await?;
+        identifier::Entity::update_many()
+            .col_expr(identifier::Column::PersonId, Expr::value(survivor))
+            .filter(identifier::Column::PersonId.eq(loser.as_str()))
+            .exec(tx)
+            .await?;
+        identity_link::Entity::update_many()
+            .col_expr(identity_link::Column::PersonId, Expr::value(survivor))
+            .filter(identity_link::Column::PersonId.eq(loser.as_str()))
+            .exec(tx)
+            .await?;
+        person::Entity::update_many()
+            .col_expr(person::Column::MergedInto, Expr::value(survivor))
+            .col_expr(person::Column::UpdatedAt, Expr::value(now))
+            .filter(person::Column::Id.eq(loser.as_str()))
+            .exec(tx)
+            .await?;
+        // Earlier merges into the loser now lead to the survivor in one step.
+        person::Entity::update_many()
+            .col_expr(person::Column::MergedInto, Expr::value(survivor))
+            .filter(person::Column::MergedInto.eq(loser.as_str()))
+            .exec(tx)
+            .await?;
+        identity_merge::Entity::insert(identity_merge::ActiveModel {
+            survivor_id: Set(survivor.to_string()),
+            merged_id: Set(loser.clone()),
+            identifiers: Set(serde_json::to_string(&serde_json::json!({
+                "moved": moved,
+                "linked_by": command.identifiers,
+            }))
+            .unwrap_or_default()),
+            actor: Set(command.actor.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(tx)
+        .await?;
+    }
+
+    person_trait::Entity::delete_many()
+        .filter(person_trait::Column::PersonId.is_in(everyone.iter().copied()))
+        .exec(tx)
+        .await?;
+    for (name, stored) in merged_traits {
+        person_trait::Entity::insert(person_trait::ActiveModel {
+            person_id: Set(survivor.to_string()),
+            name: Set(name),
+            value: Set(stored.value.to_string()),
+            updated_at: Set(stored.updated_at),
+        })
+        .exec_without_returning(tx)
+        .await?;
+    }
+    person_consent::Entity::delete_many()
+        .filter(person_consent::Column::PersonId.is_in(everyone.iter().copied()))
+        .exec(tx)
+        .await?;
+    for (channel, granted) in merged_consents {
+        person_consent::Entity::insert(person_consent::ActiveModel {
+            person_id: Set(survivor.to_string()),
+            channel: Set(channel),
+            granted: Set(granted),
+            source: Set("merge".into()),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sets the call's traits; returns the names whose value changed.
+async fn apply_traits(
+    tx: &DatabaseTransaction,
+    person_id: &str,
+    traits: &BTreeMap<String, TraitValue>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, IdentifyError> {
+    if traits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let current: BTreeMap<String, TraitValue> = person_trait::Entity::find()
+        .filter(person_trait::Column::PersonId.eq(person_id))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let value = serde_json::from_str(&t.value).unwrap_or(TraitValue::Null);
+            (t.name, value)
+        })
+        .collect();
+    let mut changed = Vec::new();
+    for (name, value) in traits {
+        match (current.get(name), value.is_null()) {
+            (None, true) => {}
+            (Some(_), true) => {
+                person_trait::Entity::delete_many()
+                    .filter(person_trait::Column::PersonId.eq(person_id))
+                    .filter(person_trait::Column::Name.eq(name.as_str()))
+                    .exec(tx)
+                    .await?;
+                changed.push(name.clone());
+            }
+            (Some(old), false) if old == value => {}
+            _ => {
+                person_trait::Entity::insert(person_trait::ActiveModel {
+                    person_id: Set(person_id.to_string()),
+                    name: Set(name.clone()),
+                    value: Set(value.to_string()),
+                    updated_at: Set(now),
+                })
+                .on_conflict(
+                    OnConflict::columns([person_trait::Column::PersonId, person_trait::Column::Name])
+                        .update_columns([person_trait::Column::Value, person_trait::Column::UpdatedAt])
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await?;
+                changed.push(name.clone());
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Sets the call's consents; returns the channels whose consent changed.
+async fn apply_consents(
+    tx: &DatabaseTransaction,
+    person_id: &str,
+    consents: &BTreeMap<String, bool>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, IdentifyError> {
+    let mut changed = Vec::new();
+    for (channel, granted) in consents {
+        if set_consent(tx, person_id, channel, *granted, "identify", now).await? {
+            changed.push(channel.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// Records a person's consent for a channel; `true` when it changed.
+pub async fn set_consent<C: ConnectionTrait>(
+    db: &C,
+    person_id: &str,
+    channel: &str,
+    granted: bool,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let current = person_consent::Entity::find_by_id((person_id.to_string(), channel.to_string()))
+        .one(db)
+        .await?;
+    if current.is_some_and(|c| c.granted == granted) {
+        return Ok(false);
+    }
+    person_consent::Entity::insert(person_consent::ActiveModel {
+        person_id: Set(person_id.to_string()),
+        channel: Set(channel.to_string()),
+        granted: Set(granted),
+        source: Set(source.to_string()),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([person_consent::Column::PersonId, person_consent::Column::Channel])
+            .update_columns([
+                person_consent::Column::Granted,
+                person_consent::Column::Source,
+                person_consent::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(true)
+}
+
+async fn record_conflict(
+    db: &DatabaseConnection,
+    conflict: &Conflict,
+    command: &IdentifyCommand,
+) -> Result<(), StorageError> {
+    identity_conflict::Entity::insert(identity_conflict::ActiveModel {
+        kind: Set(conflict.kind.clone()),
+        person_ids: Set(serde_json::to_string(&conflict.people).unwrap_or_default()),
+        detail: Set(serde_json::to_string(&serde_json::json!({
+            "identifiers": command.identifiers,
+        }))
+        .unwrap_or_default()),
+        actor: Set(command.actor.clone()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// What an erasure removed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ErasureReport {
+    pub person_id: String,
+    pub identifiers: u64,
+    pub traits: u64,
+    pub consents: u64,
+    pub links: u64,
+    pub events_pseudonymised: u64,
+    /// The identifiers that were removed (for cache invalidation; never logged).
+    #[serde(skip)]
+    pub removed: Vec<Identifier>,
+    /// Every id the person had (survivor and merged-away), for cache invalidation.
+    #[serde(skip)]
+    pub people: Vec<String>,
+}
+
+/// Removes a person's identifiers, traits, consents and links, replaces their event
+/// key by a pseudonym, scrubs identifiers from merge and conflict records, and writes an
+/// audit entry. `None` when there is no such person.
+pub async fn erase(
+    db: &DatabaseConnection,
+    person_id: &str,
+    actor: &str,
+    pseudonym: impl Fn(&str) -> String,
+) -> Result<Option<ErasureReport>, StorageError> {
+    let _serial = if db.get_database_backend() == DbBackend::Sqlite {
+        Some(SQLITE_WRITER.lock().await)
+    } else {
+        None
+    };
+    let tx = db.begin().await?;
+    let Some(record) = load_record(&tx, person_id).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let root = record.id.clone();
+    // The person and everyone merged into them.
+    let mut people: BTreeSet<String> = BTreeSet::from([root.clone()]);
+    for row in person::Entity::find()
+        .filter(person::Column::MergedInto.eq(root.as_str()))
+        .all(&tx)
+        .await?
+    {
+        people.insert(row.id);
+    }
+    let ids: Vec<&str> = people.iter().map(String::as_str).collect();
+    let removed = identifiers_of(&tx, &root).await?;
+    let mut report = ErasureReport {
+        person_id: root.clone(),
+        removed: removed.clone(),
+        people: people.iter().cloned().collect(),
+        ..ErasureReport::default()
+    };
+    report.identifiers = identifier::Entity::delete_many()
+        .filter(identifier::Column::PersonId.is_in(ids.iter().copied()))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    report.traits = person_trait::Entity::delete_many()
+        .filter(person_trait::Column::PersonId.is_in(ids.iter().copied()))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    report.consents = person_consent::Entity::delete_many()
+        .filter(person_consent::Column::PersonId.is_in(ids.iter().copied()))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    report.links = identity_link::Entity::delete_many()
+        .filter(identity_link::Column::PersonId.is_in(ids.iter().copied()))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+
+    // Events are keyed by the sticky key, or by an identifier's own key when they were
+    // logged before the identifier joined the person.
+    let mut keys: BTreeSet<String> = removed.iter().map(Identifier::sticky_key).collect();
+    keys.insert(record.sticky_key.clone());
+    for row in person::Entity::find()
+        .filter(person::Column::Id.is_in(ids.iter().copied()))
+        .all(&tx)
+        .await?
+    {
+        keys.insert(row.sticky_key);
+    }
+    let replacement = pseudonym(&root);
+    let update = Query::update()
+        .table(col("events"))
+        .value(col("person_key"), replacement.as_str())
+        .and_where(Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str)))
+        .to_owned();
+    report.events_pseudonymised = tx.execute(&update).await?.rows_affected();
+    // First impressions only serve velocity of later outcomes, which an erased person
+    // no longer has; two of them could also collide under one pseudonym.
+    let delete = Query::delete()
+        .from_table(col("first_impressions"))
+        .and_where(Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str)))
+        .to_owned();
+    tx.execute(&delete).await?;
+    for id in &ids {
+        identity_merge::Entity::update_many()
+            .col_expr(identity_merge::Column::Identifiers, Expr::value("{\"erased\":true}"))
+            .filter(
+                identity_merge::Column::SurvivorId
+                    .eq(*id)
+                    .or(identity_merge::Column::MergedId.eq(*id)),
+            )
+            .exec(&tx)
+            .await?;
+        identity_conflict::Entity::update_many()
+            .col_expr(identity_conflict::Column::Detail, Expr::value("{\"erased\":true}"))
+            .filter(identity_conflict::Column::PersonIds.contains(*id))
+            .exec(&tx)
+            .await?;
+    }
+    person::Entity::delete_many()
+        .filter(person::Column::Id.is_in(ids.iter().copied()))
+        .exec(&tx)
+        .await?;
+    audit_entry::Entity::insert(audit_entry::ActiveModel {
+        actor: Set(actor.to_string()),
+        action: Set("person.erase".into()),
+        target: Set(root.clone()),
+        detail: Set(serde_json::to_string(&report).unwrap_or_default()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(report))
+}
+
+/// The audit log for a target, oldest first.
+pub async fn audit_of<C: ConnectionTrait>(
+    db: &C,
+    target: &str,
+) -> Result<Vec<audit_entry::Model>, StorageError> {
+    Ok(audit_entry::Entity::find()
+        .filter(audit_entry::Column::Target.eq(target))
+        .order_by_asc(audit_entry::Column::Id)
+        .all(db)
+        .await?)
+}
