@@ -99,10 +99,11 @@ impl Sharing {
         self.person_matters |= other.person_matters;
     }
 
-    /// Headers the answer depends on; the person header only when the person mattered.
+    /// Headers the answer depends on; the person headers only when the person mattered.
     pub fn vary(&self, read: HeadersRead) -> HeadersRead {
         HeadersRead {
             anonymous_id: read.anonymous_id && self.person_matters,
+            authorization: read.authorization && self.person_matters,
             ..read
         }
     }

@@ -302,7 +302,7 @@ async fn device_comes_from_the_parameter_client_hints_or_user_agent_and_vary_nam
         .get("/v1/content/home.hero?channel=sms&device=mobile&locale=en")
         .await;
     assert!(header(&response, "cache-control").starts_with("public"));
-    assert_eq!(header(&response, "vary"), "X-Anonymous-Id");
+    assert_eq!(header(&response, "vary"), "X-Anonymous-Id, Authorization");
 }
 
 #[tokio::test]

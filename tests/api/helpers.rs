@@ -10,6 +10,13 @@ use tailor::{Application, Settings};
 use tempfile::TempDir;
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-test-signing-secret";
+/// A server key the test apps accept as `X-Api-Key`.
+pub const SERVER_KEY: &str = "test-server-key-0123456789abcdef";
+/// Staff tokens in tests are development tokens (HS256 with this secret).
+pub const DEV_TOKEN_SECRET: &str = "test-dev-token-secret-123";
+/// The test identity provider: ES256, issuer and audience below.
+pub const IDP_ISSUER: &str = "https://id.northwind.example";
+pub const IDP_AUDIENCE: &str = "tailor-content";
 
 pub struct TestApp {
     pub address: String,
@@ -117,6 +124,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signing_secret: options.signing_secret.map(Secret::new),
         catalog_poll_secs: options.poll_secs,
         workers: Some(1),
+        dev_token_secret: Some(Secret::new(DEV_TOKEN_SECRET)),
+        server_api_keys: vec![Secret::new(SERVER_KEY)],
+        identity_tokens: Some(tailor::config::TokenSettings {
+            issuer: IDP_ISSUER.into(),
+            audience: IDP_AUDIENCE.into(),
+            algorithms: vec!["ES256".into()],
+            key_file: Some(repo_root().join("tests/fixtures/idp-es256.pub.pem")),
+            jwks_file: None,
+            hs256_secret: None,
+            leeway_secs: 5,
+        }),
         ..Settings::default()
     };
     let app = Application::build(settings)
@@ -204,4 +222,55 @@ pub async fn assert_problem(
         assert_eq!(body["field"], field, "{body}");
     }
     body
+}
+
+/// An identity token from the test identity provider (ES256) for a customer id,
+/// expiring `exp_in` seconds from now (negative: already expired).
+pub fn identity_token(customer: &str, exp_in: i64) -> String {
+    let pem = std::fs::read(repo_root().join("tests/fixtures/idp-es256.pk8.pem")).expect("key");
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("ES256 key");
+    let claims = serde_json::json!({
+        "sub": customer,
+        "iss": IDP_ISSUER,
+        "aud": IDP_AUDIENCE,
+        "exp": chrono::Utc::now().timestamp() + exp_in,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &key,
+    )
+    .expect("sign")
+}
+
+/// A development staff token with these roles and scopes.
+pub fn staff_token(roles: &[&str], scope: &str) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    tailor::auth::mint_development(
+        &Secret::new(DEV_TOKEN_SECRET),
+        "reviewer-ana",
+        Some((&roles, scope)),
+        600,
+    )
+    .expect("mint")
+}
+
+impl TestApp {
+    /// `POST /v1/identify` with the server key.
+    pub async fn identify(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/identify", self.address))
+            .header("X-Api-Key", SERVER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /v1/identify`, expecting success; the answer.
+    pub async fn identified(&self, body: serde_json::Value) -> serde_json::Value {
+        let response = self.identify(body.clone()).await;
+        assert_eq!(response.status(), 200, "identify {body}");
+        response.json().await.expect("json")
+    }
 }

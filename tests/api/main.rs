@@ -5,4 +5,5 @@ mod cli;
 mod delivery;
 mod engagement;
 mod helpers;
+mod identity;
 mod ops;

@@ -1,0 +1,641 @@
+//! Identity resolution: the graph behind `POST /v1/identify`, identity tokens, traits and
+//! segments in content, consents, caches across nodes and erasure.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn person(app: &TestApp, id: &str) -> serde_json::Value {
+    let response = app
+        .get_with(&format!("/v1/people/{id}"), &[("X-Api-Key", SERVER_KEY)])
+        .await;
+    assert_eq!(response.status(), 200, "GET person {id}");
+    response.json().await.expect("json")
+}
+
+fn identifiers(person: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = person["identifiers"]
+        .as_array()
+        .expect("identifiers")
+        .iter()
+        .map(|i| format!("{}={}", i["type"].as_str().unwrap_or(""), i["value"].as_str().unwrap_or("")))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
+    let app = spawn_app().await;
+    let first = app
+        .identified(json!({"identifiers": {"anonymous_id": "web-a1", "device_id": "dev-1"}}))
+        .await;
+    assert_eq!(first["created"], true);
+    let person_id = first["person_id"].as_str().expect("person id").to_string();
+
+    let body = json!({
+        "identifiers": {"device_id": "dev-1", "customer_id": "C-100"},
+        "traits": {"first_name": "Ada", "points": 120},
+    });
+    let second = app.identified(body.clone()).await;
+    assert_eq!(second["person_id"], person_id.as_str(), "b–c joins a–b's person");
+    assert_eq!(second["created"], false);
+    assert_eq!(second["linked"], 1);
+    assert_eq!(second["changed"], true);
+
+    let again = app.identified(body).await;
+    assert_eq!(again["person_id"], person_id.as_str());
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["linked"], 0);
+    assert_eq!(again["traits_changed"], json!([]));
+
+    let person = person(&app, &person_id).await;
+    assert_eq!(
+        identifiers(&person),
+        vec!["anonymous_id=web-a1", "customer_id=C-100", "device_id=dev-1"]
+    );
+    assert_eq!(person["traits"]["first_name"], "Ada");
+    assert_eq!(person["traits"]["points"], 120);
+}
+
+#[tokio::test]
+async fn two_customer_ids_are_never_merged_and_the_conflict_is_recorded() {
+    let app = spawn_app().await;
+    let one = app
+        .identified(json!({"identifiers": {"customer_id": "C-1", "anonymous_id": "a-1"}}))
+        .await;
+    let two = app
+        .identified(json!({"identifiers": {"customer_id": "C-2", "anonymous_id": "a-2"}}))
+        .await;
+    assert_ne!(one["person_id"], two["person_id"]);
+
+    let response = app
+        .identify(json!({"identifiers": {"customer_id": "C-1", "anonymous_id": "a-2"}}))
+        .await;
+    let problem = assert_problem(
+        response,
+        409,
+        "identity-conflict",
+        Some("identifiers.customer_id"),
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap_or("").contains("customer_id"));
+    // Nothing moved: each person keeps exactly their own identifiers.
+    let p1 = person(&app, one["person_id"].as_str().unwrap()).await;
+    assert_eq!(identifiers(&p1), vec!["anonymous_id=a-1", "customer_id=C-1"]);
+    let p2 = person(&app, two["person_id"].as_str().unwrap()).await;
+    assert_eq!(identifiers(&p2), vec!["anonymous_id=a-2", "customer_id=C-2"]);
+    // Two values in one call conflict too, even for a brand-new pair.
+    let response = app
+        .identify(json!({"identifiers": {"customer_id": ["C-7", "C-8"]}}))
+        .await;
+    assert_problem(response, 409, "identity-conflict", Some("identifiers.customer_id")).await;
+
+    let db = tailor::storage::connect(&app.database_url, || {}).await.unwrap();
+    let conflicts = tailor::storage::identity::conflicts(&db, 10).await.unwrap();
+    assert_eq!(conflicts.len(), 2);
+    assert!(conflicts.iter().all(|c| c.kind == "customer_id" && c.actor == "server-key:0"));
+    assert!(conflicts[1].person_ids.contains(one["person_id"].as_str().unwrap()));
+}
+
+/// The variant of home.hero on push (a 70/30 weighted split) a request gets.
+async fn hero_variant(app: &TestApp, headers: &[(&str, &str)]) -> String {
+    let response = app
+        .get_with("/v1/content/home.hero?channel=push&locale=en", headers)
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["variant"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_merge_keeps_the_oldest_person_so_a_visitor_keeps_their_variant_after_login() {
+    let app = spawn_app().await;
+    // The customer exists first on another device (their own person, own bucket).
+    let customer = app
+        .identified(json!({"identifiers": {"customer_id": "C-9", "device_id": "tv-9"}}))
+        .await;
+    let token = identity_token("C-9", 300);
+    let customer_variant = hero_variant(&app, &[("Authorization", &bearer(&token))]).await;
+    // A visitor whose anonymous variant differs from the customer's.
+    let mut visitor = None;
+    for i in 0..40 {
+        let anon = format!("visitor-{i}");
+        if hero_variant(&app, &[("X-Anonymous-Id", &anon)]).await != customer_variant {
+            visitor = Some(anon);
+            break;
+        }
+    }
+    let visitor = visitor.expect("some visitor falls in the other variant");
+    let visitor_variant = hero_variant(&app, &[("X-Anonymous-Id", &visitor)]).await;
+    // The visitor becomes a (newer) person of their own, then logs in.
+    let visitor_person = app
+        .identified(json!({"identifiers": {"anonymous_id": visitor}}))
+        .await;
+    let login = app
+        .identified(json!({"identifiers": {"customer_id": "C-9", "anonymous_id": visitor}}))
+        .await;
+    assert_eq!(login["person_id"], customer["person_id"], "the older person survives");
+    assert_eq!(login["merged"], json!([visitor_person["person_id"]]));
+    // The survivor's sticky key decides: the customer keeps their variant everywhere,
+    // and the visitor's browser now shows the same.
+    assert_eq!(
+        hero_variant(&app, &[("Authorization", &bearer(&token))]).await,
+        customer_variant
+    );
+    assert_eq!(
+        hero_variant(&app, &[("X-Anonymous-Id", &visitor)]).await,
+        customer_variant
+    );
+    assert_ne!(visitor_variant, customer_variant);
+    let merged = person(&app, customer["person_id"].as_str().unwrap()).await;
+    assert_eq!(merged["merges"][0]["merged_id"], visitor_person["person_id"]);
+    assert_eq!(merged["merges"][0]["actor"], "server-key:0");
+    // A merged-away id answers for its survivor.
+    let old = person(&app, visitor_person["person_id"].as_str().unwrap()).await;
+    assert_eq!(old["person_id"], customer["person_id"]);
+}
+
+#[tokio::test]
+async fn an_anonymous_visitor_keeps_their_variant_when_they_log_in() {
+    let app = spawn_app().await;
+    // Before login: the visitor is only a cookie; not in the graph yet.
+    let visitor = "cookie-before-login";
+    let before = hero_variant(&app, &[("X-Anonymous-Id", visitor)]).await;
+    // Login: the site's back end links the cookie to the customer account (new to us).
+    app.identified(json!({"identifiers": {"anonymous_id": visitor, "customer_id": "C-55"}}))
+        .await;
+    let token = identity_token("C-55", 300);
+    assert_eq!(
+        hero_variant(&app, &[("Authorization", &bearer(&token))]).await,
+        before
+    );
+    // Their app install later links to the same account: same variant there too.
+    app.identified(json!({"identifiers": {"device_id": "ios-55", "customer_id": "C-55"}}))
+        .await;
+    let by_device = app
+        .get_with(
+            "/v1/content/home.hero?channel=push&locale=en&id.device_id=ios-55",
+            &[("X-Api-Key", SERVER_KEY)],
+        )
+        .await;
+    let body: serde_json::Value = by_device.json().await.unwrap();
+    assert_eq!(body["variant"]["id"], before.as_str());
+}
+
+#[tokio::test]
+async fn identity_tokens_are_verified_and_never_fall_back() {
+    let app = spawn_app().await;
+    app.identified(json!({
+        "identifiers": {"customer_id": "C-42", "anonymous_id": "a-42"},
+        "traits": {"first_name": "Zoë", "tier": "gold", "points": 1250},
+    }))
+    .await;
+    let path = "/v1/content/home.hero?channel=push&locale=en";
+    let good = app
+        .get_with(path, &[("Authorization", &bearer(&identity_token("C-42", 300)))])
+        .await;
+    assert_eq!(good.status(), 200);
+    assert_eq!(header(&good, "cache-control"), "private, no-cache");
+    let body: serde_json::Value = good.json().await.unwrap();
+    assert_eq!(body["variant"]["id"], "home-hero-gold");
+    assert!(body["fields"]["title"].as_str().unwrap().contains("Zoë"), "{body}");
+    assert!(body["fields"]["body"].as_str().unwrap().contains("You have 1250 points"), "{body}");
+
+    let expired = identity_token("C-42", -120);
+    let forged = tailor::auth::mint_development(
+        &tailor::config::Secret::new(DEV_TOKEN_SECRET),
+        "C-42",
+        None,
+        300,
+    )
+    .unwrap();
+    for bad in [
+        bearer(&expired),
+        bearer(&forged),
+        bearer("not.a.token"),
+        "Basic QWxhZGRpbjpvcGVu".to_string(),
+    ] {
+        let response = app.get_with(path, &[("Authorization", &bad)]).await;
+        assert_eq!(header(&response, "www-authenticate"), "Bearer");
+        assert_problem(response, 401, "unauthorized", Some("Authorization")).await;
+    }
+    // A bad token with an anonymous id is still refused, not served anonymously.
+    let response = app
+        .get_with(
+            path,
+            &[("Authorization", &bearer(&expired)), ("X-Anonymous-Id", "a-42")],
+        )
+        .await;
+    assert_problem(response, 401, "unauthorized", Some("Authorization")).await;
+}
+
+#[tokio::test]
+async fn an_anonymous_id_cannot_read_the_persons_traits() {
+    let app = spawn_app().await;
+    app.identified(json!({
+        "identifiers": {"customer_id": "C-43", "anonymous_id": "a-43"},
+        "traits": {"first_name": "Zoë", "tier": "gold"},
+    }))
+    .await;
+    let path = "/v1/content/home.hero?channel=web&locale=en";
+    let response = app.get_with(path, &[("X-Anonymous-Id", "a-43")]).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("Zoë") && !text.contains("home-hero-gold"), "{text}");
+    // Naming someone by an identifier needs a server key.
+    let response = app.get(&format!("{path}&id.customer_id=C-43")).await;
+    assert_problem(response, 401, "unauthorized", Some("X-Api-Key")).await;
+    let response = app
+        .get_with(&format!("{path}&id.customer_id=C-43"), &[("X-Api-Key", "wrong-key-wrong-key-wrong")])
+        .await;
+    assert_problem(response, 401, "unauthorized", Some("X-Api-Key")).await;
+    // GET /v1/context for the anonymous id: bucket only, no segments.
+    let context: serde_json::Value = app
+        .get_with("/v1/context", &[("X-Anonymous-Id", "a-43")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(context["segments"], json!([]));
+}
+
+#[tokio::test]
+async fn segments_target_content_and_ride_in_cohort_keys() {
+    let app = spawn_app().await;
+    app.identified(json!({
+        "identifiers": {"customer_id": "C-77"},
+        "traits": {"first_name": "Noor", "tier": "gold", "influence_score": 85},
+    }))
+    .await;
+    let token = bearer(&identity_token("C-77", 300));
+    let context: serde_json::Value = app
+        .get_with("/v1/context", &[("Authorization", &token)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(context["segments"], json!(["influencer", "vip"]));
+    let cohort = context["cohort"].as_str().unwrap();
+
+    // The cohort key alone selects the VIP welcome email, and the answer is shareable...
+    let shared = app
+        .get(&format!(
+            "/v1/content/email.welcome?channel=email&locale=en&cohort={cohort}"
+        ))
+        .await;
+    assert_eq!(shared.status(), 200);
+    assert!(header(&shared, "cache-control").starts_with("public"));
+    let body: serde_json::Value = shared.json().await.unwrap();
+    assert_eq!(body["variant"]["id"], "email-welcome-vip");
+    assert!(!body.to_string().contains("Noor"), "no person values in a shared answer");
+
+    // ...while the same with the person's token renders their name: private.
+    let own = app
+        .get_with(
+            &format!("/v1/content/email.welcome?channel=email&locale=en&cohort={cohort}"),
+            &[("Authorization", &token)],
+        )
+        .await;
+    assert_eq!(header(&own, "cache-control"), "private, no-cache");
+    let body: serde_json::Value = own.json().await.unwrap();
+    assert_eq!(body["variant"]["id"], "email-welcome-vip");
+    assert!(body["fields"]["subject"].as_str().unwrap().contains("Noor"), "{body}");
+
+    // Without a cohort the person's own segments select, privately.
+    let direct = app
+        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token)])
+        .await;
+    assert_eq!(header(&direct, "cache-control"), "private, no-cache");
+    let body: serde_json::Value = direct.json().await.unwrap();
+    assert_eq!(body["variant"]["id"], "email-welcome-vip");
+}
+
+#[tokio::test]
+async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges() {
+    let app = spawn_app().await;
+    let sms = "/v1/content/sms.order_shipped?channel=sms&locale=en";
+    app.identified(json!({
+        "identifiers": {"customer_id": "C-5", "anonymous_id": "a-5"},
+        "consents": {"sms": false},
+    }))
+    .await;
+    let token = bearer(&identity_token("C-5", 300));
+    let by_token = app.get_with(sms, &[("Authorization", &token)]).await;
+    assert_eq!(by_token.status(), 204);
+    assert_eq!(header(&by_token, "cache-control"), "private, no-cache");
+    assert_eq!(app.get_with(sms, &[("X-Anonymous-Id", "a-5")]).await.status(), 204);
+    // An identifier linked later is the same person: also opted out.
+    let hash = "b".repeat(64);
+    app.identified(json!({"identifiers": {"customer_id": "C-5", "phone_sha256": hash}}))
+        .await;
+    let by_phone = app
+        .get_with(
+            &format!("{sms}&id.phone_sha256={hash}"),
+            &[("X-Api-Key", SERVER_KEY)],
+        )
+        .await;
+    assert_eq!(by_phone.status(), 204);
+    // Other channels still serve.
+    let email = app
+        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token)])
+        .await;
+    assert_eq!(email.status(), 200);
+
+    // Two people with different consents merge: the withdrawal wins.
+    app.identified(json!({"identifiers": {"anonymous_id": "a-6"}, "consents": {"email": false}}))
+        .await;
+    app.identified(json!({"identifiers": {"customer_id": "C-6"}, "consents": {"email": true}}))
+        .await;
+    let merged = app
+        .identified(json!({"identifiers": {"customer_id": "C-6", "anonymous_id": "a-6"}}))
+        .await;
+    assert_eq!(merged["merged"].as_array().map(Vec::len), Some(1));
+    let token6 = bearer(&identity_token("C-6", 300));
+    let email = app
+        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token6)])
+        .await;
+    assert_eq!(email.status(), 204);
+    let person = person(&app, merged["person_id"].as_str().unwrap()).await;
+    assert_eq!(person["consents"]["email"], false);
+}
+
+#[tokio::test]
+async fn bad_identify_calls_are_rejected_naming_the_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({"identifiers": {"passport": "X1"}}), "identifiers.passport"),
+        (json!({"identifiers": {"email_sha256": "ada@example.com"}}), "identifiers.email_sha256"),
+        (json!({"identifiers": {"customer_id": "has space"}}), "identifiers.customer_id"),
+        (json!({"identifiers": {}}), "identifiers"),
+        (json!({"traits": {"tier": "gold"}}), "identifiers"),
+        (json!({"identifiers": {"customer_id": "C"}, "traits": {"points": "many"}}), "traits.points"),
+        (json!({"identifiers": {"customer_id": "C"}, "traits": {"address": {"city": "Lyon"}}}), "traits.address"),
+        (json!({"identifiers": {"customer_id": "C"}, "traits": {"Bad Name": 1}}), "traits.Bad Name"),
+        (json!({"identifiers": {"customer_id": "C"}, "traits": {"bio": "x".repeat(1001)}}), "traits.bio"),
+        (json!({"identifiers": {"customer_id": "C"}, "consents": {"fax": false}}), "consents.fax"),
+        (json!({"identifiers": {"customer_id": "C"}, "consents": {"sms": "no"}}), "consents.sms"),
+        (json!({"identifiers": {"customer_id": "C"}, "extra": 1}), "extra"),
+    ];
+    for (body, field) in cases {
+        let response = app.identify(body.clone()).await;
+        assert_problem(response, 400, "invalid-parameter", Some(field)).await;
+    }
+    // Oversized: too many traits, and too large a body.
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..101).map(|i| (format!("t{i}"), json!(i))).collect();
+    let response = app
+        .identify(json!({"identifiers": {"customer_id": "C"}, "traits": many}))
+        .await;
+    assert_problem(response, 400, "invalid-parameter", Some("traits")).await;
+    let huge: serde_json::Map<String, serde_json::Value> =
+        (0..80).map(|i| (format!("t{i}"), json!("y".repeat(1000)))).collect();
+    let response = app
+        .identify(json!({"identifiers": {"customer_id": "C"}, "traits": huge}))
+        .await;
+    assert_problem(response, 413, "payload-too-large", Some("body")).await;
+    // Nothing above was stored.
+    let response = app
+        .get_with("/v1/content/home.hero?id.customer_id=C", &[("X-Api-Key", SERVER_KEY)])
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Who may call: a server key, or a staff token with the identify scope.
+    let url = format!("{}/v1/identify", app.address);
+    let body = json!({"identifiers": {"customer_id": "C-auth"}});
+    let anonymous = app.client.post(&url).json(&body).send().await.unwrap();
+    assert_problem(anonymous, 401, "unauthorized", None).await;
+    let wrong_key = app
+        .client
+        .post(&url)
+        .header("X-Api-Key", "not-our-key-not-our-key-not")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong_key, 401, "unauthorized", None).await;
+    let marketer = app
+        .client
+        .post(&url)
+        .bearer_auth(staff_token(&["marketer"], ""))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(marketer, 403, "forbidden", None).await;
+    // An identity token is not a staff token.
+    let customer = app
+        .client
+        .post(&url)
+        .bearer_auth(identity_token("C-auth", 300))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(customer, 401, "unauthorized", None).await;
+    let scoped = app
+        .client
+        .post(&url)
+        .bearer_auth(staff_token(&[], "identify"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scoped.status(), 200);
+}
+
+#[tokio::test]
+async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
+    let app = spawn_app().await;
+    let created = app
+        .identified(json!({
+            "identifiers": {"customer_id": "C-del", "anonymous_id": "a-del"},
+            "traits": {"first_name": "Eve"},
+        }))
+        .await;
+    let person_id = created["person_id"].as_str().unwrap().to_string();
+    // An impression logged for the person.
+    let content: serde_json::Value = app
+        .get_with("/v1/content/home.hero?channel=web&locale=en", &[("X-Anonymous-Id", "a-del")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = json!({"events": [{
+        "event_id": "erase-ev-1", "type": "impression",
+        "tracking_token": content["tracking_token"], "anonymous_id": "a-del",
+        "occurred_at": chrono::Utc::now().to_rfc3339(),
+    }]});
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let url = format!("{}/v1/people/{person_id}", app.address);
+    let none = app.client.delete(&url).send().await.unwrap();
+    assert_problem(none, 401, "unauthorized", Some("Authorization")).await;
+    let marketer = app
+        .client
+        .delete(&url)
+        .bearer_auth(staff_token(&["marketer", "admin"], "identify"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(marketer, 403, "forbidden", Some("Authorization")).await;
+    let erased = app
+        .client
+        .delete(&url)
+        .bearer_auth(staff_token(&["privacy"], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200);
+    let report: serde_json::Value = erased.json().await.unwrap();
+    assert_eq!(report["identifiers"], 2);
+    assert_eq!(report["traits"], 1);
+    assert_eq!(report["events_pseudonymised"], 1);
+
+    let gone = app
+        .get_with(&format!("/v1/people/{person_id}"), &[("X-Api-Key", SERVER_KEY)])
+        .await;
+    assert_problem(gone, 404, "not-found", Some("id")).await;
+    let again = app
+        .client
+        .delete(&url)
+        .bearer_auth(staff_token(&["privacy"], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404, "not-found", Some("id")).await;
+    // The token's customer is now unknown: served as nobody in particular.
+    let token = bearer(&identity_token("C-del", 300));
+    let response = app
+        .get_with("/v1/content/home.hero?channel=web&locale=en", &[("Authorization", &token)])
+        .await;
+    assert!(!response.text().await.unwrap().contains("Eve"));
+
+    let db = tailor::storage::connect(&app.database_url, || {}).await.unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let count = |sql: &str| Statement::from_string(backend, sql.to_string());
+    let row = db
+        .query_one_raw(count("SELECT COUNT(*) AS n FROM events WHERE person_key = 'anon:a-del'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
+    let row = db
+        .query_one_raw(count("SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'erased:%'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    let audit = tailor::storage::identity::audit_of(&db, &person_id).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, "person.erase");
+    assert_eq!(audit[0].actor, "staff:reviewer-ana");
+    assert!(!audit[0].detail.contains("C-del"), "no identifiers in the audit");
+}
+
+#[tokio::test]
+async fn racing_identify_calls_never_create_two_people() {
+    let app = spawn_app().await;
+    // Sixteen calls at once with one customer id: one person.
+    let calls = (0..16).map(|i| {
+        let app = &app;
+        async move {
+            app.identified(json!({
+                "identifiers": {"customer_id": "C-race", "anonymous_id": format!("race-{i}")}
+            }))
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let first = answers[0]["person_id"].clone();
+    assert!(answers.iter().all(|a| a["person_id"] == first), "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a["created"] == true).count(), 1);
+
+    // A chain linked from both ends at once (x0–x1, x1–x2, ... in parallel): one person.
+    let calls = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            app.identified(json!({
+                "identifiers": {"device_id": format!("x{i}"), "anonymous_id": format!("x{}", i + 1)}
+            }))
+            .await
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    // Close the chain's device/anonymous alternation with links anonymous xi – device xi.
+    let calls = (1..12).map(|i| {
+        let app = &app;
+        async move {
+            app.identified(json!({
+                "identifiers": {"anonymous_id": format!("x{i}"), "device_id": format!("x{i}")}
+            }))
+            .await
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    let end = app
+        .identified(json!({"identifiers": {"device_id": "x0"}}))
+        .await;
+    let other_end = app
+        .identified(json!({"identifiers": {"anonymous_id": "x12"}}))
+        .await;
+    assert_eq!(end["person_id"], other_end["person_id"]);
+    let person = person(&app, end["person_id"].as_str().unwrap()).await;
+    // Devices x0..x11 and anonymous ids x1..x12.
+    assert_eq!(identifiers(&person).len(), 24);
+}
+
+#[tokio::test]
+async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
+    if std::env::var("REDIS_URL").is_err() {
+        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+        return;
+    }
+    let first = spawn_app().await;
+    let second = spawn_app_with(Options {
+        database_url: Some(first.database_url.clone()),
+        ..Options::default()
+    })
+    .await;
+    first
+        .identified(json!({"identifiers": {"customer_id": "C-node"}}))
+        .await;
+    let token = bearer(&identity_token("C-node", 300));
+    let sms = "/v1/content/sms.order_shipped?channel=sms&locale=en";
+    // The second node resolves (and caches) the customer: SMS is allowed.
+    assert_eq!(second.get_with(sms, &[("Authorization", &token)]).await.status(), 200);
+    let before = second.metric("tailor_person_lookups_total{source=\"memory\"}").await;
+    assert_eq!(second.get_with(sms, &[("Authorization", &token)]).await.status(), 200);
+    assert!(second.metric("tailor_person_lookups_total{source=\"memory\"}").await > before);
+
+    // On the first node, the customer logs in on a browser that had opted out of SMS.
+    first
+        .identified(json!({"identifiers": {"anonymous_id": "a-node"}, "consents": {"sms": false}}))
+        .await;
+    let started = std::time::Instant::now();
+    first
+        .identified(json!({"identifiers": {"customer_id": "C-node", "anonymous_id": "a-node"}}))
+        .await;
+    loop {
+        if second.get_with(sms, &[("Authorization", &token)]).await.status() == 204 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "the second node still serves the pre-merge person"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
