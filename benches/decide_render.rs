@@ -10,6 +10,7 @@ use fluent_bundle::{FluentArgs, FluentValue};
 use tailor::catalog::{files, Catalog};
 use tailor::context::{parse_params, resolve, Attributes, RawRequest};
 use tailor::decide::decide;
+use tailor::identity::Person;
 use tailor::render::render;
 use tailor::tokens::Signer;
 
@@ -30,7 +31,9 @@ fn bench(c: &mut Criterion) {
         ..RawRequest::default()
     };
     let params = parse_params(query);
-    let ctx = resolve(&raw, &params, &catalog, &signer, Utc::now()).expect("context");
+    let person = Some(Person::anonymous("visitor-42"));
+    let ctx =
+        resolve(&raw, &params, &catalog, &signer, Utc::now(), person.clone()).expect("context");
     let (_, placement) = catalog.placement("home.hero").expect("placement");
 
     c.bench_function(
@@ -38,7 +41,8 @@ fn bench(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let params = parse_params(std::hint::black_box(query));
-                resolve(&raw, &params, &catalog, &signer, Utc::now()).map(|c| c.channel)
+                resolve(&raw, &params, &catalog, &signer, Utc::now(), person.clone())
+                    .map(|c| c.channel)
             })
         },
     );
@@ -92,6 +96,7 @@ fn bench(c: &mut Criterion) {
         &catalog,
         &signer,
         Utc::now(),
+        None,
     )
     .expect("context");
     c.bench_function("decide + render: personal plural message (pl, web)", |b| {

@@ -416,7 +416,10 @@ async fn listen_for_invalidations(state: web::Data<AppState>, client: redis::Cli
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if let Err(e) = pubsub.subscribe(&[INVALIDATION_CHANNEL, PEOPLE_CHANNEL]).await {
+                if let Err(e) = pubsub
+                    .subscribe(&[INVALIDATION_CHANNEL, PEOPLE_CHANNEL])
+                    .await
+                {
                     tracing::warn!(error = %e, "redis subscribe failed");
                 } else {
                     let mut messages = pubsub.on_message();

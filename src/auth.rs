@@ -173,9 +173,7 @@ impl JwtVerifier {
                         jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
                             family(*a) == "ed"
                         }
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
-                            family(*a) == "hmac"
-                        }
+                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => family(*a) == "hmac",
                         _ => false,
                     })
                     .collect();
@@ -329,9 +327,9 @@ pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, AuthError> {
     match authorization {
         None => Ok(None),
         Some(value) => {
-            let (scheme, token) = value
-                .split_once(' ')
-                .ok_or(AuthError::Invalid("use `Authorization: Bearer <token>`".into()))?;
+            let (scheme, token) = value.split_once(' ').ok_or(AuthError::Invalid(
+                "use `Authorization: Bearer <token>`".into(),
+            ))?;
             if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
                 return Err(AuthError::Invalid(
                     "use `Authorization: Bearer <token>`".into(),
@@ -420,7 +418,9 @@ impl Auth {
             return self
                 .server_key(key)
                 .map(Caller::ServerKey)
-                .ok_or(AuthError::Invalid("the X-Api-Key is not one of ours".into()));
+                .ok_or(AuthError::Invalid(
+                    "the X-Api-Key is not one of ours".into(),
+                ));
         }
         if authorization.is_none() {
             return Err(AuthError::Missing(
@@ -523,7 +523,10 @@ mod tests {
         let other = Secret::new("some-other-secret-456");
         let forged = mint_development(&other, "C-1", None, 60).expect("mint");
         assert!(matches!(auth.customer(&forged), Err(AuthError::Invalid(_))));
-        assert!(matches!(auth.customer("not-a-jwt"), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            auth.customer("not-a-jwt"),
+            Err(AuthError::Invalid(_))
+        ));
         let (secret, _) = dev();
         let expired = {
             let key = EncodingKey::from_secret(secret.expose().as_bytes());

@@ -246,7 +246,9 @@ impl Settings {
         if self.server_api_keys.iter().any(|k| k.expose().len() < 24) {
             return invalid("server_api_keys", "each key must be at least 24 characters");
         }
-        if let Err(reason) = crate::identity::graph::IdentifierTypes::with_extra(&self.identifier_types) {
+        if let Err(reason) =
+            crate::identity::graph::IdentifierTypes::with_extra(&self.identifier_types)
+        {
             return Err(ConfigError::Invalid {
                 setting: "identifier_types",
                 reason,

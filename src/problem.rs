@@ -193,9 +193,7 @@ pub async fn read_body(
         let chunk =
             chunk.map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(
-                Problem::new(ProblemType::PayloadTooLarge, limit_text).with_field("body")
-            );
+            return Err(Problem::new(ProblemType::PayloadTooLarge, limit_text).with_field("body"));
         }
         body.extend_from_slice(&chunk);
     }

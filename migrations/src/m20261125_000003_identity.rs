@@ -209,7 +209,11 @@ impl MigrationTrait for Migration {
                 .col(serial(IdentityMerges::Id))
                 .col(text_key(IdentityMerges::SurvivorId, 36))
                 .col(text_key(IdentityMerges::MergedId, 36))
-                .col(ColumnDef::new(IdentityMerges::Identifiers).text().not_null())
+                .col(
+                    ColumnDef::new(IdentityMerges::Identifiers)
+                        .text()
+                        .not_null(),
+                )
                 .col(text_key(IdentityMerges::Actor, 200))
                 .col(timestamp(IdentityMerges::CreatedAt))
                 .to_owned(),
@@ -218,7 +222,11 @@ impl MigrationTrait for Migration {
                 .if_not_exists()
                 .col(serial(IdentityConflicts::Id))
                 .col(text_key(IdentityConflicts::Kind, 32))
-                .col(ColumnDef::new(IdentityConflicts::PersonIds).text().not_null())
+                .col(
+                    ColumnDef::new(IdentityConflicts::PersonIds)
+                        .text()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(IdentityConflicts::Detail).text().not_null())
                 .col(text_key(IdentityConflicts::Actor, 200))
                 .col(timestamp(IdentityConflicts::CreatedAt))

@@ -84,7 +84,10 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     for (i, segment) in content.segments.iter().enumerate() {
         let at = || Loc::Segments { index: Some(i) };
         if !valid_id(&segment.id, &[]) {
-            push(at(), format!("segment id `{}` must be [a-z0-9_]", segment.id));
+            push(
+                at(),
+                format!("segment id `{}` must be [a-z0-9_]", segment.id),
+            );
         }
         if !segment_ids.insert(segment.id.as_str()) {
             push(at(), format!("segment `{}` is defined twice", segment.id));

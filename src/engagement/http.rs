@@ -60,7 +60,8 @@ pub async fn post_events(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let body = crate::problem::read_body(payload, MAX_BATCH_BYTES, "a batch is at most 1 MiB").await?;
+    let body =
+        crate::problem::read_body(payload, MAX_BATCH_BYTES, "a batch is at most 1 MiB").await?;
     let document: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::invalid("body", format!("not JSON: {e}")))?;
     let events = document

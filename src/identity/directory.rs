@@ -34,7 +34,10 @@ impl PeopleChanged {
     pub fn new(people: Vec<String>, identifiers: &[Identifier]) -> PeopleChanged {
         PeopleChanged {
             people,
-            keys: identifiers.iter().map(|i| format!("{:032x}", key_of(i))).collect(),
+            keys: identifiers
+                .iter()
+                .map(|i| format!("{:032x}", key_of(i)))
+                .collect(),
         }
     }
 }
@@ -115,7 +118,9 @@ impl PersonDirectory {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "redis person lookup failed; using the database"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis person lookup failed; using the database")
+                }
             }
         }
         let entry = if id.kind == super::PERSON_ID {
@@ -155,11 +160,12 @@ impl PersonDirectory {
             .filter_map(|k| u128::from_str_radix(k, 16).ok())
             .collect();
         for key in &keys {
-            self.local.invalidate_entries_if({
-                let key = *key;
-                move |k, _| *k == key
-            })
-            .ok();
+            self.local
+                .invalidate_entries_if({
+                    let key = *key;
+                    move |k, _| *k == key
+                })
+                .ok();
         }
         if !change.people.is_empty() {
             let people = change.people.clone();

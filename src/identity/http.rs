@@ -149,9 +149,9 @@ pub fn parse_identify(
                     ),
                 ));
             }
-            let granted = granted
-                .as_bool()
-                .ok_or_else(|| Problem::invalid(&field, "must be true (opt in) or false (opt out)"))?;
+            let granted = granted.as_bool().ok_or_else(|| {
+                Problem::invalid(&field, "must be true (opt in) or false (opt out)")
+            })?;
             command.consents.insert(channel.clone(), granted);
         }
     }

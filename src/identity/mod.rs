@@ -114,9 +114,9 @@ pub const PERSON_ID: &str = "person_id";
 pub fn claim(naming: &Naming, auth: &Auth, types: &IdentifierTypes) -> Result<Claim, Problem> {
     if let Some(token) = bearer(naming.authorization)? {
         let customer = auth.customer(token)?;
-        let id = types
-            .normalize("customer_id", &customer)
-            .map_err(|e| Problem::from(crate::auth::AuthError::Invalid(format!("its subject {e}"))))?;
+        let id = types.normalize("customer_id", &customer).map_err(|e| {
+            Problem::from(crate::auth::AuthError::Invalid(format!("its subject {e}")))
+        })?;
         return Ok(Claim::Verified(id, "Authorization"));
     }
     let names_someone = naming.person_id.is_some() || !naming.identifiers.is_empty();
@@ -169,7 +169,10 @@ pub fn identifier_problem(field: &str, error: &IdentifierError) -> Problem {
 }
 
 /// The person a claim names, through the caches.
-pub async fn resolve(claim: &Claim, directory: &PersonDirectory) -> Result<Option<Person>, Problem> {
+pub async fn resolve(
+    claim: &Claim,
+    directory: &PersonDirectory,
+) -> Result<Option<Person>, Problem> {
     let (id, verified, header) = match claim {
         Claim::Nobody => return Ok(None),
         Claim::Verified(id, header) => (id, true, *header),

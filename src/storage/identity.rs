@@ -577,9 +577,12 @@ async fn apply_traits(
                     updated_at: Set(now),
                 })
                 .on_conflict(
-                    OnConflict::columns([person_trait::Column::PersonId, person_trait::Column::Name])
-                        .update_columns([person_trait::Column::Value, person_trait::Column::UpdatedAt])
-                        .to_owned(),
+                    OnConflict::columns([
+                        person_trait::Column::PersonId,
+                        person_trait::Column::Name,
+                    ])
+                    .update_columns([person_trait::Column::Value, person_trait::Column::UpdatedAt])
+                    .to_owned(),
                 )
                 .exec_without_returning(tx)
                 .await?;
@@ -629,13 +632,16 @@ pub async fn set_consent<C: ConnectionTrait>(
         updated_at: Set(now),
     })
     .on_conflict(
-        OnConflict::columns([person_consent::Column::PersonId, person_consent::Column::Channel])
-            .update_columns([
-                person_consent::Column::Granted,
-                person_consent::Column::Source,
-                person_consent::Column::UpdatedAt,
-            ])
-            .to_owned(),
+        OnConflict::columns([
+            person_consent::Column::PersonId,
+            person_consent::Column::Channel,
+        ])
+        .update_columns([
+            person_consent::Column::Granted,
+            person_consent::Column::Source,
+            person_consent::Column::UpdatedAt,
+        ])
+        .to_owned(),
     )
     .exec_without_returning(db)
     .await?;
@@ -765,7 +771,10 @@ pub async fn erase(
     tx.execute(&delete).await?;
     for id in &ids {
         identity_merge::Entity::update_many()
-            .col_expr(identity_merge::Column::Identifiers, Expr::value("{\"erased\":true}"))
+            .col_expr(
+                identity_merge::Column::Identifiers,
+                Expr::value("{\"erased\":true}"),
+            )
             .filter(
                 identity_merge::Column::SurvivorId
                     .eq(*id)
@@ -774,7 +783,10 @@ pub async fn erase(
             .exec(&tx)
             .await?;
         identity_conflict::Entity::update_many()
-            .col_expr(identity_conflict::Column::Detail, Expr::value("{\"erased\":true}"))
+            .col_expr(
+                identity_conflict::Column::Detail,
+                Expr::value("{\"erased\":true}"),
+            )
             .filter(identity_conflict::Column::PersonIds.contains(*id))
             .exec(&tx)
             .await?;

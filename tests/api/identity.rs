@@ -22,7 +22,13 @@ fn identifiers(person: &serde_json::Value) -> Vec<String> {
         .as_array()
         .expect("identifiers")
         .iter()
-        .map(|i| format!("{}={}", i["type"].as_str().unwrap_or(""), i["value"].as_str().unwrap_or("")))
+        .map(|i| {
+            format!(
+                "{}={}",
+                i["type"].as_str().unwrap_or(""),
+                i["value"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     ids.sort();
     ids
@@ -42,7 +48,11 @@ async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
         "traits": {"first_name": "Ada", "points": 120},
     });
     let second = app.identified(body.clone()).await;
-    assert_eq!(second["person_id"], person_id.as_str(), "b–c joins a–b's person");
+    assert_eq!(
+        second["person_id"],
+        person_id.as_str(),
+        "b–c joins a–b's person"
+    );
     assert_eq!(second["created"], false);
     assert_eq!(second["linked"], 1);
     assert_eq!(second["changed"], true);
@@ -56,7 +66,11 @@ async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
     let person = person(&app, &person_id).await;
     assert_eq!(
         identifiers(&person),
-        vec!["anonymous_id=web-a1", "customer_id=C-100", "device_id=dev-1"]
+        vec![
+            "anonymous_id=web-a1",
+            "customer_id=C-100",
+            "device_id=dev-1"
+        ]
     );
     assert_eq!(person["traits"]["first_name"], "Ada");
     assert_eq!(person["traits"]["points"], 120);
@@ -83,23 +97,44 @@ async fn two_customer_ids_are_never_merged_and_the_conflict_is_recorded() {
         Some("identifiers.customer_id"),
     )
     .await;
-    assert!(problem["detail"].as_str().unwrap_or("").contains("customer_id"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap_or("")
+        .contains("customer_id"));
     // Nothing moved: each person keeps exactly their own identifiers.
     let p1 = person(&app, one["person_id"].as_str().unwrap()).await;
-    assert_eq!(identifiers(&p1), vec!["anonymous_id=a-1", "customer_id=C-1"]);
+    assert_eq!(
+        identifiers(&p1),
+        vec!["anonymous_id=a-1", "customer_id=C-1"]
+    );
     let p2 = person(&app, two["person_id"].as_str().unwrap()).await;
-    assert_eq!(identifiers(&p2), vec!["anonymous_id=a-2", "customer_id=C-2"]);
+    assert_eq!(
+        identifiers(&p2),
+        vec!["anonymous_id=a-2", "customer_id=C-2"]
+    );
     // Two values in one call conflict too, even for a brand-new pair.
     let response = app
         .identify(json!({"identifiers": {"customer_id": ["C-7", "C-8"]}}))
         .await;
-    assert_problem(response, 409, "identity-conflict", Some("identifiers.customer_id")).await;
+    assert_problem(
+        response,
+        409,
+        "identity-conflict",
+        Some("identifiers.customer_id"),
+    )
+    .await;
 
-    let db = tailor::storage::connect(&app.database_url, || {}).await.unwrap();
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
     let conflicts = tailor::storage::identity::conflicts(&db, 10).await.unwrap();
     assert_eq!(conflicts.len(), 2);
-    assert!(conflicts.iter().all(|c| c.kind == "customer_id" && c.actor == "server-key:0"));
-    assert!(conflicts[1].person_ids.contains(one["person_id"].as_str().unwrap()));
+    assert!(conflicts
+        .iter()
+        .all(|c| c.kind == "customer_id" && c.actor == "server-key:0"));
+    assert!(conflicts[1]
+        .person_ids
+        .contains(one["person_id"].as_str().unwrap()));
 }
 
 /// The variant of home.hero on push (a 70/30 weighted split) a request gets.
@@ -139,7 +174,10 @@ async fn a_merge_keeps_the_oldest_person_so_a_visitor_keeps_their_variant_after_
     let login = app
         .identified(json!({"identifiers": {"customer_id": "C-9", "anonymous_id": visitor}}))
         .await;
-    assert_eq!(login["person_id"], customer["person_id"], "the older person survives");
+    assert_eq!(
+        login["person_id"], customer["person_id"],
+        "the older person survives"
+    );
     assert_eq!(login["merged"], json!([visitor_person["person_id"]]));
     // The survivor's sticky key decides: the customer keeps their variant everywhere,
     // and the visitor's browser now shows the same.
@@ -153,7 +191,10 @@ async fn a_merge_keeps_the_oldest_person_so_a_visitor_keeps_their_variant_after_
     );
     assert_ne!(visitor_variant, customer_variant);
     let merged = person(&app, customer["person_id"].as_str().unwrap()).await;
-    assert_eq!(merged["merges"][0]["merged_id"], visitor_person["person_id"]);
+    assert_eq!(
+        merged["merges"][0]["merged_id"],
+        visitor_person["person_id"]
+    );
     assert_eq!(merged["merges"][0]["actor"], "server-key:0");
     // A merged-away id answers for its survivor.
     let old = person(&app, visitor_person["person_id"].as_str().unwrap()).await;
@@ -197,14 +238,26 @@ async fn identity_tokens_are_verified_and_never_fall_back() {
     .await;
     let path = "/v1/content/home.hero?channel=push&locale=en";
     let good = app
-        .get_with(path, &[("Authorization", &bearer(&identity_token("C-42", 300)))])
+        .get_with(
+            path,
+            &[("Authorization", &bearer(&identity_token("C-42", 300)))],
+        )
         .await;
     assert_eq!(good.status(), 200);
     assert_eq!(header(&good, "cache-control"), "private, no-cache");
     let body: serde_json::Value = good.json().await.unwrap();
     assert_eq!(body["variant"]["id"], "home-hero-gold");
-    assert!(body["fields"]["title"].as_str().unwrap().contains("Zoë"), "{body}");
-    assert!(body["fields"]["body"].as_str().unwrap().contains("You have 1250 points"), "{body}");
+    assert!(
+        body["fields"]["title"].as_str().unwrap().contains("Zoë"),
+        "{body}"
+    );
+    assert!(
+        body["fields"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("You have 1250 points"),
+        "{body}"
+    );
 
     let expired = identity_token("C-42", -120);
     let forged = tailor::auth::mint_development(
@@ -228,7 +281,10 @@ async fn identity_tokens_are_verified_and_never_fall_back() {
     let response = app
         .get_with(
             path,
-            &[("Authorization", &bearer(&expired)), ("X-Anonymous-Id", "a-42")],
+            &[
+                ("Authorization", &bearer(&expired)),
+                ("X-Anonymous-Id", "a-42"),
+            ],
         )
         .await;
     assert_problem(response, 401, "unauthorized", Some("Authorization")).await;
@@ -246,12 +302,18 @@ async fn an_anonymous_id_cannot_read_the_persons_traits() {
     let response = app.get_with(path, &[("X-Anonymous-Id", "a-43")]).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    assert!(!text.contains("Zoë") && !text.contains("home-hero-gold"), "{text}");
+    assert!(
+        !text.contains("Zoë") && !text.contains("home-hero-gold"),
+        "{text}"
+    );
     // Naming someone by an identifier needs a server key.
     let response = app.get(&format!("{path}&id.customer_id=C-43")).await;
     assert_problem(response, 401, "unauthorized", Some("X-Api-Key")).await;
     let response = app
-        .get_with(&format!("{path}&id.customer_id=C-43"), &[("X-Api-Key", "wrong-key-wrong-key-wrong")])
+        .get_with(
+            &format!("{path}&id.customer_id=C-43"),
+            &[("X-Api-Key", "wrong-key-wrong-key-wrong")],
+        )
         .await;
     assert_problem(response, 401, "unauthorized", Some("X-Api-Key")).await;
     // GET /v1/context for the anonymous id: bucket only, no segments.
@@ -292,7 +354,10 @@ async fn segments_target_content_and_ride_in_cohort_keys() {
     assert!(header(&shared, "cache-control").starts_with("public"));
     let body: serde_json::Value = shared.json().await.unwrap();
     assert_eq!(body["variant"]["id"], "email-welcome-vip");
-    assert!(!body.to_string().contains("Noor"), "no person values in a shared answer");
+    assert!(
+        !body.to_string().contains("Noor"),
+        "no person values in a shared answer"
+    );
 
     // ...while the same with the person's token renders their name: private.
     let own = app
@@ -304,11 +369,17 @@ async fn segments_target_content_and_ride_in_cohort_keys() {
     assert_eq!(header(&own, "cache-control"), "private, no-cache");
     let body: serde_json::Value = own.json().await.unwrap();
     assert_eq!(body["variant"]["id"], "email-welcome-vip");
-    assert!(body["fields"]["subject"].as_str().unwrap().contains("Noor"), "{body}");
+    assert!(
+        body["fields"]["subject"].as_str().unwrap().contains("Noor"),
+        "{body}"
+    );
 
     // Without a cohort the person's own segments select, privately.
     let direct = app
-        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token)])
+        .get_with(
+            "/v1/content/email.welcome?channel=email&locale=en",
+            &[("Authorization", &token)],
+        )
         .await;
     assert_eq!(header(&direct, "cache-control"), "private, no-cache");
     let body: serde_json::Value = direct.json().await.unwrap();
@@ -328,7 +399,12 @@ async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges
     let by_token = app.get_with(sms, &[("Authorization", &token)]).await;
     assert_eq!(by_token.status(), 204);
     assert_eq!(header(&by_token, "cache-control"), "private, no-cache");
-    assert_eq!(app.get_with(sms, &[("X-Anonymous-Id", "a-5")]).await.status(), 204);
+    assert_eq!(
+        app.get_with(sms, &[("X-Anonymous-Id", "a-5")])
+            .await
+            .status(),
+        204
+    );
     // An identifier linked later is the same person: also opted out.
     let hash = "b".repeat(64);
     app.identified(json!({"identifiers": {"customer_id": "C-5", "phone_sha256": hash}}))
@@ -342,7 +418,10 @@ async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges
     assert_eq!(by_phone.status(), 204);
     // Other channels still serve.
     let email = app
-        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token)])
+        .get_with(
+            "/v1/content/email.welcome?channel=email&locale=en",
+            &[("Authorization", &token)],
+        )
         .await;
     assert_eq!(email.status(), 200);
 
@@ -357,7 +436,10 @@ async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges
     assert_eq!(merged["merged"].as_array().map(Vec::len), Some(1));
     let token6 = bearer(&identity_token("C-6", 300));
     let email = app
-        .get_with("/v1/content/email.welcome?channel=email&locale=en", &[("Authorization", &token6)])
+        .get_with(
+            "/v1/content/email.welcome?channel=email&locale=en",
+            &[("Authorization", &token6)],
+        )
         .await;
     assert_eq!(email.status(), 204);
     let person = person(&app, merged["person_id"].as_str().unwrap()).await;
@@ -368,18 +450,48 @@ async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges
 async fn bad_identify_calls_are_rejected_naming_the_field() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"identifiers": {"passport": "X1"}}), "identifiers.passport"),
-        (json!({"identifiers": {"email_sha256": "ada@example.com"}}), "identifiers.email_sha256"),
-        (json!({"identifiers": {"customer_id": "has space"}}), "identifiers.customer_id"),
+        (
+            json!({"identifiers": {"passport": "X1"}}),
+            "identifiers.passport",
+        ),
+        (
+            json!({"identifiers": {"email_sha256": "ada@example.com"}}),
+            "identifiers.email_sha256",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "has space"}}),
+            "identifiers.customer_id",
+        ),
         (json!({"identifiers": {}}), "identifiers"),
         (json!({"traits": {"tier": "gold"}}), "identifiers"),
-        (json!({"identifiers": {"customer_id": "C"}, "traits": {"points": "many"}}), "traits.points"),
-        (json!({"identifiers": {"customer_id": "C"}, "traits": {"address": {"city": "Lyon"}}}), "traits.address"),
-        (json!({"identifiers": {"customer_id": "C"}, "traits": {"Bad Name": 1}}), "traits.Bad Name"),
-        (json!({"identifiers": {"customer_id": "C"}, "traits": {"bio": "x".repeat(1001)}}), "traits.bio"),
-        (json!({"identifiers": {"customer_id": "C"}, "consents": {"fax": false}}), "consents.fax"),
-        (json!({"identifiers": {"customer_id": "C"}, "consents": {"sms": "no"}}), "consents.sms"),
-        (json!({"identifiers": {"customer_id": "C"}, "extra": 1}), "extra"),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "traits": {"points": "many"}}),
+            "traits.points",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "traits": {"address": {"city": "Lyon"}}}),
+            "traits.address",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "traits": {"Bad Name": 1}}),
+            "traits.Bad Name",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "traits": {"bio": "x".repeat(1001)}}),
+            "traits.bio",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "consents": {"fax": false}}),
+            "consents.fax",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "consents": {"sms": "no"}}),
+            "consents.sms",
+        ),
+        (
+            json!({"identifiers": {"customer_id": "C"}, "extra": 1}),
+            "extra",
+        ),
     ];
     for (body, field) in cases {
         let response = app.identify(body.clone()).await;
@@ -392,15 +504,19 @@ async fn bad_identify_calls_are_rejected_naming_the_field() {
         .identify(json!({"identifiers": {"customer_id": "C"}, "traits": many}))
         .await;
     assert_problem(response, 400, "invalid-parameter", Some("traits")).await;
-    let huge: serde_json::Map<String, serde_json::Value> =
-        (0..80).map(|i| (format!("t{i}"), json!("y".repeat(1000)))).collect();
+    let huge: serde_json::Map<String, serde_json::Value> = (0..80)
+        .map(|i| (format!("t{i}"), json!("y".repeat(1000))))
+        .collect();
     let response = app
         .identify(json!({"identifiers": {"customer_id": "C"}, "traits": huge}))
         .await;
     assert_problem(response, 413, "payload-too-large", Some("body")).await;
     // Nothing above was stored.
     let response = app
-        .get_with("/v1/content/home.hero?id.customer_id=C", &[("X-Api-Key", SERVER_KEY)])
+        .get_with(
+            "/v1/content/home.hero?id.customer_id=C",
+            &[("X-Api-Key", SERVER_KEY)],
+        )
         .await;
     assert_eq!(response.status(), 200);
 
@@ -460,7 +576,10 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     let person_id = created["person_id"].as_str().unwrap().to_string();
     // An impression logged for the person.
     let content: serde_json::Value = app
-        .get_with("/v1/content/home.hero?channel=web&locale=en", &[("X-Anonymous-Id", "a-del")])
+        .get_with(
+            "/v1/content/home.hero?channel=web&locale=en",
+            &[("X-Anonymous-Id", "a-del")],
+        )
         .await
         .json()
         .await
@@ -504,7 +623,10 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     assert_eq!(report["events_pseudonymised"], 1);
 
     let gone = app
-        .get_with(&format!("/v1/people/{person_id}"), &[("X-Api-Key", SERVER_KEY)])
+        .get_with(
+            &format!("/v1/people/{person_id}"),
+            &[("X-Api-Key", SERVER_KEY)],
+        )
         .await;
     assert_problem(gone, 404, "not-found", Some("id")).await;
     let again = app
@@ -518,31 +640,45 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     // The token's customer is now unknown: served as nobody in particular.
     let token = bearer(&identity_token("C-del", 300));
     let response = app
-        .get_with("/v1/content/home.hero?channel=web&locale=en", &[("Authorization", &token)])
+        .get_with(
+            "/v1/content/home.hero?channel=web&locale=en",
+            &[("Authorization", &token)],
+        )
         .await;
     assert!(!response.text().await.unwrap().contains("Eve"));
 
-    let db = tailor::storage::connect(&app.database_url, || {}).await.unwrap();
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
     use sea_orm::{ConnectionTrait, Statement};
     let backend = db.get_database_backend();
     let count = |sql: &str| Statement::from_string(backend, sql.to_string());
     let row = db
-        .query_one_raw(count("SELECT COUNT(*) AS n FROM events WHERE person_key = 'anon:a-del'"))
+        .query_one_raw(count(
+            "SELECT COUNT(*) AS n FROM events WHERE person_key = 'anon:a-del'",
+        ))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
     let row = db
-        .query_one_raw(count("SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'erased:%'"))
+        .query_one_raw(count(
+            "SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'erased:%'",
+        ))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
-    let audit = tailor::storage::identity::audit_of(&db, &person_id).await.unwrap();
+    let audit = tailor::storage::identity::audit_of(&db, &person_id)
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "person.erase");
     assert_eq!(audit[0].actor, "staff:reviewer-ana");
-    assert!(!audit[0].detail.contains("C-del"), "no identifiers in the audit");
+    assert!(
+        !audit[0].detail.contains("C-del"),
+        "no identifiers in the audit"
+    );
 }
 
 #[tokio::test]
@@ -560,7 +696,10 @@ async fn racing_identify_calls_never_create_two_people() {
     });
     let answers = futures_util::future::join_all(calls).await;
     let first = answers[0]["person_id"].clone();
-    assert!(answers.iter().all(|a| a["person_id"] == first), "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a["person_id"] == first),
+        "{answers:?}"
+    );
     assert_eq!(answers.iter().filter(|a| a["created"] == true).count(), 1);
 
     // A chain linked from both ends at once (x0–x1, x1–x2, ... in parallel): one person.
@@ -615,10 +754,29 @@ async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
     let token = bearer(&identity_token("C-node", 300));
     let sms = "/v1/content/sms.order_shipped?channel=sms&locale=en";
     // The second node resolves (and caches) the customer: SMS is allowed.
-    assert_eq!(second.get_with(sms, &[("Authorization", &token)]).await.status(), 200);
-    let before = second.metric("tailor_person_lookups_total{source=\"memory\"}").await;
-    assert_eq!(second.get_with(sms, &[("Authorization", &token)]).await.status(), 200);
-    assert!(second.metric("tailor_person_lookups_total{source=\"memory\"}").await > before);
+    assert_eq!(
+        second
+            .get_with(sms, &[("Authorization", &token)])
+            .await
+            .status(),
+        200
+    );
+    let before = second
+        .metric("tailor_person_lookups_total{source=\"memory\"}")
+        .await;
+    assert_eq!(
+        second
+            .get_with(sms, &[("Authorization", &token)])
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        second
+            .metric("tailor_person_lookups_total{source=\"memory\"}")
+            .await
+            > before
+    );
 
     // On the first node, the customer logs in on a browser that had opted out of SMS.
     first
@@ -629,7 +787,12 @@ async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
         .identified(json!({"identifiers": {"customer_id": "C-node", "anonymous_id": "a-node"}}))
         .await;
     loop {
-        if second.get_with(sms, &[("Authorization", &token)]).await.status() == 204 {
+        if second
+            .get_with(sms, &[("Authorization", &token)])
+            .await
+            .status()
+            == 204
+        {
             break;
         }
         assert!(
