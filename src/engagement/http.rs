@@ -82,10 +82,39 @@ pub async fn post_events(
         .headers()
         .get("x-anonymous-id")
         .and_then(|v| v.to_str().ok());
+    // The person: an identity token names them for the whole batch (a bad token is
+    // refused); anonymous ids are mapped to the person the graph ties them to.
+    let claim = crate::identity::claim(
+        &crate::identity::Naming {
+            authorization: req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+            ..crate::identity::Naming::default()
+        },
+        &state.auth,
+        &state.identifier_types,
+    )?;
+    let verified = crate::identity::resolve(&claim, &state.people).await?;
+    let mut anonymous: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.get("anonymous_id").and_then(|v| v.as_str()))
+        .chain(batch_person)
+        .filter(|id| crate::identity::check_anonymous_id(id).is_ok())
+        .collect();
+    anonymous.sort_unstable();
+    anonymous.dedup();
+    let person_keys = if verified.is_some() || anonymous.is_empty() {
+        Default::default()
+    } else {
+        state.people.anonymous_keys(&anonymous).await?
+    };
     let ctx = EventContext {
         signer: &state.signer,
         now: Utc::now(),
         batch_person,
+        person_keys: &person_keys,
+        verified_person: verified.as_ref().map(|p| p.key.as_str()),
     };
     let mut valid = Vec::with_capacity(events.len());
     let mut rejected = Vec::new();

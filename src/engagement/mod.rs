@@ -175,6 +175,11 @@ pub struct EventContext<'a> {
     pub now: DateTime<Utc>,
     /// The batch's `X-Anonymous-Id`, for events without their own `anonymous_id`.
     pub batch_person: Option<&'a str>,
+    /// Person keys of anonymous ids the identity graph knows (the person's sticky key,
+    /// so caps and velocity count across all of a person's identifiers).
+    pub person_keys: &'a std::collections::HashMap<String, String>,
+    /// The person of a verified identity token: every event of the batch is theirs.
+    pub verified_person: Option<&'a str>,
 }
 
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> Rejection {
@@ -306,12 +311,21 @@ pub fn parse_event(
         }
     };
 
-    let person = match text("anonymous_id")?.or(ctx.batch_person) {
-        Some(id) => {
+    let person = match (
+        ctx.verified_person,
+        text("anonymous_id")?.or(ctx.batch_person),
+    ) {
+        (Some(key), _) => Some(key.to_string()),
+        (None, Some(id)) => {
             check_anonymous_id(id).map_err(|r| reject(index, "anonymous_id", r))?;
-            Some(Person::anonymous(id).key)
+            Some(
+                ctx.person_keys
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| Person::anonymous(id).key),
+            )
         }
-        None => None,
+        (None, None) => None,
     };
 
     let revenue = match object.get("revenue") {
@@ -619,6 +633,8 @@ mod tests {
             signer: &signer,
             now: "2026-11-23T12:00:00Z".parse().unwrap(),
             batch_person: Some("visitor-1"),
+            person_keys: &std::collections::HashMap::new(),
+            verified_person: None,
         };
         parse_event(0, &value, &ctx)
     }

@@ -152,6 +152,50 @@ impl PersonDirectory {
         Ok(entry.map(Arc::new))
     }
 
+    /// The person keys of many anonymous ids at once (an event batch): cached ones from
+    /// memory, the rest with one query; ids the graph does not know keep their own key
+    /// and are remembered as unknown.
+    pub async fn anonymous_keys(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StorageError> {
+        let mut keys = std::collections::HashMap::new();
+        let mut misses: Vec<&str> = Vec::new();
+        for id in ids {
+            let identifier = Identifier::new("anonymous_id", id);
+            match self.local.get(&key_of(&identifier)).await {
+                Some(Some(record)) => {
+                    keys.insert((*id).to_string(), record.sticky_key.clone());
+                }
+                Some(None) => {}
+                None => misses.push(id),
+            }
+        }
+        if misses.is_empty() {
+            return Ok(keys);
+        }
+        self.metrics
+            .person_lookups
+            .with_label_values(&["database"])
+            .inc_by(misses.len() as u64);
+        let known: std::collections::HashMap<String, String> =
+            store::owners(&self.db, "anonymous_id", &misses)
+                .await?
+                .into_iter()
+                .collect();
+        for id in misses {
+            let identifier = Identifier::new("anonymous_id", id);
+            if known.contains_key(id) {
+                if let Some(record) = self.resolve(&identifier).await? {
+                    keys.insert(id.to_string(), record.sticky_key.clone());
+                }
+            } else {
+                self.local.insert(key_of(&identifier), None).await;
+            }
+        }
+        Ok(keys)
+    }
+
     /// Drops this node's entries for a change (from this node or another).
     pub fn forget(&self, change: &PeopleChanged) {
         let keys: Vec<u128> = change

@@ -111,6 +111,26 @@ pub async fn find_by_identifier<C: ConnectionTrait>(
     load_record(db, &row.person_id).await
 }
 
+/// Which of these values of one identifier type the graph knows: (value, person id).
+pub async fn owners<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    values: &[&str],
+) -> Result<Vec<(String, String)>, StorageError> {
+    let mut found = Vec::new();
+    for chunk in values.chunks(200) {
+        for row in identifier::Entity::find()
+            .filter(identifier::Column::Kind.eq(kind))
+            .filter(identifier::Column::Value.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            found.push((row.value, row.person_id));
+        }
+    }
+    Ok(found)
+}
+
 /// A person by id (a merged-away id answers for its survivor); `None` if unknown or erased.
 pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,

@@ -802,3 +802,100 @@ async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn caps_count_every_identifier_of_the_person_and_events_accept_identity_tokens() {
+    let app = spawn_app().await;
+    app.identified(json!({"identifiers": {"customer_id": "C-cap", "anonymous_id": "laptop-cap"}}))
+        .await;
+    app.identified(json!({"identifiers": {"customer_id": "C-cap", "anonymous_id": "phone-cap"}}))
+        .await;
+    let survey = "/v1/content/support.survey?channel=web&device=desktop&locale=en";
+    let seen: serde_json::Value = app
+        .get_with(survey, &[("X-Anonymous-Id", "laptop-cap")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The impression is reported from the laptop...
+    let events = json!({"events": [{
+        "event_id": "cap-ev-1", "type": "impression",
+        "tracking_token": seen["tracking_token"], "anonymous_id": "laptop-cap",
+    }]});
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    // ...and the phone's cookie, and the customer's token, are the same person: capped.
+    assert_eq!(
+        app.get_with(survey, &[("X-Anonymous-Id", "phone-cap")])
+            .await
+            .status(),
+        204
+    );
+    let token = bearer(&identity_token("C-cap", 300));
+    assert_eq!(
+        app.get_with(survey, &[("Authorization", &token)])
+            .await
+            .status(),
+        204
+    );
+    // Someone else is not.
+    assert_eq!(
+        app.get_with(survey, &[("X-Anonymous-Id", "stranger")])
+            .await
+            .status(),
+        200
+    );
+
+    // Events sent with an identity token count for the token's person; a bad token is
+    // refused outright rather than stored as anonymous.
+    let other: serde_json::Value = app
+        .get_with("/v1/content/home.hero?channel=push&locale=en", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let batch = json!({"events": [{
+        "event_id": "cap-ev-2", "type": "click", "tracking_token": other["tracking_token"],
+    }]});
+    let refused = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(identity_token("C-cap", -100))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 401, "unauthorized", Some("Authorization")).await;
+    let accepted = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(identity_token("C-cap", 300))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT person_key FROM events WHERE event_id = 'cap-ev-2'".to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<String>("", "person_key").unwrap(),
+        "anon:laptop-cap",
+        "the person's sticky key: the anonymous id they were first identified with"
+    );
+}
