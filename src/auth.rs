@@ -546,4 +546,98 @@ mod tests {
         assert_eq!(auth.server_key("server-key-aaaaaaaaaaaaaaaaaaab"), None);
         assert!(bearer(Some("Basic abc")).is_err());
     }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn settings(algorithms: &[&str]) -> TokenSettings {
+        TokenSettings {
+            issuer: "https://idp.example".into(),
+            audience: "tailor".into(),
+            algorithms: algorithms.iter().map(|a| a.to_string()).collect(),
+            key_file: None,
+            jwks_file: None,
+            hs256_secret: None,
+            leeway_secs: 0,
+        }
+    }
+
+    fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_string);
+        let claims = IdentityClaims {
+            sub: "C-1".into(),
+            iss: "https://idp.example".into(),
+            aud: "tailor".into(),
+            exp: chrono::Utc::now().timestamp() as u64 + 60,
+        };
+        jsonwebtoken::encode(&header, &claims, key).expect("sign")
+    }
+
+    #[test]
+    fn jwks_and_pem_keys_verify_only_their_own_algorithms() {
+        let rsa_private = std::fs::read(fixture("idp-rs256.key.pem")).expect("fixture");
+        let rsa = EncodingKey::from_rsa_pem(&rsa_private).expect("rsa key");
+        let ec_private = std::fs::read(fixture("idp-es256.pk8.pem")).expect("fixture");
+        let ec = EncodingKey::from_ec_pem(&ec_private).expect("ec key");
+
+        let jwks = JwtVerifier::from_settings(&TokenSettings {
+            jwks_file: Some(fixture("idp-jwks.json")),
+            ..settings(&["RS256", "ES256"])
+        })
+        .expect("jwks verifier");
+        let ok = |token: &str| jwks.verify::<IdentityClaims>(token).map(|c| c.sub);
+        assert_eq!(
+            ok(&sign(Algorithm::RS256, Some("rsa-1"), &rsa)),
+            Ok("C-1".into())
+        );
+        assert_eq!(
+            ok(&sign(Algorithm::ES256, Some("ec-1"), &ec)),
+            Ok("C-1".into())
+        );
+        assert!(ok(&sign(Algorithm::RS256, Some("unknown-kid"), &rsa)).is_err());
+        // Algorithm confusion: an HS256 token keyed with the public key is refused.
+        let public = std::fs::read(fixture("idp-rs256.pub.pem")).expect("fixture");
+        let confused = sign(Algorithm::HS256, None, &EncodingKey::from_secret(&public));
+        assert!(matches!(ok(&confused), Err(AuthError::Invalid(_))));
+
+        let pem = JwtVerifier::from_settings(&TokenSettings {
+            key_file: Some(fixture("idp-rs256.pub.pem")),
+            ..settings(&["RS256"])
+        })
+        .expect("pem verifier");
+        assert!(pem
+            .verify::<IdentityClaims>(&sign(Algorithm::RS256, None, &rsa))
+            .is_ok());
+        assert!(pem
+            .verify::<IdentityClaims>(&sign(Algorithm::ES256, None, &ec))
+            .is_err());
+    }
+
+    #[test]
+    fn token_settings_are_validated() {
+        assert!(
+            JwtVerifier::from_settings(&settings(&["RS256"])).is_err(),
+            "no key"
+        );
+        assert!(JwtVerifier::from_settings(&TokenSettings {
+            key_file: Some(fixture("idp-rs256.pub.pem")),
+            hs256_secret: Some(Secret::new("another-secret-123456")),
+            ..settings(&["RS256"])
+        })
+        .is_err());
+        assert!(JwtVerifier::from_settings(&TokenSettings {
+            key_file: Some(fixture("idp-rs256.pub.pem")),
+            ..settings(&["XX999"])
+        })
+        .is_err());
+        assert!(JwtVerifier::from_settings(&TokenSettings {
+            key_file: Some(fixture("missing.pem")),
+            ..settings(&["RS256"])
+        })
+        .is_err());
+    }
 }

@@ -442,3 +442,73 @@ fn export_writes_back_what_import_loaded() {
         "{reimport:?}"
     );
 }
+
+#[tokio::test]
+async fn token_mints_development_tokens_the_server_accepts() {
+    let mint = |args: &[&str], secret: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
+        command.arg("token").args(args).current_dir(repo_root());
+        match secret {
+            Some(secret) => command.env("TAILOR_DEV_TOKEN_SECRET", secret),
+            None => command.env_remove("TAILOR_DEV_TOKEN_SECRET"),
+        };
+        command.output().expect("run tailor token")
+    };
+    let output = mint(&["--role", "privacy"], Some(DEV_TOKEN_SECRET));
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap();
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "the token alone on stdout");
+
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .delete(format!("{}/v1/people/no-such-person", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not-found", Some("id")).await;
+
+    assert_eq!(
+        mint(&["--role", "wizard"], Some(DEV_TOKEN_SECRET))
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(mint(&["--role", "privacy"], None).status.code(), Some(2));
+    let customer = mint(&["--customer", "C-1"], Some(DEV_TOKEN_SECRET));
+    assert!(customer.status.success());
+}
+
+#[test]
+fn validate_checks_segments_and_the_segments_rules_name() {
+    let fixture = content_fixture(|root| {
+        replace_in(
+            &root.join("content/segments.toml"),
+            "rule = \"influence_score >= 70\"",
+            "rule = 'channel == \"web\"'",
+        );
+        replace_in(
+            &root.join("content/placements/email.welcome.toml"),
+            "rule = 'segments contains \"vip\"'",
+            "rule = 'segments contains \"vipp\"'",
+        );
+    });
+    let (ok, stdout, _) = tailor(fixture.path(), &["validate"]);
+    assert!(!ok);
+    let segments = fixture.path().join("content/segments.toml");
+    let line = line_of(&segments, "channel == ");
+    assert!(
+        stdout.contains(&format!("segments.toml:{line}:"))
+            && stdout.contains("may read only traits"),
+        "{stdout}"
+    );
+    let welcome = fixture.path().join("content/placements/email.welcome.toml");
+    let line = line_of(&welcome, "vipp");
+    assert!(
+        stdout.contains(&format!("email.welcome.toml:{line}:"))
+            && stdout.contains("unknown segment `vipp`"),
+        "{stdout}"
+    );
+}

@@ -599,6 +599,23 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     assert_eq!(response.status(), 202);
 
     let url = format!("{}/v1/people/{person_id}", app.address);
+    // Reading a person needs a server key, the identify scope or privacy/admin.
+    let read = app
+        .client
+        .get(&url)
+        .bearer_auth(staff_token(&["marketer"], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(read, 403, "forbidden", Some("Authorization")).await;
+    let read = app
+        .client
+        .get(&url)
+        .bearer_auth(staff_token(&["privacy"], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
     let none = app.client.delete(&url).send().await.unwrap();
     assert_problem(none, 401, "unauthorized", Some("Authorization")).await;
     let marketer = app
