@@ -15,31 +15,17 @@ PORT=${PORT:-18089}
 DATABASE=${DATABASE:-sqlite}
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --quiet
-
-work=$(mktemp -d)
+source loadtests/lib.sh
+database_url tailor_load
 case "$DATABASE" in
   sqlite)
-    url="sqlite://$work/load.db?mode=rwc"
     count_rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$work/load.db"; }
     ;;
   postgres)
-    export PGPASSWORD=${PGPASSWORD:-postgres}
-    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS tailor_load" -c "CREATE DATABASE tailor_load"
-    url="postgres://postgres:postgres@127.0.0.1:5432/tailor_load"
     count_rows() { psql -tA -h 127.0.0.1 -U postgres -d tailor_load -c "select count(*) from events"; }
     ;;
-  *) echo "DATABASE is sqlite or postgres" >&2; exit 2 ;;
 esac
-
-RUST_LOG=${RUST_LOG:-warn} DATABASE_URL="$url" TAILOR_BIND="127.0.0.1:$PORT" ./target/release/tailor serve >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$work/server.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_server "$url"
 
 TAILOR_TOKEN=$(curl -fs "http://127.0.0.1:$PORT/v1/content/home.hero?channel=web&locale=en" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracking_token"])')
 export TAILOR_TOKEN
