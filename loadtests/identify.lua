@@ -1,7 +1,7 @@
 -- POST /v1/identify: every call links a new anonymous id to a customer and sets a
 -- trait; one call in four names a customer created earlier in the run (an attach),
 -- the rest new customers (a create).
-local key = os.getenv("TAILOR_SERVER_KEY")
+local key = os.getenv("LOAD_SERVER_KEY")
 local counter = 0
 local thread_number = 0
 

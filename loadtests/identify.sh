@@ -14,8 +14,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18090}
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
-export TAILOR_SERVER_KEY=load-server-key-0123456789abcdef
-export TAILOR_SERVER_API_KEYS="[\"$TAILOR_SERVER_KEY\"]"
+export LOAD_SERVER_KEY=load-server-key-0123456789abcdef
+export TAILOR_SERVER_API_KEYS="[\"$LOAD_SERVER_KEY\"]"
 export TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret
 
 source loadtests/lib.sh
@@ -26,7 +26,7 @@ read -r rps p50 p99 errors < <(summary "$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION"
 echo "database ${DATABASE:-sqlite}: wrk -t1 -c$CONNECTIONS -d$DURATION, server workers $TAILOR_WORKERS"
 printf '%-44s %10s calls/s  p50 %-9s p99 %-9s non-2xx %s\n' "POST /v1/identify" "$rps" "$p50" "$p99" "$errors"
 
-curl -fs -H "X-Api-Key: $TAILOR_SERVER_KEY" -H 'Content-Type: application/json' \
+curl -fs -H "X-Api-Key: $LOAD_SERVER_KEY" -H 'Content-Type: application/json' \
   -d '{"identifiers":{"customer_id":"load-customer"},"traits":{"first_name":"Ada","tier":"gold","points":1250}}' \
   "$base/v1/identify" >/dev/null
 token=$(./target/release/tailor token --customer load-customer)
