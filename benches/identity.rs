@@ -161,7 +161,7 @@ async fn main() {
     let ids: Vec<Identifier> = (0..samples)
         .map(|_| {
             let i = rng.random_range(1..=people);
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 Identifier::new("customer_id", &format!("bench-c-{i}"))
             } else {
                 Identifier::new("anonymous_id", &format!("bench-a-{i}"))
@@ -215,7 +215,7 @@ async fn main() {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let n = done;
-                let customer = if n % 4 == 0 {
+                let customer = if n.is_multiple_of(4) {
                     format!("bench-c-{}", 1 + (n as usize * 7919 + worker) % people)
                 } else {
                     format!("new-c-{run}-{worker}-{n}")

@@ -180,6 +180,7 @@ impl Application {
                 .await
                 .context("reading the signing secret")?,
         };
+        crate::identity::set_log_key(secret.as_bytes());
         let (redis, redis_client) = match &settings.redis_url {
             Some(url) => {
                 let client = redis::Client::open(url.as_str()).context("redis_url")?;

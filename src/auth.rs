@@ -155,6 +155,10 @@ impl JwtVerifier {
                 .map_err(|e| format!("{} is not a JWKS document: {e}", path.display()))?;
             let mut keys = Vec::new();
             for jwk in &set.keys {
+                // Keys published for encryption never verify signatures.
+                if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+                    continue;
+                }
                 let key = DecodingKey::from_jwk(jwk)
                     .map_err(|e| format!("a key in {} is unusable: {e}", path.display()))?;
                 let declared = jwk
@@ -229,40 +233,70 @@ impl JwtVerifier {
                 header.alg
             )));
         }
-        let key = self
+        // With a `kid`, only that key; without one, every key of the algorithm's family
+        // (a JWKS mid-rotation holds two).
+        let candidates: Vec<&VerifyKey> = self
             .keys
             .iter()
             .filter(|k| k.algorithms.contains(&header.alg))
-            .find(|k| match (&header.kid, &k.kid) {
+            .filter(|k| match (&header.kid, &k.kid) {
                 (Some(wanted), Some(have)) => wanted == have,
                 (Some(_), None) | (None, _) => true,
             })
-            .ok_or_else(|| AuthError::Invalid("no configured key matches it".into()))?;
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError::Invalid("no configured key matches it".into()));
+        }
         let mut validation = Validation::new(header.alg);
         validation.algorithms = vec![header.alg];
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = self.leeway;
-        jsonwebtoken::decode::<T>(token, &key.key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                    AuthError::Invalid("the signature does not verify".into())
-                }
-                jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
-                    AuthError::Invalid("wrong issuer".into())
-                }
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
-                    AuthError::Invalid("wrong audience".into())
-                }
-                jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
-                    AuthError::Invalid(format!("the `{claim}` claim is missing"))
-                }
-                _ => AuthError::Invalid("it is malformed".into()),
-            })
+        let mut outcome = Err(AuthError::Invalid("the signature does not verify".into()));
+        for key in candidates {
+            outcome = jsonwebtoken::decode::<T>(token, &key.key, &validation)
+                .map(|data| data.claims)
+                .map_err(Self::refusal);
+            if outcome.is_ok()
+                || !matches!(&outcome, Err(AuthError::Invalid(r)) if r == "the signature does not verify")
+            {
+                break;
+            }
+        }
+        outcome
     }
+
+    fn refusal(e: jsonwebtoken::errors::Error) -> AuthError {
+        match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                AuthError::Invalid("the signature does not verify".into())
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
+                AuthError::Invalid("wrong issuer".into())
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                AuthError::Invalid("wrong audience".into())
+            }
+            jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
+                AuthError::Invalid(format!("the `{claim}` claim is missing"))
+            }
+            jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                AuthError::Invalid("it is not valid yet (nbf)".into())
+            }
+            _ => AuthError::Invalid("it is malformed".into()),
+        }
+    }
+}
+
+/// `aud` is one audience or a list (RFC 7519 §4.1.3); verification already checked it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// An identity token's claims: `sub` is the customer id.
@@ -270,7 +304,7 @@ impl JwtVerifier {
 pub struct IdentityClaims {
     pub sub: String,
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: u64,
 }
 
@@ -284,7 +318,7 @@ pub struct StaffClaims {
     #[serde(default)]
     pub scope: String,
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: u64,
 }
 
@@ -456,7 +490,7 @@ pub fn mint_development(
                 roles: roles.to_vec(),
                 scope: scope.into(),
                 iss: DEV_ISSUER.into(),
-                aud: DEV_STAFF_AUDIENCE.into(),
+                aud: Audience::One(DEV_STAFF_AUDIENCE.into()),
                 exp,
             },
             &key,
@@ -466,7 +500,7 @@ pub fn mint_development(
             &IdentityClaims {
                 sub: subject.into(),
                 iss: DEV_ISSUER.into(),
-                aud: DEV_IDENTITY_AUDIENCE.into(),
+                aud: Audience::One(DEV_IDENTITY_AUDIENCE.into()),
                 exp,
             },
             &key,
@@ -533,7 +567,7 @@ mod tests {
             let claims = IdentityClaims {
                 sub: "C-1".into(),
                 iss: DEV_ISSUER.into(),
-                aud: DEV_IDENTITY_AUDIENCE.into(),
+                aud: Audience::One(DEV_IDENTITY_AUDIENCE.into()),
                 exp: 1_000_000,
             };
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("mint")
@@ -571,7 +605,7 @@ mod tests {
         let claims = IdentityClaims {
             sub: "C-1".into(),
             iss: "https://idp.example".into(),
-            aud: "tailor".into(),
+            aud: Audience::Many(vec!["other-api".into(), "tailor".into()]),
             exp: chrono::Utc::now().timestamp() as u64 + 60,
         };
         jsonwebtoken::encode(&header, &claims, key).expect("sign")
@@ -584,9 +618,11 @@ mod tests {
         let ec_private = std::fs::read(fixture("idp-es256.pk8.pem")).expect("fixture");
         let ec = EncodingKey::from_ec_pem(&ec_private).expect("ec key");
 
+        // HS256 is accepted in principle, but the JWKS has no HMAC key: the algorithm's
+        // family must match a key's, so an RSA public key is never used as an HMAC secret.
         let jwks = JwtVerifier::from_settings(&TokenSettings {
             jwks_file: Some(fixture("idp-jwks.json")),
-            ..settings(&["RS256", "ES256"])
+            ..settings(&["RS256", "ES256", "HS256"])
         })
         .expect("jwks verifier");
         let ok = |token: &str| jwks.verify::<IdentityClaims>(token).map(|c| c.sub);
@@ -599,6 +635,11 @@ mod tests {
             Ok("C-1".into())
         );
         assert!(ok(&sign(Algorithm::RS256, Some("unknown-kid"), &rsa)).is_err());
+        assert_eq!(
+            ok(&sign(Algorithm::RS256, None, &rsa)),
+            Ok("C-1".into()),
+            "no kid"
+        );
         // Algorithm confusion: an HS256 token keyed with the public key is refused.
         let public = std::fs::read(fixture("idp-rs256.pub.pem")).expect("fixture");
         let confused = sign(Algorithm::HS256, None, &EncodingKey::from_secret(&public));

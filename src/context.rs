@@ -189,8 +189,9 @@ impl RequestContext {
             bucket: self.bucket(),
             has_traits: self.has_traits(),
             bucket_from_person: self.cohort.is_none() && self.person.is_some(),
-            // Without a cohort key, segments come from the person's own traits.
-            segments_from_person: self.cohort.is_none() && self.has_traits(),
+            // Without a cohort key, segments come from the verified person's traits.
+            segments_from_person: self.cohort.is_none()
+                && self.person.as_ref().is_some_and(|p| p.verified),
         }
     }
 }
@@ -463,10 +464,12 @@ pub fn resolve(
         });
     }
 
-    let segments = match &cohort {
-        Some(c) => c.s.iter().map(|s| s.as_str().into()).collect(),
-        None if traits.iter().any(Option::is_some) => catalog.segments_of(&traits),
-        None => Vec::new(),
+    // Segments come from a cohort key or from a verified person's stored traits, never
+    // from `t.*` parameters: anyone can send those.
+    let segments = match (&cohort, person.as_ref().and_then(Person::traits)) {
+        (Some(c), _) => c.s.iter().map(|s| s.as_str().into()).collect(),
+        (None, Some(stored)) => catalog.segments_of(&catalog.person_traits(stored)),
+        (None, None) => Vec::new(),
     };
 
     Ok(RequestContext {

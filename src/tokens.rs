@@ -68,6 +68,10 @@ pub struct CohortClaims {
     pub b: u16,
     /// segment ids, sorted
     pub s: Vec<String>,
+    /// Channels the person opted out of, sorted: a cohort shares its opt-outs too, so a
+    /// shareable answer never reaches someone who withdrew consent for its channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub o: Vec<String>,
     pub exp: u64,
 }
 
@@ -200,14 +204,29 @@ impl Signer {
         now_unix: u64,
         ttl_secs: u64,
     ) -> (String, u64) {
+        self.cohort_key_with_opt_outs(bucket, segments, &[], now_unix, ttl_secs)
+    }
+
+    pub fn cohort_key_with_opt_outs(
+        &self,
+        bucket: u16,
+        segments: &[String],
+        opted_out: &[String],
+        now_unix: u64,
+        ttl_secs: u64,
+    ) -> (String, u64) {
         let exp = (now_unix / ttl_secs + 2) * ttl_secs;
-        let mut segments = segments.to_vec();
-        segments.sort();
-        segments.dedup();
+        let sorted = |items: &[String]| {
+            let mut items = items.to_vec();
+            items.sort();
+            items.dedup();
+            items
+        };
         let token = self.sign(&CohortClaims {
             aud: COHORT_AUDIENCE.into(),
             b: bucket,
-            s: segments,
+            s: sorted(segments),
+            o: sorted(opted_out),
             exp,
         });
         (token, exp)

@@ -185,11 +185,18 @@ pub fn answer(
         .with_field("placement"));
     }
     // A person who opted out of this channel gets nothing on it, whichever id named them.
+    // A cohort key carries its members' opt-outs: the empty answer is then the same for
+    // all of them, so it stays shareable.
     let channel_id = &catalog.channels[ctx.channel].id;
-    if ctx.person.as_ref().and_then(|p| p.consent(channel_id)) == Some(false) {
+    let person_opted_out = ctx.person.as_ref().and_then(|p| p.consent(channel_id)) == Some(false);
+    let cohort_opted_out = ctx
+        .cohort
+        .as_ref()
+        .is_some_and(|c| c.o.iter().any(|o| **o == **channel_id));
+    if person_opted_out || cohort_opted_out {
         return Ok(Outcome::Empty {
             sharing: Sharing {
-                private: true,
+                private: person_opted_out,
                 person_matters: true,
                 ..Sharing::shared()
             },
@@ -213,10 +220,12 @@ pub fn answer(
             .next_change
             .map(|next| (next - ctx.now).num_seconds().clamp(1, i64::from(u32::MAX)) as u32),
         temporal: decision.temporal,
-        // A capped placement answers differently for people who have seen it enough.
+        // A capped placement answers differently for people who have seen it enough; a
+        // person the graph knows may have withdrawn consent by the next request.
         person_matters: decision.bucket_sensitive
             || decision.personal
-            || placement.frequency_cap.is_some(),
+            || placement.frequency_cap.is_some()
+            || ctx.person.as_ref().is_some_and(|p| p.record.is_some()),
     };
     if capped {
         sharing.private = true;
@@ -237,13 +246,14 @@ pub fn answer(
             .fields
             .iter()
             .any(|f| matches!(f.value, CompiledField::Message { personal: true, .. }));
-    // Tracked links name the person so their clicks and opens count for them.
+    // Tracked links name the person so their clicks and opens count for them (link tokens
+    // are readable, so an unverified caller's links carry only the id they sent).
     let channel_def = &catalog.channels[ctx.channel].def;
     let tracked_person = ctx
         .person
         .as_ref()
         .filter(|_| channel_def.tracked_links)
-        .map(|p| p.key.as_str());
+        .map(|p| p.visible_key());
     let rendered = if personal_render || tracked_person.is_some() {
         Arc::new(build(
             state,

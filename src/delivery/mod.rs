@@ -353,9 +353,21 @@ pub async fn cohort_context(
         None => Vec::new(),
     };
     let now = Utc::now();
-    let (cohort, exp) = state.signer.cohort_key(
+    let opted_out: Vec<String> = person
+        .record
+        .as_ref()
+        .map(|r| {
+            r.consents
+                .iter()
+                .filter(|(_, granted)| !**granted)
+                .map(|(channel, _)| channel.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let (cohort, exp) = state.signer.cohort_key_with_opt_outs(
         bucket,
         &segments,
+        &opted_out,
         now.timestamp().max(0) as u64,
         state.settings.cohort_ttl_secs,
     );

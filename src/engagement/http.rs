@@ -149,11 +149,22 @@ async fn log_link_event(
     } else {
         "open"
     };
+    // A link made for an anonymous id counts for the person the graph ties it to now.
+    let person_key = match claims.an.as_deref().and_then(|k| k.strip_prefix("anon:")) {
+        Some(id) => match state.people.anonymous_keys(&[id]).await {
+            Ok(keys) => keys.get(id).cloned().or(claims.an.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "person lookup for a tracked link failed");
+                claims.an.clone()
+            }
+        },
+        None => claims.an.clone(),
+    };
     let event = NewEvent {
         event_id: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
         kind,
         occurred_at: Utc::now(),
-        person_key: claims.an.clone(),
+        person_key,
         decision: claims.into(),
         revenue: None,
         feedback: None,

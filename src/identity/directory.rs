@@ -6,6 +6,7 @@
 //! Entries are keyed by a 128-bit hash of (type, value): identifiers never appear in
 //! Redis keys or invalidation messages.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,31 +32,42 @@ pub struct PeopleChanged {
 }
 
 impl PeopleChanged {
+    /// The change for these people and identifiers; lookups by person id count as
+    /// identifiers too (their Redis entries must go as well).
     pub fn new(people: Vec<String>, identifiers: &[Identifier]) -> PeopleChanged {
-        PeopleChanged {
-            people,
-            keys: identifiers
-                .iter()
-                .map(|i| format!("{:032x}", key_of(i)))
-                .collect(),
-        }
+        let by_id: Vec<Identifier> = people
+            .iter()
+            .map(|id| Identifier::new(super::PERSON_ID, id))
+            .collect();
+        let mut keys: Vec<String> = identifiers
+            .iter()
+            .chain(&by_id)
+            .map(Identifier::digest)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        PeopleChanged { people, keys }
     }
 }
 
 /// The cache key of an identifier.
 pub fn key_of(id: &Identifier) -> u128 {
-    let mut bytes = Vec::with_capacity(id.kind.len() + id.value.len() + 1);
-    bytes.extend_from_slice(id.kind.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(id.value.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&bytes)
+    id.digest128()
 }
 
 fn redis_key(key: u128) -> String {
     format!("tailor:person:{key:032x}")
 }
 
+/// How long after a change its shared entries are deleted (and nodes told) once more: a
+/// node that read the database just before the change may have stored the old person
+/// in Redis just after the first delete.
+const SECOND_DELETE_AFTER: Duration = Duration::from_millis(500);
+
 pub struct PersonDirectory {
+    /// Bumped by every change this node hears of: a load that started before a change
+    /// does not keep (or share) what it read.
+    epoch: std::sync::atomic::AtomicU64,
     db: DatabaseConnection,
     local: moka::future::Cache<u128, Entry>,
     redis: Option<redis::aio::ConnectionManager>,
@@ -72,6 +84,7 @@ impl PersonDirectory {
         metrics: Arc<Metrics>,
     ) -> PersonDirectory {
         PersonDirectory {
+            epoch: std::sync::atomic::AtomicU64::new(0),
             db,
             local: moka::future::Cache::builder()
                 .max_capacity(capacity)
@@ -94,13 +107,21 @@ impl PersonDirectory {
                 .inc();
             return Ok(entry);
         }
-        self.local
-            .try_get_with(key, self.load(key, id))
+        let started = self.epoch.load(Ordering::Acquire);
+        let entry = self
+            .local
+            .try_get_with(key, self.load(key, id, started))
             .await
-            .map_err(|e: Arc<StorageError>| StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))
+            .map_err(|e: Arc<StorageError>| {
+                StorageError::Db(sea_orm::DbErr::Custom(e.to_string()))
+            })?;
+        if self.epoch.load(Ordering::Acquire) != started {
+            self.local.invalidate(&key).await;
+        }
+        Ok(entry)
     }
 
-    async fn load(&self, key: u128, id: &Identifier) -> Result<Entry, StorageError> {
+    async fn load(&self, key: u128, id: &Identifier, started: u64) -> Result<Entry, StorageError> {
         if let Some(conn) = &self.redis {
             let mut conn = conn.clone();
             let cached: Result<Option<String>, _> = redis::cmd("GET")
@@ -132,11 +153,12 @@ impl PersonDirectory {
             .person_lookups
             .with_label_values(&["database"])
             .inc();
-        if let Some(conn) = &self.redis {
+        let changed_meanwhile = self.epoch.load(Ordering::Acquire) != started;
+        if let (Some(conn), false) = (&self.redis, changed_meanwhile) {
             let mut conn = conn.clone();
             let text = serde_json::to_string(&entry).unwrap_or_default();
-            // NX: an invalidation that raced this read already deleted the key; a
-            // fresher value written by another node is not overwritten with ours.
+            // NX: a fresher value written by another node is not overwritten with ours. A
+            // change that raced this read is cleaned up by its second delete.
             let stored: Result<Option<String>, _> = redis::cmd("SET")
                 .arg(redis_key(key))
                 .arg(text)
@@ -198,6 +220,7 @@ impl PersonDirectory {
 
     /// Drops this node's entries for a change (from this node or another).
     pub fn forget(&self, change: &PeopleChanged) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         let keys: Vec<u128> = change
             .keys
             .iter()
@@ -223,31 +246,40 @@ impl PersonDirectory {
         }
     }
 
-    /// Makes a change visible everywhere: shared entries deleted, every node told.
+    /// Makes a change visible everywhere: shared entries deleted, every node told, and
+    /// both once more shortly after (see [`SECOND_DELETE_AFTER`]).
     pub async fn announce(&self, change: PeopleChanged) {
         self.forget(&change);
-        let Some(conn) = &self.redis else {
+        let Some(conn) = self.redis.clone() else {
             return;
         };
-        let mut conn = conn.clone();
-        if !change.keys.is_empty() {
-            let mut del = redis::cmd("DEL");
-            for key in &change.keys {
-                del.arg(format!("tailor:person:{key}"));
-            }
-            let deleted: Result<i64, _> = del.query_async(&mut conn).await;
-            if let Err(e) = deleted {
-                tracing::warn!(error = %e, "could not delete shared person entries");
-            }
+        publish(conn.clone(), &change).await;
+        tokio::spawn(async move {
+            tokio::time::sleep(SECOND_DELETE_AFTER).await;
+            publish(conn, &change).await;
+        });
+    }
+}
+
+/// Deletes the shared entries of a change and tells every node (this one included).
+async fn publish(mut conn: redis::aio::ConnectionManager, change: &PeopleChanged) {
+    if !change.keys.is_empty() {
+        let mut del = redis::cmd("DEL");
+        for key in &change.keys {
+            del.arg(format!("tailor:person:{key}"));
         }
-        let payload = serde_json::to_string(&change).unwrap_or_default();
-        let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(PEOPLE_CHANNEL)
-            .arg(payload)
-            .query_async(&mut conn)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "could not publish a people change; other nodes catch up within the cache TTL");
+        let deleted: Result<i64, _> = del.query_async(&mut conn).await;
+        if let Err(e) = deleted {
+            tracing::warn!(error = %e, "could not delete shared person entries");
         }
+    }
+    let payload = serde_json::to_string(change).unwrap_or_default();
+    let sent: Result<i64, _> = redis::cmd("PUBLISH")
+        .arg(PEOPLE_CHANNEL)
+        .arg(payload)
+        .query_async(&mut conn)
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not publish a people change; other nodes catch up within the cache TTL");
     }
 }

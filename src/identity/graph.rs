@@ -169,13 +169,29 @@ impl Identifier {
     }
 
     /// What a person known only by this identifier is keyed by (bucket, caps, events).
-    /// Anonymous ids keep the `anon:` form delivery has always used.
+    /// Anonymous ids keep the `anon:` form delivery has always used; other types are
+    /// hashed, so customer ids and hashes do not spread into the event log, and every
+    /// key fits its columns.
     pub fn sticky_key(&self) -> String {
         if self.kind == "anonymous_id" {
             format!("anon:{}", self.value)
         } else {
-            format!("{}:{}", self.kind, self.value)
+            format!("{}#{}", self.kind, self.digest())
         }
+    }
+
+    /// A 128-bit digest of (type, value), as hex: how records and caches name an
+    /// identifier without holding it.
+    pub fn digest(&self) -> String {
+        format!("{:032x}", self.digest128())
+    }
+
+    pub fn digest128(&self) -> u128 {
+        let mut bytes = Vec::with_capacity(self.kind.len() + self.value.len() + 1);
+        bytes.extend_from_slice(self.kind.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(self.value.as_bytes());
+        xxhash_rust::xxh3::xxh3_128(&bytes)
     }
 }
 
@@ -404,10 +420,13 @@ mod tests {
                 sticky_key: "anon:a1".into()
             }
         );
-        assert_eq!(
-            sticky_key_for(&[id("email_sha256", "ff"), id("customer_id", "C1")]),
-            "customer_id:C1"
+        let key = sticky_key_for(&[id("email_sha256", "ff"), id("customer_id", "C1")]);
+        assert_eq!(key, id("customer_id", "C1").sticky_key());
+        assert!(
+            key.starts_with("customer_id#") && !key.contains("C1"),
+            "{key}"
         );
+        assert!(id("customer_id", &"x".repeat(256)).sticky_key().len() < 160);
     }
 
     #[test]

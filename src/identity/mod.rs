@@ -26,6 +26,9 @@ pub struct Person {
     /// Stable key for the bucket, frequency caps and events: the graph person's sticky
     /// key, or the naming identifier's own (`anon:<id>`) when the graph does not know it.
     pub key: String,
+    /// The naming identifier's own key (`anon:<id>` for a cookie): what an unverified
+    /// request may see of itself, e.g. in tracked links, instead of the person's key.
+    pub own_key: String,
     /// The graph's person, when the identifier is known.
     pub record: Option<Arc<PersonRecord>>,
     /// Named by a verified token or a server key: traits and segments may be used.
@@ -38,6 +41,7 @@ impl Person {
     pub fn anonymous(id: &str) -> Person {
         Person {
             key: format!("anon:{id}"),
+            own_key: format!("anon:{id}"),
             record: None,
             verified: false,
             via_header: None,
@@ -50,6 +54,7 @@ impl Person {
                 .as_ref()
                 .map(|r| r.sticky_key.clone())
                 .unwrap_or_else(|| named.sticky_key()),
+            own_key: named.sticky_key(),
             record,
             verified,
             via_header: None,
@@ -60,9 +65,24 @@ impl Person {
         bucket_of(&self.key)
     }
 
-    /// For logs and traces: never the raw identifier.
+    /// The key a response may reveal to the caller: the person's own key when verified,
+    /// else only the identifier the caller named.
+    pub fn visible_key(&self) -> &str {
+        if self.verified {
+            &self.key
+        } else {
+            &self.own_key
+        }
+    }
+
+    /// For logs and traces: never the raw identifier, and keyed by the signing secret
+    /// (see [`set_log_key`]) so a log reader cannot test guesses against it.
     pub fn log_id(&self) -> String {
-        format!("{:016x}", stable_hash(&[b"log", self.key.as_bytes()]))
+        let seed = LOG_KEY.get().copied().unwrap_or_default();
+        format!(
+            "{:016x}",
+            xxhash_rust::xxh3::xxh3_64_with_seed(self.key.as_bytes(), seed)
+        )
     }
 
     /// The person's traits, only when they may be used (a verified person).
@@ -78,6 +98,13 @@ impl Person {
     pub fn consent(&self, channel: &str) -> Option<bool> {
         self.record.as_ref()?.consents.get(channel).copied()
     }
+}
+
+static LOG_KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Keys [`Person::log_id`] with the deployment's secret (once per process).
+pub fn set_log_key(secret: &[u8]) {
+    let _ = LOG_KEY.set(stable_hash(&[b"log-key", secret]));
 }
 
 /// How a request names its person (headers and parameters, unchecked).

@@ -263,7 +263,7 @@ pub async fn identify(
                 record_conflict(db, &conflict, command).await?;
                 return Err(IdentifyError::Conflict(conflict));
             }
-            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+            Err(IdentifyError::Storage(e)) if attempt < ATTEMPTS && is_retryable(&e) => {
                 let _ = tx.rollback().await;
             }
             Err(e) => return Err(e),
@@ -272,8 +272,8 @@ pub async fn identify(
 }
 
 /// Deadlocks (PostgreSQL picks a victim) and serialisation failures are worth a retry.
-fn is_retryable(e: &IdentifyError) -> bool {
-    let IdentifyError::Storage(StorageError::Db(db)) = e else {
+fn is_retryable(e: &StorageError) -> bool {
+    let StorageError::Db(db) = e else {
         return false;
     };
     let text = db.to_string();
@@ -512,8 +512,8 @@ async fn merge_people(
             survivor_id: Set(survivor.to_string()),
             merged_id: Set(loser.clone()),
             identifiers: Set(serde_json::to_string(&serde_json::json!({
-                "moved": moved,
-                "linked_by": command.identifiers,
+                "moved": digests(&moved),
+                "linked_by": digests(&command.identifiers),
             }))
             .unwrap_or_default()),
             actor: Set(command.actor.clone()),
@@ -668,6 +668,13 @@ pub async fn set_consent<C: ConnectionTrait>(
     Ok(true)
 }
 
+/// Identifiers as records keep them: type and digest, never the value.
+fn digests(ids: &[Identifier]) -> Vec<serde_json::Value> {
+    ids.iter()
+        .map(|i| serde_json::json!({"type": i.kind, "digest": i.digest()}))
+        .collect()
+}
+
 async fn record_conflict(
     db: &DatabaseConnection,
     conflict: &Conflict,
@@ -677,7 +684,7 @@ async fn record_conflict(
         kind: Set(conflict.kind.clone()),
         person_ids: Set(serde_json::to_string(&conflict.people).unwrap_or_default()),
         detail: Set(serde_json::to_string(&serde_json::json!({
-            "identifiers": command.identifiers,
+            "identifiers": digests(&command.identifiers),
         }))
         .unwrap_or_default()),
         actor: Set(command.actor.clone()),
@@ -720,23 +727,73 @@ pub async fn erase(
     } else {
         None
     };
-    let tx = db.begin().await?;
-    let Some(record) = load_record(&tx, person_id).await? else {
-        tx.rollback().await?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tx = db.begin().await?;
+        match erase_in(&tx, person_id, actor, &pseudonym).await {
+            Ok(report) => {
+                tx.commit().await?;
+                return Ok(report);
+            }
+            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                let _ = tx.rollback().await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Locks a person's row (`FOR UPDATE` on PostgreSQL), following merges to the
+/// survivor: whoever else changes this person's identifiers waits for us, and we for them.
+async fn lock_person(
+    tx: &DatabaseTransaction,
+    person_id: &str,
+) -> Result<Option<String>, StorageError> {
+    let mut id = person_id.to_string();
+    for _ in 0..64 {
+        let mut select = Query::select();
+        select
+            .columns(["id", "merged_into"].map(col))
+            .from(col("people"))
+            .and_where(Expr::col(col("id")).eq(id.as_str()));
+        if tx.get_database_backend() == DbBackend::Postgres {
+            select.lock(LockType::Update);
+        }
+        let Some(row) = tx.query_one(&select).await? else {
+            return Ok(None);
+        };
+        match row.try_get::<Option<String>>("", "merged_into")? {
+            Some(next) if next != id => id = next,
+            _ => return Ok(Some(id)),
+        }
+    }
+    Ok(None)
+}
+
+async fn erase_in(
+    tx: &DatabaseTransaction,
+    person_id: &str,
+    actor: &str,
+    pseudonym: &impl Fn(&str) -> String,
+) -> Result<Option<ErasureReport>, StorageError> {
+    let Some(root) = lock_person(tx, person_id).await? else {
         return Ok(None);
     };
-    let root = record.id.clone();
-    // The person and everyone merged into them.
+    let Some(record) = load_record(tx, &root).await? else {
+        return Ok(None);
+    };
+    // The person and everyone merged into them (tombstones nobody else writes).
     let mut people: BTreeSet<String> = BTreeSet::from([root.clone()]);
     for row in person::Entity::find()
         .filter(person::Column::MergedInto.eq(root.as_str()))
-        .all(&tx)
+        .all(tx)
         .await?
     {
         people.insert(row.id);
     }
     let ids: Vec<&str> = people.iter().map(String::as_str).collect();
-    let removed = identifiers_of(&tx, &root).await?;
+    let removed = identifiers_of(tx, &root).await?;
     let mut report = ErasureReport {
         person_id: root.clone(),
         removed: removed.clone(),
@@ -745,22 +802,22 @@ pub async fn erase(
     };
     report.identifiers = identifier::Entity::delete_many()
         .filter(identifier::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(&tx)
+        .exec(tx)
         .await?
         .rows_affected;
     report.traits = person_trait::Entity::delete_many()
         .filter(person_trait::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(&tx)
+        .exec(tx)
         .await?
         .rows_affected;
     report.consents = person_consent::Entity::delete_many()
         .filter(person_consent::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(&tx)
+        .exec(tx)
         .await?
         .rows_affected;
     report.links = identity_link::Entity::delete_many()
         .filter(identity_link::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(&tx)
+        .exec(tx)
         .await?
         .rows_affected;
 
@@ -770,7 +827,7 @@ pub async fn erase(
     keys.insert(record.sticky_key.clone());
     for row in person::Entity::find()
         .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?
     {
         keys.insert(row.sticky_key);
@@ -800,7 +857,7 @@ pub async fn erase(
                     .eq(*id)
                     .or(identity_merge::Column::MergedId.eq(*id)),
             )
-            .exec(&tx)
+            .exec(tx)
             .await?;
         identity_conflict::Entity::update_many()
             .col_expr(
@@ -808,12 +865,12 @@ pub async fn erase(
                 Expr::value("{\"erased\":true}"),
             )
             .filter(identity_conflict::Column::PersonIds.contains(*id))
-            .exec(&tx)
+            .exec(tx)
             .await?;
     }
     person::Entity::delete_many()
         .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .exec(&tx)
+        .exec(tx)
         .await?;
     audit_entry::Entity::insert(audit_entry::ActiveModel {
         actor: Set(actor.to_string()),
@@ -823,9 +880,8 @@ pub async fn erase(
         created_at: Set(Utc::now()),
         ..Default::default()
     })
-    .exec_without_returning(&tx)
+    .exec_without_returning(tx)
     .await?;
-    tx.commit().await?;
     Ok(Some(report))
 }
 

@@ -17,6 +17,23 @@ async fn person(app: &TestApp, id: &str) -> serde_json::Value {
     response.json().await.expect("json")
 }
 
+/// One number from SQL (a `COUNT(*) AS n`), read straight from the database.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 fn identifiers(person: &serde_json::Value) -> Vec<String> {
     let mut ids: Vec<String> = person["identifiers"]
         .as_array()
@@ -57,7 +74,18 @@ async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
     assert_eq!(second["linked"], 1);
     assert_eq!(second["changed"], true);
 
+    let state = "SELECT (SELECT COUNT(*) FROM identity_links) * 1000000 \
+                 + (SELECT COUNT(*) FROM identifiers) * 1000 \
+                 + (SELECT COUNT(*) FROM person_traits) AS n";
+    let before = count(&app, state).await;
+    let updated = format!("SELECT COUNT(*) AS n FROM people WHERE updated_at = (SELECT updated_at FROM people WHERE id = '{person_id}')");
     let again = app.identified(body).await;
+    assert_eq!(
+        count(&app, state).await,
+        before,
+        "no rows added by the repeat"
+    );
+    assert_eq!(count(&app, &updated).await, 1, "updated_at untouched");
     assert_eq!(again["person_id"], person_id.as_str());
     assert_eq!(again["changed"], false, "{again}");
     assert_eq!(again["linked"], 0);
@@ -374,6 +402,15 @@ async fn segments_target_content_and_ride_in_cohort_keys() {
         "{body}"
     );
 
+    // Trait parameters are not a way into a segment: anyone can send them.
+    let spoofed: serde_json::Value = app
+        .get("/v1/content/email.welcome?channel=email&locale=en&t.tier=gold&t.points=9000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(spoofed["variant"]["id"], "email-welcome-vip");
+
     // Without a cohort the person's own segments select, privately.
     let direct = app
         .get_with(
@@ -405,6 +442,23 @@ async fn opting_out_of_a_channel_applies_to_every_identifier_and_survives_merges
             .status(),
         204
     );
+    // Their cohort key carries the opt-out: the shared answer for it is empty too.
+    let context: serde_json::Value = app
+        .get_with("/v1/context", &[("X-Anonymous-Id", "a-5")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cohort = context["cohort"].as_str().unwrap();
+    let shared = app.get(&format!("{sms}&cohort={cohort}")).await;
+    assert_eq!(shared.status(), 204);
+    assert!(header(&shared, "cache-control").starts_with("public"));
+    let email_for_cohort = app
+        .get(&format!(
+            "/v1/content/email.welcome?channel=email&locale=en&cohort={cohort}"
+        ))
+        .await;
+    assert_eq!(email_for_cohort.status(), 200);
     // An identifier linked later is the same person: also opted out.
     let hash = "b".repeat(64);
     app.identified(json!({"identifiers": {"customer_id": "C-5", "phone_sha256": hash}}))
@@ -570,10 +624,23 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     let created = app
         .identified(json!({
             "identifiers": {"customer_id": "C-del", "anonymous_id": "a-del"},
-            "traits": {"first_name": "Eve"},
+            "traits": {"first_name": "Eve", "tier": "gold"},
         }))
         .await;
     let person_id = created["person_id"].as_str().unwrap().to_string();
+    // A second browser merged in later: erasure takes the merged person along.
+    let second = app
+        .identified(json!({"identifiers": {"anonymous_id": "a-del-2"}, "consents": {"sms": false}}))
+        .await;
+    app.identified(json!({"identifiers": {"customer_id": "C-del", "anonymous_id": "a-del-2"}}))
+        .await;
+    let token = bearer(&identity_token("C-del", 300));
+    let hero = "/v1/content/home.hero?channel=push&locale=en";
+    let before = app.get_with(hero, &[("Authorization", &token)]).await;
+    assert!(
+        before.text().await.unwrap().contains("Eve"),
+        "the person's name renders"
+    );
     // An impression logged for the person.
     let content: serde_json::Value = app
         .get_with(
@@ -635,8 +702,10 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         .unwrap();
     assert_eq!(erased.status(), 200);
     let report: serde_json::Value = erased.json().await.unwrap();
-    assert_eq!(report["identifiers"], 2);
-    assert_eq!(report["traits"], 1);
+    assert_eq!(report["identifiers"], 3);
+    assert_eq!(report["traits"], 2);
+    assert_eq!(report["consents"], 1);
+    assert_eq!(report["links"], 2);
     assert_eq!(report["events_pseudonymised"], 1);
 
     let gone = app
@@ -654,15 +723,42 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         .await
         .unwrap();
     assert_problem(again, 404, "not-found", Some("id")).await;
-    // The token's customer is now unknown: served as nobody in particular.
-    let token = bearer(&identity_token("C-del", 300));
-    let response = app
+    // The token's customer is now unknown (caches included): nobody in particular.
+    let after = app.get_with(hero, &[("Authorization", &token)]).await;
+    let text = after.text().await.unwrap();
+    assert!(
+        !text.contains("Eve") && !text.contains("home-hero-gold"),
+        "{text}"
+    );
+    let merged_away = app
         .get_with(
-            "/v1/content/home.hero?channel=web&locale=en",
-            &[("Authorization", &token)],
+            &format!("/v1/people/{}", second["person_id"].as_str().unwrap()),
+            &[("X-Api-Key", SERVER_KEY)],
         )
         .await;
-    assert!(!response.text().await.unwrap().contains("Eve"));
+    assert_eq!(merged_away.status(), 404);
+    for table in [
+        "identifiers",
+        "identity_links",
+        "person_traits",
+        "person_consents",
+        "people",
+    ] {
+        assert_eq!(
+            count(&app, &format!("SELECT COUNT(*) AS n FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM identity_merges WHERE identifiers NOT LIKE '%erased%'"
+        )
+        .await,
+        0,
+        "merge records keep no identifiers"
+    );
 
     let db = tailor::storage::connect(&app.database_url, || {})
         .await
@@ -914,5 +1010,91 @@ async fn caps_count_every_identifier_of_the_person_and_events_accept_identity_to
         row.try_get::<String>("", "person_key").unwrap(),
         "anon:laptop-cap",
         "the person's sticky key: the anonymous id they were first identified with"
+    );
+}
+
+#[tokio::test]
+async fn erasure_racing_identify_leaves_no_orphans() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let customer = format!("C-erase-race-{round}");
+        let created = app
+            .identified(json!({"identifiers": {"customer_id": customer}}))
+            .await;
+        let url = format!(
+            "{}/v1/people/{}",
+            app.address,
+            created["person_id"].as_str().unwrap()
+        );
+        let token = staff_token(&["privacy"], "");
+        let erase = app.client.delete(&url).bearer_auth(&token).send();
+        let attaches = (0..6).map(|i| {
+            app.identify(json!({"identifiers": {
+                "customer_id": customer.clone(),
+                "device_id": format!("race-dev-{round}-{i}"),
+            }}))
+        });
+        let (erased, attached) = tokio::join!(erase, futures_util::future::join_all(attaches));
+        assert_eq!(erased.unwrap().status(), 200);
+        assert!(attached.iter().all(|r| r.status() == 200));
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM identifiers WHERE person_id NOT IN (SELECT id FROM people)"
+        )
+        .await,
+        0,
+        "every identifier belongs to a person that exists"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM person_traits WHERE person_id NOT IN (SELECT id FROM people)").await,
+        0
+    );
+    // And the graph still works for those identifiers.
+    let again = app
+        .identified(
+            json!({"identifiers": {"customer_id": "C-erase-race-0", "device_id": "race-dev-0-0"}}),
+        )
+        .await;
+    assert!(again["person_id"].is_string());
+}
+
+#[tokio::test]
+async fn long_identifiers_fit_every_key() {
+    let app = spawn_app().await;
+    let customer = format!("C-{}", "9".repeat(250));
+    app.identified(json!({"identifiers": {"customer_id": customer}}))
+        .await;
+    let token = identity_token(&customer, 300);
+    let content: serde_json::Value = app
+        .get_with(
+            "/v1/content/home.hero?channel=push&locale=en",
+            &[("Authorization", &bearer(&token))],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(&token)
+        .json(&json!({"events": [{
+            "event_id": "long-key-1", "type": "impression", "tracking_token": content["tracking_token"],
+        }]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 1, "{body}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'customer_id#%'"
+        )
+        .await,
+        1
     );
 }
