@@ -305,6 +305,7 @@ impl Application {
                 .configure(crate::delivery::configure)
                 .configure(crate::engagement::http::configure)
                 .configure(crate::identity::http::configure)
+                .configure(crate::governance::http::configure)
                 .configure(crate::ops::configure)
                 .default_service(web::to(crate::problem::not_found))
         })
@@ -331,6 +332,8 @@ impl Application {
     /// SIGINT start a graceful shutdown); a loop that ends early is logged.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let poller = tokio::spawn(poll_generation(self.state.clone()));
+        let evaluator = (self.state.settings.governance_evaluate_secs > 0)
+            .then(|| tokio::spawn(evaluate_periodically(self.state.clone())));
         let listener = self
             .state
             .redis_client
@@ -341,6 +344,9 @@ impl Application {
         // they handed the writer is committed before the process exits.
         self.state.events.close().await;
         poller.abort();
+        if let Some(evaluator) = evaluator {
+            evaluator.abort();
+        }
         if let Some(listener) = listener {
             listener.abort();
         }
@@ -385,6 +391,41 @@ async fn import_with_retry(
             Ok(storage::import(db, content)
                 .await
                 .context("importing content")?)
+        }
+    }
+}
+
+/// Tells every node through Redis that the content generation changed (for commands
+/// that change the database outside a server).
+pub async fn publish_generation(redis_url: &str, generation: u64) -> anyhow::Result<()> {
+    let client = redis::Client::open(redis_url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(INVALIDATION_CHANNEL)
+        .arg(generation.to_string())
+        .query_async(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs the governance policies on a schedule; the lease in the database lets only one
+/// node act per run when several are up.
+async fn evaluate_periodically(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.governance_evaluate_secs);
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match crate::governance::http::run_evaluation(&state, false).await {
+            Ok(report) => tracing::info!(
+                period = %report.period,
+                findings = report.findings.len(),
+                actions = report.actions.len(),
+                skipped = report.skipped.is_some(),
+                "governance evaluation"
+            ),
+            Err(problem) => tracing::warn!(%problem, "governance evaluation failed"),
         }
     }
 }

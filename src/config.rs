@@ -62,6 +62,9 @@ pub struct Settings {
     pub server_api_keys: Vec<Secret>,
     /// Identifier types beyond the built-in ones.
     pub identifier_types: Vec<crate::identity::graph::IdentifierType>,
+    /// How often the server runs the governance policies (0: never; use
+    /// `tailor governance evaluate` or the API instead).
+    pub governance_evaluate_secs: u64,
     /// How long a node keeps a resolved person (moka) and Redis keeps it (second level).
     pub person_cache_secs: u64,
     pub cache: CacheSettings,
@@ -132,6 +135,7 @@ impl Default for Settings {
             server_api_keys: Vec::new(),
             identifier_types: Vec::new(),
             person_cache_secs: 60,
+            governance_evaluate_secs: 3600,
             cache: CacheSettings {
                 max_age_secs: 60,
                 stale_while_revalidate_secs: 300,

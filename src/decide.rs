@@ -200,6 +200,7 @@ mod tests {
             }],
             fluent: vec![],
             segments: vec![],
+            policies: vec![],
         };
         Catalog::compile(&content, "en", 1).0
     }

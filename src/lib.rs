@@ -14,6 +14,7 @@ pub mod context;
 pub mod decide;
 pub mod delivery;
 pub mod engagement;
+pub mod governance;
 pub mod identity;
 pub mod l10n;
 pub mod metrics;

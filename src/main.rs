@@ -37,6 +37,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
+    /// Retirement policies.
+    Governance {
+        #[command(subcommand)]
+        action: GovernanceCommand,
+    },
     /// Mint a development token (needs TAILOR_DEV_TOKEN_SECRET); prints it alone.
     Token {
         /// A staff token with this role (repeatable).
@@ -54,6 +59,16 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum GovernanceCommand {
+    /// Run the policies once and print the report (JSON); acts unless --dry-run.
+    Evaluate {
+        /// Judge and report what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -89,6 +104,56 @@ async fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tailor: server error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Governance {
+            action: GovernanceCommand::Evaluate { dry_run },
+        } => {
+            let result = async {
+                let db = storage::connect(&settings.database_url, || {}).await?;
+                storage::migrate(&db).await?;
+                let (content, _) = storage::load_content(&db).await?;
+                tailor::governance::evaluator::evaluate(
+                    &db,
+                    &content.policies,
+                    chrono::Utc::now(),
+                    dry_run,
+                )
+                .await
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    // Nodes also notice the new generation by polling; Redis is faster.
+                    if let (Some(generation), Some(url)) = (report.generation, &settings.redis_url)
+                    {
+                        if let Err(e) = tailor::app::publish_generation(url, generation).await {
+                            eprintln!("tailor: could not tell the nodes through Redis: {e}");
+                        }
+                    }
+                    for key in &report.purge_keys {
+                        eprintln!("purge {key}");
+                    }
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
+                    eprintln!(
+                        "{} findings, {} actions{}",
+                        report.findings.len(),
+                        report.actions.len(),
+                        if dry_run {
+                            " (dry run: nothing changed)"
+                        } else {
+                            ""
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tailor: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -27,6 +27,13 @@ use crate::problem::{Problem, ProblemType};
         crate::identity::http::identify,
         crate::identity::http::get_person,
         crate::identity::http::erase_person,
+        crate::governance::http::list_policies,
+        crate::governance::http::put_policy,
+        crate::governance::http::delete_policy,
+        crate::governance::http::evaluate,
+        crate::governance::http::list_decisions,
+        crate::governance::http::act,
+        crate::governance::http::reinstate,
         channels,
         healthz,
         readyz,
@@ -42,7 +49,14 @@ use crate::problem::{Problem, ProblemType};
         crate::identity::http::IdentifyAnswer,
         crate::identity::http::PersonAnswer,
         crate::identity::http::IdentifierDoc,
-        crate::identity::http::MergeDoc
+        crate::identity::http::MergeDoc,
+        crate::governance::http::PolicyList,
+        crate::governance::http::DecisionList,
+        crate::governance::http::DecisionDoc,
+        crate::governance::policy::PolicyDef,
+        crate::governance::evaluator::EvaluationReport,
+        crate::governance::evaluator::ActionTaken,
+        crate::governance::Finding
     ))
 )]
 pub struct ApiDoc;

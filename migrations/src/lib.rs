@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_content;
 mod m20261123_000002_engagement;
 mod m20261125_000003_identity;
+mod m20261125_000004_governance;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_content::Migration),
             Box::new(m20261123_000002_engagement::Migration),
             Box::new(m20261125_000003_identity::Migration),
+            Box::new(m20261125_000004_governance::Migration),
         ]
     }
 }

@@ -96,6 +96,7 @@ pub struct SourceMap {
     channels: (PathBuf, KeyLines),
     traits: (PathBuf, KeyLines),
     segments: (PathBuf, KeyLines),
+    policies: (PathBuf, KeyLines),
     /// Every placement and variants file.
     files: Vec<(PathBuf, KeyLines)>,
     /// Per placement: its file, and per variant its (file, index in that file).
@@ -149,6 +150,14 @@ impl SourceMap {
                     lines
                         .find("segment", Some(i), "rule")
                         .or_else(|| lines.find("segment", Some(i), ""))
+                });
+                (path.clone(), line.unwrap_or(1), 1)
+            }
+            Loc::Policies { index, key } => {
+                let (path, lines) = &self.policies;
+                let line = index.and_then(|i| {
+                    key.and_then(|k| lines.find("policy", Some(i), k))
+                        .or_else(|| lines.find("policy", Some(i), ""))
                 });
                 (path.clone(), line.unwrap_or(1), 1)
             }
@@ -227,6 +236,13 @@ struct VariantsFile {
     placement: String,
     #[serde(default)]
     variant: Vec<VariantDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoliciesFile {
+    #[serde(default, rename = "policy")]
+    policies: Vec<crate::governance::policy::PolicyDef>,
 }
 
 #[derive(Deserialize)]
@@ -334,6 +350,15 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
             sources.segments = (segments_path.clone(), KeyLines::scan(&source));
         }
     }
+    let policies_path = content_dir.join("governance.toml");
+    if policies_path.exists() {
+        if let Some(source) = read(&policies_path, &mut errors) {
+            if let Some(file) = parse_toml::<PoliciesFile>(&policies_path, &source, &mut errors) {
+                content.policies = file.policies;
+            }
+            sources.policies = (policies_path.clone(), KeyLines::scan(&source));
+        }
+    }
     for path in sorted_entries(&content_dir.join("placements"), &mut errors) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
@@ -429,6 +454,12 @@ struct ChannelsOut<'a> {
 }
 
 #[derive(serde::Serialize)]
+struct PoliciesOut<'a> {
+    #[serde(rename = "policy")]
+    policies: &'a [crate::governance::policy::PolicyDef],
+}
+
+#[derive(serde::Serialize)]
 struct SegmentsOut<'a> {
     #[serde(rename = "segment")]
     segments: &'a [SegmentDef],
@@ -498,6 +529,17 @@ pub fn write(
             },
         )?,
     )?;
+    if !content.policies.is_empty() {
+        put(
+            content_dir.join("governance.toml"),
+            &encode(
+                "governance",
+                &PoliciesOut {
+                    policies: &content.policies,
+                },
+            )?,
+        )?;
+    }
     if !content.segments.is_empty() {
         put(
             content_dir.join("segments.toml"),
@@ -562,6 +604,7 @@ mod tests {
         content.channels.sort_by(|a, b| a.id.cmp(&b.id));
         content.traits.sort_by(|a, b| a.id.cmp(&b.id));
         content.segments.sort_by(|a, b| a.id.cmp(&b.id));
+        content.policies.sort_by(|a, b| a.id.cmp(&b.id));
         content.placements.sort_by(|a, b| a.id.cmp(&b.id));
         for placement in &mut content.placements {
             placement.variants.sort_by(|a, b| a.id.cmp(&b.id));

@@ -38,6 +38,10 @@ pub enum Loc {
     Segments {
         index: Option<usize>,
     },
+    Policies {
+        index: Option<usize>,
+        key: Option<&'static str>,
+    },
     Placement {
         placement: usize,
         key: Option<&'static str>,
@@ -155,6 +159,8 @@ pub struct Catalog {
     pub generation: u64,
     pub channels: Vec<Channel>,
     pub traits: Vec<TraitDef>,
+    /// Retirement policies, as imported.
+    pub policies: Vec<crate::governance::policy::PolicyDef>,
     /// Segments in definition order, with their compiled rules (over traits only).
     pub segments: Vec<(Arc<str>, Rule)>,
     pub placements: Vec<Placement>,
@@ -279,6 +285,7 @@ impl Catalog {
                 generation,
                 channels,
                 traits: content.traits.clone(),
+                policies: content.policies.clone(),
                 segments: content
                     .segments
                     .iter()

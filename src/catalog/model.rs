@@ -287,6 +287,8 @@ pub struct ContentSet {
     pub channels: Vec<ChannelDef>,
     pub traits: Vec<TraitDef>,
     pub segments: Vec<SegmentDef>,
+    /// Retirement policies (`governance.toml`).
+    pub policies: Vec<crate::governance::policy::PolicyDef>,
     pub placements: Vec<PlacementDef>,
     pub fluent: Vec<FluentFile>,
 }

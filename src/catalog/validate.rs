@@ -79,6 +79,30 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
         }
     }
 
+    // Retirement policies.
+    let channel_names: Vec<&str> = content.channels.iter().map(|c| c.id.as_str()).collect();
+    let mut policy_ids = HashSet::new();
+    for (i, policy) in content.policies.iter().enumerate() {
+        if !policy_ids.insert(policy.id.as_str()) {
+            push(
+                Loc::Policies {
+                    index: Some(i),
+                    key: Some("id"),
+                },
+                format!("policy `{}` is defined twice", policy.id),
+            );
+        }
+        for (field, message) in crate::governance::policy::check(policy, &channel_names) {
+            push(
+                Loc::Policies {
+                    index: Some(i),
+                    key: Some(field),
+                },
+                format!("policy `{}`: {field} {message}", policy.id),
+            );
+        }
+    }
+
     // Segments: rules over traits only, so a person's segments depend on nothing else.
     let mut segment_ids = HashSet::new();
     for (i, segment) in content.segments.iter().enumerate() {

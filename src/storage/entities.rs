@@ -225,3 +225,52 @@ entity!(audit_entry, "audit_log", {
     pub detail: String,
     pub created_at: ChronoDateTimeUtc,
 });
+
+entity!(governance_policy, "governance_policies", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub definition: String,
+    pub content_hash: String,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(governance_status, "governance_status", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub scope: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub target: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub policy_id: String,
+    pub failures: i32,
+    pub last_period: String,
+    pub last_verdict: String,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(governance_decision, "governance_decisions", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub period: String,
+    pub scope: String,
+    pub target: String,
+    pub policy_id: String,
+    pub action: String,
+    pub status: String,
+    pub evidence: String,
+    pub proposed_by: String,
+    pub reviewed_by: Option<String>,
+    pub review_comment: Option<String>,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+});
+
+entity!(governance_state, "governance_states", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub scope: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub target: String,
+    pub state: String,
+    pub updated_at: ChronoDateTimeUtc,
+});

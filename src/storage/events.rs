@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use super::StorageError;
@@ -442,4 +442,118 @@ pub async fn impressions_since(
         times.push(row.try_get::<DateTime<Utc>>("", "occurred_at")?);
     }
     Ok(times)
+}
+
+/// Rollup dimensions a query may group by.
+pub const ROLLUP_DIMENSIONS: [&str; 6] = KEY_COLUMNS;
+
+/// Summed rollups for one group (dimension values in the order asked).
+#[derive(Clone, Debug, Default)]
+pub struct RollupSum {
+    pub keys: Vec<String>,
+    pub counts: Counts,
+}
+
+/// The dimension as text (`day` is a date column).
+fn dimension_expr(dimension: &str) -> SimpleExpr {
+    if dimension == "day" {
+        Func::cast_as(Expr::col(name("day")), name("TEXT")).into()
+    } else {
+        Expr::col(name(dimension))
+    }
+}
+
+/// Daily rollups summed over `[since, until]`, grouped by `group_by` (a subset of
+/// [`ROLLUP_DIMENSIONS`]; callers check it).
+pub async fn sum_rollups<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<RollupSum>, StorageError> {
+    let mut select = Query::select();
+    select.from(name("engagement_daily"));
+    for (i, dimension) in group_by.iter().enumerate() {
+        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
+        select.add_group_by([dimension_expr(dimension)]);
+    }
+    for counter in DAILY_COUNTERS {
+        select.expr_as(
+            Func::cast_as(Func::sum(Expr::col(name(counter))), name("BIGINT")),
+            name(counter),
+        );
+    }
+    select
+        .and_where(Expr::col(name("day")).gte(since))
+        .and_where(Expr::col(name("day")).lte(until));
+    let mut sums = Vec::new();
+    for row in db.query_all(&select).await? {
+        let mut keys = Vec::with_capacity(group_by.len());
+        for i in 0..group_by.len() {
+            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
+        }
+        let mut v = [0i64; 16];
+        for (slot, counter) in v.iter_mut().zip(DAILY_COUNTERS) {
+            *slot = row.try_get::<Option<i64>>("", counter)?.unwrap_or(0);
+        }
+        sums.push(RollupSum {
+            keys,
+            counts: Counts {
+                impressions: v[0],
+                views: v[1],
+                clicks: v[2],
+                conversions: v[3],
+                dismissals: v[4],
+                opt_ins: v[5],
+                opt_outs: v[6],
+                shares: v[7],
+                csat_count: v[8],
+                csat_sum: v[9],
+                nps_count: v[10],
+                nps_sum: v[11],
+                nps_promoters: v[12],
+                nps_detractors: v[13],
+                ces_count: v[14],
+                ces_sum: v[15],
+            },
+        });
+    }
+    Ok(sums)
+}
+
+/// Revenue over `[since, until]` per group and currency: (keys, currency, minor units).
+pub async fn sum_revenue<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<(Vec<String>, String, i64)>, StorageError> {
+    let mut select = Query::select();
+    select.from(name("revenue_daily"));
+    for (i, dimension) in group_by.iter().enumerate() {
+        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
+        select.add_group_by([dimension_expr(dimension)]);
+    }
+    select.column(name("currency"));
+    select.add_group_by([Expr::col(name("currency"))]);
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("amount_minor"))), name("BIGINT")),
+        name("amount"),
+    );
+    select
+        .and_where(Expr::col(name("day")).gte(since))
+        .and_where(Expr::col(name("day")).lte(until));
+    let mut sums = Vec::new();
+    for row in db.query_all(&select).await? {
+        let mut keys = Vec::with_capacity(group_by.len());
+        for i in 0..group_by.len() {
+            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
+        }
+        sums.push((
+            keys,
+            row.try_get::<String>("", "currency")?,
+            row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0),
+        ));
+    }
+    Ok(sums)
 }

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod events;
+pub mod governance;
 pub mod identity;
 
 use std::collections::HashMap;
@@ -21,7 +22,9 @@ use crate::catalog::model::{
     VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
-use entities::{channel, fluent_resource, key_value, placement, segment, trait_def, variant};
+use entities::{
+    channel, fluent_resource, governance_policy, key_value, placement, segment, trait_def, variant,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -249,6 +252,33 @@ pub async fn import(
         );
     }
 
+    let existing: HashMap<String, String> = governance_policy::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content_hash))
+        .collect();
+    for def in &content.policies {
+        let definition = to_json(def);
+        let hash = content_hash(&definition);
+        let model = governance_policy::ActiveModel {
+            id: Set(def.id.clone()),
+            definition: Set(definition),
+            content_hash: Set(hash.clone()),
+            updated_at: Set(now),
+        };
+        upsert!(
+            &tx,
+            governance_policy::Entity,
+            model,
+            existing,
+            def.id,
+            hash,
+            "policy",
+            report
+        );
+    }
+
     let existing: HashMap<String, String> = placement::Entity::find()
         .all(&tx)
         .await?
@@ -372,6 +402,13 @@ async fn write_key<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Result
     Ok(())
 }
 
+/// Marks content as changed (every node reloads its catalog); the new generation.
+pub async fn bump_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
+    let next = read_generation(db).await? + 1;
+    write_key(db, GENERATION_KEY, &next.to_string()).await?;
+    Ok(next)
+}
+
 /// The catalog generation: bumped by every change to content or channel states.
 pub async fn generation(db: &DatabaseConnection) -> Result<u64, StorageError> {
     read_generation(db).await
@@ -416,11 +453,26 @@ async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageErro
             .segments
             .push(from_json::<SegmentDef>(&row.id, &row.definition)?);
     }
+    let mut policies = governance_policy::Entity::find().all(db).await?;
+    policies.sort_by(|a, b| a.id.cmp(&b.id));
+    for row in policies {
+        content.policies.push(from_json(&row.id, &row.definition)?);
+    }
+    // Governance owns variants' retirement: an import never brings one back.
+    let retired: std::collections::HashSet<String> = governance::states(db, "variant")
+        .await?
+        .into_iter()
+        .filter(|(_, state)| state == "retired")
+        .map(|(target, _)| target)
+        .collect();
     let mut variants_by_placement: HashMap<String, Vec<VariantDef>> = HashMap::new();
     let mut variants = variant::Entity::find().all(db).await?;
     variants.sort_by(|a, b| a.id.cmp(&b.id));
     for row in variants {
-        let def: VariantDef = from_json(&row.id, &row.definition)?;
+        let mut def: VariantDef = from_json(&row.id, &row.definition)?;
+        if retired.contains(&def.id) {
+            def.state = crate::catalog::model::VariantState::Retired;
+        }
         variants_by_placement
             .entry(row.placement_id)
             .or_default()

@@ -245,10 +245,15 @@ pub fn identity_token(customer: &str, exp_in: i64) -> String {
 
 /// A development staff token with these roles and scopes.
 pub fn staff_token(roles: &[&str], scope: &str) -> String {
+    staff_token_for("reviewer-ana", roles, scope)
+}
+
+/// A development staff token for a named member of staff.
+pub fn staff_token_for(subject: &str, roles: &[&str], scope: &str) -> String {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
     tailor::auth::mint_development(
         &Secret::new(DEV_TOKEN_SECRET),
-        "reviewer-ana",
+        subject,
         Some((&roles, scope)),
         600,
     )

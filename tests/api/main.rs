@@ -4,6 +4,7 @@
 mod cli;
 mod delivery;
 mod engagement;
+mod governance;
 mod helpers;
 mod identity;
 mod ops;

@@ -1,0 +1,432 @@
+//! Governance over HTTP: policies (role `governance`), evaluations, decisions with their
+//! two-level approval (`governance` reviews, a different `governance_approver`
+//! approves or rejects), reinstatement.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::evaluator::{self, set_state, EvaluationReport, TargetState};
+use super::policy::{self, PolicyDef, Scope};
+use crate::app::AppState;
+use crate::auth::StaffClaims;
+use crate::problem::{Problem, ProblemType};
+use crate::storage::governance::{self as store, DecisionRow, NewDecision};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/governance/policies").route(web::get().to(list_policies)))
+        .service(
+            web::resource("/v1/governance/policies/{id}")
+                .route(web::put().to(put_policy))
+                .route(web::delete().to(delete_policy)),
+        )
+        .service(web::resource("/v1/governance/evaluations").route(web::post().to(evaluate)))
+        .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
+        .service(web::resource("/v1/governance/decisions/{id}/{verb}").route(web::post().to(act)))
+        .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)));
+}
+
+const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
+
+fn staff(req: &HttpRequest, state: &AppState, roles: &[&str]) -> Result<StaffClaims, Problem> {
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    Ok(state.auth.staff_with_role(authorization, roles)?)
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // A missing or unknown field is named by serde's message, not the path.
+        let named = inner.to_string().split('`').nth(1).map(str::to_string);
+        let field = match (path.as_str(), named) {
+            ("." | "", Some(name)) => name,
+            ("." | "", None) => "body".to_string(),
+            (path, _) => path.to_string(),
+        };
+        Problem::invalid(field, format!("not a valid body: {inner}"))
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyList {
+    pub policies: Vec<PolicyDef>,
+}
+
+/// `GET /v1/governance/policies`
+#[utoipa::path(get, path = "/v1/governance/policies", tag = "governance",
+    responses((status = 200, body = PolicyList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_policies(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff(&req, &state, &READERS)?;
+    let catalog = state.catalog().await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(PolicyList {
+            policies: catalog.policies.clone(),
+        }))
+}
+
+/// `PUT /v1/governance/policies/{id}`: create or replace a policy (role `governance`).
+#[utoipa::path(put, path = "/v1/governance/policies/{id}", tag = "governance",
+    request_body = PolicyDef,
+    responses((status = 200, body = PolicyDef), (status = 400, description = "Invalid, naming the field", body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn put_policy(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let who = staff(&req, &state, &["governance"])?;
+    let policy: PolicyDef = json_body(&body)?;
+    if policy.id != *path {
+        return Err(Problem::invalid("id", "must match the id in the path"));
+    }
+    let catalog = state.catalog().await?;
+    let channels = catalog.channel_ids();
+    if let Some((field, message)) = policy::check(&policy, &channels).into_iter().next() {
+        return Err(Problem::invalid(field, message));
+    }
+    let generation = store::put_policy(&state.db, &policy).await?;
+    tracing::info!(actor = %who.sub, policy = %policy.id, "policy saved");
+    state.announce_change(generation).await;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(policy))
+}
+
+/// `DELETE /v1/governance/policies/{id}` (role `governance`).
+#[utoipa::path(delete, path = "/v1/governance/policies/{id}", tag = "governance",
+    responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn delete_policy(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let who = staff(&req, &state, &["governance"])?;
+    let generation = store::delete_policy(&state.db, &path)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such policy").with_field("id"))?;
+    tracing::info!(actor = %who.sub, policy = %path, "policy deleted");
+    state.announce_change(generation).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct EvaluateQuery {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Runs an evaluation and makes its changes visible everywhere.
+pub async fn run_evaluation(state: &AppState, dry_run: bool) -> Result<EvaluationReport, Problem> {
+    let catalog = state.catalog().await?;
+    let report =
+        evaluator::evaluate(&state.db, &catalog.policies, chrono::Utc::now(), dry_run).await?;
+    if let Some(generation) = report.generation {
+        state.announce_change(generation).await;
+    }
+    if !report.purge_keys.is_empty() {
+        // CDNs purge by these surrogate keys (Surrogate-Key / Cache-Tag on answers).
+        tracing::info!(purge = %report.purge_keys.join(" "), "purge");
+    }
+    Ok(report)
+}
+
+/// `POST /v1/governance/evaluations[?dry_run=true]` (role `governance`).
+#[utoipa::path(post, path = "/v1/governance/evaluations", tag = "governance",
+    params(("dry_run" = Option<bool>, Query, description = "Judge and report, change nothing")),
+    responses((status = 200, body = EvaluationReport), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn evaluate(
+    req: HttpRequest,
+    query: web::Query<EvaluateQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff(&req, &state, &["governance"])?;
+    let report = run_evaluation(&state, query.dry_run).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(report))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DecisionDoc {
+    pub id: i64,
+    pub scope: String,
+    pub target: String,
+    pub policy: String,
+    /// `at_risk`, `retire` or `reinstate`.
+    pub action: String,
+    /// `recorded`, `applied`, `pending`, `reviewed`, `approved` or `rejected`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    pub period: String,
+    pub proposed_by: String,
+    pub reviewed_by: Option<String>,
+    pub review_comment: Option<String>,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<DecisionRow> for DecisionDoc {
+    fn from(r: DecisionRow) -> Self {
+        DecisionDoc {
+            id: r.id,
+            evidence: serde_json::from_str(&r.evidence).unwrap_or(serde_json::Value::Null),
+            scope: r.scope,
+            target: r.target,
+            policy: r.policy_id,
+            action: r.action,
+            status: r.status,
+            period: r.period,
+            proposed_by: r.proposed_by,
+            reviewed_by: r.reviewed_by,
+            review_comment: r.review_comment,
+            decided_by: r.decided_by,
+            decision_comment: r.decision_comment,
+            created_at: r.created_at.to_rfc3339(),
+            updated_at: r.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DecisionList {
+    pub decisions: Vec<DecisionDoc>,
+}
+
+#[derive(Deserialize)]
+pub struct DecisionQuery {
+    pub status: Option<String>,
+}
+
+/// `GET /v1/governance/decisions[?status=pending]`: decisions with evidence, newest first.
+#[utoipa::path(get, path = "/v1/governance/decisions", tag = "governance",
+    params(("status" = Option<String>, Query, description = "recorded, applied, pending, reviewed, approved, rejected")),
+    responses((status = 200, body = DecisionList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_decisions(
+    req: HttpRequest,
+    query: web::Query<DecisionQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff(&req, &state, &READERS)?;
+    if let Some(status) = &query.status {
+        if ![
+            "recorded", "applied", "pending", "reviewed", "approved", "rejected",
+        ]
+        .contains(&status.as_str())
+        {
+            return Err(Problem::invalid("status", "unknown decision status"));
+        }
+    }
+    let rows = store::decisions(&state.db, query.status.as_deref(), 500).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DecisionList {
+            decisions: rows.into_iter().map(DecisionDoc::from).collect(),
+        }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    comment: String,
+}
+
+fn conflict(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemType::Conflict, detail)
+}
+
+/// `POST /v1/governance/decisions/{id}/review|approve|reject` with `{"comment"}`.
+#[utoipa::path(post, path = "/v1/governance/decisions/{id}/{verb}", tag = "governance",
+    params(("id" = i64, Path), ("verb" = String, Path, description = "review (role governance), approve or reject (role governance_approver)")),
+    request_body(content = String, description = "`{\"comment\": \"...\"}`", content_type = "application/json"),
+    responses((status = 200, body = DecisionDoc), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, description = "Wrong role, or the proposer/reviewer approving their own", body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "Not in a state for this", body = Problem)))]
+pub async fn act(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (id, verb) = path.into_inner();
+    let roles: &[&str] = match verb.as_str() {
+        "review" => &["governance"],
+        "approve" | "reject" => &["governance_approver"],
+        _ => return Err(Problem::new(ProblemType::NotFound, "no such action").with_field("verb")),
+    };
+    let who = staff(&req, &state, roles)?;
+    let actor = format!("staff:{}", who.sub);
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Problem::invalid("id", "is not a decision id"))?;
+    let CommentBody { comment } = json_body(&body)?;
+    if comment.trim().is_empty() || comment.chars().count() > 2000 {
+        return Err(Problem::invalid(
+            "comment",
+            "give a comment of 1 to 2000 characters",
+        ));
+    }
+    let mut row = store::decision(&state.db, id)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such decision").with_field("id"))?;
+    match verb.as_str() {
+        "review" => {
+            if row.status != "pending" {
+                return Err(conflict(format!(
+                    "the decision is {}, not pending",
+                    row.status
+                )));
+            }
+            if row.proposed_by == actor {
+                return Err(Problem::new(
+                    ProblemType::Forbidden,
+                    "the proposer cannot review their own proposal",
+                ));
+            }
+            row.status = "reviewed".into();
+            row.reviewed_by = Some(actor.clone());
+            row.review_comment = Some(comment);
+        }
+        "approve" => {
+            if row.status != "reviewed" {
+                return Err(conflict(format!(
+                    "the decision is {}; it must be reviewed before it is approved",
+                    row.status
+                )));
+            }
+            if row.proposed_by == actor || row.reviewed_by.as_deref() == Some(actor.as_str()) {
+                return Err(Problem::new(
+                    ProblemType::Forbidden,
+                    "whoever proposed or reviewed a decision cannot also approve it",
+                ));
+            }
+            row.status = "approved".into();
+            row.decided_by = Some(actor.clone());
+            row.decision_comment = Some(comment);
+        }
+        _ => {
+            if row.status != "pending" && row.status != "reviewed" {
+                return Err(conflict(format!(
+                    "the decision is {}, not open",
+                    row.status
+                )));
+            }
+            row.status = "rejected".into();
+            row.decided_by = Some(actor.clone());
+            row.decision_comment = Some(comment);
+        }
+    }
+    store::update_decision(&state.db, &row).await?;
+    let scope = parse_scope(&row.scope)?;
+    match row.status.as_str() {
+        "approved" => {
+            set_state(&state.db, scope, &row.target, TargetState::Retired).await?;
+            announce(&state, scope, &row.target).await?;
+        }
+        // A rejected proposal starts the failure count again.
+        "rejected" => store::reset_status(&state.db, &row.scope, &row.target).await?,
+        _ => {}
+    }
+    tracing::info!(%actor, decision = id, status = %row.status, "governance decision");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DecisionDoc::from(row)))
+}
+
+fn parse_scope(scope: &str) -> Result<Scope, Problem> {
+    match scope {
+        "channel" => Ok(Scope::Channel),
+        "variant" => Ok(Scope::Variant),
+        _ => Err(Problem::invalid("scope", "must be channel or variant")),
+    }
+}
+
+async fn announce(state: &AppState, scope: Scope, target: &str) -> Result<(), Problem> {
+    let generation = crate::storage::generation(&state.db).await?;
+    state.announce_change(generation).await;
+    tracing::info!(purge = %format!("{}/{target}", scope.as_str()), "purge");
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReinstateBody {
+    scope: String,
+    target: String,
+    comment: String,
+}
+
+/// `POST /v1/governance/reinstate` `{"scope", "target", "comment"}` (role `governance`):
+/// serves a retired channel or variant again, recorded as a decision.
+#[utoipa::path(post, path = "/v1/governance/reinstate", tag = "governance",
+    request_body(content = String, description = "`{\"scope\": \"channel\", \"target\": \"sms\", \"comment\": \"...\"}`", content_type = "application/json"),
+    responses((status = 200, body = DecisionDoc), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reinstate(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let who = staff(&req, &state, &["governance"])?;
+    let actor = format!("staff:{}", who.sub);
+    let ReinstateBody {
+        scope,
+        target,
+        comment,
+    } = json_body(&body)?;
+    let scope_kind = parse_scope(&scope)?;
+    if comment.trim().is_empty() {
+        return Err(Problem::invalid("comment", "say why it is reinstated"));
+    }
+    let catalog = state.catalog().await?;
+    let known = match scope_kind {
+        Scope::Channel => catalog.channel(&target).is_some(),
+        Scope::Variant => catalog
+            .placements
+            .iter()
+            .any(|p| p.variants.iter().any(|v| *v.id == *target)),
+    };
+    if !known {
+        return Err(
+            Problem::new(ProblemType::NotFound, format!("no {scope} `{target}`"))
+                .with_field("target"),
+        );
+    }
+    set_state(&state.db, scope_kind, &target, TargetState::Active).await?;
+    store::reset_status(&state.db, &scope, &target).await?;
+    let id = store::insert_decision(
+        &state.db,
+        NewDecision {
+            period: &chrono::Utc::now().date_naive().to_string(),
+            scope: &scope,
+            target: &target,
+            policy: "",
+            action: "reinstate",
+            status: "applied",
+            evidence: serde_json::json!({"reinstated_by": actor}).to_string(),
+            actor: &actor,
+            comment: Some(comment),
+        },
+    )
+    .await?;
+    announce(&state, scope_kind, &target).await?;
+    let row = store::decision(&state.db, id)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "decision vanished"))?;
+    tracing::info!(%actor, %scope, %target, "reinstated");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DecisionDoc::from(row)))
+}

@@ -1,0 +1,340 @@
+//! Governance tables: failure runs per (target, policy), decisions with evidence, the
+//! governance state of variants, and the evaluator's lease.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::entities::{governance_decision, governance_state, governance_status, key_value};
+use super::StorageError;
+
+pub use governance_decision::Model as DecisionRow;
+pub use governance_status::Model as StatusRow;
+
+pub async fn status_of<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
+    policy: &str,
+) -> Result<Option<StatusRow>, StorageError> {
+    Ok(governance_status::Entity::find_by_id((
+        scope.to_string(),
+        target.to_string(),
+        policy.to_string(),
+    ))
+    .one(db)
+    .await?)
+}
+
+pub async fn put_status<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
+    policy: &str,
+    failures: i32,
+    period: &str,
+    verdict: &str,
+) -> Result<(), StorageError> {
+    governance_status::Entity::insert(governance_status::ActiveModel {
+        scope: Set(scope.to_string()),
+        target: Set(target.to_string()),
+        policy_id: Set(policy.to_string()),
+        failures: Set(failures),
+        last_period: Set(period.to_string()),
+        last_verdict: Set(verdict.to_string()),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            governance_status::Column::Scope,
+            governance_status::Column::Target,
+            governance_status::Column::PolicyId,
+        ])
+        .update_columns([
+            governance_status::Column::Failures,
+            governance_status::Column::LastPeriod,
+            governance_status::Column::LastVerdict,
+            governance_status::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a target's failure runs (after a reinstatement or a rejected proposal).
+pub async fn reset_status<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
+) -> Result<(), StorageError> {
+    governance_status::Entity::update_many()
+        .col_expr(
+            governance_status::Column::Failures,
+            sea_orm::sea_query::Expr::value(0),
+        )
+        .filter(governance_status::Column::Scope.eq(scope))
+        .filter(governance_status::Column::Target.eq(target))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub struct NewDecision<'a> {
+    pub period: &'a str,
+    pub scope: &'a str,
+    pub target: &'a str,
+    pub policy: &'a str,
+    pub action: &'a str,
+    pub status: &'a str,
+    pub evidence: String,
+    pub actor: &'a str,
+    pub comment: Option<String>,
+}
+
+pub async fn insert_decision<C: ConnectionTrait>(
+    db: &C,
+    d: NewDecision<'_>,
+) -> Result<i64, StorageError> {
+    let now = Utc::now();
+    let applied = d.status == "applied" || d.status == "recorded";
+    let result = governance_decision::Entity::insert(governance_decision::ActiveModel {
+        period: Set(d.period.to_string()),
+        scope: Set(d.scope.to_string()),
+        target: Set(d.target.to_string()),
+        policy_id: Set(d.policy.to_string()),
+        action: Set(d.action.to_string()),
+        status: Set(d.status.to_string()),
+        evidence: Set(d.evidence),
+        proposed_by: Set(d.actor.to_string()),
+        decided_by: Set(applied.then(|| d.actor.to_string())),
+        decision_comment: Set(d.comment),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(result.last_insert_id)
+}
+
+pub async fn decision<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<DecisionRow>, StorageError> {
+    Ok(governance_decision::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Decisions, newest first, optionally only those with a status.
+pub async fn decisions<C: ConnectionTrait>(
+    db: &C,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<DecisionRow>, StorageError> {
+    let mut query = governance_decision::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(governance_decision::Column::Status.eq(status));
+    }
+    Ok(query
+        .order_by_desc(governance_decision::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// An open proposal (pending or reviewed) for a target, if there is one.
+pub async fn open_proposal<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
+) -> Result<Option<DecisionRow>, StorageError> {
+    Ok(governance_decision::Entity::find()
+        .filter(governance_decision::Column::Scope.eq(scope))
+        .filter(governance_decision::Column::Target.eq(target))
+        .filter(governance_decision::Column::Status.is_in(["pending", "reviewed"]))
+        .one(db)
+        .await?)
+}
+
+pub async fn update_decision<C: ConnectionTrait>(
+    db: &C,
+    row: &DecisionRow,
+) -> Result<(), StorageError> {
+    governance_decision::Entity::update(governance_decision::ActiveModel {
+        id: Set(row.id),
+        status: Set(row.status.clone()),
+        reviewed_by: Set(row.reviewed_by.clone()),
+        review_comment: Set(row.review_comment.clone()),
+        decided_by: Set(row.decided_by.clone()),
+        decision_comment: Set(row.decision_comment.clone()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Sets (or with `None` clears) a variant's governance state.
+pub async fn set_state<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
+    state: Option<&str>,
+) -> Result<(), StorageError> {
+    match state {
+        None => {
+            governance_state::Entity::delete_many()
+                .filter(governance_state::Column::Scope.eq(scope))
+                .filter(governance_state::Column::Target.eq(target))
+                .exec(db)
+                .await?;
+        }
+        Some(state) => {
+            governance_state::Entity::insert(governance_state::ActiveModel {
+                scope: Set(scope.to_string()),
+                target: Set(target.to_string()),
+                state: Set(state.to_string()),
+                updated_at: Set(Utc::now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    governance_state::Column::Scope,
+                    governance_state::Column::Target,
+                ])
+                .update_columns([
+                    governance_state::Column::State,
+                    governance_state::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every governance state of a scope: (target, state).
+pub async fn states<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+) -> Result<Vec<(String, String)>, StorageError> {
+    Ok(governance_state::Entity::find()
+        .filter(governance_state::Column::Scope.eq(scope))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.target, r.state))
+        .collect())
+}
+
+const LOCK_KEY: &str = "governance_lock";
+
+/// Takes the evaluator's lease for `ttl` if no other holder has a live one. A
+/// compare-and-set on one row: works alike on SQLite and PostgreSQL, across nodes.
+pub async fn try_lock(
+    db: &DatabaseConnection,
+    holder: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> Result<bool, StorageError> {
+    let value = format!("{} {}", (now + ttl).timestamp(), holder);
+    let current = key_value::Entity::find_by_id(LOCK_KEY.to_string())
+        .one(db)
+        .await?;
+    match current {
+        None => {
+            let inserted = key_value::Entity::insert(key_value::ActiveModel {
+                key: Set(LOCK_KEY.to_string()),
+                value: Set(value),
+            })
+            .on_conflict_do_nothing()
+            .exec(db)
+            .await?;
+            Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(_)))
+        }
+        Some(row) => {
+            let expires: i64 = row
+                .value
+                .split_once(' ')
+                .and_then(|(t, _)| t.parse().ok())
+                .unwrap_or(0);
+            let ours = row.value.split_once(' ').is_some_and(|(_, h)| h == holder);
+            if expires > now.timestamp() && !ours {
+                return Ok(false);
+            }
+            let updated = key_value::Entity::update_many()
+                .col_expr(
+                    key_value::Column::Value,
+                    sea_orm::sea_query::Expr::value(value),
+                )
+                .filter(key_value::Column::Key.eq(LOCK_KEY))
+                .filter(key_value::Column::Value.eq(row.value))
+                .exec(db)
+                .await?;
+            Ok(updated.rows_affected == 1)
+        }
+    }
+}
+
+pub async fn unlock(db: &DatabaseConnection, holder: &str) -> Result<(), StorageError> {
+    key_value::Entity::delete_many()
+        .filter(key_value::Column::Key.eq(LOCK_KEY))
+        .filter(key_value::Column::Value.like(format!("% {holder}")))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Creates or replaces a policy (the API's `PUT`), bumping the content generation.
+pub async fn put_policy(
+    db: &DatabaseConnection,
+    policy: &crate::governance::policy::PolicyDef,
+) -> Result<u64, StorageError> {
+    use sea_orm::TransactionTrait;
+    let definition = super::to_json(policy);
+    let tx = db.begin().await?;
+    super::entities::governance_policy::Entity::insert(
+        super::entities::governance_policy::ActiveModel {
+            id: Set(policy.id.clone()),
+            content_hash: Set(super::content_hash(&definition)),
+            definition: Set(definition),
+            updated_at: Set(Utc::now()),
+        },
+    )
+    .on_conflict(
+        OnConflict::column(super::entities::governance_policy::Column::Id)
+            .update_columns([
+                super::entities::governance_policy::Column::Definition,
+                super::entities::governance_policy::Column::ContentHash,
+                super::entities::governance_policy::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&tx)
+    .await?;
+    let generation = super::bump_generation(&tx).await?;
+    tx.commit().await?;
+    Ok(generation)
+}
+
+/// Deletes a policy; `None` when there was none.
+pub async fn delete_policy(db: &DatabaseConnection, id: &str) -> Result<Option<u64>, StorageError> {
+    use sea_orm::TransactionTrait;
+    let tx = db.begin().await?;
+    let deleted = super::entities::governance_policy::Entity::delete_by_id(id.to_string())
+        .exec(&tx)
+        .await?;
+    if deleted.rows_affected == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let generation = super::bump_generation(&tx).await?;
+    tx.commit().await?;
+    Ok(Some(generation))
+}

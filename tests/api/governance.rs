@@ -1,0 +1,348 @@
+//! Governance end to end: a month of engagement, policies from files and the API, the
+//! evaluator acting (auto) or proposing (two-level approval), protection, reinstatement.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Channel policy used by these scenarios: click-through under half the median.
+fn channel_policy(mode: &str, protected: &str) -> String {
+    format!(
+        r#"[[policy]]
+id = "channel-ctr"
+scope = "channel"
+metric = "click_through"
+threshold = {{ relative_to = "median", factor = 0.5 }}
+window_days = 28
+min_sample = 2000
+confidence = 0.95
+consecutive_failures = 1
+mode = "{mode}"
+protected = [{protected}]
+"#
+    )
+}
+
+async fn app_with_policy(policy: String) -> (TestApp, tempfile::TempDir) {
+    let fixture = content_fixture(|root| {
+        std::fs::write(root.join("content/governance.toml"), &policy).expect("write policy");
+    });
+    let app = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+    (app, fixture)
+}
+
+/// Per channel: (impressions, clicks) over the last 28 days. `sms` clearly
+/// underperforms (0.5 % against 5–8 %), `web` clearly performs.
+const MONTH: [(&str, usize, usize); 4] = [
+    ("web", 3000, 240),
+    ("email", 3000, 180),
+    ("push", 3000, 150),
+    ("sms", 3000, 15),
+];
+
+async fn seed_month(app: &TestApp, tenth: bool) {
+    let now = chrono::Utc::now();
+    let mut events = Vec::new();
+    for (channel, impressions, clicks) in MONTH {
+        let (impressions, clicks) = if tenth {
+            (impressions / 10, clicks / 10)
+        } else {
+            (impressions, clicks)
+        };
+        let content: serde_json::Value = app
+            .get(&format!(
+                "/v1/content/home.hero?channel={channel}&locale=en"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = content["tracking_token"].as_str().unwrap().to_string();
+        for i in 0..impressions {
+            let at = now - chrono::Duration::hours(1 + (i % (27 * 24)) as i64);
+            events.push(json!({"event_id": format!("{channel}-imp-{i}"), "type": "impression",
+                "tracking_token": token, "occurred_at": at.to_rfc3339(), "anonymous_id": format!("p{i}")}));
+            if i < clicks {
+                events.push(json!({"event_id": format!("{channel}-click-{i}"), "type": "click",
+                    "tracking_token": token, "occurred_at": at.to_rfc3339(), "anonymous_id": format!("p{i}")}));
+            }
+        }
+    }
+    for batch in events.chunks(500) {
+        let response = app
+            .client
+            .post(format!("{}/v1/events", app.address))
+            .json(&json!({"events": batch}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["rejected"], json!([]), "{body}");
+    }
+}
+
+async fn evaluate(app: &TestApp, dry_run: bool) -> serde_json::Value {
+    let response = app
+        .client
+        .post(format!(
+            "{}/v1/governance/evaluations?dry_run={dry_run}",
+            app.address
+        ))
+        .bearer_auth(staff_token(&["governance"], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn decisions(app: &TestApp) -> Vec<serde_json::Value> {
+    let response = app
+        .get_with(
+            "/v1/governance/decisions",
+            &[(
+                "Authorization",
+                &format!("Bearer {}", staff_token(&["analyst"], "")),
+            )],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["decisions"].as_array().unwrap().clone()
+}
+
+async fn sms_status(app: &TestApp) -> u16 {
+    app.get("/v1/content/home.hero?channel=sms&locale=en")
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_month_where_sms_underperforms_retires_sms_with_evidence_and_reinstating_serves_it() {
+    let (app, _fixture) = app_with_policy(channel_policy("auto", "")).await;
+    seed_month(&app, false).await;
+    assert_eq!(sms_status(&app).await, 200);
+
+    // A dry run says what would happen and changes nothing.
+    let dry = evaluate(&app, true).await;
+    assert_eq!(dry["actions"][0]["target"], "sms");
+    assert_eq!(sms_status(&app).await, 200);
+    assert!(decisions(&app).await.is_empty());
+
+    let report = evaluate(&app, false).await;
+    let actions = report["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{report}");
+    assert_eq!(actions[0]["target"], "sms");
+    assert_eq!(actions[0]["action"], "retire");
+    assert_eq!(report["purge_keys"], json!(["channel/sms"]));
+    let web = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["target"] == "web")
+        .unwrap();
+    assert_eq!(web["verdict"], "pass");
+    assert_eq!(sms_status(&app).await, 410);
+
+    let recorded = decisions(&app).await;
+    assert_eq!(recorded.len(), 1);
+    let decision = &recorded[0];
+    assert_eq!(decision["action"], "retire");
+    assert_eq!(decision["status"], "applied");
+    assert_eq!(decision["proposed_by"], "evaluator");
+    let evidence = &decision["evidence"]["finding"];
+    assert_eq!(evidence["counts"]["impressions"], 3000);
+    assert_eq!(evidence["counts"]["clicks"], 15);
+    assert!(evidence["high"].as_f64().unwrap() < evidence["threshold"].as_f64().unwrap());
+    assert!(evidence["q_value"].as_f64().unwrap() <= 0.05);
+    assert_eq!(decision["evidence"]["policy"]["id"], "channel-ctr");
+
+    // Evaluating again in the same period on the same data changes nothing.
+    let again = evaluate(&app, false).await;
+    assert_eq!(again["actions"], json!([]));
+    assert_eq!(decisions(&app).await.len(), 1);
+
+    // Reinstatement is one recorded call; sms serves again.
+    let reinstate = |token: String| {
+        app.client
+            .post(format!("{}/v1/governance/reinstate", app.address))
+            .bearer_auth(token)
+            .json(&json!({"scope": "channel", "target": "sms", "comment": "new SMS provider"}))
+            .send()
+    };
+    let wrong_role = reinstate(staff_token(&["analyst"], "")).await.unwrap();
+    assert_problem(wrong_role, 403, "forbidden", Some("Authorization")).await;
+    let done = reinstate(staff_token(&["governance"], "")).await.unwrap();
+    assert_eq!(done.status(), 200);
+    let body: serde_json::Value = done.json().await.unwrap();
+    assert_eq!(body["action"], "reinstate");
+    assert_eq!(body["decided_by"], "staff:reviewer-ana");
+    assert_eq!(sms_status(&app).await, 200);
+}
+
+#[tokio::test]
+async fn a_tenth_of_the_data_or_a_protected_channel_retires_nothing() {
+    let (small, _f1) = app_with_policy(channel_policy("auto", "")).await;
+    seed_month(&small, true).await;
+    let report = evaluate(&small, false).await;
+    assert_eq!(report["actions"], json!([]), "{report}");
+    assert!(report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["verdict"] == "insufficient"));
+    assert_eq!(sms_status(&small).await, 200);
+
+    let (protected, _f2) = app_with_policy(channel_policy("auto", "\"sms\"")).await;
+    seed_month(&protected, false).await;
+    let report = evaluate(&protected, false).await;
+    assert_eq!(report["actions"], json!([]), "{report}");
+    let sms = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["target"] == "sms")
+        .unwrap();
+    assert_eq!(sms["verdict"], "protected");
+    assert_eq!(sms_status(&protected).await, 200);
+}
+
+#[tokio::test]
+async fn a_proposal_needs_a_reviewer_and_a_different_approver() {
+    let (app, _fixture) = app_with_policy(channel_policy("propose", "")).await;
+    seed_month(&app, false).await;
+    let report = evaluate(&app, false).await;
+    assert_eq!(report["actions"][0]["action"], "propose");
+    let id = report["actions"][0]["decision_id"].as_i64().unwrap();
+    assert_eq!(sms_status(&app).await, 200, "proposed, not retired");
+
+    let post = |verb: &str, token: String, body: serde_json::Value| {
+        app.client
+            .post(format!(
+                "{}/v1/governance/decisions/{id}/{verb}",
+                app.address
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let comment = json!({"comment": "sms CTR is a tenth of the others"});
+    let ana = staff_token_for("ana", &["governance", "governance_approver"], "");
+    let ben = staff_token_for("ben", &["governance_approver"], "");
+    // Approving before review, or without a comment, is refused.
+    let early = post("approve", ben.clone(), comment.clone()).await.unwrap();
+    assert_problem(early, 409, "conflict", None).await;
+    let no_comment = post("review", ana.clone(), json!({})).await.unwrap();
+    assert_problem(no_comment, 400, "invalid-parameter", Some("comment")).await;
+    let wrong_role = post("review", ben.clone(), comment.clone()).await.unwrap();
+    assert_problem(wrong_role, 403, "forbidden", Some("Authorization")).await;
+
+    let reviewed = post("review", ana.clone(), comment.clone()).await.unwrap();
+    assert_eq!(reviewed.status(), 200);
+    // The reviewer cannot also approve (two levels).
+    let own = post("approve", ana, comment.clone()).await.unwrap();
+    assert_problem(own, 403, "forbidden", None).await;
+    let approved = post("approve", ben, json!({"comment": "agreed"}))
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    let body: serde_json::Value = approved.json().await.unwrap();
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["reviewed_by"], "staff:ana");
+    assert_eq!(body["decided_by"], "staff:ben");
+    assert_eq!(sms_status(&app).await, 410);
+}
+
+#[tokio::test]
+async fn policies_through_the_api_are_validated_and_role_checked() {
+    let app = spawn_app().await;
+    let url = |id: &str| format!("{}/v1/governance/policies/{id}", app.address);
+    let good = json!({
+        "id": "email-opt-outs", "scope": "channel", "metric": "opt_out_rate",
+        "threshold": {"absolute": 0.03}, "min_sample": 500, "mode": "propose",
+    });
+    let none = app
+        .client
+        .put(url("email-opt-outs"))
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(none, 401, "unauthorized", Some("Authorization")).await;
+    let analyst = app
+        .client
+        .put(url("email-opt-outs"))
+        .bearer_auth(staff_token(&["analyst"], ""))
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(analyst, 403, "forbidden", Some("Authorization")).await;
+    let token = staff_token(&["governance"], "");
+    let cases = [
+        (json!({"threshold": {"absolute": 1.5}}), "threshold"),
+        (json!({"confidence": 0.2}), "confidence"),
+        (json!({"window_days": 0}), "window_days"),
+        (json!({"min_sample": 0}), "min_sample"),
+        (json!({"metric": "revenue_per_impression"}), "currency"),
+        (json!({"protected": ["fax"]}), "protected"),
+        (json!({"mode": "sometimes"}), "mode"),
+    ];
+    for (change, field) in cases {
+        let mut body = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let response = app
+            .client
+            .put(url("email-opt-outs"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400, "invalid-parameter", Some(field)).await;
+    }
+    let saved = app
+        .client
+        .put(url("email-opt-outs"))
+        .bearer_auth(&token)
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let list: serde_json::Value = app
+        .get_with(
+            "/v1/governance/policies",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"email-opt-outs") && ids.contains(&"variant-opt-outs"),
+        "{ids:?}"
+    );
+    let deleted = app
+        .client
+        .delete(url("email-opt-outs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+}
