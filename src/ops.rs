@@ -34,6 +34,7 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::http::list_decisions,
         crate::governance::http::act,
         crate::governance::http::reinstate,
+        crate::governance::http::engagement_report,
         channels,
         healthz,
         readyz,
@@ -56,7 +57,9 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::policy::PolicyDef,
         crate::governance::evaluator::EvaluationReport,
         crate::governance::evaluator::ActionTaken,
-        crate::governance::Finding
+        crate::governance::Finding,
+        crate::governance::http::EngagementReport,
+        crate::governance::report::ReportRow
     ))
 )]
 pub struct ApiDoc;

@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/governance/evaluations").route(web::post().to(evaluate)))
         .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
         .service(web::resource("/v1/governance/decisions/{id}/{verb}").route(web::post().to(act)))
-        .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)));
+        .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
+        .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)));
 }
 
 const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
@@ -429,4 +430,114 @@ pub async fn reinstate(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(DecisionDoc::from(row)))
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub group_by: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EngagementReport {
+    pub from: String,
+    pub to: String,
+    pub group_by: Vec<String>,
+    pub rows: Vec<super::report::ReportRow>,
+}
+
+fn day(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Problem> {
+    value
+        .map(|v| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| Problem::invalid(field, "must be a date, YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+/// `GET /v1/reports/engagement`: rollups per group over a date range, as JSON or CSV
+/// (`format=csv` or `Accept: text/csv`); roles `governance` or `analyst`.
+#[utoipa::path(get, path = "/v1/reports/engagement", tag = "governance",
+    params(
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (default: 27 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default: today, UTC)"),
+        ("group_by" = Option<String>, Query, description = "Comma-separated: channel, placement, variant, locale, device, day (default channel)"),
+        ("format" = Option<String>, Query, description = "json (default) or csv"),
+    ),
+    responses((status = 200, body = EngagementReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn engagement_report(
+    req: HttpRequest,
+    query: web::Query<ReportQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff(&req, &state, &["governance", "analyst", "admin"])?;
+    let to = day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = day("from", query.from.as_deref())?.unwrap_or(to - chrono::Duration::days(27));
+    if from > to {
+        return Err(Problem::invalid("from", "must not be after `to`"));
+    }
+    if (to - from).num_days() > 366 {
+        return Err(Problem::invalid("from", "a report covers at most 366 days"));
+    }
+    let mut group_by: Vec<&str> = Vec::new();
+    for name in query
+        .group_by
+        .as_deref()
+        .unwrap_or("channel")
+        .split(',')
+        .map(str::trim)
+    {
+        if name == "segment" {
+            return Err(Problem::invalid(
+                "group_by",
+                "segment is not available: events are not recorded with segments yet",
+            ));
+        }
+        if !super::report::GROUPS.contains(&name) {
+            return Err(Problem::invalid(
+                "group_by",
+                format!(
+                    "`{name}` is not one of {}",
+                    super::report::GROUPS.join(", ")
+                ),
+            ));
+        }
+        if !group_by.contains(&name) {
+            group_by.push(name);
+        }
+    }
+    let csv = match query.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => return Err(Problem::invalid("format", "must be json or csv")),
+        None => req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv")),
+    };
+    let sums = crate::storage::events::sum_rollups(&state.db, &group_by, from, to).await?;
+    let revenue = crate::storage::events::sum_revenue(&state.db, &group_by, from, to).await?;
+    let velocity = crate::storage::events::sum_velocity(&state.db, &group_by, from, to).await?;
+    let rows = super::report::build(&group_by, sums, revenue, velocity);
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "private, no-store"));
+    response.insert_header((header::VARY, "Accept"));
+    if csv {
+        return Ok(response
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"engagement-{from}-{to}.csv\""),
+            ))
+            .body(super::report::to_csv(&group_by, &rows)));
+    }
+    Ok(response.json(EngagementReport {
+        from: from.to_string(),
+        to: to.to_string(),
+        group_by: group_by.iter().map(|g| g.to_string()).collect(),
+        rows,
+    }))
 }

@@ -6,6 +6,7 @@
 pub mod evaluator;
 pub mod http;
 pub mod policy;
+pub mod report;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -557,3 +557,41 @@ pub async fn sum_revenue<C: ConnectionTrait>(
     }
     Ok(sums)
 }
+
+/// Velocity histograms over `[since, until]` per group: (keys, outcome, bucket, count).
+pub async fn sum_velocity<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<(Vec<String>, String, i16, i64)>, StorageError> {
+    let mut select = Query::select();
+    select.from(name("velocity_daily"));
+    for (i, dimension) in group_by.iter().enumerate() {
+        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
+        select.add_group_by([dimension_expr(dimension)]);
+    }
+    select.columns([name("outcome"), name("bucket")]);
+    select.add_group_by([Expr::col(name("outcome")), Expr::col(name("bucket"))]);
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("count"))), name("BIGINT")),
+        name("n"),
+    );
+    select
+        .and_where(Expr::col(name("day")).gte(since))
+        .and_where(Expr::col(name("day")).lte(until));
+    let mut rows = Vec::new();
+    for row in db.query_all(&select).await? {
+        let mut keys = Vec::with_capacity(group_by.len());
+        for i in 0..group_by.len() {
+            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
+        }
+        rows.push((
+            keys,
+            row.try_get::<String>("", "outcome")?,
+            row.try_get::<i16>("", "bucket")?,
+            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        ));
+    }
+    Ok(rows)
+}

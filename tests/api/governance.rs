@@ -346,3 +346,100 @@ async fn policies_through_the_api_are_validated_and_role_checked() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
 }
+
+#[tokio::test]
+async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
+    let (app, _fixture) = app_with_policy(channel_policy("auto", "")).await;
+    seed_month(&app, true).await;
+    // Two conversions with revenue: 30 EUR on web, 10 EUR on email.
+    for (channel, amount) in [("web", "30.00"), ("email", "10.00")] {
+        let content: serde_json::Value = app
+            .get(&format!(
+                "/v1/content/home.hero?channel={channel}&locale=en"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let response = app
+            .client
+            .post(format!("{}/v1/events", app.address))
+            .json(
+                &json!({"events": [{"event_id": format!("{channel}-conv"), "type": "conversion",
+                "tracking_token": content["tracking_token"], "anonymous_id": "p1",
+                "revenue": {"amount": amount, "currency": "EUR"}}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let analyst = format!("Bearer {}", staff_token(&["analyst"], ""));
+    let response = app
+        .get_with(
+            "/v1/reports/engagement?group_by=channel",
+            &[("Authorization", &analyst)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let report: serde_json::Value = response.json().await.unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let channels: Vec<&str> = rows
+        .iter()
+        .map(|r| r["group"]["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        channels,
+        vec!["email", "push", "sms", "web"],
+        "stable order"
+    );
+    let web = &rows[3];
+    assert_eq!(web["impressions"], 300);
+    assert_eq!(web["clicks"], 24);
+    assert_eq!(web["click_through"], 0.08);
+    assert_eq!(web["revenue"]["EUR"], "30.00");
+    assert_eq!(web["revenue_share"]["EUR"], 0.75);
+    assert!(web["click_velocity_p50_secs"].as_f64().is_some(), "{web}");
+
+    let csv = app
+        .get_with(
+            "/v1/reports/engagement?group_by=channel,day",
+            &[("Authorization", &analyst), ("Accept", "text/csv")],
+        )
+        .await;
+    assert_eq!(header(&csv, "content-type"), "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("channel,day,impressions,"));
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("email,20"), "{first}");
+
+    for (query, field) in [
+        ("group_by=segment", "group_by"),
+        ("group_by=colour", "group_by"),
+        ("from=2026-13-01", "from"),
+        ("from=2026-11-20&to=2026-11-01", "from"),
+        ("format=xml", "format"),
+    ] {
+        let response = app
+            .get_with(
+                &format!("/v1/reports/engagement?{query}"),
+                &[("Authorization", &analyst)],
+            )
+            .await;
+        assert_problem(response, 400, "invalid-parameter", Some(field)).await;
+    }
+    let marketer = app
+        .get_with(
+            "/v1/reports/engagement",
+            &[(
+                "Authorization",
+                &format!("Bearer {}", staff_token(&["marketer"], "")),
+            )],
+        )
+        .await;
+    assert_problem(marketer, 403, "forbidden", Some("Authorization")).await;
+}

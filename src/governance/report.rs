@@ -1,0 +1,322 @@
+//! The engagement report: rollups summed per group with rates, revenue and its share,
+//! feedback scores and velocity quantiles. Pure: built from the storage sums.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engagement::{velocity_quantile, Counts};
+use crate::storage::events::RollupSum;
+
+/// Dimensions a report may group by.
+pub const GROUPS: [&str; 6] = ["channel", "placement", "variant", "locale", "device", "day"];
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportRow {
+    /// The group's value per `group_by` dimension.
+    pub group: BTreeMap<String, String>,
+    pub impressions: i64,
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub dismissals: i64,
+    pub opt_ins: i64,
+    pub opt_outs: i64,
+    pub shares: i64,
+    pub click_through: Option<f64>,
+    pub conversion_rate: Option<f64>,
+    pub engagement_rate: Option<f64>,
+    pub opt_out_rate: Option<f64>,
+    /// Revenue per currency, as decimal strings.
+    pub revenue: BTreeMap<String, String>,
+    /// This group's share of the period's revenue, per currency (0–1).
+    pub revenue_share: BTreeMap<String, f64>,
+    pub csat_count: i64,
+    pub csat_average: Option<f64>,
+    pub nps_count: i64,
+    /// Promoters minus detractors, in points.
+    pub nps: Option<f64>,
+    pub ces_count: i64,
+    pub ces_average: Option<f64>,
+    pub click_velocity_p50_secs: Option<f64>,
+    pub click_velocity_p90_secs: Option<f64>,
+    pub conversion_velocity_p50_secs: Option<f64>,
+    pub conversion_velocity_p90_secs: Option<f64>,
+}
+
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn decimal(minor: i64, currency: &str) -> String {
+    let exponent = iso_currency::Currency::from_code(currency)
+        .and_then(|c| c.exponent())
+        .unwrap_or(2) as u32;
+    if exponent == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(exponent);
+    let sign = if minor < 0 { "-" } else { "" };
+    let minor = minor.abs();
+    format!(
+        "{sign}{}.{:0width$}",
+        minor / scale,
+        minor % scale,
+        width = exponent as usize
+    )
+}
+
+/// Builds the rows, ordered by their group values.
+pub fn build(
+    group_by: &[&str],
+    sums: Vec<RollupSum>,
+    revenue: Vec<(Vec<String>, String, i64)>,
+    velocity: Vec<(Vec<String>, String, i16, i64)>,
+) -> Vec<ReportRow> {
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_group: BTreeMap<Vec<String>, BTreeMap<String, i64>> = BTreeMap::new();
+    for (keys, currency, amount) in revenue {
+        *totals.entry(currency.clone()).or_default() += amount;
+        *by_group
+            .entry(keys)
+            .or_default()
+            .entry(currency)
+            .or_default() += amount;
+    }
+    let mut histograms: BTreeMap<(Vec<String>, String), Vec<(i16, i64)>> = BTreeMap::new();
+    for (keys, outcome, bucket, count) in velocity {
+        histograms
+            .entry((keys, outcome))
+            .or_default()
+            .push((bucket, count));
+    }
+    let quantile = |keys: &Vec<String>, outcome: &str, q: f64| {
+        histograms
+            .get(&(keys.clone(), outcome.to_string()))
+            .and_then(|h| velocity_quantile(h, q))
+    };
+    let mut rows: Vec<ReportRow> = sums
+        .into_iter()
+        .map(|RollupSum { keys, counts }| {
+            let Counts {
+                impressions,
+                views,
+                clicks,
+                conversions,
+                dismissals,
+                opt_ins,
+                opt_outs,
+                shares,
+                csat_count,
+                csat_sum,
+                nps_count,
+                nps_promoters,
+                nps_detractors,
+                ces_count,
+                ces_sum,
+                ..
+            } = counts;
+            let money = by_group.get(&keys).cloned().unwrap_or_default();
+            ReportRow {
+                group: group_by
+                    .iter()
+                    .map(|d| d.to_string())
+                    .zip(keys.iter().cloned())
+                    .collect(),
+                impressions,
+                views,
+                clicks,
+                conversions,
+                dismissals,
+                opt_ins,
+                opt_outs,
+                shares,
+                click_through: ratio(clicks, impressions),
+                conversion_rate: ratio(conversions, impressions),
+                engagement_rate: ratio(
+                    (views + clicks + shares + conversions).min(impressions),
+                    impressions,
+                ),
+                opt_out_rate: ratio(opt_outs, impressions),
+                revenue: money
+                    .iter()
+                    .map(|(c, minor)| (c.clone(), decimal(*minor, c)))
+                    .collect(),
+                revenue_share: money
+                    .iter()
+                    .filter_map(|(c, minor)| {
+                        ratio(*minor, totals.get(c).copied().unwrap_or(0)).map(|s| (c.clone(), s))
+                    })
+                    .collect(),
+                csat_count,
+                csat_average: ratio(csat_sum, csat_count),
+                nps_count,
+                nps: ratio(nps_promoters - nps_detractors, nps_count).map(|v| v * 100.0),
+                ces_count,
+                ces_average: ratio(ces_sum, ces_count),
+                click_velocity_p50_secs: quantile(&keys, "click", 0.5),
+                click_velocity_p90_secs: quantile(&keys, "click", 0.9),
+                conversion_velocity_p50_secs: quantile(&keys, "conversion", 0.5),
+                conversion_velocity_p90_secs: quantile(&keys, "conversion", 0.9),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.group.values().cmp(b.group.values()));
+    rows
+}
+
+/// The rows as CSV: group columns, counts, rates, then revenue per currency present.
+pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
+    let currencies: std::collections::BTreeSet<&String> =
+        rows.iter().flat_map(|r| r.revenue.keys()).collect();
+    let mut header: Vec<String> = group_by.iter().map(|d| d.to_string()).collect();
+    header.extend(
+        [
+            "impressions",
+            "views",
+            "clicks",
+            "conversions",
+            "dismissals",
+            "opt_ins",
+            "opt_outs",
+            "shares",
+            "click_through",
+            "conversion_rate",
+            "engagement_rate",
+            "opt_out_rate",
+            "csat_count",
+            "csat_average",
+            "nps_count",
+            "nps",
+            "ces_count",
+            "ces_average",
+            "click_velocity_p50_secs",
+            "click_velocity_p90_secs",
+            "conversion_velocity_p50_secs",
+            "conversion_velocity_p90_secs",
+        ]
+        .map(String::from),
+    );
+    for c in &currencies {
+        header.push(format!("revenue_{c}"));
+        header.push(format!("revenue_share_{c}"));
+    }
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+    let mut out = header.join(",");
+    out.push_str("\r\n");
+    for r in rows {
+        let mut cells: Vec<String> = group_by
+            .iter()
+            .map(|d| field(r.group.get(*d).map(String::as_str).unwrap_or("")))
+            .collect();
+        cells.extend(
+            [
+                r.impressions,
+                r.views,
+                r.clicks,
+                r.conversions,
+                r.dismissals,
+                r.opt_ins,
+                r.opt_outs,
+                r.shares,
+            ]
+            .map(|n| n.to_string()),
+        );
+        cells.extend(
+            [
+                r.click_through,
+                r.conversion_rate,
+                r.engagement_rate,
+                r.opt_out_rate,
+            ]
+            .map(opt),
+        );
+        cells.push(r.csat_count.to_string());
+        cells.push(opt(r.csat_average));
+        cells.push(r.nps_count.to_string());
+        cells.push(opt(r.nps));
+        cells.push(r.ces_count.to_string());
+        cells.push(opt(r.ces_average));
+        cells.extend(
+            [
+                r.click_velocity_p50_secs,
+                r.click_velocity_p90_secs,
+                r.conversion_velocity_p50_secs,
+                r.conversion_velocity_p90_secs,
+            ]
+            .map(opt),
+        );
+        for c in &currencies {
+            cells.push(r.revenue.get(*c).cloned().unwrap_or_default());
+            cells.push(opt(r.revenue_share.get(*c).copied()));
+        }
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_carry_rates_revenue_shares_and_feedback() {
+        let sums = vec![
+            RollupSum {
+                keys: vec!["web".into()],
+                counts: Counts {
+                    impressions: 1000,
+                    clicks: 80,
+                    conversions: 10,
+                    nps_count: 10,
+                    nps_promoters: 6,
+                    nps_detractors: 1,
+                    csat_count: 4,
+                    csat_sum: 18,
+                    ..Counts::default()
+                },
+            },
+            RollupSum {
+                keys: vec!["email".into()],
+                counts: Counts {
+                    impressions: 0,
+                    ..Counts::default()
+                },
+            },
+        ];
+        let revenue = vec![
+            (vec!["web".into()], "EUR".into(), 7_500),
+            (vec!["email".into()], "EUR".into(), 2_500),
+            (vec!["web".into()], "JPY".into(), 1200),
+        ];
+        let velocity = vec![(vec!["web".into()], "click".into(), 3, 10)];
+        let rows = build(&["channel"], sums, revenue, velocity);
+        assert_eq!(rows[0].group["channel"], "email", "ordered by group");
+        let web = &rows[1];
+        assert_eq!(web.click_through, Some(0.08));
+        assert_eq!(web.revenue["EUR"], "75.00");
+        assert_eq!(web.revenue["JPY"], "1200");
+        assert_eq!(web.revenue_share["EUR"], 0.75);
+        assert_eq!(web.nps, Some(50.0));
+        assert_eq!(web.csat_average, Some(4.5));
+        assert!(web
+            .click_velocity_p50_secs
+            .is_some_and(|v| (7.0..15.0).contains(&v)));
+        assert_eq!(rows[0].click_through, None, "no impressions: no rate");
+        let csv = to_csv(&["channel"], &rows);
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.starts_with("channel,impressions,") && header.ends_with("revenue_share_JPY")
+        );
+        assert!(lines.nth(1).unwrap().starts_with("web,1000,0,80,10,"));
+    }
+}
