@@ -66,6 +66,9 @@ fn decimal(minor: i64, currency: &str) -> String {
     )
 }
 
+/// A velocity histogram: (bucket, count).
+type Histogram = Vec<(i16, i64)>;
+
 /// Builds the rows, ordered by their group values.
 pub fn build(
     group_by: &[&str],
@@ -83,7 +86,7 @@ pub fn build(
             .entry(currency)
             .or_default() += amount;
     }
-    let mut histograms: BTreeMap<(Vec<String>, String), Vec<(i16, i64)>> = BTreeMap::new();
+    let mut histograms: BTreeMap<(Vec<String>, String), Histogram> = BTreeMap::new();
     for (keys, outcome, bucket, count) in velocity {
         histograms
             .entry((keys, outcome))
