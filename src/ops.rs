@@ -35,6 +35,7 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::http::act,
         crate::governance::http::reinstate,
         crate::governance::http::engagement_report,
+        crate::governance::http::states,
         channels,
         healthz,
         readyz,
@@ -59,7 +60,9 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::evaluator::ActionTaken,
         crate::governance::Finding,
         crate::governance::http::EngagementReport,
-        crate::governance::report::ReportRow
+        crate::governance::report::ReportRow,
+        crate::governance::http::States,
+        crate::governance::http::StateEntry
     ))
 )]
 pub struct ApiDoc;

@@ -153,6 +153,19 @@ pub enum VariantState {
     Retired,
 }
 
+impl VariantState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VariantState::Draft => "draft",
+            VariantState::InReview => "in_review",
+            VariantState::Approved => "approved",
+            VariantState::Published => "published",
+            VariantState::Archived => "archived",
+            VariantState::Retired => "retired",
+        }
+    }
+}
+
 #[derive(
     Clone,
     Copy,

@@ -24,7 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
         .service(web::resource("/v1/governance/decisions/{id}/{verb}").route(web::post().to(act)))
         .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
-        .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)));
+        .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)))
+        .service(web::resource("/v1/governance/states").route(web::get().to(states)))
+        .service(web::resource("/dashboard").route(web::get().to(dashboard)));
 }
 
 const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
@@ -472,7 +474,7 @@ pub async fn engagement_report(
     query: web::Query<ReportQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &["governance", "analyst", "admin"])?;
+    staff(&req, &state, &READERS)?;
     let to = day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = day("from", query.from.as_deref())?.unwrap_or(to - chrono::Duration::days(27));
     if from > to {
@@ -540,4 +542,69 @@ pub async fn engagement_report(
         group_by: group_by.iter().map(|g| g.to_string()).collect(),
         rows,
     }))
+}
+
+/// `GET /dashboard`: the reviewers' page (self-contained; its data calls carry the staff
+/// token the reviewer pastes, so the page itself is public).
+pub async fn dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src 'self'; frame-ancestors 'none'",
+        ))
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("dashboard.html"))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StateEntry {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<String>,
+    pub state: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct States {
+    pub channels: Vec<StateEntry>,
+    pub variants: Vec<StateEntry>,
+}
+
+/// `GET /v1/governance/states`: every channel's and variant's current state.
+#[utoipa::path(get, path = "/v1/governance/states", tag = "governance",
+    responses((status = 200, body = States), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn states(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    staff(&req, &state, &READERS)?;
+    let catalog = state.catalog().await?;
+    let governed: std::collections::BTreeMap<String, String> = store::states(&state.db, "variant")
+        .await?
+        .into_iter()
+        .collect();
+    let channels = catalog
+        .channels
+        .iter()
+        .map(|c| StateEntry {
+            id: c.id.to_string(),
+            placement: None,
+            state: c.def.state.as_str().to_string(),
+        })
+        .collect();
+    let mut variants = Vec::new();
+    for placement in &catalog.placements {
+        for v in &placement.variants {
+            variants.push(StateEntry {
+                id: v.id.to_string(),
+                placement: Some(placement.id.to_string()),
+                state: governed
+                    .get(v.id.as_ref())
+                    .cloned()
+                    .unwrap_or_else(|| v.state.as_str().to_string()),
+            });
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(States { channels, variants }))
 }

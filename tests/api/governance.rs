@@ -443,3 +443,81 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
         .await;
     assert_problem(marketer, 403, "forbidden", Some("Authorization")).await;
 }
+
+/// Whether this machine can run the browser test: Debian's Chromium and the
+/// `tests/browser` packages (`npm ci` there). CI sets `TAILOR_REQUIRE_BROWSER=1`, so a
+/// missing browser fails there instead of skipping.
+fn browser_ready() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = std::path::Path::new(&chromium).exists()
+        && repo_root()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists();
+    if !ready && std::env::var("TAILOR_REQUIRE_BROWSER").is_ok() {
+        panic!(
+            "TAILOR_REQUIRE_BROWSER is set but Chromium or tests/browser/node_modules is missing"
+        );
+    }
+    ready
+}
+
+#[tokio::test]
+async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_channel() {
+    if !browser_ready() {
+        eprintln!("skipped: no Chromium or tests/browser/node_modules (CI installs both)");
+        return;
+    }
+    let (app, _fixture) = app_with_policy(channel_policy("propose", "")).await;
+    seed_month(&app, false).await;
+    let report = evaluate(&app, false).await;
+    let id = report["actions"][0]["decision_id"].as_i64().unwrap();
+    let reviewed = app
+        .client
+        .post(format!(
+            "{}/v1/governance/decisions/{id}/review",
+            app.address
+        ))
+        .bearer_auth(staff_token_for("ana", &["governance"], ""))
+        .json(&json!({"comment": "checked the evidence"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reviewed.status(), 200);
+    assert_eq!(sms_status(&app).await, 200);
+
+    let approver = staff_token_for("ben", &["governance_approver"], "");
+    let output = tokio::process::Command::new("node")
+        .arg(repo_root().join("tests/browser/dashboard.mjs"))
+        .args([&app.address, &approver, &id.to_string()])
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let series = seen["series"].as_array().unwrap();
+    let channels: Vec<&str> = series
+        .iter()
+        .filter_map(|s| s["channel"].as_str())
+        .collect();
+    assert_eq!(channels, vec!["email", "push", "sms", "web"], "{seen}");
+    assert!(
+        series.iter().all(|s| s["points"].as_u64().unwrap() >= 20),
+        "a point per day: {seen}"
+    );
+    assert_eq!(seen["smsState"], "retired");
+    assert!(
+        seen["evidence"].as_str().unwrap().contains("click_through"),
+        "{seen}"
+    );
+    assert_eq!(seen["errors"], json!([]));
+
+    assert_eq!(sms_status(&app).await, 410);
+    let approved = decisions(&app).await;
+    assert_eq!(approved[0]["status"], "approved");
+    assert_eq!(approved[0]["decided_by"], "staff:ben");
+}
