@@ -494,6 +494,11 @@ fn validate_checks_segments_and_the_segments_rules_name() {
             "rule = 'segments contains \"vip\"'",
             "rule = 'segments contains \"vipp\"'",
         );
+        replace_in(
+            &root.join("content/governance.toml"),
+            "window_days = 28\nmin_sample = 2000",
+            "window_days = 0\nmin_sample = 2000",
+        );
     });
     let (ok, stdout, _) = tailor(fixture.path(), &["validate"]);
     assert!(!ok);
@@ -504,6 +509,12 @@ fn validate_checks_segments_and_the_segments_rules_name() {
             && stdout.contains("may read only traits"),
         "{stdout}"
     );
+    let governance = fixture.path().join("content/governance.toml");
+    let line = line_of(&governance, "window_days = 0");
+    assert!(
+        stdout.contains(&format!("governance.toml:{line}:")) && stdout.contains("window_days"),
+        "{stdout}"
+    );
     let welcome = fixture.path().join("content/placements/email.welcome.toml");
     let line = line_of(&welcome, "vipp");
     assert!(
@@ -511,4 +522,35 @@ fn validate_checks_segments_and_the_segments_rules_name() {
             && stdout.contains("unknown segment `vipp`"),
         "{stdout}"
     );
+}
+
+#[test]
+fn governance_evaluate_runs_the_policies_once_and_prints_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tailor"))
+            .args(args)
+            .current_dir(repo_root())
+            .env("DATABASE_URL", &url)
+            .env_remove("REDIS_URL")
+            .output()
+            .expect("run tailor")
+    };
+    assert!(run(&["import"]).status.success());
+    let output = run(&["governance", "evaluate", "--dry-run"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the report as JSON on stdout");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(
+        report["actions"],
+        serde_json::json!([]),
+        "no engagement yet: nothing to act on"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dry run"));
 }

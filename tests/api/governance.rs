@@ -521,3 +521,151 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
     assert_eq!(approved[0]["status"], "approved");
     assert_eq!(approved[0]["decided_by"], "staff:ben");
 }
+
+#[tokio::test]
+async fn failures_count_once_per_period_and_only_one_evaluator_acts_at_a_time() {
+    let policy =
+        channel_policy("auto", "").replace("consecutive_failures = 1", "consecutive_failures = 2");
+    let (app, _fixture) = app_with_policy(policy).await;
+    seed_month(&app, false).await;
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
+    let (content, _) = tailor::storage::load_content(&db).await.unwrap();
+    let policies = content.policies;
+    // Half past midnight: "an hour later" is certainly the same period.
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 30, 0)
+        .unwrap()
+        .and_utc();
+    let run = |now| tailor::governance::evaluator::evaluate(&db, &policies, now, false);
+
+    // Another node holds the lease: this evaluation does nothing.
+    assert!(tailor::storage::governance::try_lock(
+        &db,
+        "other-node",
+        today,
+        chrono::Duration::minutes(5)
+    )
+    .await
+    .unwrap());
+    let skipped = run(today).await.unwrap();
+    assert!(skipped.skipped.is_some() && skipped.actions.is_empty());
+    tailor::storage::governance::unlock(&db, "other-node")
+        .await
+        .unwrap();
+
+    // Changes made by these library calls are read back from the database (the test
+    // app polls hourly; other tests cover how nodes pick a change up).
+    let sms_state = || async {
+        let (content, _) = tailor::storage::load_content(&db).await.unwrap();
+        let sms = content.channels.iter().find(|c| c.id == "sms").unwrap();
+        sms.state.as_str().to_string()
+    };
+    // First failing period: at risk.
+    let first = run(today).await.unwrap();
+    assert_eq!(first.actions.len(), 1);
+    assert_eq!(first.actions[0].action, "at_risk");
+    assert_eq!(sms_state().await, "at_risk");
+    // Same period again: nothing counts twice.
+    assert!(run(today).await.unwrap().actions.is_empty());
+    assert!(run(today + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .actions
+        .is_empty());
+    assert_eq!(sms_state().await, "at_risk");
+    // The next period fails again: the second consecutive failure retires.
+    let second = run(today + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(second.actions.len(), 1);
+    assert_eq!(second.actions[0].action, "retire");
+    assert_eq!(sms_state().await, "retired");
+    assert_eq!(second.purge_keys, vec!["channel/sms".to_string()]);
+}
+
+#[tokio::test]
+async fn an_underperforming_variant_is_retired_at_once_and_never_served() {
+    let policy = r#"[[policy]]
+id = "variant-ctr"
+scope = "variant"
+metric = "click_through"
+threshold = { relative_to = "best", factor = 0.33 }
+window_days = 14
+min_sample = 1000
+confidence = 0.95
+consecutive_failures = 1
+mode = "auto"
+"#;
+    let (app, _fixture) = app_with_policy(policy.to_string()).await;
+    // Tracking tokens for both variants of the push hero (a 70/30 split).
+    let mut tokens = std::collections::BTreeMap::new();
+    for i in 0..200 {
+        let body: serde_json::Value = app
+            .get_with(
+                "/v1/content/home.hero?channel=push&locale=en",
+                &[("X-Anonymous-Id", &format!("v{i}"))],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        tokens
+            .entry(body["variant"]["id"].as_str().unwrap().to_string())
+            .or_insert_with(|| body["tracking_token"].as_str().unwrap().to_string());
+        if tokens.len() == 2 {
+            break;
+        }
+    }
+    let mut events = Vec::new();
+    for (variant, clicks) in [("home-hero-default", 300), ("home-hero-spring-b", 10)] {
+        let token = &tokens[variant];
+        for i in 0..3000 {
+            events.push(json!({"event_id": format!("{variant}-i{i}"), "type": "impression", "tracking_token": token}));
+            if i < clicks {
+                events.push(json!({"event_id": format!("{variant}-c{i}"), "type": "click", "tracking_token": token}));
+            }
+        }
+    }
+    for batch in events.chunks(500) {
+        let response = app
+            .client
+            .post(format!("{}/v1/events", app.address))
+            .json(&json!({"events": batch}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let report = evaluate(&app, false).await;
+    assert_eq!(
+        report["actions"][0]["target"], "home-hero-spring-b",
+        "{report}"
+    );
+    assert_eq!(report["actions"][0]["action"], "retire");
+    assert_eq!(report["purge_keys"], json!(["variant/home-hero-spring-b"]));
+    for i in 0..100 {
+        let body: serde_json::Value = app
+            .get_with(
+                "/v1/content/home.hero?channel=push&locale=en",
+                &[("X-Anonymous-Id", &format!("v{i}"))],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["variant"]["id"], "home-hero-default");
+    }
+    // An import of the files does not bring it back: governance owns retirement.
+    let db = tailor::storage::connect(&app.database_url, || {})
+        .await
+        .unwrap();
+    let (content, _) = tailor::storage::load_content(&db).await.unwrap();
+    let spring = content
+        .placements
+        .iter()
+        .flat_map(|p| &p.variants)
+        .find(|v| v.id == "home-hero-spring-b")
+        .unwrap();
+    assert_eq!(spring.state, tailor::catalog::model::VariantState::Retired);
+}
