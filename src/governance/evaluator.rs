@@ -192,8 +192,12 @@ async fn run(
         .filter(|f| f.verdict == Verdict::Fail)
         .map(|f| (f.scope, f.target.as_str()))
         .collect();
-    let mut acted: BTreeSet<(Scope, String)> = BTreeSet::new();
+    let yesterday = (now.date_naive() - chrono::Duration::days(1)).to_string();
 
+    // Pass 1: count each (target, policy) run once per period; collect what each
+    // failing finding calls for.
+    let mut planned: BTreeMap<(Scope, String), (Planned, &Finding, &PolicyDef, i32)> =
+        BTreeMap::new();
     for finding in &findings {
         let Some(policy) = by_id.get(finding.policy.as_str()) else {
             continue;
@@ -204,21 +208,18 @@ async fn run(
             // Already counted in this period: running again changes nothing.
             continue;
         }
-        let previous = status
+        // A run continues only from the day before: a gap (no evaluation, or no
+        // judgement) starts it again, which can only make governance slower to act.
+        let run = status
             .as_ref()
-            .map(|s| (s.failures, s.last_verdict.as_str()));
-        let verdict = match finding.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Insufficient => "insufficient",
-            Verdict::Protected => "protected",
-        };
-        let failures = match (finding.verdict, previous) {
-            (Verdict::Fail, Some((n, "fail"))) => n + 1,
-            (Verdict::Fail, _) => 1,
-            // Too few observations, or protected: the run neither grows nor resets.
-            (Verdict::Insufficient | Verdict::Protected, Some((n, _))) => n,
-            _ => 0,
+            .filter(|s| s.last_period == yesterday && s.last_verdict == "fail")
+            .map_or(0, |s| s.failures);
+        let (failures, verdict) = match finding.verdict {
+            Verdict::Fail => (run + 1, "fail"),
+            Verdict::Pass => (0, "pass"),
+            // Too few observations, or protected: no judgement this period.
+            Verdict::Insufficient => (0, "insufficient"),
+            Verdict::Protected => (0, "protected"),
         };
         if !dry_run {
             store::put_status(
@@ -235,8 +236,25 @@ async fn run(
         if finding.verdict != Verdict::Fail {
             continue;
         }
+        let reached = failures >= policy.consecutive_failures as i32;
+        let wanted = match (reached, policy.mode) {
+            (true, Mode::Auto) => Planned::Retire,
+            (true, Mode::Propose) => Planned::Propose,
+            (false, _) if !states.at_risk(finding.scope, &finding.target) => Planned::AtRisk,
+            (false, _) => continue,
+        };
         let key = (finding.scope, finding.target.clone());
-        if acted.contains(&key) {
+        // The strongest action any policy calls for wins (a guardrail's retirement is
+        // not held back by another policy's first failure).
+        if planned.get(&key).is_none_or(|(p, ..)| wanted > *p) {
+            planned.insert(key, (wanted, finding, policy, failures));
+        }
+    }
+
+    // Pass 2: act once per target.
+    for ((scope_kind, target), (wanted, finding, policy, failures)) in planned {
+        let scope = scope_kind.as_str();
+        if wanted == Planned::Propose && store::open_proposal(db, scope, &target).await?.is_some() {
             continue;
         }
         let evidence = serde_json::json!({
@@ -247,29 +265,12 @@ async fn run(
             "evaluated_at": now.to_rfc3339(),
         })
         .to_string();
-        let reached = failures >= policy.consecutive_failures as i32;
-        let action = match (reached, policy.mode) {
-            (true, Mode::Auto) => "retire",
-            (true, Mode::Propose) => "propose",
-            (false, _) if failures == 1 && !states.at_risk(finding.scope, &finding.target) => {
-                "at_risk"
-            }
-            (false, _) => continue,
-        };
-        if action == "propose"
-            && store::open_proposal(db, scope, &finding.target)
-                .await?
-                .is_some()
-        {
-            continue;
-        }
-        acted.insert(key);
         let mut decision_id = None;
         if !dry_run {
-            let (decision_action, status) = match action {
-                "retire" => ("retire", "applied"),
-                "propose" => ("retire", "pending"),
-                _ => ("at_risk", "recorded"),
+            let (decision_action, status) = match wanted {
+                Planned::Retire => ("retire", "applied"),
+                Planned::Propose => ("retire", "pending"),
+                Planned::AtRisk => ("at_risk", "recorded"),
             };
             decision_id = Some(
                 store::insert_decision(
@@ -277,7 +278,7 @@ async fn run(
                     NewDecision {
                         period,
                         scope,
-                        target: &finding.target,
+                        target: &target,
                         policy: &policy.id,
                         action: decision_action,
                         status,
@@ -288,24 +289,25 @@ async fn run(
                 )
                 .await?,
             );
-            match action {
-                "retire" => {
-                    set_state(db, finding.scope, &finding.target, TargetState::Retired).await?;
-                    purge.insert(format!("{scope}/{}", finding.target));
+            match wanted {
+                Planned::Retire => {
+                    set_state(db, scope_kind, &target, TargetState::Retired).await?;
+                    store::withdraw_proposals(db, scope, &target).await?;
+                    purge.insert(format!("{scope}/{target}"));
                     changed = true;
                 }
-                "at_risk" => {
-                    set_state(db, finding.scope, &finding.target, TargetState::AtRisk).await?;
+                Planned::AtRisk => {
+                    set_state(db, scope_kind, &target, TargetState::AtRisk).await?;
                     changed = true;
                 }
-                _ => {}
+                Planned::Propose => {}
             }
         }
         actions.push(ActionTaken {
-            scope: finding.scope,
-            target: finding.target.clone(),
+            scope: scope_kind,
+            target,
             policy: policy.id.clone(),
-            action: action.into(),
+            action: wanted.as_str().into(),
             decision_id,
         });
     }
@@ -320,6 +322,8 @@ async fn run(
         for (scope, target) in judged.difference(&failing) {
             if states.at_risk(*scope, target) {
                 set_state(db, *scope, target, TargetState::Active).await?;
+                // A proposal for a target that recovered is no longer wanted.
+                store::withdraw_proposals(db, scope.as_str(), target).await?;
                 changed = true;
             }
         }
@@ -338,6 +342,24 @@ async fn run(
         purge_keys: purge.into_iter().collect(),
         generation,
     })
+}
+
+/// What a failing target calls for, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Planned {
+    AtRisk,
+    Propose,
+    Retire,
+}
+
+impl Planned {
+    fn as_str(self) -> &'static str {
+        match self {
+            Planned::AtRisk => "at_risk",
+            Planned::Propose => "propose",
+            Planned::Retire => "retire",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -45,7 +45,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> 
         let path = e.path().to_string();
         let inner = e.into_inner();
         // A missing or unknown field is named by serde's message, not the path.
-        let named = inner.to_string().split('`').nth(1).map(str::to_string);
+        let message = inner.to_string();
+        let named = (message.starts_with("missing field") || message.starts_with("unknown field"))
+            .then(|| message.split('`').nth(1).map(str::to_string))
+            .flatten();
         let field = match (path.as_str(), named) {
             ("." | "", Some(name)) => name,
             ("." | "", None) => "body".to_string(),
@@ -98,6 +101,8 @@ pub async fn put_policy(
         return Err(Problem::invalid(field, message));
     }
     let generation = store::put_policy(&state.db, &policy).await?;
+    // A changed definition starts its runs again: old failures judged another rule.
+    store::reset_policy_runs(&state.db, &policy.id).await?;
     tracing::info!(actor = %who.sub, policy = %policy.id, "policy saved");
     state.announce_change(generation).await;
     Ok(HttpResponse::Ok()
@@ -117,6 +122,7 @@ pub async fn delete_policy(
     let generation = store::delete_policy(&state.db, &path)
         .await?
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such policy").with_field("id"))?;
+    store::reset_policy_runs(&state.db, &path).await?;
     tracing::info!(actor = %who.sub, policy = %path, "policy deleted");
     state.announce_change(generation).await;
     Ok(HttpResponse::NoContent().finish())
@@ -225,7 +231,13 @@ pub async fn list_decisions(
     staff(&req, &state, &READERS)?;
     if let Some(status) = &query.status {
         if ![
-            "recorded", "applied", "pending", "reviewed", "approved", "rejected",
+            "recorded",
+            "applied",
+            "pending",
+            "reviewed",
+            "approved",
+            "rejected",
+            "withdrawn",
         ]
         .contains(&status.as_str())
         {
@@ -284,6 +296,7 @@ pub async fn act(
     let mut row = store::decision(&state.db, id)
         .await?
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such decision").with_field("id"))?;
+    let expected = row.status.clone();
     match verb.as_str() {
         "review" => {
             if row.status != "pending" {
@@ -326,12 +339,22 @@ pub async fn act(
                     row.status
                 )));
             }
+            if row.proposed_by == actor || row.reviewed_by.as_deref() == Some(actor.as_str()) {
+                return Err(Problem::new(
+                    ProblemType::Forbidden,
+                    "whoever proposed or reviewed a decision cannot also decide it",
+                ));
+            }
             row.status = "rejected".into();
             row.decided_by = Some(actor.clone());
             row.decision_comment = Some(comment);
         }
     }
-    store::update_decision(&state.db, &row).await?;
+    if !store::update_decision(&state.db, &row, &expected).await? {
+        return Err(conflict(
+            "someone else acted on this decision first; reload it",
+        ));
+    }
     let scope = parse_scope(&row.scope)?;
     match row.status.as_str() {
         "approved" => {
@@ -407,8 +430,28 @@ pub async fn reinstate(
                 .with_field("target"),
         );
     }
+    // Only what governance took out of service comes back this way (a protected or
+    // active channel keeps its state).
+    let current = match scope_kind {
+        // From the database: this node's catalog may not have reloaded yet.
+        Scope::Channel => crate::storage::channel_state(&state.db, &target)
+            .await?
+            .unwrap_or_default(),
+        Scope::Variant => store::states(&state.db, "variant")
+            .await?
+            .into_iter()
+            .find(|(t, _)| *t == target)
+            .map(|(_, s)| s)
+            .unwrap_or_else(|| "active".into()),
+    };
+    if current != "retired" && current != "at_risk" {
+        return Err(
+            conflict(format!("{scope} `{target}` is {current}, not retired")).with_field("target"),
+        );
+    }
     set_state(&state.db, scope_kind, &target, TargetState::Active).await?;
     store::reset_status(&state.db, &scope, &target).await?;
+    store::withdraw_proposals(&state.db, &scope, &target).await?;
     let id = store::insert_decision(
         &state.db,
         NewDecision {
@@ -451,10 +494,13 @@ pub struct EngagementReport {
 }
 
 fn day(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Problem> {
+    use chrono::Datelike;
     value
         .map(|v| {
             chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map_err(|_| Problem::invalid(field, "must be a date, YYYY-MM-DD"))
+                .ok()
+                .filter(|d| (2000..=9999).contains(&d.year()))
+                .ok_or_else(|| Problem::invalid(field, "must be a date, YYYY-MM-DD, from 2000"))
         })
         .transpose()
 }
@@ -476,7 +522,10 @@ pub async fn engagement_report(
 ) -> Result<HttpResponse, Problem> {
     staff(&req, &state, &READERS)?;
     let to = day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let from = day("from", query.from.as_deref())?.unwrap_or(to - chrono::Duration::days(27));
+    let from = match day("from", query.from.as_deref())? {
+        Some(from) => from,
+        None => to - chrono::Duration::days(27),
+    };
     if from > to {
         return Err(Problem::invalid("from", "must not be after `to`"));
     }

@@ -194,8 +194,30 @@ pub fn check(policy: &PolicyDef, channel_ids: &[&str]) -> Vec<(&'static str, Str
             }
         }
         Threshold::Relative { factor, .. } => {
-            if !(factor.is_finite() && factor > 0.0 && factor <= 10.0) {
-                problems.push(("threshold", "factor must be above 0 and at most 10".into()));
+            // The peer value is itself an estimate, judged as if it were known: a margin
+            // of at least 20 % keeps noise between equals from crossing the threshold.
+            let ok = match policy.metric.direction() {
+                Direction::HigherIsBetter => factor.is_finite() && factor > 0.0 && factor <= 0.8,
+                Direction::LowerIsBetter => factor.is_finite() && (1.25..=10.0).contains(&factor),
+            };
+            if policy.metric == Metric::Nps {
+                problems.push((
+                    "threshold",
+                    "NPS can be negative: give an absolute threshold".into(),
+                ));
+            } else if !ok {
+                problems.push((
+                    "threshold",
+                    match policy.metric.direction() {
+                        Direction::HigherIsBetter => {
+                            "factor must be above 0 and at most 0.8 (a margin below the peer)"
+                        }
+                        Direction::LowerIsBetter => {
+                            "factor must be between 1.25 and 10 (a margin above the peer)"
+                        }
+                    }
+                    .into(),
+                ));
             }
         }
     }

@@ -205,10 +205,16 @@ pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
         header.push(format!("revenue_share_{c}"));
     }
     let field = |s: &str| {
+        // A cell a spreadsheet would run as a formula is kept as text.
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_string()
+            s
         }
     };
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();

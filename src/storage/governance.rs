@@ -160,22 +160,81 @@ pub async fn open_proposal<C: ConnectionTrait>(
         .await?)
 }
 
+/// Saves a decision's new status and reviewers, only if its status is still
+/// `expected` (two reviewers acting at once: one wins, the other is told). `false`
+/// when someone else changed it first.
 pub async fn update_decision<C: ConnectionTrait>(
     db: &C,
     row: &DecisionRow,
+    expected: &str,
+) -> Result<bool, StorageError> {
+    use sea_orm::sea_query::Expr;
+    let result = governance_decision::Entity::update_many()
+        .col_expr(
+            governance_decision::Column::Status,
+            Expr::value(row.status.clone()),
+        )
+        .col_expr(
+            governance_decision::Column::ReviewedBy,
+            Expr::value(row.reviewed_by.clone()),
+        )
+        .col_expr(
+            governance_decision::Column::ReviewComment,
+            Expr::value(row.review_comment.clone()),
+        )
+        .col_expr(
+            governance_decision::Column::DecidedBy,
+            Expr::value(row.decided_by.clone()),
+        )
+        .col_expr(
+            governance_decision::Column::DecisionComment,
+            Expr::value(row.decision_comment.clone()),
+        )
+        .col_expr(
+            governance_decision::Column::UpdatedAt,
+            Expr::value(Utc::now()),
+        )
+        .filter(governance_decision::Column::Id.eq(row.id))
+        .filter(governance_decision::Column::Status.eq(expected))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Closes open proposals for a target that no longer needs them (it recovered, was
+/// retired by another policy, or was reinstated).
+pub async fn withdraw_proposals<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    target: &str,
 ) -> Result<(), StorageError> {
-    governance_decision::Entity::update(governance_decision::ActiveModel {
-        id: Set(row.id),
-        status: Set(row.status.clone()),
-        reviewed_by: Set(row.reviewed_by.clone()),
-        review_comment: Set(row.review_comment.clone()),
-        decided_by: Set(row.decided_by.clone()),
-        decision_comment: Set(row.decision_comment.clone()),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
+    use sea_orm::sea_query::Expr;
+    governance_decision::Entity::update_many()
+        .col_expr(
+            governance_decision::Column::Status,
+            Expr::value("withdrawn"),
+        )
+        .col_expr(
+            governance_decision::Column::UpdatedAt,
+            Expr::value(Utc::now()),
+        )
+        .filter(governance_decision::Column::Scope.eq(scope))
+        .filter(governance_decision::Column::Target.eq(target))
+        .filter(governance_decision::Column::Status.is_in(["pending", "reviewed"]))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a policy's failure runs (its definition changed or it is gone).
+pub async fn reset_policy_runs<C: ConnectionTrait>(
+    db: &C,
+    policy: &str,
+) -> Result<(), StorageError> {
+    governance_status::Entity::delete_many()
+        .filter(governance_status::Column::PolicyId.eq(policy))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -402,6 +402,17 @@ async fn write_key<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Result
     Ok(())
 }
 
+/// A channel's governance state as stored (`None` for an unknown channel).
+pub async fn channel_state(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<String>, StorageError> {
+    Ok(channel::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(|row| row.state))
+}
+
 /// Marks content as changed (every node reloads its catalog); the new generation.
 pub async fn bump_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
     let next = read_generation(db).await? + 1;

@@ -245,9 +245,11 @@ async fn a_proposal_needs_a_reviewer_and_a_different_approver() {
 
     let reviewed = post("review", ana.clone(), comment.clone()).await.unwrap();
     assert_eq!(reviewed.status(), 200);
-    // The reviewer cannot also approve (two levels).
-    let own = post("approve", ana, comment.clone()).await.unwrap();
+    // The reviewer cannot also approve, nor reject (two levels).
+    let own = post("approve", ana.clone(), comment.clone()).await.unwrap();
     assert_problem(own, 403, "forbidden", None).await;
+    let own_reject = post("reject", ana, comment.clone()).await.unwrap();
+    assert_problem(own_reject, 403, "forbidden", None).await;
     let approved = post("approve", ben, json!({"comment": "agreed"}))
         .await
         .unwrap();
@@ -257,6 +259,26 @@ async fn a_proposal_needs_a_reviewer_and_a_different_approver() {
     assert_eq!(body["reviewed_by"], "staff:ana");
     assert_eq!(body["decided_by"], "staff:ben");
     assert_eq!(sms_status(&app).await, 410);
+    // Decided is decided: a second approval, or a rejection now, is refused.
+    let ben = staff_token_for("ben", &["governance_approver"], "");
+    let again = post("approve", ben.clone(), json!({"comment": "again"}))
+        .await
+        .unwrap();
+    assert_problem(again, 409, "conflict", None).await;
+    let late = post("reject", ben, json!({"comment": "changed my mind"}))
+        .await
+        .unwrap();
+    assert_problem(late, 409, "conflict", None).await;
+    // Reinstating something governance did not take out of service is refused.
+    let reinstate_web = app
+        .client
+        .post(format!("{}/v1/governance/reinstate", app.address))
+        .bearer_auth(staff_token(&["governance"], ""))
+        .json(&json!({"scope": "channel", "target": "chat", "comment": "unprotect"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(reinstate_web, 409, "conflict", Some("target")).await;
 }
 
 #[tokio::test]
