@@ -28,6 +28,10 @@ pub struct TrackingClaims {
     pub lo: String,
     /// catalog generation the decision was made on
     pub gen: u64,
+    /// the segment set the decision was made for (comma-separated, sorted), if any:
+    /// the cohort's, so a shared answer still names nobody
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sg: String,
 }
 
 /// A tracked link (`lk` names the link field) or an email open pixel (no `lk`), with the
@@ -46,6 +50,8 @@ pub struct LinkClaims {
     /// The person's key (pseudonymous), so opens and clicks count for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub an: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sg: String,
 }
 
 impl From<LinkClaims> for crate::engagement::DecisionRef {
@@ -57,6 +63,7 @@ impl From<LinkClaims> for crate::engagement::DecisionRef {
             channel: c.ch,
             device: c.dv,
             locale: c.lo,
+            segments: c.sg,
         }
     }
 }
@@ -156,6 +163,7 @@ impl Signer {
             dv: device.into(),
             lo: locale.into(),
             gen: generation,
+            sg: String::new(),
         }
     }
 
@@ -186,6 +194,7 @@ impl Signer {
             lo: decision.lo.clone(),
             lk: field.map(str::to_string),
             an: person.map(str::to_string),
+            sg: decision.sg.clone(),
         })
     }
 

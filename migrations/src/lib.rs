@@ -7,6 +7,7 @@ mod m20261123_000001_content;
 mod m20261123_000002_engagement;
 mod m20261125_000003_identity;
 mod m20261125_000004_governance;
+mod m20261125_000005_event_segments;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_engagement::Migration),
             Box::new(m20261125_000003_identity::Migration),
             Box::new(m20261125_000004_governance::Migration),
+            Box::new(m20261125_000005_event_segments::Migration),
         ]
     }
 }

@@ -28,6 +28,8 @@ pub struct RenderKey {
     channel: u8,
     device: u8,
     chain: Arc<Chain>,
+    /// The segment set (its tracking token names it); 0 for none.
+    segments: u64,
 }
 
 /// A rendered answer, ready to send.
@@ -272,6 +274,16 @@ pub fn answer(
             channel: ctx.channel as u8,
             device: ctx.device as u8,
             chain: ctx.chain.clone(),
+            segments: if ctx.segments.is_empty() {
+                0
+            } else {
+                crate::catalog::stable_hash(
+                    &ctx.segments
+                        .iter()
+                        .map(|s| s.as_bytes())
+                        .collect::<Vec<_>>(),
+                )
+            },
         };
         if let Some(hit) = state.rendered.get(&key) {
             state.metrics.render_cache.with_label_values(&["hit"]).inc();
@@ -372,7 +384,7 @@ fn build(
     }
     let rendered = render(catalog, variant, ctx.channel, &ctx.chain, &args);
     let locale = catalog.l10n.locale_name(ctx.chain.primary());
-    let claims = crate::tokens::Signer::tracking_claims(
+    let mut claims = crate::tokens::Signer::tracking_claims(
         placement,
         &variant.id,
         variant.version,
@@ -381,6 +393,8 @@ fn build(
         locale,
         catalog.generation,
     );
+    // Segments come sorted from cohort keys and from the catalog's definition order.
+    claims.sg = ctx.segments.join(",");
     let tracking_token = state.signer.sign_tracking(&claims);
     let channel_def = &catalog.channels[ctx.channel].def;
     let tracking = channel_def.tracked_links.then(|| Tracking {

@@ -132,6 +132,8 @@ pub struct DecisionRef {
     pub channel: String,
     pub device: String,
     pub locale: String,
+    /// The segment set the decision was made for (comma-separated), or empty.
+    pub segments: String,
 }
 
 impl From<TrackingClaims> for DecisionRef {
@@ -143,6 +145,7 @@ impl From<TrackingClaims> for DecisionRef {
             channel: c.ch,
             device: c.dv,
             locale: c.lo,
+            segments: c.sg,
         }
     }
 }
@@ -515,6 +518,26 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds another group's counts to these.
+    pub fn merge(&mut self, other: &Counts) {
+        self.impressions += other.impressions;
+        self.views += other.views;
+        self.clicks += other.clicks;
+        self.conversions += other.conversions;
+        self.dismissals += other.dismissals;
+        self.opt_ins += other.opt_ins;
+        self.opt_outs += other.opt_outs;
+        self.shares += other.shares;
+        self.csat_count += other.csat_count;
+        self.csat_sum += other.csat_sum;
+        self.nps_count += other.nps_count;
+        self.nps_sum += other.nps_sum;
+        self.nps_promoters += other.nps_promoters;
+        self.nps_detractors += other.nps_detractors;
+        self.ces_count += other.ces_count;
+        self.ces_sum += other.ces_sum;
+    }
+
     fn add(&mut self, event: &NewEvent) {
         match event.kind {
             EventKind::Impression => self.impressions += 1,

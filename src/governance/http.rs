@@ -511,7 +511,7 @@ fn day(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Pr
     params(
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (default: 27 days before `to`)"),
         ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default: today, UTC)"),
-        ("group_by" = Option<String>, Query, description = "Comma-separated: channel, placement, variant, locale, device, day (default channel)"),
+        ("group_by" = Option<String>, Query, description = "Comma-separated: channel, placement, variant, locale, device, segment, day (default channel)"),
         ("format" = Option<String>, Query, description = "json (default) or csv"),
     ),
     responses((status = 200, body = EngagementReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
@@ -540,12 +540,6 @@ pub async fn engagement_report(
         .split(',')
         .map(str::trim)
     {
-        if name == "segment" {
-            return Err(Problem::invalid(
-                "group_by",
-                "segment is not available: events are not recorded with segments yet",
-            ));
-        }
         if !super::report::GROUPS.contains(&name) {
             return Err(Problem::invalid(
                 "group_by",
@@ -569,9 +563,18 @@ pub async fn engagement_report(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/csv")),
     };
-    let sums = crate::storage::events::sum_rollups(&state.db, &group_by, from, to).await?;
-    let revenue = crate::storage::events::sum_revenue(&state.db, &group_by, from, to).await?;
-    let velocity = crate::storage::events::sum_velocity(&state.db, &group_by, from, to).await?;
+    let (sums, revenue, velocity) = if group_by.contains(&"segment") {
+        // Rollups are not kept per segment: read the event log (no velocity).
+        let (sums, revenue) =
+            crate::storage::events::sum_by_segment(&state.db, &group_by, from, to).await?;
+        (sums, revenue, Vec::new())
+    } else {
+        (
+            crate::storage::events::sum_rollups(&state.db, &group_by, from, to).await?,
+            crate::storage::events::sum_revenue(&state.db, &group_by, from, to).await?,
+            crate::storage::events::sum_velocity(&state.db, &group_by, from, to).await?,
+        )
+    };
     let rows = super::report::build(&group_by, sums, revenue, velocity);
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "private, no-store"));

@@ -9,7 +9,15 @@ use crate::engagement::{velocity_quantile, Counts};
 use crate::storage::events::RollupSum;
 
 /// Dimensions a report may group by.
-pub const GROUPS: [&str; 6] = ["channel", "placement", "variant", "locale", "device", "day"];
+pub const GROUPS: [&str; 7] = [
+    "channel",
+    "placement",
+    "variant",
+    "locale",
+    "device",
+    "segment",
+    "day",
+];
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportRow {

@@ -57,6 +57,7 @@ pub async fn store_events(
                 "score",
                 "comment",
                 "link",
+                "segments",
             ]
             .map(name),
         );
@@ -80,6 +81,7 @@ pub async fn store_events(
                 e.feedback.as_ref().map(|f| f.score).into(),
                 e.feedback.as_ref().and_then(|f| f.comment.clone()).into(),
                 e.link.clone().into(),
+                (!d.segments.is_empty()).then(|| d.segments.clone()).into(),
             ]);
         }
         insert
@@ -594,4 +596,153 @@ pub async fn sum_velocity<C: ConnectionTrait>(
         ));
     }
     Ok(rows)
+}
+
+/// Engagement by segment, from the event log (rollups are not kept per segment):
+/// counts and revenue over `[since, until]` grouped by `group_by`, where `segment` may
+/// be one of the dimensions. An event of a decision made for several segments counts
+/// in each; one made for none counts under `(none)`.
+pub async fn sum_by_segment<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<(Vec<RollupSum>, Vec<(Vec<String>, String, i64)>), StorageError> {
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let dimension = |d: &str| -> SimpleExpr {
+        match (d, postgres) {
+            ("day", true) => Expr::cust("to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+            ("day", false) => Expr::cust("substr(occurred_at, 1, 10)"),
+            ("segment", _) => Expr::cust("COALESCE(segments, '')"),
+            (d, _) => Expr::col(name(d)),
+        }
+    };
+    let start = since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let end = (until + chrono::Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let sum = |condition: &str, value: &str| {
+        Expr::cust(format!(
+            "CAST(SUM(CASE WHEN {condition} THEN {value} ELSE 0 END) AS BIGINT)"
+        ))
+    };
+    let counters: [(&str, SimpleExpr); 15] = [
+        ("impressions", sum("kind = 'impression'", "1")),
+        ("views", sum("kind = 'view'", "1")),
+        ("clicks", sum("kind = 'click'", "1")),
+        ("conversions", sum("kind = 'conversion'", "1")),
+        ("dismissals", sum("kind = 'dismiss'", "1")),
+        ("opt_ins", sum("kind = 'opt_in'", "1")),
+        ("opt_outs", sum("kind = 'opt_out'", "1")),
+        ("shares", sum("kind = 'share'", "1")),
+        ("csat_count", sum("feedback_kind = 'csat'", "1")),
+        ("csat_sum", sum("feedback_kind = 'csat'", "score")),
+        ("nps_count", sum("feedback_kind = 'nps'", "1")),
+        (
+            "nps_promoters",
+            sum("feedback_kind = 'nps' AND score >= 9", "1"),
+        ),
+        (
+            "nps_detractors",
+            sum("feedback_kind = 'nps' AND score <= 6", "1"),
+        ),
+        ("ces_count", sum("feedback_kind = 'ces'", "1")),
+        ("ces_sum", sum("feedback_kind = 'ces'", "score")),
+    ];
+    let mut select = Query::select();
+    select.from(name("events"));
+    for (i, d) in group_by.iter().enumerate() {
+        select.expr_as(dimension(d), name(&format!("k{i}")));
+        select.add_group_by([dimension(d)]);
+    }
+    for (alias, expr) in counters {
+        select.expr_as(expr, name(alias));
+    }
+    select
+        .and_where(Expr::col(name("occurred_at")).gte(start))
+        .and_where(Expr::col(name("occurred_at")).lt(end));
+    let keys_of = |row: &sea_orm::QueryResult| -> Result<Vec<String>, StorageError> {
+        (0..group_by.len())
+            .map(|i| Ok(row.try_get::<String>("", &format!("k{i}"))?))
+            .collect()
+    };
+    // Expands a key list whose segment entry is a set into one key list per segment.
+    let segment_at = group_by.iter().position(|d| *d == "segment");
+    let expand = |keys: Vec<String>| -> Vec<Vec<String>> {
+        let Some(at) = segment_at else {
+            return vec![keys];
+        };
+        let set: Vec<String> = if keys[at].is_empty() {
+            vec!["(none)".to_string()]
+        } else {
+            keys[at].split(',').map(str::to_string).collect()
+        };
+        set.into_iter()
+            .map(|segment| {
+                let mut k = keys.clone();
+                k[at] = segment;
+                k
+            })
+            .collect()
+    };
+    let mut sums: std::collections::BTreeMap<Vec<String>, Counts> = Default::default();
+    for row in db.query_all(&select).await? {
+        let get = |c: &str| -> Result<i64, StorageError> {
+            Ok(row.try_get::<Option<i64>>("", c)?.unwrap_or(0))
+        };
+        let counts = Counts {
+            impressions: get("impressions")?,
+            views: get("views")?,
+            clicks: get("clicks")?,
+            conversions: get("conversions")?,
+            dismissals: get("dismissals")?,
+            opt_ins: get("opt_ins")?,
+            opt_outs: get("opt_outs")?,
+            shares: get("shares")?,
+            csat_count: get("csat_count")?,
+            csat_sum: get("csat_sum")?,
+            nps_count: get("nps_count")?,
+            nps_sum: 0,
+            nps_promoters: get("nps_promoters")?,
+            nps_detractors: get("nps_detractors")?,
+            ces_count: get("ces_count")?,
+            ces_sum: get("ces_sum")?,
+        };
+        for keys in expand(keys_of(&row)?) {
+            let total = sums.entry(keys).or_default();
+            total.merge(&counts);
+        }
+    }
+    let mut revenue_select = Query::select();
+    revenue_select.from(name("events"));
+    for (i, d) in group_by.iter().enumerate() {
+        revenue_select.expr_as(dimension(d), name(&format!("k{i}")));
+        revenue_select.add_group_by([dimension(d)]);
+    }
+    revenue_select.column(name("currency"));
+    revenue_select.add_group_by([Expr::col(name("currency"))]);
+    revenue_select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("revenue_minor"))), name("BIGINT")),
+        name("amount"),
+    );
+    revenue_select
+        .and_where(Expr::col(name("kind")).eq("conversion"))
+        .and_where(Expr::col(name("currency")).is_not_null())
+        .and_where(Expr::col(name("occurred_at")).gte(start))
+        .and_where(Expr::col(name("occurred_at")).lt(end));
+    let mut revenue = Vec::new();
+    for row in db.query_all(&revenue_select).await? {
+        let currency = row.try_get::<String>("", "currency")?;
+        let amount = row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0);
+        for keys in expand(keys_of(&row)?) {
+            revenue.push((keys, currency.clone(), amount));
+        }
+    }
+    Ok((
+        sums.into_iter()
+            .map(|(keys, counts)| RollupSum { keys, counts })
+            .collect(),
+        revenue,
+    ))
 }

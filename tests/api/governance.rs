@@ -440,7 +440,6 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
     assert!(first.starts_with("email,20"), "{first}");
 
     for (query, field) in [
-        ("group_by=segment", "group_by"),
         ("group_by=colour", "group_by"),
         ("from=2026-13-01", "from"),
         ("from=2026-11-20&to=2026-11-01", "from"),
@@ -690,4 +689,101 @@ mode = "auto"
         .find(|v| v.id == "home-hero-spring-b")
         .unwrap();
     assert_eq!(spring.state, tailor::catalog::model::VariantState::Retired);
+}
+
+#[tokio::test]
+async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_token() {
+    let app = spawn_app().await;
+    app.identified(json!({
+        "identifiers": {"customer_id": "C-seg"},
+        "traits": {"tier": "gold", "influence_score": 90},
+    }))
+    .await;
+    let token = identity_token("C-seg", 300);
+    let context: serde_json::Value = app
+        .get_with(
+            "/v1/context",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cohort = context["cohort"].as_str().unwrap();
+    // The shared answer for the cohort names the segments, never the person.
+    let shared: serde_json::Value = app
+        .get(&format!(
+            "/v1/content/email.welcome?channel=email&locale=en&cohort={cohort}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let anonymous: serde_json::Value = app
+        .get("/v1/content/email.welcome?channel=email&locale=en")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(shared["tracking_token"], anonymous["tracking_token"]);
+    let mut events = Vec::new();
+    for i in 0..4 {
+        events.push(json!({"event_id": format!("seg-imp-{i}"), "type": "impression", "tracking_token": shared["tracking_token"]}));
+    }
+    events.push(json!({"event_id": "seg-click", "type": "click", "tracking_token": shared["tracking_token"]}));
+    events.push(json!({"event_id": "seg-conv", "type": "conversion", "tracking_token": shared["tracking_token"],
+        "revenue": {"amount": "20.00", "currency": "EUR"}}));
+    for i in 0..3 {
+        events.push(json!({"event_id": format!("none-imp-{i}"), "type": "impression", "tracking_token": anonymous["tracking_token"]}));
+    }
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .json(&json!({"events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let analyst = format!("Bearer {}", staff_token(&["analyst"], ""));
+    let report: serde_json::Value = app
+        .get_with(
+            "/v1/reports/engagement?group_by=segment",
+            &[("Authorization", &analyst)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let by_segment = |segment: &str| {
+        rows.iter()
+            .find(|r| r["group"]["segment"] == segment)
+            .unwrap_or_else(|| panic!("no {segment} row in {report}"))
+            .clone()
+    };
+    // The person is in two segments: their events count in each.
+    for segment in ["influencer", "vip"] {
+        let row = by_segment(segment);
+        assert_eq!(row["impressions"], 4, "{row}");
+        assert_eq!(row["clicks"], 1);
+        assert_eq!(row["click_through"], 0.25);
+        assert_eq!(row["revenue"]["EUR"], "20.00");
+    }
+    assert_eq!(by_segment("(none)")["impressions"], 3);
+    let csv = app
+        .get_with(
+            "/v1/reports/engagement?group_by=segment,channel,day&format=csv",
+            &[("Authorization", &analyst)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("segment,channel,day,impressions"));
+    assert!(csv.lines().any(|l| l.starts_with("vip,email,20")), "{csv}");
 }
