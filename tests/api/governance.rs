@@ -466,7 +466,7 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
 }
 
 /// Whether this machine can run the browser test: Debian's Chromium and the
-/// `tests/browser` packages (`npm ci` there). CI sets `TAILOR_REQUIRE_BROWSER=1`, so a
+/// `tests/browser` packages (`npm ci` there). CI sets `REQUIRE_BROWSER_TESTS=1`, so a
 /// missing browser fails there instead of skipping.
 fn browser_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -474,9 +474,9 @@ fn browser_ready() -> bool {
         && repo_root()
             .join("tests/browser/node_modules/playwright-core")
             .exists();
-    if !ready && std::env::var("TAILOR_REQUIRE_BROWSER").is_ok() {
+    if !ready && std::env::var("REQUIRE_BROWSER_TESTS").is_ok() {
         panic!(
-            "TAILOR_REQUIRE_BROWSER is set but Chromium or tests/browser/node_modules is missing"
+            "REQUIRE_BROWSER_TESTS is set but Chromium or tests/browser/node_modules is missing"
         );
     }
     ready
