@@ -202,6 +202,10 @@ async fn run(
         let Some(policy) = by_id.get(finding.policy.as_str()) else {
             continue;
         };
+        if finding.verdict == Verdict::Insufficient {
+            // Not judged: this period stays open for a later run with more data.
+            continue;
+        }
         let scope = finding.scope.as_str();
         let status = store::status_of(db, scope, &finding.target, &policy.id).await?;
         if status.as_ref().is_some_and(|s| s.last_period == period) {
@@ -217,8 +221,7 @@ async fn run(
         let (failures, verdict) = match finding.verdict {
             Verdict::Fail => (run + 1, "fail"),
             Verdict::Pass => (0, "pass"),
-            // Too few observations, or protected: no judgement this period.
-            Verdict::Insufficient => (0, "insufficient"),
+            Verdict::Insufficient => continue,
             Verdict::Protected => (0, "protected"),
         };
         if !dry_run {

@@ -787,3 +787,33 @@ async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_toke
         .starts_with("segment,channel,day,impressions"));
     assert!(csv.lines().any(|l| l.starts_with("vip,email,20")), "{csv}");
 }
+
+#[tokio::test]
+async fn the_server_runs_the_policies_on_its_schedule() {
+    let fixture = content_fixture(|root| {
+        std::fs::write(
+            root.join("content/governance.toml"),
+            channel_policy("auto", ""),
+        )
+        .expect("write policy");
+    });
+    let app = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        governance_evaluate_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    seed_month(&app, false).await;
+    // Nobody calls the evaluator: the server's own schedule retires sms.
+    let started = std::time::Instant::now();
+    while sms_status(&app).await != 410 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the scheduled evaluation did not retire sms"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recorded = decisions(&app).await;
+    assert_eq!(recorded[0]["proposed_by"], "evaluator");
+    assert_eq!(recorded[0]["target"], "sms");
+}

@@ -30,6 +30,8 @@ pub struct Options {
     pub database_url: Option<String>,
     pub signing_secret: Option<String>,
     pub poll_secs: u64,
+    /// How often the server runs the governance policies by itself.
+    pub governance_evaluate_secs: u64,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             database_url: None,
             signing_secret: Some(SIGNING_SECRET.to_string()),
             poll_secs: 3600,
+            governance_evaluate_secs: 3600,
         }
     }
 }
@@ -123,6 +126,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         locales_dir: root.join("locales"),
         signing_secret: options.signing_secret.map(Secret::new),
         catalog_poll_secs: options.poll_secs,
+        governance_evaluate_secs: options.governance_evaluate_secs,
         workers: Some(1),
         dev_token_secret: Some(Secret::new(DEV_TOKEN_SECRET)),
         server_api_keys: vec![Secret::new(SERVER_KEY)],
