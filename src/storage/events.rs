@@ -465,6 +465,33 @@ fn dimension_expr(dimension: &str) -> SimpleExpr {
     }
 }
 
+/// `SELECT <group_by as k0, k1...> FROM <daily table> WHERE day in [since, until]
+/// GROUP BY <group_by>`: what every rollup query starts from.
+fn grouped_daily(
+    table: &str,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> sea_orm::sea_query::SelectStatement {
+    let mut select = Query::select();
+    select.from(name(table));
+    for (i, dimension) in group_by.iter().enumerate() {
+        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
+        select.add_group_by([dimension_expr(dimension)]);
+    }
+    select
+        .and_where(Expr::col(name("day")).gte(since))
+        .and_where(Expr::col(name("day")).lte(until));
+    select
+}
+
+/// The group's dimension values (`k0`, `k1`, ...) of a grouped row.
+fn group_keys(row: &sea_orm::QueryResult, count: usize) -> Result<Vec<String>, StorageError> {
+    (0..count)
+        .map(|i| Ok(row.try_get::<String>("", &format!("k{i}"))?))
+        .collect()
+}
+
 /// Daily rollups summed over `[since, until]`, grouped by `group_by` (a subset of
 /// [`ROLLUP_DIMENSIONS`]; callers check it).
 pub async fn sum_rollups<C: ConnectionTrait>(
@@ -473,27 +500,16 @@ pub async fn sum_rollups<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<RollupSum>, StorageError> {
-    let mut select = Query::select();
-    select.from(name("engagement_daily"));
-    for (i, dimension) in group_by.iter().enumerate() {
-        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
-        select.add_group_by([dimension_expr(dimension)]);
-    }
+    let mut select = grouped_daily("engagement_daily", group_by, since, until);
     for counter in DAILY_COUNTERS {
         select.expr_as(
             Func::cast_as(Func::sum(Expr::col(name(counter))), name("BIGINT")),
             name(counter),
         );
     }
-    select
-        .and_where(Expr::col(name("day")).gte(since))
-        .and_where(Expr::col(name("day")).lte(until));
     let mut sums = Vec::new();
     for row in db.query_all(&select).await? {
-        let mut keys = Vec::with_capacity(group_by.len());
-        for i in 0..group_by.len() {
-            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
-        }
+        let keys = group_keys(&row, group_by.len())?;
         let mut v = [0i64; 16];
         for (slot, counter) in v.iter_mut().zip(DAILY_COUNTERS) {
             *slot = row.try_get::<Option<i64>>("", counter)?.unwrap_or(0);
@@ -530,27 +546,16 @@ pub async fn sum_revenue<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, i64)>, StorageError> {
-    let mut select = Query::select();
-    select.from(name("revenue_daily"));
-    for (i, dimension) in group_by.iter().enumerate() {
-        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
-        select.add_group_by([dimension_expr(dimension)]);
-    }
+    let mut select = grouped_daily("revenue_daily", group_by, since, until);
     select.column(name("currency"));
     select.add_group_by([Expr::col(name("currency"))]);
     select.expr_as(
         Func::cast_as(Func::sum(Expr::col(name("amount_minor"))), name("BIGINT")),
         name("amount"),
     );
-    select
-        .and_where(Expr::col(name("day")).gte(since))
-        .and_where(Expr::col(name("day")).lte(until));
     let mut sums = Vec::new();
     for row in db.query_all(&select).await? {
-        let mut keys = Vec::with_capacity(group_by.len());
-        for i in 0..group_by.len() {
-            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
-        }
+        let keys = group_keys(&row, group_by.len())?;
         sums.push((
             keys,
             row.try_get::<String>("", "currency")?,
@@ -567,27 +572,16 @@ pub async fn sum_velocity<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, i16, i64)>, StorageError> {
-    let mut select = Query::select();
-    select.from(name("velocity_daily"));
-    for (i, dimension) in group_by.iter().enumerate() {
-        select.expr_as(dimension_expr(dimension), name(&format!("k{i}")));
-        select.add_group_by([dimension_expr(dimension)]);
-    }
+    let mut select = grouped_daily("velocity_daily", group_by, since, until);
     select.columns([name("outcome"), name("bucket")]);
     select.add_group_by([Expr::col(name("outcome")), Expr::col(name("bucket"))]);
     select.expr_as(
         Func::cast_as(Func::sum(Expr::col(name("count"))), name("BIGINT")),
         name("n"),
     );
-    select
-        .and_where(Expr::col(name("day")).gte(since))
-        .and_where(Expr::col(name("day")).lte(until));
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
-        let mut keys = Vec::with_capacity(group_by.len());
-        for i in 0..group_by.len() {
-            keys.push(row.try_get::<String>("", &format!("k{i}"))?);
-        }
+        let keys = group_keys(&row, group_by.len())?;
         rows.push((
             keys,
             row.try_get::<String>("", "outcome")?,
@@ -662,11 +656,7 @@ pub async fn sum_by_segment<C: ConnectionTrait>(
     select
         .and_where(Expr::col(name("occurred_at")).gte(start))
         .and_where(Expr::col(name("occurred_at")).lt(end));
-    let keys_of = |row: &sea_orm::QueryResult| -> Result<Vec<String>, StorageError> {
-        (0..group_by.len())
-            .map(|i| Ok(row.try_get::<String>("", &format!("k{i}"))?))
-            .collect()
-    };
+    let keys_of = |row: &sea_orm::QueryResult| group_keys(row, group_by.len());
     // Expands a key list whose segment entry is a set into one key list per segment.
     let segment_at = group_by.iter().position(|d| *d == "segment");
     let expand = |keys: Vec<String>| -> Vec<Vec<String>> {

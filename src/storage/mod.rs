@@ -18,8 +18,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::catalog::model::{
-    ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, SegmentDef, TraitDef,
-    VariantDef,
+    ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
 use entities::{
@@ -126,6 +125,50 @@ impl ImportReport {
 const GENERATION_KEY: &str = "catalog_generation";
 const SIGNING_SECRET_KEY: &str = "signing_secret";
 
+/// Imports a table of `{id, definition, content_hash, updated_at}` documents (traits,
+/// segments, policies): each item inserted, updated or counted unchanged.
+macro_rules! import_documents {
+    ($tx:expr, $module:ident, $items:expr, $kind:expr, $now:expr, $report:expr) => {
+        let existing: HashMap<String, String> = $module::Entity::find()
+            .all($tx)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.content_hash))
+            .collect();
+        for def in &$items {
+            let definition = to_json(def);
+            let hash = content_hash(&definition);
+            let model = $module::ActiveModel {
+                id: Set(def.id.clone()),
+                definition: Set(definition),
+                content_hash: Set(hash.clone()),
+                updated_at: Set($now),
+            };
+            upsert!(
+                $tx,
+                $module::Entity,
+                model,
+                existing,
+                def.id,
+                hash,
+                $kind,
+                $report
+            );
+        }
+    };
+}
+
+/// The documents of such a table, ordered by id.
+macro_rules! load_documents {
+    ($db:expr, $module:ident, $into:expr) => {
+        let mut rows = $module::Entity::find().all($db).await?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        for row in rows {
+            $into.push(from_json(&row.id, &row.definition)?);
+        }
+    };
+}
+
 /// Inserts a new document, updates a changed one (by content hash), counts the rest.
 macro_rules! upsert {
     ($tx:expr, $entity:path, $model:expr, $existing:expr, $id:expr, $hash:expr, $kind:expr, $report:expr) => {
@@ -198,86 +241,18 @@ pub async fn import(
         }
     }
 
-    let existing: HashMap<String, String> = trait_def::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.content_hash))
-        .collect();
-    for def in &content.traits {
-        let definition = to_json(def);
-        let hash = content_hash(&definition);
-        let model = trait_def::ActiveModel {
-            id: Set(def.id.clone()),
-            definition: Set(definition),
-            content_hash: Set(hash.clone()),
-            updated_at: Set(now),
-        };
-        upsert!(
-            &tx,
-            trait_def::Entity,
-            model,
-            existing,
-            def.id,
-            hash,
-            "trait",
-            report
-        );
-    }
+    import_documents!(&tx, trait_def, content.traits, "trait", now, report);
 
-    let existing: HashMap<String, String> = segment::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.content_hash))
-        .collect();
-    for def in &content.segments {
-        let definition = to_json(def);
-        let hash = content_hash(&definition);
-        let model = segment::ActiveModel {
-            id: Set(def.id.clone()),
-            definition: Set(definition),
-            content_hash: Set(hash.clone()),
-            updated_at: Set(now),
-        };
-        upsert!(
-            &tx,
-            segment::Entity,
-            model,
-            existing,
-            def.id,
-            hash,
-            "segment",
-            report
-        );
-    }
+    import_documents!(&tx, segment, content.segments, "segment", now, report);
 
-    let existing: HashMap<String, String> = governance_policy::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.content_hash))
-        .collect();
-    for def in &content.policies {
-        let definition = to_json(def);
-        let hash = content_hash(&definition);
-        let model = governance_policy::ActiveModel {
-            id: Set(def.id.clone()),
-            definition: Set(definition),
-            content_hash: Set(hash.clone()),
-            updated_at: Set(now),
-        };
-        upsert!(
-            &tx,
-            governance_policy::Entity,
-            model,
-            existing,
-            def.id,
-            hash,
-            "policy",
-            report
-        );
-    }
+    import_documents!(
+        &tx,
+        governance_policy,
+        content.policies,
+        "policy",
+        now,
+        report
+    );
 
     let existing: HashMap<String, String> = placement::Entity::find()
         .all(&tx)
@@ -450,25 +425,9 @@ async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageErro
         def.state = ChannelState::parse(&row.state).unwrap_or(def.state);
         content.channels.push(def);
     }
-    let mut traits = trait_def::Entity::find().all(db).await?;
-    traits.sort_by(|a, b| a.id.cmp(&b.id));
-    for row in traits {
-        content
-            .traits
-            .push(from_json::<TraitDef>(&row.id, &row.definition)?);
-    }
-    let mut segments = segment::Entity::find().all(db).await?;
-    segments.sort_by(|a, b| a.id.cmp(&b.id));
-    for row in segments {
-        content
-            .segments
-            .push(from_json::<SegmentDef>(&row.id, &row.definition)?);
-    }
-    let mut policies = governance_policy::Entity::find().all(db).await?;
-    policies.sort_by(|a, b| a.id.cmp(&b.id));
-    for row in policies {
-        content.policies.push(from_json(&row.id, &row.definition)?);
-    }
+    load_documents!(db, trait_def, content.traits);
+    load_documents!(db, segment, content.segments);
+    load_documents!(db, governance_policy, content.policies);
     // Governance owns variants' retirement: an import never brings one back.
     let retired: std::collections::HashSet<String> = governance::states(db, "variant")
         .await?
