@@ -48,6 +48,8 @@ pub struct AppState {
     /// Person resolution (moka, then Redis, then the database).
     pub people: crate::identity::directory::PersonDirectory,
     pub identifier_types: crate::identity::graph::IdentifierTypes,
+    /// CDN purges after publishes and archives.
+    pub purger: crate::delivery::purge::Purger,
 }
 
 /// Recent impression times per (person key, placement).
@@ -108,22 +110,20 @@ impl AppState {
         }
     }
 
-    /// Tells every node (this one included) that content changed.
+    /// Tells every node that content changed: this one at once (so the caller's next
+    /// request sees the change), the others through Redis (they poll without it).
     pub async fn announce_change(&self, generation: u64) {
-        match &self.redis {
-            Some(conn) => {
-                let mut conn = conn.clone();
-                let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                    .arg(INVALIDATION_CHANNEL)
-                    .arg(generation.to_string())
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
-                    self.invalidate().await;
-                }
+        self.invalidate().await;
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let sent: Result<i64, _> = redis::cmd("PUBLISH")
+                .arg(INVALIDATION_CHANNEL)
+                .arg(generation.to_string())
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
             }
-            None => self.invalidate().await,
         }
     }
 
@@ -227,7 +227,10 @@ impl Application {
             metrics.clone(),
         );
         let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
+        let purger =
+            crate::delivery::purge::Purger::new(settings.purge_webhook_url.clone(), metrics.clone());
         let state = web::Data::new(AppState {
+            purger,
             auth,
             people,
             identifier_types,
@@ -306,6 +309,7 @@ impl Application {
                 .configure(crate::engagement::http::configure)
                 .configure(crate::identity::http::configure)
                 .configure(crate::governance::http::configure)
+                .configure(crate::authoring::http::configure)
                 .configure(crate::ops::configure)
                 .default_service(web::to(crate::problem::not_found))
         })

@@ -682,3 +682,16 @@ mod tests {
         .is_err());
     }
 }
+
+/// The staff token of a request, holding one of `roles` (`401`/`403` otherwise).
+pub fn staff_of(
+    req: &actix_web::HttpRequest,
+    auth: &Auth,
+    roles: &[&str],
+) -> Result<StaffClaims, crate::problem::Problem> {
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    Ok(auth.staff_with_role(authorization, roles)?)
+}

@@ -79,6 +79,9 @@ pub struct Settings {
     /// Absolute base URL of this service as customers reach it, for tracked links and
     /// open pixels in email and SMS. Unset: `http://<bind>`.
     pub public_url: Option<String>,
+    /// Where publishes and archives send their CDN purge (`POST`, JSON
+    /// `{"surrogate_keys": [...]}`). Unset: purges are only logged.
+    pub purge_webhook_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -148,6 +151,7 @@ impl Default for Settings {
             workers: None,
             max_batch_placements: 20,
             public_url: None,
+            purge_webhook_url: None,
         }
     }
 }
@@ -236,6 +240,11 @@ impl Settings {
                     "public_url",
                     "must be an http(s) URL without a trailing slash",
                 );
+            }
+        }
+        if let Some(url) = &self.purge_webhook_url {
+            if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return invalid("purge_webhook_url", "must be an http(s) URL");
             }
         }
         for (setting, tokens) in [

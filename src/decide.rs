@@ -46,6 +46,53 @@ pub struct Decision {
     pub next_change: Option<DateTime<Utc>>,
 }
 
+/// Why a variant cannot serve a context (preview explains every variant with it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ineligible {
+    NotPublished(VariantState),
+    Channel,
+    Device,
+    NotStarted(DateTime<Utc>),
+    Ended(DateTime<Utc>),
+    /// Its targeting rule was false.
+    Rule,
+}
+
+impl Ineligible {
+    /// Passed the state, channel and device gates (its schedule still matters).
+    fn offered(&self) -> bool {
+        matches!(
+            self,
+            Ineligible::NotStarted(_) | Ineligible::Ended(_) | Ineligible::Rule
+        )
+    }
+}
+
+/// The eligibility gates of step 2, in order: state, channel, device, schedule, rule.
+pub fn eligibility(
+    variant: &crate::catalog::Variant,
+    input: &DecisionInput,
+) -> Result<(), Ineligible> {
+    if variant.state != VariantState::Published {
+        return Err(Ineligible::NotPublished(variant.state));
+    }
+    if !variant.allows_channel(input.channel) {
+        return Err(Ineligible::Channel);
+    }
+    if !variant.allows_device(input.device) {
+        return Err(Ineligible::Device);
+    }
+    match (variant.starts_at, variant.ends_at) {
+        (Some(start), _) if input.now < start => return Err(Ineligible::NotStarted(start)),
+        (_, Some(end)) if input.now >= end => return Err(Ineligible::Ended(end)),
+        _ => {}
+    }
+    match &variant.rule {
+        Some(rule) if !rule.eval(input.attributes) => Err(Ineligible::Rule),
+        _ => Ok(()),
+    }
+}
+
 pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
     let mut personal = false;
     let mut reads_bucket = false;
@@ -55,10 +102,8 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
     // Eligible variants of the best group so far; small, so a stack-friendly Vec.
     let mut group: Vec<usize> = Vec::new();
     for (index, variant) in placement.variants.iter().enumerate() {
-        if variant.state != VariantState::Published
-            || !variant.allows_channel(input.channel)
-            || !variant.allows_device(input.device)
-        {
+        let verdict = eligibility(variant, input);
+        if verdict.as_ref().is_err_and(|why| !why.offered()) {
             continue;
         }
         for boundary in [variant.starts_at, variant.ends_at].into_iter().flatten() {
@@ -66,19 +111,19 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
                 next_change = Some(boundary);
             }
         }
-        if !variant.in_schedule(input.now) {
-            continue;
-        }
-        if let Some(rule) = &variant.rule {
+        if matches!(verdict, Ok(()) | Err(Ineligible::Rule)) {
+            // The rule was read: what it read decides who may share the answer.
             let reads = variant.reads;
-            reads_bucket |= reads.bucket;
-            personal |= (reads.traits && input.has_traits)
-                || (reads.segments && input.segments_from_person)
-                || (reads.bucket && input.bucket_from_person);
-            temporal |= variant.reads.temporal;
-            if !rule.eval(input.attributes) {
-                continue;
+            if variant.rule.is_some() {
+                reads_bucket |= reads.bucket;
+                personal |= (reads.traits && input.has_traits)
+                    || (reads.segments && input.segments_from_person)
+                    || (reads.bucket && input.bucket_from_person);
+                temporal |= reads.temporal;
             }
+        }
+        if verdict.is_err() {
+            continue;
         }
         let key = (variant.priority, variant.specificity);
         match best {
@@ -196,6 +241,8 @@ mod tests {
                 channels: vec!["web".into(), "email".into()],
                 fields: BTreeMap::new(),
                 frequency_cap: None,
+                allow_fallback: vec![],
+                archived: false,
                 variants,
             }],
             fluent: vec![],

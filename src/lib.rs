@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod authoring;
 pub mod catalog;
 pub mod config;
 pub mod context;

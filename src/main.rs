@@ -309,13 +309,22 @@ async fn main() -> ExitCode {
                     for item in &report.updated {
                         println!("updated {item}");
                     }
+                    for item in &report.kept {
+                        println!("kept {item} (the database has a newer version; run `tailor export`)");
+                    }
                     eprintln!(
-                        "{} added, {} updated, {} unchanged (generation {})",
+                        "{} added, {} updated, {} kept, {} unchanged (generation {})",
                         report.added.len(),
                         report.updated.len(),
+                        report.kept.len(),
                         report.unchanged,
                         report.generation
                     );
+                    if let (true, Some(url)) = (report.changed(), &settings.redis_url) {
+                        if let Err(e) = tailor::app::publish_generation(url, report.generation).await {
+                            eprintln!("tailor: imported, but could not tell the servers through Redis ({e}); they will poll");
+                        }
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

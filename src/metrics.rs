@@ -15,6 +15,7 @@ pub struct Metrics {
     pub catalog_loads: IntCounter,
     pub events_accepted: IntCounter,
     pub person_lookups: IntCounterVec,
+    pub purges: IntCounterVec,
 }
 
 impl Metrics {
@@ -63,8 +64,17 @@ impl Metrics {
             &["source"],
         )
         .expect("static metric definition");
+        let purges = IntCounterVec::new(
+            Opts::new(
+                "purges_total",
+                "CDN purges sent to the purge webhook, by outcome: sent or failed",
+            ),
+            &["outcome"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(person_lookups.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(purges.clone()),
             Box::new(events_accepted.clone()),
             Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
@@ -87,6 +97,7 @@ impl Metrics {
             catalog_loads,
             events_accepted,
             person_lookups,
+            purges,
         }
     }
 

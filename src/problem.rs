@@ -23,6 +23,8 @@ pub enum ProblemType {
     Forbidden,
     IdentityConflict,
     Conflict,
+    VersionMismatch,
+    InvalidContent,
     PayloadTooLarge,
     Unavailable,
     Internal,
@@ -39,6 +41,8 @@ impl ProblemType {
             ProblemType::Forbidden => StatusCode::FORBIDDEN,
             ProblemType::IdentityConflict => StatusCode::CONFLICT,
             ProblemType::Conflict => StatusCode::CONFLICT,
+            ProblemType::VersionMismatch => StatusCode::PRECONDITION_FAILED,
+            ProblemType::InvalidContent => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -57,6 +61,8 @@ impl ProblemType {
             ProblemType::Forbidden => "Not allowed",
             ProblemType::IdentityConflict => "The identifiers belong to people who must stay apart",
             ProblemType::Conflict => "The resource is not in a state for this",
+            ProblemType::VersionMismatch => "The resource changed since the version named in If-Match",
+            ProblemType::InvalidContent => "The content is not valid",
             ProblemType::PayloadTooLarge => "The request body is too large",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
@@ -75,6 +81,8 @@ impl ProblemType {
             ProblemType::Forbidden => "forbidden",
             ProblemType::IdentityConflict => "identity-conflict",
             ProblemType::Conflict => "conflict",
+            ProblemType::VersionMismatch => "version-mismatch",
+            ProblemType::InvalidContent => "invalid-content",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
@@ -94,6 +102,9 @@ pub struct Problem {
     /// The offending request field, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem found, when there are several (content checks, Fluent syntax).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ContentError>,
     #[serde(skip)]
     problem_type: Option<ProblemType>,
     #[serde(skip)]
@@ -108,6 +119,7 @@ impl Problem {
             status: kind.status().as_u16(),
             detail: detail.into(),
             field: None,
+            errors: Vec::new(),
             problem_type: Some(kind),
             retry_after: None,
         }
@@ -120,6 +132,14 @@ impl Problem {
     pub fn with_field(mut self, field: impl Into<String>) -> Problem {
         self.field = Some(field.into());
         self
+    }
+
+    /// A `422` listing content problems; `field` names the first.
+    pub fn invalid_content(detail: impl Into<String>, errors: Vec<ContentError>) -> Problem {
+        let mut problem = Problem::new(ProblemType::InvalidContent, detail);
+        problem.field = errors.first().and_then(|e| e.field.clone());
+        problem.errors = errors;
+        problem
     }
 
     pub fn with_retry_after(mut self, seconds: u32) -> Problem {
@@ -146,6 +166,19 @@ impl Problem {
             "the server failed to answer; it has been logged",
         )
     }
+}
+
+/// One problem in submitted content: where (a field, or a line and column of a Fluent
+/// resource) and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ContentError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub reason: String,
 }
 
 impl fmt::Display for Problem {
@@ -202,4 +235,24 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A JSON body, or a `400` naming the field that is wrong (by its path in the body).
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // A missing or unknown field is named by serde's message, not the path.
+        let message = inner.to_string();
+        let named = (message.starts_with("missing field") || message.starts_with("unknown field"))
+            .then(|| message.split('`').nth(1).map(str::to_string))
+            .flatten();
+        let field = match (path.as_str(), named) {
+            ("." | "", Some(name)) => name,
+            ("." | "", None) => "body".to_string(),
+            (path, _) => path.to_string(),
+        };
+        Problem::invalid(field, format!("not a valid body: {inner}"))
+    })
 }

@@ -8,6 +8,7 @@ mod m20261123_000002_engagement;
 mod m20261125_000003_identity;
 mod m20261125_000004_governance;
 mod m20261125_000005_event_segments;
+mod m20261125_000006_authoring;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_identity::Migration),
             Box::new(m20261125_000004_governance::Migration),
             Box::new(m20261125_000005_event_segments::Migration),
+            Box::new(m20261125_000006_authoring::Migration),
         ]
     }
 }

@@ -131,9 +131,38 @@ pub struct Variant {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub fields: Vec<Field>,
+    /// By locale index: the variant may be answered in that locale (it has every
+    /// message there, or its placement allows fallback there).
+    pub live_locales: Box<[bool]>,
 }
 
 impl Variant {
+    pub fn is_live_in(&self, locale: usize) -> bool {
+        self.live_locales.get(locale).copied().unwrap_or(false)
+    }
+
+    /// The request's locale chain without the locales this variant is not live in, so
+    /// an incomplete translation is never mixed into an answer; the chain itself when
+    /// every locale is live (the common case, no allocation).
+    pub fn live_chain<'c>(&self, chain: &'c Chain) -> std::borrow::Cow<'c, Chain> {
+        if chain.0.iter().all(|&l| self.is_live_in(l as usize)) {
+            return std::borrow::Cow::Borrowed(chain);
+        }
+        let live: Vec<u16> = chain
+            .0
+            .iter()
+            .copied()
+            .filter(|&l| self.is_live_in(l as usize))
+            .collect();
+        if live.is_empty() {
+            // Not even complete in the default locale (content submitted before the
+            // gate existed): per-message fallback is the only answer left.
+            std::borrow::Cow::Borrowed(chain)
+        } else {
+            std::borrow::Cow::Owned(Chain(live))
+        }
+    }
+
     pub fn in_schedule(&self, now: DateTime<Utc>) -> bool {
         self.starts_at.is_none_or(|s| s <= now) && self.ends_at.is_none_or(|e| now < e)
     }
@@ -210,7 +239,7 @@ impl Catalog {
         let trait_ids: Vec<&str> = content.traits.iter().map(|t| t.id.as_str()).collect();
 
         let mut placements = Vec::new();
-        for def in &content.placements {
+        for def in content.placements.iter().filter(|p| !p.archived) {
             let placement_channels = channel_mask(&def.channels);
             let mut variants = Vec::new();
             for v in &def.variants {
@@ -264,6 +293,7 @@ impl Catalog {
                     weight: v.weight,
                     starts_at: v.starts_at,
                     ends_at: v.ends_at,
+                    live_locales: live_locales(&l10n, def, v),
                     fields,
                 });
             }
@@ -382,6 +412,34 @@ impl Catalog {
     pub fn trait_type(&self, index: usize) -> Option<TraitType> {
         self.traits.get(index).map(|t| t.kind)
     }
+}
+
+/// The messages a variant's text fields use.
+pub fn messages_of(variant: &model::VariantDef) -> impl Iterator<Item = &str> {
+    variant.fields.values().filter_map(|value| match value {
+        FieldValue::Message { message } => Some(message.as_str()),
+        _ => None,
+    })
+}
+
+/// The locale completeness gate, by locale index: a variant is live in a locale that
+/// has every message it uses, or where its placement allows fallback.
+pub fn live_locales(
+    l10n: &L10n,
+    placement: &model::PlacementDef,
+    variant: &model::VariantDef,
+) -> Box<[bool]> {
+    l10n.locale_names()
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            placement
+                .allow_fallback
+                .iter()
+                .any(|l| l == "*" || l.as_str() == name.as_ref())
+                || messages_of(variant).all(|m| l10n.message_info(index, m).is_some())
+        })
+        .collect()
 }
 
 fn message_is_personal(l10n: &L10n, message: &str, traits: &[&str]) -> bool {

@@ -274,6 +274,14 @@ pub struct PlacementDef {
     /// At most so many impressions per person in a rolling window, across channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap: Option<FrequencyCap>,
+    /// Locales (or `"*"`) where a variant may borrow a missing message from the next
+    /// locale of the chain. Elsewhere a variant is live only in the locales that have
+    /// every message it uses; other requests get it whole in the next complete locale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_fallback: Vec<String>,
+    /// Archived: kept with its history, no longer served.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
     #[serde(default, rename = "variant")]
     pub variants: Vec<VariantDef>,
 }

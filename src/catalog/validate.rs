@@ -189,6 +189,14 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                 );
             }
         }
+        for locale in &placement.allow_fallback {
+            if locale != "*" && !l10n.locale_names().iter().any(|n| **n == **locale) {
+                push(
+                    at(Some("allow_fallback")),
+                    format!("allow_fallback: `{locale}` is not a locale with messages"),
+                );
+            }
+        }
         if placement.channels.is_empty() {
             push(
                 at(Some("channels")),

@@ -369,21 +369,24 @@ fn build(
     person: Option<&str>,
 ) -> CachedAnswer {
     let channel = &catalog.channels[ctx.channel].id;
-    let mut args = FluentArgs::new();
-    args.set("channel", FluentValue::from(channel.to_string()));
-    args.set("device", FluentValue::from(ctx.device.as_str()));
-    if with_traits {
-        for (def, value) in catalog.traits.iter().zip(&ctx.traits) {
-            match value {
-                Some(Value::Text(s)) => args.set(def.id.clone(), FluentValue::from(s.to_string())),
-                Some(Value::Number(n)) => args.set(def.id.clone(), FluentValue::from(*n)),
-                Some(Value::Bool(b)) => args.set(def.id.clone(), FluentValue::from(b.to_string())),
-                _ => {}
-            }
-        }
+    let args = fluent_args(catalog, ctx, with_traits);
+    let chain = variant.live_chain(&ctx.chain);
+    let mut rendered = render(catalog, variant, ctx.channel, &chain, &args);
+    let locale = catalog.l10n.locale_name(chain.primary());
+    if chain.primary() != ctx.chain.primary() {
+        rendered.warnings.insert(
+            0,
+            Warning {
+                code: "locale-incomplete",
+                field: None,
+                detail: format!(
+                    "variant `{}` is not translated completely into {}; answered in {locale}",
+                    variant.id,
+                    catalog.l10n.locale_name(ctx.chain.primary())
+                ),
+            },
+        );
     }
-    let rendered = render(catalog, variant, ctx.channel, &ctx.chain, &args);
-    let locale = catalog.l10n.locale_name(ctx.chain.primary());
     let mut claims = crate::tokens::Signer::tracking_claims(
         placement,
         &variant.id,
@@ -440,6 +443,32 @@ fn build(
         personal: rendered.personal,
         body,
     }
+}
+
+/// The variables messages see: the context's channel and device, and the person's
+/// traits when they may be rendered.
+pub fn fluent_args<'a>(
+    catalog: &'a Catalog,
+    ctx: &RequestContext,
+    with_traits: bool,
+) -> FluentArgs<'a> {
+    let mut args = FluentArgs::new();
+    args.set(
+        "channel",
+        FluentValue::from(catalog.channels[ctx.channel].id.to_string()),
+    );
+    args.set("device", FluentValue::from(ctx.device.as_str()));
+    if with_traits {
+        for (def, value) in catalog.traits.iter().zip(&ctx.traits) {
+            match value {
+                Some(Value::Text(s)) => args.set(def.id.as_str(), FluentValue::from(s.to_string())),
+                Some(Value::Number(n)) => args.set(def.id.as_str(), FluentValue::from(*n)),
+                Some(Value::Bool(b)) => args.set(def.id.as_str(), FluentValue::from(b.to_string())),
+                _ => {}
+            }
+        }
+    }
+    args
 }
 
 pub fn etag_of(body: &[u8]) -> HeaderValue {

@@ -7,6 +7,9 @@
 //! request is a rule evaluation plus a cache hit: no database, no Fluent, no JSON.
 
 mod answer;
+pub mod purge;
+
+pub use answer::{fluent_args, is_capped};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::evaluator::{self, set_state, EvaluationReport, TargetState};
 use super::policy::{self, PolicyDef, Scope};
 use crate::app::AppState;
-use crate::auth::StaffClaims;
+use crate::auth::staff_of;
+use crate::problem::json_body;
 use crate::problem::{Problem, ProblemType};
 use crate::storage::governance::{self as store, DecisionRow, NewDecision};
 
@@ -31,33 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
 
-fn staff(req: &HttpRequest, state: &AppState, roles: &[&str]) -> Result<StaffClaims, Problem> {
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    Ok(state.auth.staff_with_role(authorization, roles)?)
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // A missing or unknown field is named by serde's message, not the path.
-        let message = inner.to_string();
-        let named = (message.starts_with("missing field") || message.starts_with("unknown field"))
-            .then(|| message.split('`').nth(1).map(str::to_string))
-            .flatten();
-        let field = match (path.as_str(), named) {
-            ("." | "", Some(name)) => name,
-            ("." | "", None) => "body".to_string(),
-            (path, _) => path.to_string(),
-        };
-        Problem::invalid(field, format!("not a valid body: {inner}"))
-    })
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyList {
     pub policies: Vec<PolicyDef>,
@@ -70,7 +44,7 @@ pub async fn list_policies(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &READERS)?;
+    staff_of(&req, &state.auth, &READERS)?;
     let catalog = state.catalog().await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -90,7 +64,7 @@ pub async fn put_policy(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff(&req, &state, &["governance"])?;
+    let who = staff_of(&req, &state.auth, &["governance"])?;
     let policy: PolicyDef = json_body(&body)?;
     if policy.id != *path {
         return Err(Problem::invalid("id", "must match the id in the path"));
@@ -118,7 +92,7 @@ pub async fn delete_policy(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff(&req, &state, &["governance"])?;
+    let who = staff_of(&req, &state.auth, &["governance"])?;
     let generation = store::delete_policy(&state.db, &path)
         .await?
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such policy").with_field("id"))?;
@@ -158,7 +132,7 @@ pub async fn evaluate(
     query: web::Query<EvaluateQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &["governance"])?;
+    staff_of(&req, &state.auth, &["governance"])?;
     let report = run_evaluation(&state, query.dry_run).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -228,7 +202,7 @@ pub async fn list_decisions(
     query: web::Query<DecisionQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &READERS)?;
+    staff_of(&req, &state.auth, &READERS)?;
     if let Some(status) = &query.status {
         if ![
             "recorded",
@@ -281,7 +255,7 @@ pub async fn act(
         "approve" | "reject" => &["governance_approver"],
         _ => return Err(Problem::new(ProblemType::NotFound, "no such action").with_field("verb")),
     };
-    let who = staff(&req, &state, roles)?;
+    let who = staff_of(&req, &state.auth, roles)?;
     let actor = format!("staff:{}", who.sub);
     let id: i64 = id
         .parse()
@@ -405,7 +379,7 @@ pub async fn reinstate(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff(&req, &state, &["governance"])?;
+    let who = staff_of(&req, &state.auth, &["governance"])?;
     let actor = format!("staff:{}", who.sub);
     let ReinstateBody {
         scope,
@@ -520,7 +494,7 @@ pub async fn engagement_report(
     query: web::Query<ReportQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &READERS)?;
+    staff_of(&req, &state.auth, &READERS)?;
     let to = day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = match day("from", query.from.as_deref())? {
         Some(from) => from,
@@ -628,7 +602,7 @@ pub struct States {
 #[utoipa::path(get, path = "/v1/governance/states", tag = "governance",
     responses((status = 200, body = States), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn states(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    staff(&req, &state, &READERS)?;
+    staff_of(&req, &state.auth, &READERS)?;
     let catalog = state.catalog().await?;
     let governed: std::collections::BTreeMap<String, String> = store::states(&state.db, "variant")
         .await?

@@ -274,3 +274,19 @@ entity!(governance_state, "governance_states", {
     pub state: String,
     pub updated_at: ChronoDateTimeUtc,
 });
+
+entity!(content_version, "content_versions", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub kind: String,
+    pub target: String,
+    pub version: i32,
+    pub state: String,
+    pub document: String,
+    pub placement_id: Option<String>,
+    pub author: String,
+    pub created_at: ChronoDateTimeUtc,
+    pub changed_by: String,
+    pub changed_at: ChronoDateTimeUtc,
+    pub note: Option<String>,
+});

@@ -1,6 +1,7 @@
 //! Storage: the database connection and the content tables. The only module that speaks
 //! SQL (through sea-orm); everything above it sees [`ContentSet`]s and plain values.
 
+pub mod authoring;
 pub mod entities;
 pub mod events;
 pub mod governance;
@@ -21,6 +22,7 @@ use crate::catalog::model::{
     ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
+use authoring::Kind;
 use entities::{
     channel, fluent_resource, governance_policy, key_value, placement, segment, trait_def, variant,
 };
@@ -95,7 +97,8 @@ fn content_hash(document: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(document.as_bytes()))
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
+/// A definition as stored (and hashed): compact JSON.
+pub fn to_json<T: Serialize>(value: &T) -> String {
     // Serialising our own plain structs cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -112,6 +115,8 @@ fn from_json<T: serde::de::DeserializeOwned>(id: &str, text: &str) -> Result<T, 
 pub struct ImportReport {
     pub added: Vec<String>,
     pub updated: Vec<String>,
+    /// Files older than the database's version (authored through the admin API since).
+    pub kept: Vec<String>,
     pub unchanged: usize,
     pub generation: u64,
 }
@@ -188,6 +193,45 @@ macro_rules! upsert {
     };
 }
 
+enum ImportStep {
+    /// The file is what is live.
+    Unchanged,
+    /// The file is an older version than the live one: the database moved on (the admin
+    /// API); export to bring the files up to date.
+    Kept,
+    /// The file is new content: write it and record a version.
+    Write,
+}
+
+/// Compares a file's document with the live one and the history, by `print` (what makes
+/// two documents the same content).
+fn import_step(
+    live: Option<&str>,
+    file_print: &str,
+    history: &[(u32, String)],
+    print: impl Fn(&str) -> String,
+) -> ImportStep {
+    if live.is_some_and(|doc| print(doc) == file_print) {
+        ImportStep::Unchanged
+    } else if history.iter().any(|(_, doc)| print(doc) == file_print) {
+        ImportStep::Kept
+    } else {
+        ImportStep::Write
+    }
+}
+
+/// A variant's content without its version number (files keep the number they were
+/// written with; the database numbers every change).
+fn variant_print(document: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(document) {
+        Ok(mut value) => {
+            value["version"] = serde_json::Value::from(0);
+            value.to_string()
+        }
+        Err(_) => document.to_string(),
+    }
+}
+
 /// Loads files' content into the database: inserts what is new, updates what changed,
 /// leaves the rest (and every channel's governance state) alone. Idempotent.
 pub async fn import(
@@ -254,92 +298,188 @@ pub async fn import(
         report
     );
 
-    let existing: HashMap<String, String> = placement::Entity::find()
+    // Placements, variants and Fluent files have a history: a file that matches an
+    // older version than the live one is stale (the admin API moved on), not an edit.
+    let history = authoring::all_documents(&tx).await?;
+    let history_of = |kind: Kind, target: &str| {
+        history
+            .get(&(kind.as_str().to_string(), target.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    };
+    let live_placements: HashMap<String, String> = placement::Entity::find()
         .all(&tx)
         .await?
         .into_iter()
-        .map(|m| (m.id, m.content_hash))
+        .map(|m| (m.id, m.definition))
         .collect();
-    let existing_variants: HashMap<String, String> = variant::Entity::find()
+    let live_variants: HashMap<String, variant::Model> = variant::Entity::find()
         .all(&tx)
         .await?
         .into_iter()
-        .map(|m| (m.id, m.content_hash))
+        .map(|m| (m.id.clone(), m))
         .collect();
     for def in &content.placements {
-        let shell = PlacementDef {
+        let shell = to_json(&PlacementDef {
             variants: Vec::new(),
             ..def.clone()
-        };
-        let definition = to_json(&shell);
-        let hash = content_hash(&definition);
-        let model = placement::ActiveModel {
-            id: Set(def.id.clone()),
-            definition: Set(definition),
-            content_hash: Set(hash.clone()),
-            updated_at: Set(now),
-        };
-        upsert!(
-            &tx,
-            placement::Entity,
-            model,
-            existing,
-            def.id,
-            hash,
-            "placement",
-            report
-        );
+        });
+        let past = history_of(Kind::Placement, &def.id);
+        let live = live_placements.get(&def.id).map(String::as_str);
+        match import_step(live, &shell, past, |d| d.to_string()) {
+            ImportStep::Unchanged => {
+                report.unchanged += 1;
+                if past.is_empty() {
+                    authoring::record_import(&tx, Kind::Placement, &def.id, None, 1, "published", shell)
+                        .await?;
+                }
+            }
+            ImportStep::Kept => report.kept.push(format!("placement {}", def.id)),
+            ImportStep::Write => {
+                let number = past.last().map_or(1, |(n, _)| n + 1);
+                placement::Entity::insert(placement::ActiveModel {
+                    id: Set(def.id.clone()),
+                    content_hash: Set(content_hash(&shell)),
+                    definition: Set(shell.clone()),
+                    updated_at: Set(now),
+                })
+                .on_conflict(
+                    OnConflict::column(placement::Column::Id)
+                        .update_columns([
+                            placement::Column::Definition,
+                            placement::Column::ContentHash,
+                            placement::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+                authoring::record_import(&tx, Kind::Placement, &def.id, None, number, "published", shell)
+                    .await?;
+                match live {
+                    Some(_) => report.updated.push(format!("placement {}", def.id)),
+                    None => report.added.push(format!("placement {}", def.id)),
+                }
+            }
+        }
         for v in &def.variants {
-            let definition = to_json(v);
-            let hash = content_hash(&definition);
-            let model = variant::ActiveModel {
-                id: Set(v.id.clone()),
-                placement_id: Set(def.id.clone()),
-                version: Set(v.version as i32),
-                state: Set(to_json(&v.state).trim_matches('"').to_string()),
-                definition: Set(definition),
-                content_hash: Set(hash.clone()),
-                updated_at: Set(now),
-            };
-            upsert!(
-                &tx,
-                variant::Entity,
-                model,
-                existing_variants,
-                v.id,
-                hash,
-                "variant",
-                report
-            );
+            let past = history_of(Kind::Variant, &v.id);
+            let live = live_variants.get(&v.id);
+            let file_doc = to_json(v);
+            match import_step(live.map(|m| m.definition.as_str()), &variant_print(&file_doc), past, variant_print) {
+                ImportStep::Unchanged => {
+                    report.unchanged += 1;
+                    if let (true, Some(row)) = (past.is_empty(), live) {
+                        authoring::record_import(
+                            &tx,
+                            Kind::Variant,
+                            &v.id,
+                            Some(&def.id),
+                            row.version as u32,
+                            &row.state,
+                            row.definition.clone(),
+                        )
+                        .await?;
+                    }
+                }
+                ImportStep::Kept => report.kept.push(format!("variant {}", v.id)),
+                ImportStep::Write => {
+                    let newest = past
+                        .last()
+                        .map(|(n, _)| *n)
+                        .max(live.map(|m| m.version as u32))
+                        .unwrap_or(0);
+                    let number = if newest == 0 { v.version } else { v.version.max(newest + 1) };
+                    let stored = VariantDef {
+                        version: number,
+                        ..v.clone()
+                    };
+                    let definition = to_json(&stored);
+                    let state = stored.state.as_str();
+                    variant::Entity::insert(variant::ActiveModel {
+                        id: Set(v.id.clone()),
+                        placement_id: Set(def.id.clone()),
+                        version: Set(number as i32),
+                        state: Set(state.to_string()),
+                        content_hash: Set(content_hash(&definition)),
+                        definition: Set(definition.clone()),
+                        updated_at: Set(now),
+                    })
+                    .on_conflict(
+                        OnConflict::column(variant::Column::Id)
+                            .update_columns([
+                                variant::Column::PlacementId,
+                                variant::Column::Version,
+                                variant::Column::State,
+                                variant::Column::Definition,
+                                variant::Column::ContentHash,
+                                variant::Column::UpdatedAt,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&tx)
+                    .await?;
+                    authoring::record_import(&tx, Kind::Variant, &v.id, Some(&def.id), number, state, definition)
+                        .await?;
+                    match live {
+                        Some(_) => report.updated.push(format!("variant {}", v.id)),
+                        None => report.added.push(format!("variant {}", v.id)),
+                    }
+                }
+            }
         }
     }
 
-    let existing: HashMap<String, String> = fluent_resource::Entity::find()
+    let live_files: HashMap<String, String> = fluent_resource::Entity::find()
         .all(&tx)
         .await?
         .into_iter()
-        .map(|m| (format!("{}/{}", m.locale, m.path), m.content_hash))
+        .map(|m| (authoring::fluent_target(&m.locale, &m.path), m.source))
         .collect();
     for file in &content.fluent {
-        let key = format!("{}/{}", file.locale, file.path);
-        let hash = content_hash(&file.source);
-        let model = fluent_resource::ActiveModel {
-            locale: Set(file.locale.clone()),
-            path: Set(file.path.clone()),
-            source: Set(file.source.clone()),
-            content_hash: Set(hash.clone()),
-            updated_at: Set(now),
-        };
-        upsert!(
-            &tx,
-            fluent_resource::Entity,
-            model,
-            existing,
-            key,
-            hash,
-            "locale file",
-            report
-        );
+        let target = authoring::fluent_target(&file.locale, &file.path);
+        let past = history_of(Kind::Fluent, &target);
+        let live = live_files.get(&target).map(String::as_str);
+        match import_step(live, &file.source, past, |d| d.to_string()) {
+            ImportStep::Unchanged => {
+                report.unchanged += 1;
+                if past.is_empty() {
+                    authoring::record_import(&tx, Kind::Fluent, &target, None, 1, "published", file.source.clone())
+                        .await?;
+                }
+            }
+            ImportStep::Kept => report.kept.push(format!("locale file {target}")),
+            ImportStep::Write => {
+                let number = past.last().map_or(1, |(n, _)| n + 1);
+                fluent_resource::Entity::insert(fluent_resource::ActiveModel {
+                    locale: Set(file.locale.clone()),
+                    path: Set(file.path.clone()),
+                    source: Set(file.source.clone()),
+                    content_hash: Set(content_hash(&file.source)),
+                    updated_at: Set(now),
+                })
+                .on_conflict(
+                    OnConflict::columns([
+                        fluent_resource::Column::Locale,
+                        fluent_resource::Column::Path,
+                    ])
+                    .update_columns([
+                        fluent_resource::Column::Source,
+                        fluent_resource::Column::ContentHash,
+                        fluent_resource::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+                authoring::record_import(&tx, Kind::Fluent, &target, None, number, "published", file.source.clone())
+                    .await?;
+                match live {
+                    Some(_) => report.updated.push(format!("locale file {target}")),
+                    None => report.added.push(format!("locale file {target}")),
+                }
+            }
+        }
     }
 
     let current = read_generation(&tx).await?;

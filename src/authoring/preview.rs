@@ -1,0 +1,462 @@
+//! `POST /v1/admin/preview`: what a context would get from a placement, and why. The
+//! preview compiles its own catalog from the live content (plus, for authors, the
+//! newest unpublished versions of the placement's variants and of every Fluent
+//! resource), then runs the same context resolution, selection and rendering as
+//! delivery, and explains every variant's eligibility gate by gate.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::workflow::Stage;
+use crate::app::AppState;
+use crate::auth::staff_of;
+use crate::catalog::model::{ChannelState, VariantDef, VariantState};
+use crate::catalog::Catalog;
+use crate::context::{self, Attributes, Params, RawRequest};
+use crate::decide::{decide, eligibility, Ineligible};
+use crate::identity::Person;
+use crate::problem::{json_body, read_body, Problem, ProblemType};
+use crate::render::{render, Warning};
+use crate::storage::authoring::{self as store, Kind};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    pub placement: String,
+    /// Default `web`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// A device class; default `desktop`.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Locales to render in, most preferred first (the first also drives selection);
+    /// default: the default locale.
+    #[serde(default)]
+    pub locales: Vec<String>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Trait values (they win over a person's stored traits).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub traits: BTreeMap<String, serde_json::Value>,
+    /// A person of the identity graph: their traits, segments, consents, bucket and
+    /// frequency caps apply.
+    #[serde(default)]
+    pub person_id: Option<String>,
+    /// An anonymous visitor (their bucket and caps).
+    #[serde(default)]
+    pub anonymous_id: Option<String>,
+    /// The moment to preview (schedules); default now.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Include the newest unpublished version of each variant and Fluent resource.
+    #[serde(default)]
+    pub include_unpublished: bool,
+    /// Render this variant even if another would be chosen.
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// `state`, `channel`, `device`, `not_started`, `ended`, `rule`, `channel_retired`,
+    /// `channel_not_offered`, `opted_out`, `frequency_cap`, `outranked`, `not_picked`.
+    pub code: &'static str,
+    pub detail: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VariantExplained {
+    pub id: String,
+    pub version: u32,
+    /// `published`, or the workflow stage of an unpublished version being previewed.
+    pub state: String,
+    pub eligible: bool,
+    pub chosen: bool,
+    /// Why it was not eligible or not chosen; empty when chosen.
+    pub reasons: Vec<Reason>,
+    pub live_locales: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RenderedLocale {
+    /// The locale asked for.
+    pub requested: String,
+    /// The locale answered (the first of the chain the variant is live in).
+    pub locale: String,
+    pub variant: String,
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChosenVariant {
+    pub id: String,
+    pub version: u32,
+    pub state: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviewAnswer {
+    pub placement: String,
+    pub channel: String,
+    pub channel_state: String,
+    pub at: DateTime<Utc>,
+    /// The variant the context gets; `null` when nothing is eligible or a block applies.
+    pub chosen: Option<ChosenVariant>,
+    pub variants: Vec<VariantExplained>,
+    /// The chosen (or requested) variant, rendered in each requested locale.
+    pub rendered: Vec<RenderedLocale>,
+}
+
+/// `POST /v1/admin/preview`
+#[utoipa::path(post, path = "/v1/admin/preview", tag = "authoring", request_body = PreviewRequest,
+    responses((status = 200, body = PreviewAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn preview(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff_of(&req, &state.auth, &super::http::READERS)?;
+    let body = read_body(payload, 64 * 1024, "a preview request is at most 64 KiB").await?;
+    let request: PreviewRequest = json_body(&body)?;
+    if request.locales.len() > 10 {
+        return Err(Problem::invalid("locales", "give at most 10 locales"));
+    }
+
+    let (mut content, _) = crate::storage::load_content(&state.db).await?;
+    let placement_def = content
+        .placements
+        .iter_mut()
+        .find(|p| p.id == request.placement && !p.archived)
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::UnknownPlacement,
+                format!("no placement `{}`", request.placement),
+            )
+            .with_field("placement")
+        })?;
+    // Unpublished versions stand in for the live ones, as if published.
+    let mut pending: HashMap<String, Stage> = HashMap::new();
+    if request.include_unpublished {
+        for row in
+            store::latest_per_target(&state.db, Kind::Variant, Some(&request.placement)).await?
+        {
+            let Some(stage) = Stage::parse(&row.state).filter(|s| s.is_pending()) else {
+                continue;
+            };
+            let Ok(mut def) = serde_json::from_str::<VariantDef>(&row.document) else {
+                continue;
+            };
+            def.state = VariantState::Published;
+            pending.insert(def.id.clone(), stage);
+            match placement_def.variants.iter_mut().find(|v| v.id == def.id) {
+                Some(existing) => *existing = def,
+                None => placement_def.variants.push(def),
+            }
+        }
+        let live = std::mem::take(&mut content.fluent);
+        content.fluent = super::http::fluent_with_pending(&state, &live).await?;
+    }
+    let rules: HashMap<String, String> = placement_def
+        .variants
+        .iter()
+        .filter_map(|v| Some((v.id.clone(), v.rule.clone()?)))
+        .collect();
+
+    let channel_name = request.channel.clone().unwrap_or_else(|| "web".into());
+    let channel_state = content
+        .channels
+        .iter_mut()
+        .find(|c| c.id == channel_name)
+        .map(|c| std::mem::replace(&mut c.state, ChannelState::Active))
+        .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel_name}`")))?;
+
+    let default_locale = state.settings.default_locale.clone();
+    let catalog = tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+
+    let person = match (&request.person_id, &request.anonymous_id) {
+        (Some(id), _) => {
+            let record = crate::storage::identity::find_by_id(&state.db, id)
+                .await?
+                .ok_or_else(|| {
+                    Problem::new(ProblemType::NotFound, "no such person").with_field("person_id")
+                })?;
+            Some(Person {
+                key: record.sticky_key.clone(),
+                own_key: record.sticky_key.clone(),
+                record: Some(Arc::new(record)),
+                verified: true,
+                via_header: None,
+            })
+        }
+        (None, Some(id)) => {
+            crate::identity::check_anonymous_id(id)
+                .map_err(|reason| Problem::invalid("anonymous_id", reason))?;
+            Some(Person::anonymous(id))
+        }
+        (None, None) => None,
+    };
+    let mut traits = Vec::new();
+    for (name, value) in &request.traits {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Problem::invalid(
+                    format!("traits.{name}"),
+                    "a trait value is a string, number or boolean",
+                ))
+            }
+        };
+        traits.push((Cow::Borrowed(name.as_str()), Cow::Owned(text)));
+    }
+    let locales = if request.locales.is_empty() {
+        vec![state.settings.default_locale.clone()]
+    } else {
+        request.locales.clone()
+    };
+    let params = Params {
+        channel: Some(Cow::Borrowed(channel_name.as_str())),
+        device: Some(Cow::Borrowed(request.device.as_deref().unwrap_or("desktop"))),
+        locale: Some(Cow::Owned(locales.join(","))),
+        country: request.country.as_deref().map(Cow::Borrowed),
+        traits,
+        ..Params::default()
+    };
+    let at = request.at.unwrap_or_else(Utc::now);
+    let ctx = context::resolve(
+        &RawRequest::default(),
+        &params,
+        &catalog,
+        &state.signer,
+        at,
+        person,
+    )
+    .map_err(|p| match p.field.as_deref() {
+        Some(f) if f.starts_with("t.") => {
+            let field = format!("traits.{}", &f[2..]);
+            p.with_field(field)
+        }
+        Some("locale") => p.with_field("locales"),
+        _ => p,
+    })?;
+
+    let (_, placement) = catalog.placement(&request.placement).ok_or_else(|| {
+        Problem::new(ProblemType::UnknownPlacement, "the placement did not compile")
+            .with_field("placement")
+    })?;
+    let mut blocks: Vec<Reason> = Vec::new();
+    if channel_state == ChannelState::Retired {
+        blocks.push(Reason {
+            code: "channel_retired",
+            detail: format!("channel `{channel_name}` is retired: delivery answers 410"),
+        });
+    }
+    if placement.channels & (1 << ctx.channel) == 0 {
+        blocks.push(Reason {
+            code: "channel_not_offered",
+            detail: format!("placement `{}` is not offered on `{channel_name}`", placement.id),
+        });
+    }
+    if ctx.person.as_ref().and_then(|p| p.consent(&channel_name)) == Some(false) {
+        blocks.push(Reason {
+            code: "opted_out",
+            detail: format!("the person opted out of `{channel_name}`"),
+        });
+    }
+    if crate::delivery::is_capped(&state, &catalog, &ctx, &request.placement).await? {
+        let cap = placement.frequency_cap.map_or(String::new(), |c| {
+            format!("{} impressions in {} days", c.impressions, c.days)
+        });
+        blocks.push(Reason {
+            code: "frequency_cap",
+            detail: format!("the person reached the placement's cap ({cap})"),
+        });
+    }
+
+    let attributes = Attributes {
+        context: &ctx,
+        catalog: &catalog,
+    };
+    let input = ctx.decision_input(&attributes);
+    let decision = decide(placement, &input);
+    let best = decision.variant.map(|i| {
+        let v = &placement.variants[i];
+        (v.priority, v.specificity)
+    });
+    let chosen_index = decision.variant.filter(|_| blocks.is_empty());
+    let names = catalog.l10n.locale_names();
+    let variants = placement
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(index, variant)| {
+            let verdict = eligibility(variant, &input);
+            let mut reasons: Vec<Reason> = blocks
+                .iter()
+                .map(|b| Reason {
+                    code: b.code,
+                    detail: b.detail.clone(),
+                })
+                .collect();
+            match &verdict {
+                Err(why) => reasons.push(explain(why, rules.get(variant.id.as_ref()))),
+                Ok(()) if decision.variant == Some(index) => {}
+                Ok(()) if best.is_some_and(|b| (variant.priority, variant.specificity) < b) => {
+                    reasons.push(Reason {
+                        code: "outranked",
+                        detail: format!(
+                            "priority {} / specificity {}: a higher group is eligible",
+                            variant.priority, variant.specificity
+                        ),
+                    })
+                }
+                Ok(()) => reasons.push(Reason {
+                    code: "not_picked",
+                    detail: format!(
+                        "in the winning group, weight {}: this bucket went to another variant",
+                        variant.weight
+                    ),
+                }),
+            }
+            VariantExplained {
+                id: variant.id.to_string(),
+                version: variant.version,
+                state: pending
+                    .get(variant.id.as_ref())
+                    .map_or_else(|| variant.state.as_str().to_string(), |s| s.as_str().to_string()),
+                eligible: verdict.is_ok() && blocks.is_empty(),
+                chosen: chosen_index == Some(index),
+                reasons,
+                live_locales: names
+                    .iter()
+                    .enumerate()
+                    .filter(|(l, _)| variant.is_live_in(*l))
+                    .map(|(_, n)| n.to_string())
+                    .collect(),
+            }
+        })
+        .collect();
+
+    let shown = match &request.variant {
+        Some(id) => Some(
+            placement
+                .variants
+                .iter()
+                .position(|v| *v.id == **id)
+                .ok_or_else(|| {
+                    Problem::new(
+                        ProblemType::NotFound,
+                        format!("placement `{}` has no variant `{id}`", placement.id),
+                    )
+                    .with_field("variant")
+                })?,
+        ),
+        None => decision.variant,
+    };
+    let mut rendered = Vec::new();
+    if let Some(index) = shown {
+        let variant = &placement.variants[index];
+        let args = crate::delivery::fluent_args(&catalog, &ctx, true);
+        for requested in &locales {
+            let tag = requested.parse().map_err(|_| {
+                Problem::invalid("locales", format!("`{requested}` is not a BCP 47 language tag"))
+            })?;
+            let chain = catalog.l10n.negotiate(&[tag]);
+            let live = variant.live_chain(&chain);
+            let mut out = render(&catalog, variant, ctx.channel, &live, &args);
+            let locale = catalog.l10n.locale_name(live.primary()).to_string();
+            if live.primary() != chain.primary() {
+                out.warnings.insert(
+                    0,
+                    Warning {
+                        code: "locale-incomplete",
+                        field: None,
+                        detail: format!(
+                            "variant `{}` is not translated completely into {}; answered in {locale}",
+                            variant.id,
+                            catalog.l10n.locale_name(chain.primary())
+                        ),
+                    },
+                );
+            }
+            rendered.push(RenderedLocale {
+                requested: requested.clone(),
+                locale,
+                variant: variant.id.to_string(),
+                fields: out
+                    .fields
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), value))
+                    .collect(),
+                warnings: out.warnings,
+            });
+        }
+    }
+
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(PreviewAnswer {
+            placement: placement.id.to_string(),
+            channel: channel_name,
+            channel_state: channel_state.as_str().to_string(),
+            at,
+            chosen: chosen_index.map(|i| {
+                let v = &placement.variants[i];
+                ChosenVariant {
+                    id: v.id.to_string(),
+                    version: v.version,
+                    state: pending
+                        .get(v.id.as_ref())
+                        .map_or("published", |s| s.as_str())
+                        .to_string(),
+                }
+            }),
+            variants,
+            rendered,
+        }))
+}
+
+fn explain(why: &Ineligible, rule: Option<&String>) -> Reason {
+    match why {
+        Ineligible::NotPublished(state) => Reason {
+            code: "state",
+            detail: format!("the variant is {}", state.as_str()),
+        },
+        Ineligible::Channel => Reason {
+            code: "channel",
+            detail: "the variant does not allow this channel".into(),
+        },
+        Ineligible::Device => Reason {
+            code: "device",
+            detail: "the variant does not allow this device class".into(),
+        },
+        Ineligible::NotStarted(at) => Reason {
+            code: "not_started",
+            detail: format!("scheduled from {}", at.to_rfc3339()),
+        },
+        Ineligible::Ended(at) => Reason {
+            code: "ended",
+            detail: format!("ended at {}", at.to_rfc3339()),
+        },
+        Ineligible::Rule => Reason {
+            code: "rule",
+            detail: format!(
+                "rule `{}` is false for this context",
+                rule.map_or("", String::as_str)
+            ),
+        },
+    }
+}

@@ -1,0 +1,554 @@
+//! Authoring storage: the version history of placements, variants and Fluent resources,
+//! and the transactions that move a version through the workflow and, when it is
+//! published or archived, change the live tables and the catalog generation together.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+
+use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
+use super::{bump_generation, content_hash, StorageError};
+
+pub use content_version::Model as VersionRow;
+
+/// What a version is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Placement,
+    Variant,
+    Fluent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Placement => "placement",
+            Kind::Variant => "variant",
+            Kind::Fluent => "fluent",
+        }
+    }
+}
+
+/// `<locale>/<file>`: how a Fluent resource is named in the history.
+pub fn fluent_target(locale: &str, path: &str) -> String {
+    format!("{locale}/{path}")
+}
+
+/// Every version of a target, oldest first.
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    kind: Kind,
+    target: &str,
+) -> Result<Vec<VersionRow>, StorageError> {
+    Ok(content_version::Entity::find()
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .filter(content_version::Column::Target.eq(target))
+        .order_by_asc(content_version::Column::Version)
+        .all(db)
+        .await?)
+}
+
+pub async fn version<C: ConnectionTrait>(
+    db: &C,
+    kind: Kind,
+    target: &str,
+    number: u32,
+) -> Result<Option<VersionRow>, StorageError> {
+    Ok(content_version::Entity::find()
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .filter(content_version::Column::Target.eq(target))
+        .filter(content_version::Column::Version.eq(number as i32))
+        .one(db)
+        .await?)
+}
+
+pub async fn latest<C: ConnectionTrait>(
+    db: &C,
+    kind: Kind,
+    target: &str,
+) -> Result<Option<VersionRow>, StorageError> {
+    Ok(content_version::Entity::find()
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .filter(content_version::Column::Target.eq(target))
+        .order_by_desc(content_version::Column::Version)
+        .limit(1)
+        .one(db)
+        .await?)
+}
+
+/// The newest version of every target of a kind (of one placement's variants, when
+/// `placement` is given).
+pub async fn latest_per_target(
+    db: &DatabaseConnection,
+    kind: Kind,
+    placement: Option<&str>,
+) -> Result<Vec<VersionRow>, StorageError> {
+    let mut query = content_version::Entity::find()
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .order_by_asc(content_version::Column::Target)
+        .order_by_desc(content_version::Column::Version);
+    if let Some(placement) = placement {
+        query = query.filter(content_version::Column::PlacementId.eq(placement));
+    }
+    let mut out: Vec<VersionRow> = Vec::new();
+    for row in query.all(db).await? {
+        if out.last().is_some_and(|last| last.target == row.target) {
+            continue;
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// A new version to save.
+pub struct NewVersion<'a> {
+    pub kind: Kind,
+    pub target: &'a str,
+    pub placement_id: Option<&'a str>,
+    /// The document, given the number it will get (variants carry it inside).
+    pub document: &'a dyn Fn(u32) -> String,
+    pub actor: &'a str,
+    /// The version the editor started from (`If-Match`); another save since is a conflict.
+    pub based_on: Option<u32>,
+    /// Live at once (placements, imports) rather than a draft.
+    pub publish: bool,
+    /// When there is no history yet: the live document to record as the first version.
+    pub seed: Option<(u32, String)>,
+}
+
+/// The result of a save.
+pub enum Saved {
+    Version {
+        row: VersionRow,
+        /// The catalog generation, when the save went live.
+        generation: Option<u64>,
+    },
+    /// Someone saved since the version the editor started from.
+    Stale { latest: u32 },
+}
+
+/// Saves a new version: numbered after the latest, older pending versions superseded,
+/// audited; when `publish`, also written to the live table in the same transaction.
+pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved, StorageError> {
+    let now = Utc::now();
+    let tx = db.begin().await?;
+    let mut current = latest(&tx, new.kind, new.target).await?;
+    if current.is_none() {
+        if let Some((number, document)) = &new.seed {
+            let row = insert_version(
+                &tx,
+                new.kind,
+                new.target,
+                new.placement_id,
+                *number,
+                "published",
+                document.clone(),
+                "import",
+                now,
+            )
+            .await;
+            current = Some(conflict_as_stale(row)?.map_err(|_| DbErr::RecordNotInserted)?);
+        }
+    }
+    let latest_number = current.as_ref().map_or(0, |r| r.version as u32);
+    if let Some(based_on) = new.based_on {
+        if based_on != latest_number {
+            return Ok(Saved::Stale {
+                latest: latest_number,
+            });
+        }
+    }
+    let number = latest_number + 1;
+    let document = (new.document)(number);
+    let stage = if new.publish { "published" } else { "draft" };
+    supersede(&tx, new.kind, new.target, new.publish, None, new.actor, now).await?;
+    let row = match conflict_as_stale(
+        insert_version(
+            &tx,
+            new.kind,
+            new.target,
+            new.placement_id,
+            number,
+            stage,
+            document,
+            new.actor,
+            now,
+        )
+        .await,
+    )? {
+        Ok(row) => row,
+        Err(()) => {
+            return Ok(Saved::Stale {
+                latest: latest_number + 1,
+            })
+        }
+    };
+    let generation = if new.publish {
+        write_live(&tx, &row, true).await?;
+        Some(bump_generation(&tx).await?)
+    } else {
+        None
+    };
+    audit(
+        &tx,
+        new.actor,
+        &format!("{}.save", new.kind.as_str()),
+        new.kind,
+        new.target,
+        serde_json::json!({"version": number, "state": stage}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Saved::Version { row, generation })
+}
+
+/// Moves one version from `from` to `to` if it is still in `from` (compare-and-set).
+/// Publishing writes it to the live table and supersedes the previously published
+/// version; archiving a published version takes it out of service. `None`: the version
+/// was no longer in `from`.
+pub async fn step(
+    db: &DatabaseConnection,
+    row: &VersionRow,
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+    action: &str,
+) -> Result<Option<Option<u64>>, StorageError> {
+    let now = Utc::now();
+    let tx = db.begin().await?;
+    let kind = kind_of(&row.kind);
+    if to == "published" {
+        supersede(&tx, kind, &row.target, true, Some(row.id), actor, now).await?;
+    }
+    let moved = content_version::Entity::update_many()
+        .col_expr(content_version::Column::State, Expr::value(to))
+        .col_expr(content_version::Column::ChangedBy, Expr::value(actor))
+        .col_expr(content_version::Column::ChangedAt, Expr::value(now))
+        .col_expr(
+            content_version::Column::Note,
+            Expr::value(note.map(str::to_string)),
+        )
+        .filter(content_version::Column::Id.eq(row.id))
+        .filter(content_version::Column::State.eq(row.state.as_str()))
+        .exec(&tx)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Ok(None);
+    }
+    let live_change = match (to, row.state.as_str()) {
+        ("published", _) => Some(true),
+        ("archived", "published") => Some(false),
+        _ => None,
+    };
+    let generation = match live_change {
+        Some(serving) => {
+            write_live(&tx, row, serving).await?;
+            Some(bump_generation(&tx).await?)
+        }
+        None => None,
+    };
+    audit(
+        &tx,
+        actor,
+        &format!("{}.{action}", row.kind),
+        kind,
+        &row.target,
+        serde_json::json!({"version": row.version, "from": row.state, "to": to, "note": note}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(generation))
+}
+
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "placement" => Kind::Placement,
+        "variant" => Kind::Variant,
+        _ => Kind::Fluent,
+    }
+}
+
+/// Older versions still pending (and, when a new one goes live, the published one)
+/// become `superseded`: only the newest work can move on.
+async fn supersede<C: ConnectionTrait>(
+    tx: &C,
+    kind: Kind,
+    target: &str,
+    including_published: bool,
+    except: Option<i64>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let mut stages = vec!["draft", "in_review", "approved"];
+    if including_published {
+        stages.push("published");
+    }
+    content_version::Entity::update_many()
+        .col_expr(content_version::Column::State, Expr::value("superseded"))
+        .col_expr(content_version::Column::ChangedBy, Expr::value(actor))
+        .col_expr(content_version::Column::ChangedAt, Expr::value(now))
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .filter(content_version::Column::Target.eq(target))
+        .filter(content_version::Column::State.is_in(stages))
+        .filter(content_version::Column::Id.ne(except.unwrap_or(-1)))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_version<C: ConnectionTrait>(
+    tx: &C,
+    kind: Kind,
+    target: &str,
+    placement_id: Option<&str>,
+    number: u32,
+    state: &str,
+    document: String,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<VersionRow, DbErr> {
+    let model = content_version::ActiveModel {
+        kind: Set(kind.as_str().to_string()),
+        target: Set(target.to_string()),
+        version: Set(number as i32),
+        state: Set(state.to_string()),
+        document: Set(document),
+        placement_id: Set(placement_id.map(str::to_string)),
+        author: Set(actor.to_string()),
+        created_at: Set(now),
+        changed_by: Set(actor.to_string()),
+        changed_at: Set(now),
+        note: Set(None),
+        ..Default::default()
+    };
+    content_version::Entity::insert(model)
+        .exec_with_returning(tx)
+        .await
+}
+
+/// A unique-index violation (another save took the number) as `Err(())`.
+fn conflict_as_stale(
+    result: Result<VersionRow, DbErr>,
+) -> Result<Result<VersionRow, ()>, StorageError> {
+    match result {
+        Ok(row) => Ok(Ok(row)),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(Err(())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes a version to the live table (`serving`), or takes its target out of service.
+async fn write_live<C: ConnectionTrait>(
+    tx: &C,
+    row: &VersionRow,
+    serving: bool,
+) -> Result<(), StorageError> {
+    let now = Utc::now();
+    match kind_of(&row.kind) {
+        Kind::Placement => {
+            let model = placement::ActiveModel {
+                id: Set(row.target.clone()),
+                definition: Set(row.document.clone()),
+                content_hash: Set(content_hash(&row.document)),
+                updated_at: Set(now),
+            };
+            placement::Entity::insert(model)
+                .on_conflict(
+                    OnConflict::column(placement::Column::Id)
+                        .update_columns([
+                            placement::Column::Definition,
+                            placement::Column::ContentHash,
+                            placement::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await?;
+        }
+        Kind::Variant => {
+            let state = if serving { "published" } else { "archived" };
+            let mut definition: serde_json::Value =
+                serde_json::from_str(&row.document).map_err(|source| StorageError::Document {
+                    id: row.target.clone(),
+                    source,
+                })?;
+            definition["state"] = serde_json::Value::from(state);
+            let definition = definition.to_string();
+            let model = variant::ActiveModel {
+                id: Set(row.target.clone()),
+                placement_id: Set(row.placement_id.clone().unwrap_or_default()),
+                version: Set(row.version),
+                state: Set(state.to_string()),
+                content_hash: Set(content_hash(&definition)),
+                definition: Set(definition),
+                updated_at: Set(now),
+            };
+            variant::Entity::insert(model)
+                .on_conflict(
+                    OnConflict::column(variant::Column::Id)
+                        .update_columns([
+                            variant::Column::PlacementId,
+                            variant::Column::Version,
+                            variant::Column::State,
+                            variant::Column::Definition,
+                            variant::Column::ContentHash,
+                            variant::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await?;
+        }
+        Kind::Fluent => {
+            let (locale, path) = row.target.split_once('/').unwrap_or(("", &row.target));
+            if serving {
+                let model = fluent_resource::ActiveModel {
+                    locale: Set(locale.to_string()),
+                    path: Set(path.to_string()),
+                    source: Set(row.document.clone()),
+                    content_hash: Set(content_hash(&row.document)),
+                    updated_at: Set(now),
+                };
+                fluent_resource::Entity::insert(model)
+                    .on_conflict(
+                        OnConflict::columns([
+                            fluent_resource::Column::Locale,
+                            fluent_resource::Column::Path,
+                        ])
+                        .update_columns([
+                            fluent_resource::Column::Source,
+                            fluent_resource::Column::ContentHash,
+                            fluent_resource::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                    )
+                    .exec_without_returning(tx)
+                    .await?;
+            } else {
+                fluent_resource::Entity::delete_many()
+                    .filter(fluent_resource::Column::Locale.eq(locale))
+                    .filter(fluent_resource::Column::Path.eq(path))
+                    .exec(tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn audit<C: ConnectionTrait>(
+    tx: &C,
+    actor: &str,
+    action: &str,
+    kind: Kind,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<(), StorageError> {
+    audit_entry::Entity::insert(audit_entry::ActiveModel {
+        actor: Set(actor.to_string()),
+        action: Set(action.to_string()),
+        target: Set(format!("{}:{target}", kind.as_str())),
+        detail: Set(detail.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
+/// The live Fluent resources: `(locale, path, source)`.
+pub async fn live_fluent(
+    db: &DatabaseConnection,
+) -> Result<Vec<(String, String, String)>, StorageError> {
+    Ok(fluent_resource::Entity::find()
+        .order_by_asc(fluent_resource::Column::Locale)
+        .order_by_asc(fluent_resource::Column::Path)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.locale, r.path, r.source))
+        .collect())
+}
+
+/// The live variant row's placement and version, if the variant exists.
+pub async fn live_variant(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<variant::Model>, StorageError> {
+    Ok(variant::Entity::find_by_id(id.to_string()).one(db).await?)
+}
+
+/// Records a version written by `tailor import` (already live), without superseding
+/// anything the workflow still holds: files and reviews are separate ways in.
+pub async fn record_import<C: ConnectionTrait>(
+    tx: &C,
+    kind: Kind,
+    target: &str,
+    placement_id: Option<&str>,
+    number: u32,
+    state: &str,
+    document: String,
+) -> Result<(), StorageError> {
+    let now = Utc::now();
+    content_version::Entity::update_many()
+        .col_expr(content_version::Column::State, Expr::value("superseded"))
+        .filter(content_version::Column::Kind.eq(kind.as_str()))
+        .filter(content_version::Column::Target.eq(target))
+        .filter(content_version::Column::State.eq("published"))
+        .exec(tx)
+        .await?;
+    insert_version(
+        tx,
+        kind,
+        target,
+        placement_id,
+        number,
+        state,
+        document,
+        "import",
+        now,
+    )
+    .await?;
+    audit(
+        tx,
+        "import",
+        &format!("{}.import", kind.as_str()),
+        kind,
+        target,
+        serde_json::json!({"version": number, "state": state}),
+    )
+    .await
+}
+
+/// Every version's number and document, by (kind, target): what an import compares
+/// files with.
+pub async fn all_documents<C: ConnectionTrait>(
+    tx: &C,
+) -> Result<std::collections::HashMap<(String, String), Vec<(u32, String)>>, StorageError> {
+    let mut out: std::collections::HashMap<(String, String), Vec<(u32, String)>> =
+        std::collections::HashMap::new();
+    for row in content_version::Entity::find()
+        .order_by_asc(content_version::Column::Version)
+        .all(tx)
+        .await?
+    {
+        out.entry((row.kind, row.target))
+            .or_default()
+            .push((row.version as u32, row.document));
+    }
+    Ok(out)
+}
+
+/// The audit entries of one authored target, oldest first.
+pub async fn audit_trail(
+    db: &DatabaseConnection,
+    kind: Kind,
+    target: &str,
+) -> Result<Vec<audit_entry::Model>, StorageError> {
+    super::identity::audit_of(db, &format!("{}:{target}", kind.as_str())).await
+}
