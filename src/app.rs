@@ -227,8 +227,10 @@ impl Application {
             metrics.clone(),
         );
         let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
-        let purger =
-            crate::delivery::purge::Purger::new(settings.purge_webhook_url.clone(), metrics.clone());
+        let purger = crate::delivery::purge::Purger::new(
+            settings.purge_webhook_url.clone(),
+            metrics.clone(),
+        );
         let state = web::Data::new(AppState {
             purger,
             auth,

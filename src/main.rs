@@ -310,7 +310,9 @@ async fn main() -> ExitCode {
                         println!("updated {item}");
                     }
                     for item in &report.kept {
-                        println!("kept {item} (the database has a newer version; run `tailor export`)");
+                        println!(
+                            "kept {item} (the database has a newer version; run `tailor export`)"
+                        );
                     }
                     eprintln!(
                         "{} added, {} updated, {} kept, {} unchanged (generation {})",
@@ -321,7 +323,9 @@ async fn main() -> ExitCode {
                         report.generation
                     );
                     if let (true, Some(url)) = (report.changed(), &settings.redis_url) {
-                        if let Err(e) = tailor::app::publish_generation(url, report.generation).await {
+                        if let Err(e) =
+                            tailor::app::publish_generation(url, report.generation).await
+                        {
                             eprintln!("tailor: imported, but could not tell the servers through Redis ({e}); they will poll");
                         }
                     }

@@ -61,7 +61,9 @@ impl ProblemType {
             ProblemType::Forbidden => "Not allowed",
             ProblemType::IdentityConflict => "The identifiers belong to people who must stay apart",
             ProblemType::Conflict => "The resource is not in a state for this",
-            ProblemType::VersionMismatch => "The resource changed since the version named in If-Match",
+            ProblemType::VersionMismatch => {
+                "The resource changed since the version named in If-Match"
+            }
             ProblemType::InvalidContent => "The content is not valid",
             ProblemType::PayloadTooLarge => "The request body is too large",
             ProblemType::Unavailable => "Temporarily unavailable",

@@ -56,14 +56,22 @@ impl MigrationTrait for Migration {
                             .string_len(200)
                             .not_null(),
                     )
-                    .col(ColumnDef::new(ContentVersions::Version).integer().not_null())
+                    .col(
+                        ColumnDef::new(ContentVersions::Version)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(ContentVersions::State)
                             .string_len(16)
                             .not_null(),
                     )
                     .col(ColumnDef::new(ContentVersions::Document).text().not_null())
-                    .col(ColumnDef::new(ContentVersions::PlacementId).string_len(64).null())
+                    .col(
+                        ColumnDef::new(ContentVersions::PlacementId)
+                            .string_len(64)
+                            .null(),
+                    )
                     .col(
                         ColumnDef::new(ContentVersions::Author)
                             .string_len(200)

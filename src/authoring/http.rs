@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::workflow::{self, Action, Stage, StepError};
-use super::{Strictness, LiveLocales};
+use super::{LiveLocales, Strictness};
 use crate::app::AppState;
 use crate::auth::{staff_of, StaffClaims};
 use crate::catalog::model::{
@@ -35,27 +35,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_placement))
             .route(web::put().to(put_placement)),
     )
-    .service(web::resource("/v1/admin/placements/{id}/archive").route(web::post().to(archive_placement)))
-    .service(web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)))
-    .service(web::resource("/v1/admin/placements/{id}/versions").route(web::get().to(placement_versions)))
+    .service(
+        web::resource("/v1/admin/placements/{id}/archive").route(web::post().to(archive_placement)),
+    )
+    .service(
+        web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)),
+    )
+    .service(
+        web::resource("/v1/admin/placements/{id}/versions")
+            .route(web::get().to(placement_versions)),
+    )
     .service(web::resource("/v1/admin/placements/{id}/diff").route(web::get().to(placement_diff)))
     .service(
         web::resource("/v1/admin/variants/{id}")
             .route(web::get().to(get_variant))
             .route(web::put().to(put_variant)),
     )
-    .service(web::resource("/v1/admin/variants/{id}/versions").route(web::get().to(variant_versions)))
+    .service(
+        web::resource("/v1/admin/variants/{id}/versions").route(web::get().to(variant_versions)),
+    )
     .service(web::resource("/v1/admin/variants/{id}/diff").route(web::get().to(variant_diff)))
-    .service(web::resource("/v1/admin/variants/{id}/{action}").route(web::post().to(act_on_variant)))
+    .service(
+        web::resource("/v1/admin/variants/{id}/{action}").route(web::post().to(act_on_variant)),
+    )
     .service(web::resource("/v1/admin/locales").route(web::get().to(list_locale_files)))
     .service(
         web::resource("/v1/admin/locales/{locale}/{file}")
             .route(web::get().to(get_locale_file))
             .route(web::put().to(put_locale_file)),
     )
-    .service(web::resource("/v1/admin/locales/{locale}/{file}/versions").route(web::get().to(locale_file_versions)))
-    .service(web::resource("/v1/admin/locales/{locale}/{file}/diff").route(web::get().to(locale_file_diff)))
-    .service(web::resource("/v1/admin/locales/{locale}/{file}/{action}").route(web::post().to(act_on_locale_file)))
+    .service(
+        web::resource("/v1/admin/locales/{locale}/{file}/versions")
+            .route(web::get().to(locale_file_versions)),
+    )
+    .service(
+        web::resource("/v1/admin/locales/{locale}/{file}/diff")
+            .route(web::get().to(locale_file_diff)),
+    )
+    .service(
+        web::resource("/v1/admin/locales/{locale}/{file}/{action}")
+            .route(web::post().to(act_on_locale_file)),
+    )
     .service(web::resource("/v1/admin/preview").route(web::post().to(super::preview::preview)))
     .service(web::resource("/v1/admin/translations/coverage").route(web::get().to(coverage)));
 }
@@ -137,10 +157,7 @@ fn not_found(what: &str, field: &str) -> Problem {
 }
 
 fn invalid_content(errors: Vec<ContentError>) -> Problem {
-    let detail = errors
-        .first()
-        .map(|e| e.reason.clone())
-        .unwrap_or_default();
+    let detail = errors.first().map(|e| e.reason.clone()).unwrap_or_default();
     Problem::invalid_content(detail, errors)
 }
 
@@ -273,11 +290,17 @@ fn placement_body(body: &[u8], path_id: Option<&str>) -> Result<PlacementDef, Pr
         if def.id.is_empty() {
             def.id = id.to_string();
         } else if def.id != id {
-            return Err(Problem::invalid("id", format!("the body names `{}`, the path `{id}`", def.id)));
+            return Err(Problem::invalid(
+                "id",
+                format!("the body names `{}`, the path `{id}`", def.id),
+            ));
         }
     }
     if !valid_id(&def.id) {
-        return Err(Problem::invalid("id", "a placement id is 1-64 of [a-z0-9_.-]"));
+        return Err(Problem::invalid(
+            "id",
+            "a placement id is 1-64 of [a-z0-9_.-]",
+        ));
     }
     Ok(def)
 }
@@ -301,19 +324,15 @@ async fn save_placement(
         return Err(invalid_content(errors));
     }
     let document = crate::storage::to_json(&def);
-    let seed = content
-        .placements
-        .iter()
-        .find(|p| p.id == def.id)
-        .map(|p| {
-            (
-                1,
-                crate::storage::to_json(&PlacementDef {
-                    variants: Vec::new(),
-                    ..p.clone()
-                }),
-            )
-        });
+    let seed = content.placements.iter().find(|p| p.id == def.id).map(|p| {
+        (
+            1,
+            crate::storage::to_json(&PlacementDef {
+                variants: Vec::new(),
+                ..p.clone()
+            }),
+        )
+    });
     let saved = store::save(
         &state.db,
         NewVersion {
@@ -367,17 +386,25 @@ pub async fn create_placement(
     let def = placement_body(&body, None)?;
     let content = live_content(&state).await?;
     if content.placements.iter().any(|p| p.id == def.id)
-        || store::latest(&state.db, Kind::Placement, &def.id).await?.is_some()
+        || store::latest(&state.db, Kind::Placement, &def.id)
+            .await?
+            .is_some()
     {
         return Err(Problem::new(
             ProblemType::Conflict,
-            format!("placement `{}` exists; PUT /v1/admin/placements/{} changes it", def.id, def.id),
+            format!(
+                "placement `{}` exists; PUT /v1/admin/placements/{} changes it",
+                def.id, def.id
+            ),
         )
         .with_field("id"));
     }
     let (answer, _) = save_placement(&state, &claims, def, Some(0), &content).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/admin/placements/{}", answer.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/admin/placements/{}", answer.id),
+        ))
         .insert_header((header::ETAG, format!("\"{}\"", answer.version)))
         .json(answer))
 }
@@ -421,7 +448,10 @@ pub async fn put_placement(
     let def = placement_body(&body, Some(&path))?;
     let content = live_content(&state).await?;
     if !content.placements.iter().any(|p| p.id == def.id) {
-        return Err(not_found("such placement; POST /v1/admin/placements creates one", "id"));
+        return Err(not_found(
+            "such placement; POST /v1/admin/placements creates one",
+            "id",
+        ));
     }
     let (answer, version) = save_placement(&state, &claims, def, based_on, &content).await?;
     Ok(no_store()
@@ -447,7 +477,10 @@ pub async fn archive_placement(
         .find(|p| p.id == *path)
         .ok_or_else(|| not_found("such placement", "id"))?;
     if def.archived {
-        return Err(Problem::new(ProblemType::Conflict, "the placement is archived already"));
+        return Err(Problem::new(
+            ProblemType::Conflict,
+            "the placement is archived already",
+        ));
     }
     let archived = PlacementDef {
         archived: true,
@@ -542,15 +575,18 @@ async fn variant_answer(state: &AppState, id: &str) -> Result<Option<VariantAnsw
         Some(row) => {
             let version = store::version(&state.db, Kind::Variant, id, row.version as u32).await?;
             Some(VariantVersionDoc {
-                version: version.as_ref().map(VersionDoc::from).unwrap_or(VersionDoc {
-                    version: row.version as u32,
-                    state: row.state.clone(),
-                    author: "import".into(),
-                    created_at: row.updated_at,
-                    changed_by: "import".into(),
-                    changed_at: row.updated_at,
-                    note: None,
-                }),
+                version: version
+                    .as_ref()
+                    .map(VersionDoc::from)
+                    .unwrap_or(VersionDoc {
+                        version: row.version as u32,
+                        state: row.state.clone(),
+                        author: "import".into(),
+                        created_at: row.updated_at,
+                        changed_by: "import".into(),
+                        changed_at: row.updated_at,
+                        note: None,
+                    }),
                 definition: serde_json::from_str(&row.definition).unwrap_or_default(),
             })
         }
@@ -659,12 +695,17 @@ pub async fn create_variant(
         .clone()
         .ok_or_else(|| Problem::invalid("id", "a new variant needs an id"))?;
     if !valid_id(&id) {
-        return Err(Problem::invalid("id", "a variant id is 1-64 of [a-z0-9_.-]"));
+        return Err(Problem::invalid(
+            "id",
+            "a variant id is 1-64 of [a-z0-9_.-]",
+        ));
     }
     let content = live_content(&state).await?;
     let placement = placement_of(&content, &path)?;
     if store::live_variant(&state.db, &id).await?.is_some()
-        || store::latest(&state.db, Kind::Variant, &id).await?.is_some()
+        || store::latest(&state.db, Kind::Variant, &id)
+            .await?
+            .is_some()
     {
         return Err(Problem::new(
             ProblemType::Conflict,
@@ -720,7 +761,10 @@ pub async fn put_variant(
     let body = read_body(payload, BODY_LIMIT, "a variant is at most 256 KiB").await?;
     let input: VariantInput = json_body(&body)?;
     if input.id.as_deref().is_some_and(|id| id != path.as_str()) {
-        return Err(Problem::invalid("id", "the body names another variant than the path"));
+        return Err(Problem::invalid(
+            "id",
+            "the body names another variant than the path",
+        ));
     }
     let live = store::live_variant(&state.db, &path).await?;
     let latest = store::latest(&state.db, Kind::Variant, &path).await?;
@@ -780,13 +824,21 @@ pub struct VariantLocales {
 }
 
 async fn step_body(payload: web::Payload) -> Result<StepBody, Problem> {
-    let body = read_body(payload, 16 * 1024, "a workflow step's body is at most 16 KiB").await?;
+    let body = read_body(
+        payload,
+        16 * 1024,
+        "a workflow step's body is at most 16 KiB",
+    )
+    .await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(StepBody::default());
     }
     let step: StepBody = json_body(&body)?;
     if step.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(Problem::invalid("note", "a note is at most 2000 characters"));
+        return Err(Problem::invalid(
+            "note",
+            "a note is at most 2000 characters",
+        ));
     }
     Ok(step)
 }
@@ -814,13 +866,19 @@ async fn plan_step(
             row.version, row.state
         ))))
     })?;
-    let to = workflow::step(action, from, row.version as u32, &actor(claims), &row.author)
-        .map_err(|e| match e {
-            StepError::OwnWork { .. } => Problem::new(ProblemType::Forbidden, e.to_string()),
-            StepError::WrongStage { .. } => {
-                Problem::new(ProblemType::Conflict, e.to_string()).with_field("version")
-            }
-        })?;
+    let to = workflow::step(
+        action,
+        from,
+        row.version as u32,
+        &actor(claims),
+        &row.author,
+    )
+    .map_err(|e| match e {
+        StepError::OwnWork { .. } => Problem::new(ProblemType::Forbidden, e.to_string()),
+        StepError::WrongStage { .. } => {
+            Problem::new(ProblemType::Conflict, e.to_string()).with_field("version")
+        }
+    })?;
     Ok((row, to))
 }
 
@@ -832,15 +890,22 @@ async fn apply_step(
     claims: &StaffClaims,
     note: Option<&str>,
 ) -> Result<Option<u64>, Problem> {
-    store::step(&state.db, row, to.as_str(), &actor(claims), note, action.as_str())
-        .await?
-        .ok_or_else(|| {
-            Problem::new(
-                ProblemType::Conflict,
-                format!("version {} changed state meanwhile; reload it", row.version),
-            )
-            .with_field("version")
-        })
+    store::step(
+        &state.db,
+        row,
+        to.as_str(),
+        &actor(claims),
+        note,
+        action.as_str(),
+    )
+    .await?
+    .ok_or_else(|| {
+        Problem::new(
+            ProblemType::Conflict,
+            format!("version {} changed state meanwhile; reload it", row.version),
+        )
+        .with_field("version")
+    })
 }
 
 fn parse_action(name: &str) -> Result<Action, Problem> {
@@ -867,7 +932,10 @@ pub(super) async fn fluent_with_pending(
         let Some((locale, path)) = row.target.split_once('/') else {
             continue;
         };
-        match files.iter_mut().find(|f| f.locale == locale && f.path == path) {
+        match files
+            .iter_mut()
+            .find(|f| f.locale == locale && f.path == path)
+        {
             Some(file) => file.source = row.document.clone(),
             None => files.push(FluentFile {
                 locale: locale.to_string(),
@@ -901,8 +969,12 @@ pub async fn act_on_variant(
     let mut content = live_content(&state).await?;
     let mut locales = None;
     if matches!(action, Action::Submit | Action::Publish) {
-        let def: VariantDef = serde_json::from_str(&row.document)
-            .map_err(|e| Problem::internal(&StorageError::Document { id: id.clone(), source: e }))?;
+        let def: VariantDef = serde_json::from_str(&row.document).map_err(|e| {
+            Problem::internal(&StorageError::Document {
+                id: id.clone(),
+                source: e,
+            })
+        })?;
         let placement = placement_of(&content, &placement_id)?.clone();
         if action == Action::Submit {
             let live_files = content.fluent.clone();
@@ -942,9 +1014,9 @@ pub async fn act_on_variant(
 
 /// `{locale}/{file}.ftl` from the path, checked.
 fn fluent_path(locale: &str, file: &str) -> Result<(String, String), Problem> {
-    let parsed: unic_langid::LanguageIdentifier = locale
-        .parse()
-        .map_err(|_| Problem::invalid("locale", format!("`{locale}` is not a BCP 47 language tag")))?;
+    let parsed: unic_langid::LanguageIdentifier = locale.parse().map_err(|_| {
+        Problem::invalid("locale", format!("`{locale}` is not a BCP 47 language tag"))
+    })?;
     if parsed.to_string() != locale {
         return Err(Problem::invalid(
             "locale",
@@ -952,15 +1024,22 @@ fn fluent_path(locale: &str, file: &str) -> Result<(String, String), Problem> {
         ));
     }
     let stem = file.strip_suffix(".ftl").ok_or_else(|| {
-        Problem::new(ProblemType::NotFound, "Fluent resources are named <file>.ftl").with_field("file")
+        Problem::new(
+            ProblemType::NotFound,
+            "Fluent resources are named <file>.ftl",
+        )
+        .with_field("file")
     })?;
     if stem.is_empty()
         || stem.len() > 64
-        || !stem
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'))
+        || !stem.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
     {
-        return Err(Problem::invalid("file", "a resource name is 1-64 of [a-z0-9_.-] and .ftl"));
+        return Err(Problem::invalid(
+            "file",
+            "a resource name is 1-64 of [a-z0-9_.-] and .ftl",
+        ));
     }
     Ok((locale.to_string(), file.to_string()))
 }
@@ -1073,7 +1152,11 @@ pub async fn put_locale_file(
     let errors = super::check_fluent(&live_files, &candidate);
     if !errors.is_empty() {
         return Err(Problem::invalid_content(
-            format!("{} Fluent error(s); the first: {}", errors.len(), errors[0].reason),
+            format!(
+                "{} Fluent error(s); the first: {}",
+                errors.len(),
+                errors[0].reason
+            ),
             errors,
         ));
     }
@@ -1082,7 +1165,10 @@ pub async fn put_locale_file(
         .iter()
         .find(|(l, p, _)| *l == locale && *p == file)
         .map(|(_, _, s)| (1, s.clone()));
-    let created = seed.is_none() && store::latest(&state.db, Kind::Fluent, &target).await?.is_none();
+    let created = seed.is_none()
+        && store::latest(&state.db, Kind::Fluent, &target)
+            .await?
+            .is_none();
     let saved = store::save(
         &state.db,
         NewVersion {
@@ -1149,7 +1235,9 @@ pub async fn act_on_locale_file(
             .find(|f| f.locale == locale && f.path == file)
             .map(|f| f.source.clone())
             .unwrap_or_default();
-        content.fluent.retain(|f| !(f.locale == locale && f.path == file));
+        content
+            .fluent
+            .retain(|f| !(f.locale == locale && f.path == file));
         if to == Stage::Published {
             content.fluent.push(FluentFile {
                 locale: locale.clone(),
@@ -1169,10 +1257,13 @@ pub async fn act_on_locale_file(
                 v.state == VariantState::Published
                     && crate::catalog::messages_of(v).any(|m| touched.iter().any(|t| t == m))
             }) {
-                affected.push((placement.id.clone(), VariantLocales {
-                    id: variant.id.clone(),
-                    locales: super::live_locales(&l10n, placement, variant),
-                }));
+                affected.push((
+                    placement.id.clone(),
+                    VariantLocales {
+                        id: variant.id.clone(),
+                        locales: super::live_locales(&l10n, placement, variant),
+                    },
+                ));
             }
         }
     }
@@ -1189,7 +1280,11 @@ pub async fn act_on_locale_file(
             &state,
             generation,
             purged.clone(),
-            format!("Fluent resource {target} version {} {}", row.version, to.as_str()),
+            format!(
+                "Fluent resource {target} version {} {}",
+                row.version,
+                to.as_str()
+            ),
         )
         .await;
     }
@@ -1241,7 +1336,10 @@ pub async fn list_locale_files(
         let Some((locale, file)) = row.target.split_once('/') else {
             continue;
         };
-        match files.iter_mut().find(|f| f.locale == locale && f.file == file) {
+        match files
+            .iter_mut()
+            .find(|f| f.locale == locale && f.file == file)
+        {
             Some(summary) => {
                 summary.latest_version = Some(row.version as u32);
                 summary.latest_state = Some(row.state.clone());
@@ -1314,7 +1412,10 @@ async fn history(
 ) -> Result<HttpResponse, Problem> {
     let rows = store::history(&state.db, kind, target).await?;
     if rows.is_empty() {
-        return Err(not_found("history for it (nothing was saved or imported)", "id"));
+        return Err(not_found(
+            "history for it (nothing was saved or imported)",
+            "id",
+        ));
     }
     if let Some(number) = one {
         let row = rows
@@ -1450,7 +1551,13 @@ pub async fn locale_file_versions(
 ) -> Result<HttpResponse, Problem> {
     staff_of(&req, &state.auth, &READERS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
-    history(&state, Kind::Fluent, &store::fluent_target(&locale, &file), query.version).await
+    history(
+        &state,
+        Kind::Fluent,
+        &store::fluent_target(&locale, &file),
+        query.version,
+    )
+    .await
 }
 
 /// `GET /v1/admin/locales/{locale}/{file}.ftl/diff?from=&to=`
@@ -1465,7 +1572,13 @@ pub async fn locale_file_diff(
 ) -> Result<HttpResponse, Problem> {
     staff_of(&req, &state.auth, &READERS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
-    diff(&state, Kind::Fluent, &store::fluent_target(&locale, &file), &query).await
+    diff(
+        &state,
+        Kind::Fluent,
+        &store::fluent_target(&locale, &file),
+        &query,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------

@@ -49,9 +49,14 @@ pub fn check_variant(
     };
     let (l10n, _) = L10n::build(&alone.fluent, default_locale);
     let default = l10n.default_index();
+    // A text field whose message is not written yet (the one problem a draft may have).
     let unwritten = |field: &str| {
-        matches!(variant.fields.get(field), Some(FieldValue::Message { message })
-            if l10n.message_info(default, message).is_none())
+        placement
+            .fields
+            .get(field)
+            .is_some_and(|def| def.kind.is_message())
+            && matches!(variant.fields.get(field), Some(FieldValue::Message { message })
+                if l10n.message_info(default, message).is_none())
     };
     let mut errors: Vec<ContentError> = catalog::validate(&alone, &l10n)
         .into_iter()
@@ -88,9 +93,16 @@ pub fn check_placement(
         ..content.clone()
     };
     let (l10n, _) = L10n::build(&alone.fluent, default_locale);
+    // The placement's own problems, and those it would cause its variants (a channel
+    // taken away that a variant is limited to, a field a variant fills removed).
     catalog::validate(&alone, &l10n)
         .into_iter()
-        .filter(|issue| matches!(issue.at, Loc::Placement { .. }))
+        .filter(|issue| {
+            matches!(
+                issue.at,
+                Loc::Placement { .. } | Loc::Variant { .. } | Loc::VariantField { .. }
+            )
+        })
         .map(content_error)
         .collect()
 }
@@ -332,11 +344,15 @@ mod tests {
     fn fluent_syntax_errors_carry_line_and_column() {
         let errors = check_fluent(
             &[],
-            &file("fr", "home.ftl", "hello = Bonjour\nbroken = { $name\nok = Oui\n"),
+            &file(
+                "fr",
+                "home.ftl",
+                "hello = Bonjour\nbroken = { $name\nok = Oui\n",
+            ),
         );
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].line, Some(2));
-        assert!(errors[0].column.is_some_and(|c| c > 1));
+        // Line 2, just after `$name`, where the closing brace belongs.
+        assert_eq!((errors[0].line, errors[0].column), (Some(2), Some(17)));
         assert_eq!(errors[0].field.as_deref(), Some("fr/home.ftl"));
     }
 
@@ -350,6 +366,66 @@ mod tests {
         assert!(errors[0].reason.contains("already defined"));
     }
 
+    fn demo() -> ContentSet {
+        crate::catalog::files::load(
+            std::path::Path::new("content"),
+            std::path::Path::new("locales"),
+        )
+        .content
+    }
+
+    fn draft(fields: serde_json::Value, rule: Option<&str>) -> VariantDef {
+        serde_json::from_value(serde_json::json!({
+            "id": "home-hero-new", "state": "draft", "rule": rule, "fields": fields
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_draft_may_lack_its_messages_but_a_submission_may_not() {
+        let content = demo();
+        let hero = content
+            .placements
+            .iter()
+            .find(|p| p.id == "home.hero")
+            .unwrap();
+        let fields = serde_json::json!({
+            "title": {"message": "home-hero-not-yet-written"},
+            "body": {"message": "home-hero-default-body"}
+        });
+        let variant = draft(fields, None);
+        assert_eq!(
+            check_variant(&content, hero, &variant, "en", Strictness::Draft),
+            vec![]
+        );
+        let errors = check_variant(&content, hero, &variant, "en", Strictness::Submit);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field.as_deref(), Some("fields.title"));
+    }
+
+    #[test]
+    fn a_broken_rule_is_named() {
+        let content = demo();
+        let hero = content
+            .placements
+            .iter()
+            .find(|p| p.id == "home.hero")
+            .unwrap();
+        let fields = serde_json::json!({
+            "title": {"message": "home-hero-default-title"},
+            "body": {"message": "home-hero-default-body"}
+        });
+        let errors = check_variant(
+            &content,
+            hero,
+            &draft(fields, Some("tier ==")),
+            "en",
+            Strictness::Draft,
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field.as_deref(), Some("rule"));
+    }
+
     #[test]
     fn diffs_show_the_changed_line_only() {
         let text = diff(
@@ -358,8 +434,8 @@ mod tests {
             "v2",
             r#"{"id":"a","weight":5,"priority":0}"#,
         );
-        assert!(text.contains("-  \"weight\": 1,"), "{text}");
-        assert!(text.contains("+  \"weight\": 5,"), "{text}");
+        assert!(text.contains("-  \"weight\": 1\n"), "{text}");
+        assert!(text.contains("+  \"weight\": 5\n"), "{text}");
         assert!(!text.contains("-  \"priority\""), "{text}");
     }
 }

@@ -181,9 +181,10 @@ pub async fn preview(
         .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel_name}`")))?;
 
     let default_locale = state.settings.default_locale.clone();
-    let catalog = tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    let catalog =
+        tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
+            .await
+            .map_err(|e| Problem::internal(&e))?;
 
     let person = match (&request.person_id, &request.anonymous_id) {
         (Some(id), _) => {
@@ -229,7 +230,9 @@ pub async fn preview(
     };
     let params = Params {
         channel: Some(Cow::Borrowed(channel_name.as_str())),
-        device: Some(Cow::Borrowed(request.device.as_deref().unwrap_or("desktop"))),
+        device: Some(Cow::Borrowed(
+            request.device.as_deref().unwrap_or("desktop"),
+        )),
         locale: Some(Cow::Owned(locales.join(","))),
         country: request.country.as_deref().map(Cow::Borrowed),
         traits,
@@ -254,8 +257,11 @@ pub async fn preview(
     })?;
 
     let (_, placement) = catalog.placement(&request.placement).ok_or_else(|| {
-        Problem::new(ProblemType::UnknownPlacement, "the placement did not compile")
-            .with_field("placement")
+        Problem::new(
+            ProblemType::UnknownPlacement,
+            "the placement did not compile",
+        )
+        .with_field("placement")
     })?;
     let mut blocks: Vec<Reason> = Vec::new();
     if channel_state == ChannelState::Retired {
@@ -267,7 +273,10 @@ pub async fn preview(
     if placement.channels & (1 << ctx.channel) == 0 {
         blocks.push(Reason {
             code: "channel_not_offered",
-            detail: format!("placement `{}` is not offered on `{channel_name}`", placement.id),
+            detail: format!(
+                "placement `{}` is not offered on `{channel_name}`",
+                placement.id
+            ),
         });
     }
     if ctx.person.as_ref().and_then(|p| p.consent(&channel_name)) == Some(false) {
@@ -334,9 +343,10 @@ pub async fn preview(
             VariantExplained {
                 id: variant.id.to_string(),
                 version: variant.version,
-                state: pending
-                    .get(variant.id.as_ref())
-                    .map_or_else(|| variant.state.as_str().to_string(), |s| s.as_str().to_string()),
+                state: pending.get(variant.id.as_ref()).map_or_else(
+                    || variant.state.as_str().to_string(),
+                    |s| s.as_str().to_string(),
+                ),
                 eligible: verdict.is_ok() && blocks.is_empty(),
                 chosen: chosen_index == Some(index),
                 reasons,
@@ -372,7 +382,10 @@ pub async fn preview(
         let args = crate::delivery::fluent_args(&catalog, &ctx, true);
         for requested in &locales {
             let tag = requested.parse().map_err(|_| {
-                Problem::invalid("locales", format!("`{requested}` is not a BCP 47 language tag"))
+                Problem::invalid(
+                    "locales",
+                    format!("`{requested}` is not a BCP 47 language tag"),
+                )
             })?;
             let chain = catalog.l10n.negotiate(&[tag]);
             let live = variant.live_chain(&chain);

@@ -24,7 +24,10 @@ struct PurgeRequest<'a> {
 const ATTEMPTS: u32 = 4;
 
 impl Purger {
-    pub fn new(webhook: Option<String>, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Purger {
+    pub fn new(
+        webhook: Option<String>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Purger {
         Purger {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
@@ -60,7 +63,11 @@ impl Purger {
                         return;
                     }
                     Ok(response) => {
-                        tracing::warn!(status = response.status().as_u16(), attempt, "purge webhook refused")
+                        tracing::warn!(
+                            status = response.status().as_u16(),
+                            attempt,
+                            "purge webhook refused"
+                        )
                     }
                     Err(e) => tracing::warn!(error = %e, attempt, "purge webhook unreachable"),
                 }

@@ -138,12 +138,19 @@ impl L10n {
                     Ok(resource) => resource,
                     Err((resource, parse_errors)) => {
                         for e in parse_errors {
-                            // The junk entry's start names the broken message; the
-                            // error position can be past it (at the end of the file).
-                            let at = e
-                                .slice
-                                .as_ref()
-                                .map_or(e.pos.start, |junk| junk.start.min(e.pos.start));
+                            // The error's own position when it lies inside the broken
+                            // (junk) entry. The parser often reports the start of what
+                            // follows instead: then the end of the entry's text is where
+                            // the missing token belongs.
+                            let at = match &e.slice {
+                                Some(junk) if junk.contains(&e.pos.start) => e.pos.start,
+                                Some(junk) if e.pos.start >= junk.end => file
+                                    .source
+                                    .get(junk.clone())
+                                    .map_or(junk.start, |text| junk.start + text.trim_end().len()),
+                                Some(junk) => junk.start,
+                                None => e.pos.start,
+                            };
                             let (line, column) = line_col(&file.source, at);
                             errors.push(FtlError {
                                 locale: name.clone(),

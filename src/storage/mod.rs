@@ -330,8 +330,16 @@ pub async fn import(
             ImportStep::Unchanged => {
                 report.unchanged += 1;
                 if past.is_empty() {
-                    authoring::record_import(&tx, Kind::Placement, &def.id, None, 1, "published", shell)
-                        .await?;
+                    authoring::record_import(
+                        &tx,
+                        Kind::Placement,
+                        &def.id,
+                        None,
+                        1,
+                        "published",
+                        shell,
+                    )
+                    .await?;
                 }
             }
             ImportStep::Kept => report.kept.push(format!("placement {}", def.id)),
@@ -354,8 +362,16 @@ pub async fn import(
                 )
                 .exec_without_returning(&tx)
                 .await?;
-                authoring::record_import(&tx, Kind::Placement, &def.id, None, number, "published", shell)
-                    .await?;
+                authoring::record_import(
+                    &tx,
+                    Kind::Placement,
+                    &def.id,
+                    None,
+                    number,
+                    "published",
+                    shell,
+                )
+                .await?;
                 match live {
                     Some(_) => report.updated.push(format!("placement {}", def.id)),
                     None => report.added.push(format!("placement {}", def.id)),
@@ -366,7 +382,12 @@ pub async fn import(
             let past = history_of(Kind::Variant, &v.id);
             let live = live_variants.get(&v.id);
             let file_doc = to_json(v);
-            match import_step(live.map(|m| m.definition.as_str()), &variant_print(&file_doc), past, variant_print) {
+            match import_step(
+                live.map(|m| m.definition.as_str()),
+                &variant_print(&file_doc),
+                past,
+                variant_print,
+            ) {
                 ImportStep::Unchanged => {
                     report.unchanged += 1;
                     if let (true, Some(row)) = (past.is_empty(), live) {
@@ -389,7 +410,11 @@ pub async fn import(
                         .map(|(n, _)| *n)
                         .max(live.map(|m| m.version as u32))
                         .unwrap_or(0);
-                    let number = if newest == 0 { v.version } else { v.version.max(newest + 1) };
+                    let number = if newest == 0 {
+                        v.version
+                    } else {
+                        v.version.max(newest + 1)
+                    };
                     let stored = VariantDef {
                         version: number,
                         ..v.clone()
@@ -419,8 +444,16 @@ pub async fn import(
                     )
                     .exec_without_returning(&tx)
                     .await?;
-                    authoring::record_import(&tx, Kind::Variant, &v.id, Some(&def.id), number, state, definition)
-                        .await?;
+                    authoring::record_import(
+                        &tx,
+                        Kind::Variant,
+                        &v.id,
+                        Some(&def.id),
+                        number,
+                        state,
+                        definition,
+                    )
+                    .await?;
                     match live {
                         Some(_) => report.updated.push(format!("variant {}", v.id)),
                         None => report.added.push(format!("variant {}", v.id)),
@@ -444,8 +477,16 @@ pub async fn import(
             ImportStep::Unchanged => {
                 report.unchanged += 1;
                 if past.is_empty() {
-                    authoring::record_import(&tx, Kind::Fluent, &target, None, 1, "published", file.source.clone())
-                        .await?;
+                    authoring::record_import(
+                        &tx,
+                        Kind::Fluent,
+                        &target,
+                        None,
+                        1,
+                        "published",
+                        file.source.clone(),
+                    )
+                    .await?;
                 }
             }
             ImportStep::Kept => report.kept.push(format!("locale file {target}")),
@@ -472,8 +513,16 @@ pub async fn import(
                 )
                 .exec_without_returning(&tx)
                 .await?;
-                authoring::record_import(&tx, Kind::Fluent, &target, None, number, "published", file.source.clone())
-                    .await?;
+                authoring::record_import(
+                    &tx,
+                    Kind::Fluent,
+                    &target,
+                    None,
+                    number,
+                    "published",
+                    file.source.clone(),
+                )
+                .await?;
                 match live {
                     Some(_) => report.updated.push(format!("locale file {target}")),
                     None => report.added.push(format!("locale file {target}")),

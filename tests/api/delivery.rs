@@ -101,6 +101,41 @@ async fn a_missing_translation_falls_back_along_the_chain_and_is_reported() {
         ..Options::default()
     })
     .await;
+    // Without `allow_fallback`, the variant is not live in fr-CA: it is answered whole
+    // in the next locale of the chain rather than mixing two.
+    let body = app
+        .json("/v1/content/home.hero?channel=sms&device=mobile&locale=fr-CA")
+        .await;
+    assert_eq!(body["locale"], "fr");
+    assert_eq!(body["fields"]["title"], "Fait pour les sentiers");
+    let warnings = body["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["code"], "locale-incomplete");
+    assert!(warnings[0]["detail"].as_str().unwrap().contains("fr-CA"));
+
+    // The placement allows fallback in fr-CA: fr-CA with the one message from fr.
+    let fixture = content_fixture(|root| {
+        replace_in(
+            &root.join("locales/fr-CA/home.ftl"),
+            "home-hero-default-title = Conçu pour les sentiers\n",
+            "",
+        );
+        replace_in(
+            &root.join("locales/fr/home.ftl"),
+            "home-hero-default-title = Conçu pour les sentiers",
+            "home-hero-default-title = Fait pour les sentiers",
+        );
+        replace_in(
+            &root.join("content/placements/home.hero.toml"),
+            "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]\n",
+            "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]\nallow_fallback = [\"fr-CA\"]\n",
+        );
+    });
+    let app = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
     let body = app
         .json("/v1/content/home.hero?channel=sms&device=mobile&locale=fr-CA")
         .await;

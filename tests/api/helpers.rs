@@ -32,6 +32,7 @@ pub struct Options {
     pub poll_secs: u64,
     /// How often the server runs the governance policies by itself.
     pub governance_evaluate_secs: u64,
+    pub purge_webhook_url: Option<String>,
 }
 
 impl Default for Options {
@@ -42,6 +43,7 @@ impl Default for Options {
             signing_secret: Some(SIGNING_SECRET.to_string()),
             poll_secs: 3600,
             governance_evaluate_secs: 3600,
+            purge_webhook_url: None,
         }
     }
 }
@@ -127,6 +129,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signing_secret: options.signing_secret.map(Secret::new),
         catalog_poll_secs: options.poll_secs,
         governance_evaluate_secs: options.governance_evaluate_secs,
+        purge_webhook_url: options.purge_webhook_url,
         workers: Some(1),
         dev_token_secret: Some(Secret::new(DEV_TOKEN_SECRET)),
         server_api_keys: vec![Secret::new(SERVER_KEY)],
@@ -281,5 +284,52 @@ impl TestApp {
         let response = self.identify(body.clone()).await;
         assert_eq!(response.status(), 200, "identify {body}");
         response.json().await.expect("json")
+    }
+}
+
+impl TestApp {
+    /// An authenticated admin call with a JSON body (or none).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// An admin call expected to succeed (2xx); its JSON answer.
+    pub async fn admin_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let response = self.admin(method.clone(), path, token, body).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `PUT` of a Fluent resource as text/plain.
+    pub async fn put_ftl(&self, path: &str, token: &str, source: &str) -> reqwest::Response {
+        self.client
+            .put(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(source.to_string())
+            .send()
+            .await
+            .expect("request sent")
     }
 }
