@@ -518,6 +518,19 @@ pub fn unknown_roles(roles: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// The staff token of a request, holding one of `roles` (`401`/`403` otherwise).
+pub fn staff_of(
+    req: &actix_web::HttpRequest,
+    auth: &Auth,
+    roles: &[&str],
+) -> Result<StaffClaims, crate::problem::Problem> {
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    Ok(auth.staff_with_role(authorization, roles)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,17 +694,4 @@ mod tests {
         })
         .is_err());
     }
-}
-
-/// The staff token of a request, holding one of `roles` (`401`/`403` otherwise).
-pub fn staff_of(
-    req: &actix_web::HttpRequest,
-    auth: &Auth,
-    roles: &[&str],
-) -> Result<StaffClaims, crate::problem::Problem> {
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    Ok(auth.staff_with_role(authorization, roles)?)
 }

@@ -1017,7 +1017,7 @@ fn fluent_path(locale: &str, file: &str) -> Result<(String, String), Problem> {
     let parsed: unic_langid::LanguageIdentifier = locale.parse().map_err(|_| {
         Problem::invalid("locale", format!("`{locale}` is not a BCP 47 language tag"))
     })?;
-    if parsed.to_string() != locale {
+    if parsed != locale {
         return Err(Problem::invalid(
             "locale",
             format!("write the locale as `{parsed}`"),
@@ -1190,7 +1190,7 @@ pub async fn put_locale_file(
     let answer = FluentAnswer {
         locale,
         file,
-        version: VersionDoc::from(&row),
+        version: VersionDoc::from(&*row),
         messages: message_ids(&source),
     };
     let mut response = if created {

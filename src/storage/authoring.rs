@@ -122,7 +122,7 @@ pub struct NewVersion<'a> {
 /// The result of a save.
 pub enum Saved {
     Version {
-        row: VersionRow,
+        row: Box<VersionRow>,
         /// The catalog generation, when the save went live.
         generation: Option<u64>,
     },
@@ -202,7 +202,10 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
     )
     .await?;
     tx.commit().await?;
-    Ok(Saved::Version { row, generation })
+    Ok(Saved::Version {
+        row: Box::new(row),
+        generation,
+    })
 }
 
 /// Moves one version from `from` to `to` if it is still in `from` (compare-and-set).
