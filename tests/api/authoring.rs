@@ -1448,3 +1448,90 @@ async fn a_restart_keeps_what_the_admin_api_published_over_older_files() {
     assert_eq!(variant["live"]["definition"]["weight"], 50);
     assert_eq!(second.json(HERO_EN).await["variant"]["id"], "home-hero-vip");
 }
+
+fn tailor_cli(dir: &std::path::Path, database_url: &str, args: &[&str]) -> (String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", database_url)
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("run tailor");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
+    let fixture = content_fixture(|_| {});
+    let app = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+    let path = "/v1/admin/variants/home-hero-default";
+    app.admin_ok(
+        Method::PUT,
+        path,
+        &marketer(),
+        Some(json!({"weight": 50, "fields": {
+            "title": {"message": "home-hero-default-title"},
+            "body": {"message": "home-hero-default-body"},
+            "cta": {"url": "https://shop.example.com/new-season"}
+        }})),
+    )
+    .await;
+    review_and_publish(&app, path).await;
+
+    // The files still hold version 1: importing them keeps the database's version 2.
+    let (stdout, stderr) = tailor_cli(fixture.path(), &app.database_url, &["import"]);
+    assert_eq!(
+        stdout.trim(),
+        "kept variant home-hero-default (the database has a newer version; run `tailor export`)"
+    );
+    assert!(stderr.contains("0 added, 0 updated, 1 kept"), "{stderr}");
+    let variant = app.admin_ok(Method::GET, path, &reviewer(), None).await;
+    assert_eq!(variant["live"]["version"], 2);
+
+    // Export writes version 2 back; importing the export changes nothing.
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap().to_string();
+    tailor_cli(
+        fixture.path(),
+        &app.database_url,
+        &["export", "--out", &out_arg],
+    );
+    let hero =
+        std::fs::read_to_string(out.path().join("content/placements/home.hero.toml")).unwrap();
+    let default = &hero[hero.find("id = \"home-hero-default\"").unwrap()..];
+    let default = &default[..default.find("[[variant]]").unwrap_or(default.len())];
+    assert!(default.contains("version = 2"), "{default}");
+    assert!(default.contains("weight = 50"), "{default}");
+    let (stdout, stderr) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("0 added, 0 updated, 0 kept"), "{stderr}");
+
+    // An edit made in the files after that is new content: it is imported as version 3.
+    replace_in(
+        &out.path().join("content/placements/home.hero.toml"),
+        "weight = 50",
+        "weight = 60",
+    );
+    let (stdout, _) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    assert_eq!(stdout.trim(), "updated variant home-hero-default");
+    let history = app
+        .admin_ok(Method::GET, &format!("{path}/versions"), &reviewer(), None)
+        .await;
+    let last = history["versions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["version"], 3);
+    assert_eq!(last["author"], "import");
+    assert_eq!(last["state"], "published");
+}
