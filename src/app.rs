@@ -110,10 +110,9 @@ impl AppState {
         }
     }
 
-    /// Tells every node that content changed: this one at once (so the caller's next
-    /// request sees the change), the others through Redis (they poll without it).
+    /// Tells every node that content changed: the others through Redis first (they
+    /// poll without it), then this one (so the caller's next request sees the change).
     pub async fn announce_change(&self, generation: u64) {
-        self.invalidate().await;
         if let Some(conn) = &self.redis {
             let mut conn = conn.clone();
             let sent: Result<i64, _> = redis::cmd("PUBLISH")
@@ -125,6 +124,7 @@ impl AppState {
                 tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
             }
         }
+        self.invalidate().await;
     }
 
     async fn current_generation(&self) -> Option<u64> {
@@ -165,6 +165,12 @@ impl Application {
                 );
             }
             let report = import_with_retry(&db, &loaded.content).await?;
+            for item in &report.kept {
+                tracing::info!(%item, "file older than the database's version; kept the database's");
+            }
+            for item in &report.conflicts {
+                tracing::warn!(%item, "file edit on an older version than the database's; not imported");
+            }
             tracing::info!(
                 added = report.added.len(),
                 updated = report.updated.len(),

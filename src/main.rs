@@ -314,6 +314,11 @@ async fn main() -> ExitCode {
                             "kept {item} (the database has a newer version; run `tailor export`)"
                         );
                     }
+                    for item in &report.conflicts {
+                        println!(
+                            "conflict {item}: not imported; export, redo the edit there, import again"
+                        );
+                    }
                     eprintln!(
                         "{} added, {} updated, {} kept, {} unchanged (generation {})",
                         report.added.len(),
@@ -329,7 +334,15 @@ async fn main() -> ExitCode {
                             eprintln!("tailor: imported, but could not tell the servers through Redis ({e}); they will poll");
                         }
                     }
-                    ExitCode::SUCCESS
+                    if report.conflicts.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprintln!(
+                            "{} conflict(s): those files were not imported",
+                            report.conflicts.len()
+                        );
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(e) => {
                     eprintln!("tailor: {e}");

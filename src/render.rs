@@ -69,6 +69,36 @@ impl Rendered {
     }
 }
 
+/// Renders a variant in the first locale of `chain` it is live in (the locale
+/// completeness gate), warning `locale-incomplete` first when that is not the chain's
+/// first locale. Also answers the index of the locale answered.
+pub fn render_live(
+    catalog: &Catalog,
+    variant: &Variant,
+    channel: usize,
+    chain: &Chain,
+    args: &FluentArgs,
+) -> (Rendered, usize) {
+    let live = variant.live_chain(chain);
+    let mut rendered = render(catalog, variant, channel, &live, args);
+    if live.primary() != chain.primary() {
+        rendered.warnings.insert(
+            0,
+            Warning {
+                code: "locale-incomplete",
+                field: None,
+                detail: format!(
+                    "variant `{}` is not translated completely into {}; answered in {}",
+                    variant.id,
+                    catalog.l10n.locale_name(chain.primary()),
+                    catalog.l10n.locale_name(live.primary())
+                ),
+            },
+        );
+    }
+    (rendered, live.primary())
+}
+
 pub fn render(
     catalog: &Catalog,
     variant: &Variant,

@@ -21,7 +21,7 @@ use crate::catalog::model::{
 };
 use crate::l10n::L10n;
 use crate::problem::{json_body, read_body, ContentError, Problem, ProblemType};
-use crate::storage::authoring::{self as store, Kind, NewVersion, Saved, VersionRow};
+use crate::storage::authoring::{self as store, Kind, NewVersion, Saved, Stepped, VersionRow};
 use crate::storage::{self, StorageError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -83,11 +83,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(super) const READERS: [&str; 4] = ["marketer", "reviewer", "publisher", "admin"];
 const AUTHORS: [&str; 2] = ["marketer", "admin"];
 const PLACEMENT_CREATORS: [&str; 3] = ["marketer", "publisher", "admin"];
-const PLACEMENT_EDITORS: [&str; 2] = ["publisher", "admin"];
+/// Placement changes are live at once: publishing, so the publisher's alone.
+const PLACEMENT_EDITORS: [&str; 1] = ["publisher"];
+/// Previewing a stored person shows their traits and consents: personal data.
+pub(super) const PERSON_READERS: [&str; 2] = ["privacy", "admin"];
 const BODY_LIMIT: usize = 256 * 1024;
 
+/// How versions and the audit log name a member of staff (the subject, bounded to fit).
 fn actor(claims: &StaffClaims) -> String {
-    format!("staff:{}", claims.sub)
+    let subject: String = claims.sub.chars().take(160).collect();
+    format!("staff:{subject}")
 }
 
 /// One version in a history.
@@ -118,10 +123,19 @@ impl From<&VersionRow> for VersionDoc {
     }
 }
 
+/// A version's document as the API shows it; a variant's carries the version's
+/// workflow state (the stored definition keeps the state it was written with).
 fn document_of(row: &VersionRow) -> serde_json::Value {
     match row.kind.as_str() {
         "fluent" => serde_json::Value::String(row.document.clone()),
-        _ => serde_json::from_str(&row.document).unwrap_or(serde_json::Value::Null),
+        kind => {
+            let mut document: serde_json::Value =
+                serde_json::from_str(&row.document).unwrap_or(serde_json::Value::Null);
+            if kind == "variant" && document.is_object() {
+                document["state"] = serde_json::Value::from(row.state.as_str());
+            }
+            document
+        }
     }
 }
 
@@ -142,6 +156,21 @@ fn if_match(req: &HttpRequest) -> Result<Option<u32>, Problem> {
                 "give the version the edit starts from, e.g. If-Match: \"3\"",
             )
         })
+}
+
+fn content_changed() -> Problem {
+    Problem::new(
+        ProblemType::Conflict,
+        "live content changed while this was being checked; try again",
+    )
+}
+
+fn exists(kind: &str, id: &str) -> Problem {
+    Problem::new(
+        ProblemType::Conflict,
+        format!("{kind} `{id}` exists; PUT changes it"),
+    )
+    .with_field("id")
 }
 
 fn stale(latest: u32) -> Problem {
@@ -169,6 +198,21 @@ async fn went_live(state: &AppState, generation: u64, keys: Vec<String>, reason:
 
 async fn live_content(state: &AppState) -> Result<ContentSet, Problem> {
     Ok(storage::load_content(&state.db).await?.0)
+}
+
+/// The live content and the catalog generation it is: a change checked against it
+/// goes live only if nothing else did meanwhile.
+async fn live_content_at(state: &AppState) -> Result<(ContentSet, u64), Problem> {
+    Ok(storage::load_content(&state.db).await?)
+}
+
+/// Runs content checks (Fluent parsing, rendering every locale) off the async workers.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Problem::internal(&e))
 }
 
 fn valid_id(id: &str) -> bool {
@@ -216,6 +260,12 @@ async fn placement_answer(
     let version = store::latest(&state.db, Kind::Placement, &def.id)
         .await?
         .map_or(1, |r| r.version as u32);
+    let latest = store::latest_per_target(&state.db, Kind::Variant, Some(&def.id)).await?;
+    Ok(summarise(def, version, &latest))
+}
+
+/// A placement with its variants: live versions, and the newest version of each.
+fn summarise(def: &PlacementDef, version: u32, latest: &[VersionRow]) -> PlacementAnswer {
     let mut variants: Vec<VariantSummary> = def
         .variants
         .iter()
@@ -227,7 +277,10 @@ async fn placement_answer(
             latest_state: None,
         })
         .collect();
-    for row in store::latest_per_target(&state.db, Kind::Variant, Some(&def.id)).await? {
+    for row in latest
+        .iter()
+        .filter(|r| r.placement_id.as_deref() == Some(def.id.as_str()))
+    {
         match variants.iter_mut().find(|v| v.id == row.target) {
             Some(summary) => {
                 summary.latest_version = Some(row.version as u32);
@@ -242,7 +295,7 @@ async fn placement_answer(
             }),
         }
     }
-    Ok(PlacementAnswer {
+    PlacementAnswer {
         id: def.id.clone(),
         version,
         definition: serde_json::to_value(PlacementDef {
@@ -252,7 +305,7 @@ async fn placement_answer(
         .unwrap_or_default(),
         archived: def.archived,
         variants,
-    })
+    }
 }
 
 /// `GET /v1/admin/placements`
@@ -264,10 +317,20 @@ pub async fn list_placements(
 ) -> Result<HttpResponse, Problem> {
     staff_of(&req, &state.auth, &READERS)?;
     let content = live_content(&state).await?;
-    let mut placements = Vec::with_capacity(content.placements.len());
-    for def in &content.placements {
-        placements.push(placement_answer(&state, def).await?);
-    }
+    // Two queries for the whole list, not two per placement.
+    let latest_variants = store::latest_per_target(&state.db, Kind::Variant, None).await?;
+    let versions = store::latest_per_target(&state.db, Kind::Placement, None).await?;
+    let placements = content
+        .placements
+        .iter()
+        .map(|def| {
+            let version = versions
+                .iter()
+                .find(|r| r.target == def.id)
+                .map_or(1, |r| r.version as u32);
+            summarise(def, version, &latest_variants)
+        })
+        .collect();
     Ok(no_store().json(PlacementList { placements }))
 }
 
@@ -310,7 +373,7 @@ async fn save_placement(
     claims: &StaffClaims,
     def: PlacementDef,
     based_on: Option<u32>,
-    content: &ContentSet,
+    (content, generation): &(ContentSet, u64),
 ) -> Result<(PlacementAnswer, u32), Problem> {
     let mut checked = def.clone();
     checked.variants = content
@@ -319,7 +382,11 @@ async fn save_placement(
         .find(|p| p.id == def.id)
         .map(|p| p.variants.clone())
         .unwrap_or_default();
-    let errors = super::check_placement(content, &checked, &state.settings.default_locale);
+    let errors = {
+        let (content, checked) = (content.clone(), checked.clone());
+        let default_locale = state.settings.default_locale.clone();
+        off_the_runtime(move || super::check_placement(&content, &checked, &default_locale)).await?
+    };
     if !errors.is_empty() {
         return Err(invalid_content(errors));
     }
@@ -344,11 +411,15 @@ async fn save_placement(
             based_on,
             publish: true,
             seed,
+            checked_at: Some(*generation),
         },
     )
     .await?;
     let (row, generation) = match saved {
+        // Another creation of the same id won the race.
+        Saved::Stale { .. } if based_on == Some(0) => return Err(exists("placement", &def.id)),
         Saved::Stale { latest } => return Err(stale(latest)),
+        Saved::ContentChanged => return Err(content_changed()),
         Saved::Version { row, generation } => (row, generation),
     };
     if let Some(generation) = generation {
@@ -384,20 +455,13 @@ pub async fn create_placement(
     let claims = staff_of(&req, &state.auth, &PLACEMENT_CREATORS)?;
     let body = read_body(payload, BODY_LIMIT, "a placement is at most 256 KiB").await?;
     let def = placement_body(&body, None)?;
-    let content = live_content(&state).await?;
-    if content.placements.iter().any(|p| p.id == def.id)
+    let content = live_content_at(&state).await?;
+    if content.0.placements.iter().any(|p| p.id == def.id)
         || store::latest(&state.db, Kind::Placement, &def.id)
             .await?
             .is_some()
     {
-        return Err(Problem::new(
-            ProblemType::Conflict,
-            format!(
-                "placement `{}` exists; PUT /v1/admin/placements/{} changes it",
-                def.id, def.id
-            ),
-        )
-        .with_field("id"));
+        return Err(exists("placement", &def.id));
     }
     let (answer, _) = save_placement(&state, &claims, def, Some(0), &content).await?;
     Ok(HttpResponse::Created()
@@ -446,8 +510,8 @@ pub async fn put_placement(
     let based_on = if_match(&req)?;
     let body = read_body(payload, BODY_LIMIT, "a placement is at most 256 KiB").await?;
     let def = placement_body(&body, Some(&path))?;
-    let content = live_content(&state).await?;
-    if !content.placements.iter().any(|p| p.id == def.id) {
+    let content = live_content_at(&state).await?;
+    if !content.0.placements.iter().any(|p| p.id == def.id) {
         return Err(not_found(
             "such placement; POST /v1/admin/placements creates one",
             "id",
@@ -470,8 +534,9 @@ pub async fn archive_placement(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let claims = staff_of(&req, &state.auth, &PLACEMENT_EDITORS)?;
-    let content = live_content(&state).await?;
+    let content = live_content_at(&state).await?;
     let def = content
+        .0
         .placements
         .iter()
         .find(|p| p.id == *path)
@@ -603,20 +668,19 @@ async fn variant_answer(state: &AppState, id: &str) -> Result<Option<VariantAnsw
     }))
 }
 
-fn variant_errors(
+async fn variant_errors(
     state: &AppState,
     content: &ContentSet,
     placement: &PlacementDef,
     def: &VariantDef,
     strictness: Strictness,
 ) -> Result<(), Problem> {
-    let errors = super::check_variant(
-        content,
-        placement,
-        def,
-        &state.settings.default_locale,
-        strictness,
-    );
+    let (content, placement, def) = (content.clone(), placement.clone(), def.clone());
+    let default_locale = state.settings.default_locale.clone();
+    let errors = off_the_runtime(move || {
+        super::check_variant(&content, &placement, &def, &default_locale, strictness)
+    })
+    .await?;
     if errors.is_empty() {
         Ok(())
     } else {
@@ -649,11 +713,15 @@ async fn save_variant(
             based_on,
             publish: false,
             seed,
+            checked_at: None,
         },
     )
     .await?
     {
+        // Another creation of the same id won the race.
+        Saved::Stale { .. } if based_on == Some(0) => Err(exists("variant", &def.id)),
         Saved::Stale { latest } => Err(stale(latest)),
+        Saved::ContentChanged => Err(content_changed()),
         Saved::Version { .. } => variant_answer(state, &def.id)
             .await?
             .ok_or_else(|| not_found("such variant", "id")),
@@ -714,7 +782,7 @@ pub async fn create_variant(
         .with_field("id"));
     }
     let def = input.into_def(id.clone());
-    variant_errors(&state, &content, placement, &def, Strictness::Draft)?;
+    variant_errors(&state, &content, placement, &def, Strictness::Draft).await?;
     let answer = save_variant(&state, &claims, &placement.id, def, Some(0), None).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/variants/{id}")))
@@ -776,7 +844,7 @@ pub async fn put_variant(
     let content = live_content(&state).await?;
     let placement = placement_of(&content, &placement_id)?;
     let def = input.into_def(path.to_string());
-    variant_errors(&state, &content, placement, &def, Strictness::Draft)?;
+    variant_errors(&state, &content, placement, &def, Strictness::Draft).await?;
     let seed = live.map(|l| (l.version as u32, l.definition));
     let answer = save_variant(&state, &claims, &placement_id, def, based_on, seed).await?;
     Ok(no_store().json(answer))
@@ -852,8 +920,27 @@ async fn plan_step(
     step: &StepBody,
     claims: &StaffClaims,
 ) -> Result<(VersionRow, Stage), Problem> {
+    // Approving or publishing says what was read: a newer save must not ride along.
+    if step.version.is_none() && matches!(action, Action::Approve | Action::Publish) {
+        return Err(Problem::invalid(
+            "version",
+            format!(
+                "name the version to {}: {{\"version\": N}}",
+                action.as_str()
+            ),
+        ));
+    }
     let row = match step.version {
         Some(n) => store::version(&state.db, kind, target, n).await?,
+        // Archiving takes the serving version out of service, whatever drafts exist.
+        None if action == Action::Archive => {
+            let history = store::history(&state.db, kind, target).await?;
+            let serving = history.iter().rposition(|r| r.state == "published");
+            match serving {
+                Some(index) => history.into_iter().nth(index),
+                None => history.into_iter().last(),
+            }
+        }
         None => store::latest(&state.db, kind, target).await?,
     }
     .ok_or_else(|| match step.version {
@@ -889,23 +976,27 @@ async fn apply_step(
     action: Action,
     claims: &StaffClaims,
     note: Option<&str>,
+    checked_at: Option<u64>,
 ) -> Result<Option<u64>, Problem> {
-    store::step(
+    match store::step(
         &state.db,
         row,
         to.as_str(),
         &actor(claims),
         note,
         action.as_str(),
+        checked_at,
     )
     .await?
-    .ok_or_else(|| {
-        Problem::new(
+    {
+        Stepped::Done { generation } => Ok(generation),
+        Stepped::ContentChanged => Err(content_changed()),
+        Stepped::StateChanged => Err(Problem::new(
             ProblemType::Conflict,
             format!("version {} changed state meanwhile; reload it", row.version),
         )
-        .with_field("version")
-    })
+        .with_field("version")),
+    }
 }
 
 fn parse_action(name: &str) -> Result<Action, Problem> {
@@ -966,7 +1057,7 @@ pub async fn act_on_variant(
     let step = step_body(payload).await?;
     let (row, to) = plan_step(&state, Kind::Variant, &id, action, &step, &claims).await?;
     let placement_id = row.placement_id.clone().unwrap_or_default();
-    let mut content = live_content(&state).await?;
+    let (mut content, generation) = live_content_at(&state).await?;
     let mut locales = None;
     if matches!(action, Action::Submit | Action::Publish) {
         let def: VariantDef = serde_json::from_str(&row.document).map_err(|e| {
@@ -982,11 +1073,22 @@ pub async fn act_on_variant(
         }
         // Publishing checks against what is live: a message still in review does not
         // count yet.
-        variant_errors(&state, &content, &placement, &def, Strictness::Submit)?;
+        variant_errors(&state, &content, &placement, &def, Strictness::Submit).await?;
         let (l10n, _) = L10n::build(&content.fluent, &state.settings.default_locale);
         locales = Some(super::live_locales(&l10n, &placement, &def));
     }
-    let generation = apply_step(&state, &row, to, action, &claims, step.note.as_deref()).await?;
+    // A publish goes live only on the content it was checked against.
+    let checked_at = (action == Action::Publish).then_some(generation);
+    let generation = apply_step(
+        &state,
+        &row,
+        to,
+        action,
+        &claims,
+        step.note.as_deref(),
+        checked_at,
+    )
+    .await?;
     let mut purged = Vec::new();
     if let Some(generation) = generation {
         purged = vec![format!("placement/{placement_id}"), format!("variant/{id}")];
@@ -1017,6 +1119,12 @@ fn fluent_path(locale: &str, file: &str) -> Result<(String, String), Problem> {
     let parsed: unic_langid::LanguageIdentifier = locale.parse().map_err(|_| {
         Problem::invalid("locale", format!("`{locale}` is not a BCP 47 language tag"))
     })?;
+    if locale.len() > 35 {
+        return Err(Problem::invalid(
+            "locale",
+            "a locale tag is at most 35 characters",
+        ));
+    }
     if parsed != locale {
         return Err(Problem::invalid(
             "locale",
@@ -1180,11 +1288,13 @@ pub async fn put_locale_file(
             based_on,
             publish: false,
             seed,
+            checked_at: None,
         },
     )
     .await?;
     let row = match saved {
         Saved::Stale { latest } => return Err(stale(latest)),
+        Saved::ContentChanged => return Err(content_changed()),
         Saved::Version { row, .. } => row,
     };
     let answer = FluentAnswer {
@@ -1225,9 +1335,10 @@ pub async fn act_on_locale_file(
     let step = step_body(payload).await?;
     let target = store::fluent_target(&locale, &file);
     let (row, to) = plan_step(&state, Kind::Fluent, &target, action, &step, &claims).await?;
-    let mut content = live_content(&state).await?;
+    let (mut content, checked_generation) = live_content_at(&state).await?;
     let goes_live = to == Stage::Published || (to == Stage::Archived && row.state == "published");
     let mut affected = Vec::new();
+    let mut purged: Vec<String> = Vec::new();
     if goes_live {
         let old = content
             .fluent
@@ -1235,17 +1346,27 @@ pub async fn act_on_locale_file(
             .find(|f| f.locale == locale && f.path == file)
             .map(|f| f.source.clone())
             .unwrap_or_default();
+        let candidate = FluentFile {
+            locale: locale.clone(),
+            path: file.clone(),
+            source: row.document.clone(),
+        };
+        if to == Stage::Published {
+            // Another resource of the locale may have gained one of its ids since the save.
+            let errors = super::check_fluent(&content.fluent, &candidate);
+            if !errors.is_empty() {
+                return Err(invalid_content(errors));
+            }
+        }
         content
             .fluent
             .retain(|f| !(f.locale == locale && f.path == file));
         if to == Stage::Published {
-            content.fluent.push(FluentFile {
-                locale: locale.clone(),
-                path: file.clone(),
-                source: row.document.clone(),
-            });
+            content.fluent.push(candidate);
         }
-        let errors = super::broken_by(&content, &state.settings.default_locale);
+        let default_locale = state.settings.default_locale.clone();
+        let (errors, content) =
+            off_the_runtime(move || (super::broken_by(&content, &default_locale), content)).await?;
         if !errors.is_empty() {
             return Err(invalid_content(errors));
         }
@@ -1253,40 +1374,53 @@ pub async fn act_on_locale_file(
         touched.extend(message_ids(&row.document));
         let (l10n, _) = L10n::build(&content.fluent, &state.settings.default_locale);
         for placement in content.placements.iter().filter(|p| !p.archived) {
-            for variant in placement.variants.iter().filter(|v| {
-                v.state == VariantState::Published
-                    && crate::catalog::messages_of(v).any(|m| touched.iter().any(|t| t == m))
-            }) {
-                affected.push((
-                    placement.id.clone(),
-                    VariantLocales {
-                        id: variant.id.clone(),
-                        locales: super::live_locales(&l10n, placement, variant),
-                    },
-                ));
+            let published = || {
+                placement
+                    .variants
+                    .iter()
+                    .filter(|v| v.state == VariantState::Published)
+            };
+            // Terms and message references reach any message of the locale, so every
+            // placement that renders a message is purged, not only the direct users.
+            if published().any(|v| crate::catalog::messages_of(v).next().is_some()) {
+                purged.push(format!("placement/{}", placement.id));
+            }
+            for variant in published()
+                .filter(|v| crate::catalog::messages_of(v).any(|m| touched.iter().any(|t| t == m)))
+            {
+                affected.push(VariantLocales {
+                    id: variant.id.clone(),
+                    locales: super::live_locales(&l10n, placement, variant),
+                });
             }
         }
     }
-    let generation = apply_step(&state, &row, to, action, &claims, step.note.as_deref()).await?;
-    let mut purged: Vec<String> = Vec::new();
-    if let Some(generation) = generation {
-        for (placement, _) in &affected {
-            let key = format!("placement/{placement}");
-            if !purged.contains(&key) {
-                purged.push(key);
-            }
+    let checked_at = (to == Stage::Published).then_some(checked_generation);
+    let generation = apply_step(
+        &state,
+        &row,
+        to,
+        action,
+        &claims,
+        step.note.as_deref(),
+        checked_at,
+    )
+    .await?;
+    match generation {
+        Some(generation) => {
+            went_live(
+                &state,
+                generation,
+                purged.clone(),
+                format!(
+                    "Fluent resource {target} version {} {}",
+                    row.version,
+                    to.as_str()
+                ),
+            )
+            .await
         }
-        went_live(
-            &state,
-            generation,
-            purged.clone(),
-            format!(
-                "Fluent resource {target} version {} {}",
-                row.version,
-                to.as_str()
-            ),
-        )
-        .await;
+        None => purged.clear(),
     }
     Ok(no_store().json(StepAnswer {
         target,
@@ -1294,7 +1428,7 @@ pub async fn act_on_locale_file(
         state: to.as_str().to_string(),
         generation,
         locales: None,
-        variants: affected.into_iter().map(|(_, v)| v).collect(),
+        variants: affected,
         purged,
     }))
 }
@@ -1464,14 +1598,20 @@ async fn diff(
             .ok_or_else(|| not_found(&format!("version {number}"), field))
     };
     let (from, to) = (find(from_number, "from")?, find(to_number, "to")?);
+    let text = |row: &VersionRow| match document_of(row) {
+        serde_json::Value::String(source) => source,
+        document => document.to_string(),
+    };
+    let (from_name, to_name) = (
+        format!("{target} version {from_number}"),
+        format!("{target} version {to_number}"),
+    );
+    let (from_text, to_text) = (text(from), text(to));
+    let diff =
+        off_the_runtime(move || super::diff(&from_name, &from_text, &to_name, &to_text)).await?;
     Ok(no_store().json(DiffAnswer {
         target: target.to_string(),
-        diff: super::diff(
-            &format!("{target} version {from_number}"),
-            &from.document,
-            &format!("{target} version {to_number}"),
-            &to.document,
-        ),
+        diff,
         from: VersionDoc::from(from),
         to: VersionDoc::from(to),
     }))

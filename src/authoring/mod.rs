@@ -25,8 +25,8 @@ use crate::problem::ContentError;
 pub enum Strictness {
     /// Saving a draft: its messages may not be written yet.
     Draft,
-    /// Submitting for review: every message exists in the default locale, and every
-    /// channel's limits hold in every locale.
+    /// Submitting for review, and publishing: every message exists in the default
+    /// locale, and every channel's limits hold in every locale.
     Submit,
 }
 
@@ -284,11 +284,7 @@ pub fn coverage(content: &ContentSet, l10n: &L10n) -> Coverage {
         for (index, name) in names.iter().enumerate() {
             if l10n.message_info(index, id).is_some() {
                 locales[index].present += 1;
-            } else if placements.iter().all(|p| {
-                p.allow_fallback
-                    .iter()
-                    .any(|l| l == "*" || l.as_str() == name.as_ref())
-            }) {
+            } else if placements.iter().all(|p| p.allows_fallback(name)) {
                 locales[index].fallback += 1;
                 fallback.push(name.to_string());
             } else {
@@ -320,7 +316,11 @@ pub fn diff(from_name: &str, from: &str, to_name: &str, to: &str) -> String {
         _ => doc.to_string(),
     };
     let (from, to) = (readable(from), readable(to));
-    similar::TextDiff::from_lines(&from, &to)
+    // Two 256 KiB resources with nothing in common must not hold a worker for long: past
+    // the deadline the diff is coarser, never wrong.
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(250))
+        .diff_lines(&from, &to)
         .unified_diff()
         .context_radius(3)
         .header(from_name, to_name)

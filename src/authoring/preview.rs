@@ -21,7 +21,7 @@ use crate::context::{self, Attributes, Params, RawRequest};
 use crate::decide::{decide, eligibility, Ineligible};
 use crate::identity::Person;
 use crate::problem::{json_body, read_body, Problem, ProblemType};
-use crate::render::{render, Warning};
+use crate::render::{render_live, Warning};
 use crate::storage::authoring::{self as store, Kind};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -116,6 +116,9 @@ pub struct PreviewAnswer {
     pub rendered: Vec<RenderedLocale>,
 }
 
+/// Authors, and privacy staff (who may name a stored person).
+const PREVIEWERS: [&str; 5] = ["marketer", "reviewer", "publisher", "admin", "privacy"];
+
 /// `POST /v1/admin/preview`
 #[utoipa::path(post, path = "/v1/admin/preview", tag = "authoring", request_body = PreviewRequest,
     responses((status = 200, body = PreviewAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -125,9 +128,22 @@ pub async fn preview(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &super::http::READERS)?;
+    let claims = staff_of(&req, &state.auth, &PREVIEWERS)?;
     let body = read_body(payload, 64 * 1024, "a preview request is at most 64 KiB").await?;
     let request: PreviewRequest = json_body(&body)?;
+    // A stored person's traits and consents are personal data: authors preview with
+    // traits they give; only privacy staff and admins name a person.
+    if request.person_id.is_some()
+        && !super::http::PERSON_READERS
+            .iter()
+            .any(|role| claims.has_role(role))
+    {
+        return Err(Problem::new(
+            ProblemType::Forbidden,
+            "previewing a stored person needs the role privacy or admin; give traits instead",
+        )
+        .with_field("person_id"));
+    }
     if request.locales.len() > 10 {
         return Err(Problem::invalid("locales", "give at most 10 locales"));
     }
@@ -388,23 +404,8 @@ pub async fn preview(
                 )
             })?;
             let chain = catalog.l10n.negotiate(&[tag]);
-            let live = variant.live_chain(&chain);
-            let mut out = render(&catalog, variant, ctx.channel, &live, &args);
-            let locale = catalog.l10n.locale_name(live.primary()).to_string();
-            if live.primary() != chain.primary() {
-                out.warnings.insert(
-                    0,
-                    Warning {
-                        code: "locale-incomplete",
-                        field: None,
-                        detail: format!(
-                            "variant `{}` is not translated completely into {}; answered in {locale}",
-                            variant.id,
-                            catalog.l10n.locale_name(chain.primary())
-                        ),
-                    },
-                );
-            }
+            let (out, answered) = render_live(&catalog, variant, ctx.channel, &chain, &args);
+            let locale = catalog.l10n.locale_name(answered).to_string();
             rendered.push(RenderedLocale {
                 requested: requested.clone(),
                 locale,

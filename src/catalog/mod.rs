@@ -433,10 +433,7 @@ pub fn live_locales(
         .iter()
         .enumerate()
         .map(|(index, name)| {
-            placement
-                .allow_fallback
-                .iter()
-                .any(|l| l == "*" || l.as_str() == name.as_ref())
+            placement.allows_fallback(name)
                 || messages_of(variant).all(|m| l10n.message_info(index, m).is_some())
         })
         .collect()

@@ -286,6 +286,13 @@ pub struct PlacementDef {
     pub variants: Vec<VariantDef>,
 }
 
+impl PlacementDef {
+    /// May this placement's variants borrow a missing message in `locale`?
+    pub fn allows_fallback(&self, locale: &str) -> bool {
+        self.allow_fallback.iter().any(|l| l == "*" || l == locale)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrequencyCap {

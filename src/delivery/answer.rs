@@ -16,7 +16,7 @@ use crate::context::{Attributes, HeadersRead, RequestContext};
 use crate::decide::decide;
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
-use crate::render::{render, Warning};
+use crate::render::{render_live, Warning};
 use crate::shaping::SmsInfo;
 
 /// Key of a shareable rendering. The generation makes every publish a clean slate.
@@ -370,23 +370,8 @@ fn build(
 ) -> CachedAnswer {
     let channel = &catalog.channels[ctx.channel].id;
     let args = fluent_args(catalog, ctx, with_traits);
-    let chain = variant.live_chain(&ctx.chain);
-    let mut rendered = render(catalog, variant, ctx.channel, &chain, &args);
-    let locale = catalog.l10n.locale_name(chain.primary());
-    if chain.primary() != ctx.chain.primary() {
-        rendered.warnings.insert(
-            0,
-            Warning {
-                code: "locale-incomplete",
-                field: None,
-                detail: format!(
-                    "variant `{}` is not translated completely into {}; answered in {locale}",
-                    variant.id,
-                    catalog.l10n.locale_name(ctx.chain.primary())
-                ),
-            },
-        );
-    }
+    let (rendered, answered) = render_live(catalog, variant, ctx.channel, &ctx.chain, &args);
+    let locale = catalog.l10n.locale_name(answered);
     let mut claims = crate::tokens::Signer::tracking_claims(
         placement,
         &variant.id,

@@ -23,6 +23,11 @@ struct PurgeRequest<'a> {
 
 const ATTEMPTS: u32 = 4;
 
+/// A node that had not dropped the old content yet may have handed it to the CDN just
+/// after the first purge; a second purge once every node has the change (pub/sub takes
+/// milliseconds, the generation poll `catalog_poll_secs`) clears that copy too.
+const REPEAT_AFTER: Duration = Duration::from_secs(2);
+
 impl Purger {
     pub fn new(
         webhook: Option<String>,
@@ -55,29 +60,41 @@ impl Purger {
                 reason: &reason,
                 generation,
             };
-            let mut delay = Duration::from_millis(250);
-            for attempt in 1..=ATTEMPTS {
-                match client.post(&url).json(&body).send().await {
-                    Ok(response) if response.status().is_success() => {
-                        metrics.purges.with_label_values(&["sent"]).inc();
-                        return;
-                    }
-                    Ok(response) => {
-                        tracing::warn!(
-                            status = response.status().as_u16(),
-                            attempt,
-                            "purge webhook refused"
-                        )
-                    }
-                    Err(e) => tracing::warn!(error = %e, attempt, "purge webhook unreachable"),
-                }
-                if attempt < ATTEMPTS {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-            }
-            metrics.purges.with_label_values(&["failed"]).inc();
-            tracing::error!(keys = %keys.join(" "), "purge webhook failed; the CDN keeps stale copies until max-age");
+            send(&client, &url, &body, &metrics).await;
+            tokio::time::sleep(REPEAT_AFTER).await;
+            send(&client, &url, &body, &metrics).await;
         });
     }
+}
+
+/// One purge, retried with backoff.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &PurgeRequest<'_>,
+    metrics: &crate::metrics::Metrics,
+) {
+    let mut delay = Duration::from_millis(250);
+    for attempt in 1..=ATTEMPTS {
+        match client.post(url).json(body).send().await {
+            Ok(response) if response.status().is_success() => {
+                metrics.purges.with_label_values(&["sent"]).inc();
+                return;
+            }
+            Ok(response) => {
+                tracing::warn!(
+                    status = response.status().as_u16(),
+                    attempt,
+                    "purge webhook refused"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, attempt, "purge webhook unreachable"),
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+    metrics.purges.with_label_values(&["failed"]).inc();
+    tracing::error!(keys = %body.surrogate_keys.join(" "), "purge webhook failed; the CDN keeps stale copies until max-age");
 }

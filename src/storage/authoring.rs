@@ -9,7 +9,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
+use super::entities::{
+    audit_entry, content_version, fluent_resource, key_value, placement, variant,
+};
 use super::{bump_generation, content_hash, StorageError};
 
 pub use content_version::Model as VersionRow;
@@ -117,6 +119,9 @@ pub struct NewVersion<'a> {
     pub publish: bool,
     /// When there is no history yet: the live document to record as the first version.
     pub seed: Option<(u32, String)>,
+    /// Going live: the catalog generation the caller checked the change against. Any
+    /// other live change since then refuses this one ([`Saved::ContentChanged`]).
+    pub checked_at: Option<u64>,
 }
 
 /// The result of a save.
@@ -128,6 +133,8 @@ pub enum Saved {
     },
     /// Someone saved since the version the editor started from.
     Stale { latest: u32 },
+    /// Live content changed since the caller's checks: check again.
+    ContentChanged,
 }
 
 /// Saves a new version: numbered after the latest, older pending versions superseded,
@@ -150,7 +157,11 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
                 now,
             )
             .await;
-            current = Some(conflict_as_stale(row)?.map_err(|_| DbErr::RecordNotInserted)?);
+            match conflict_as_stale(row)? {
+                Ok(row) => current = Some(row),
+                // Another first edit recorded the seed a moment ago.
+                Err(()) => return Ok(Saved::Stale { latest: *number }),
+            }
         }
     }
     let latest_number = current.as_ref().map_or(0, |r| r.version as u32);
@@ -188,7 +199,10 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
     };
     let generation = if new.publish {
         write_live(&tx, &row, true).await?;
-        Some(bump_generation(&tx).await?)
+        match advance_generation(&tx, new.checked_at).await? {
+            Some(generation) => Some(generation),
+            None => return Ok(Saved::ContentChanged),
+        }
     } else {
         None
     };
@@ -208,10 +222,21 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
     })
 }
 
-/// Moves one version from `from` to `to` if it is still in `from` (compare-and-set).
+/// The result of a workflow step.
+pub enum Stepped {
+    /// Done; the catalog generation when live content changed.
+    Done { generation: Option<u64> },
+    /// The version was no longer in the state it was read in.
+    StateChanged,
+    /// Live content changed since the caller's checks.
+    ContentChanged,
+}
+
+/// Moves one version from the state it was read in to `to` (compare-and-set).
 /// Publishing writes it to the live table and supersedes the previously published
-/// version; archiving a published version takes it out of service. `None`: the version
-/// was no longer in `from`.
+/// version; archiving a published version takes it out of service. A step that changes
+/// live content happens only if the catalog is still at `checked_at`, the generation
+/// the caller's checks ran against.
 pub async fn step(
     db: &DatabaseConnection,
     row: &VersionRow,
@@ -219,7 +244,8 @@ pub async fn step(
     actor: &str,
     note: Option<&str>,
     action: &str,
-) -> Result<Option<Option<u64>>, StorageError> {
+    checked_at: Option<u64>,
+) -> Result<Stepped, StorageError> {
     let now = Utc::now();
     let tx = db.begin().await?;
     let kind = kind_of(&row.kind);
@@ -239,7 +265,7 @@ pub async fn step(
         .exec(&tx)
         .await?;
     if moved.rows_affected != 1 {
-        return Ok(None);
+        return Ok(Stepped::StateChanged);
     }
     let live_change = match (to, row.state.as_str()) {
         ("published", _) => Some(true),
@@ -249,7 +275,10 @@ pub async fn step(
     let generation = match live_change {
         Some(serving) => {
             write_live(&tx, row, serving).await?;
-            Some(bump_generation(&tx).await?)
+            match advance_generation(&tx, checked_at).await? {
+                Some(generation) => Some(generation),
+                None => return Ok(Stepped::ContentChanged),
+            }
         }
         None => None,
     };
@@ -263,7 +292,33 @@ pub async fn step(
     )
     .await?;
     tx.commit().await?;
-    Ok(Some(generation))
+    Ok(Stepped::Done { generation })
+}
+
+/// Bumps the catalog generation, only from `expected` when given (compare-and-set: a
+/// concurrent live change, committed or waiting on the row, makes this `None`).
+async fn advance_generation<C: ConnectionTrait>(
+    tx: &C,
+    expected: Option<u64>,
+) -> Result<Option<u64>, StorageError> {
+    let Some(expected) = expected else {
+        return Ok(Some(bump_generation(tx).await?));
+    };
+    let next = expected + 1;
+    let moved = key_value::Entity::update_many()
+        .col_expr(key_value::Column::Value, Expr::value(next.to_string()))
+        .filter(key_value::Column::Key.eq(super::GENERATION_KEY))
+        .filter(key_value::Column::Value.eq(expected.to_string()))
+        .exec(tx)
+        .await?;
+    if moved.rows_affected == 1 {
+        return Ok(Some(next));
+    }
+    // No generation row yet (nothing was ever imported): only 0 can be expected.
+    if expected == 0 && super::read_generation(tx).await? == 0 {
+        return Ok(Some(bump_generation(tx).await?));
+    }
+    Ok(None)
 }
 
 fn kind_of(name: &str) -> Kind {
@@ -350,94 +405,126 @@ async fn write_live<C: ConnectionTrait>(
     row: &VersionRow,
     serving: bool,
 ) -> Result<(), StorageError> {
-    let now = Utc::now();
-    match kind_of(&row.kind) {
-        Kind::Placement => {
-            let model = placement::ActiveModel {
-                id: Set(row.target.clone()),
-                definition: Set(row.document.clone()),
-                content_hash: Set(content_hash(&row.document)),
-                updated_at: Set(now),
-            };
-            placement::Entity::insert(model)
-                .on_conflict(
-                    OnConflict::column(placement::Column::Id)
-                        .update_columns([
-                            placement::Column::Definition,
-                            placement::Column::ContentHash,
-                            placement::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
+    let kind = kind_of(&row.kind);
+    match (kind, serving) {
+        (Kind::Fluent, false) => {
+            let (locale, path) = row.target.split_once('/').unwrap_or(("", &row.target));
+            fluent_resource::Entity::delete_many()
+                .filter(fluent_resource::Column::Locale.eq(locale))
+                .filter(fluent_resource::Column::Path.eq(path))
+                .exec(tx)
                 .await?;
+            Ok(())
+        }
+        _ => {
+            let state = if serving { "published" } else { "archived" };
+            let document = match kind {
+                Kind::Variant => {
+                    let mut definition: serde_json::Value = serde_json::from_str(&row.document)
+                        .map_err(|source| StorageError::Document {
+                            id: row.target.clone(),
+                            source,
+                        })?;
+                    definition["state"] = serde_json::Value::from(state);
+                    definition.to_string()
+                }
+                _ => row.document.clone(),
+            };
+            upsert_live(
+                tx,
+                kind,
+                &row.target,
+                row.placement_id.as_deref(),
+                row.version as u32,
+                state,
+                &document,
+            )
+            .await
+        }
+    }
+}
+
+/// Inserts or replaces a target's live row: a placement's definition, a variant's
+/// definition (with its version and state), a Fluent resource's source.
+pub(super) async fn upsert_live<C: ConnectionTrait>(
+    tx: &C,
+    kind: Kind,
+    target: &str,
+    placement_id: Option<&str>,
+    version: u32,
+    state: &str,
+    document: &str,
+) -> Result<(), StorageError> {
+    let now = Utc::now();
+    let hash = content_hash(document);
+    match kind {
+        Kind::Placement => {
+            placement::Entity::insert(placement::ActiveModel {
+                id: Set(target.to_string()),
+                definition: Set(document.to_string()),
+                content_hash: Set(hash),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(placement::Column::Id)
+                    .update_columns([
+                        placement::Column::Definition,
+                        placement::Column::ContentHash,
+                        placement::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
         }
         Kind::Variant => {
-            let state = if serving { "published" } else { "archived" };
-            let mut definition: serde_json::Value =
-                serde_json::from_str(&row.document).map_err(|source| StorageError::Document {
-                    id: row.target.clone(),
-                    source,
-                })?;
-            definition["state"] = serde_json::Value::from(state);
-            let definition = definition.to_string();
-            let model = variant::ActiveModel {
-                id: Set(row.target.clone()),
-                placement_id: Set(row.placement_id.clone().unwrap_or_default()),
-                version: Set(row.version),
+            variant::Entity::insert(variant::ActiveModel {
+                id: Set(target.to_string()),
+                placement_id: Set(placement_id.unwrap_or_default().to_string()),
+                version: Set(version as i32),
                 state: Set(state.to_string()),
-                content_hash: Set(content_hash(&definition)),
-                definition: Set(definition),
+                definition: Set(document.to_string()),
+                content_hash: Set(hash),
                 updated_at: Set(now),
-            };
-            variant::Entity::insert(model)
-                .on_conflict(
-                    OnConflict::column(variant::Column::Id)
-                        .update_columns([
-                            variant::Column::PlacementId,
-                            variant::Column::Version,
-                            variant::Column::State,
-                            variant::Column::Definition,
-                            variant::Column::ContentHash,
-                            variant::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
-                .await?;
+            })
+            .on_conflict(
+                OnConflict::column(variant::Column::Id)
+                    .update_columns([
+                        variant::Column::PlacementId,
+                        variant::Column::Version,
+                        variant::Column::State,
+                        variant::Column::Definition,
+                        variant::Column::ContentHash,
+                        variant::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
         }
         Kind::Fluent => {
-            let (locale, path) = row.target.split_once('/').unwrap_or(("", &row.target));
-            if serving {
-                let model = fluent_resource::ActiveModel {
-                    locale: Set(locale.to_string()),
-                    path: Set(path.to_string()),
-                    source: Set(row.document.clone()),
-                    content_hash: Set(content_hash(&row.document)),
-                    updated_at: Set(now),
-                };
-                fluent_resource::Entity::insert(model)
-                    .on_conflict(
-                        OnConflict::columns([
-                            fluent_resource::Column::Locale,
-                            fluent_resource::Column::Path,
-                        ])
-                        .update_columns([
-                            fluent_resource::Column::Source,
-                            fluent_resource::Column::ContentHash,
-                            fluent_resource::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                    )
-                    .exec_without_returning(tx)
-                    .await?;
-            } else {
-                fluent_resource::Entity::delete_many()
-                    .filter(fluent_resource::Column::Locale.eq(locale))
-                    .filter(fluent_resource::Column::Path.eq(path))
-                    .exec(tx)
-                    .await?;
-            }
+            let (locale, path) = target.split_once('/').unwrap_or(("", target));
+            fluent_resource::Entity::insert(fluent_resource::ActiveModel {
+                locale: Set(locale.to_string()),
+                path: Set(path.to_string()),
+                source: Set(document.to_string()),
+                content_hash: Set(hash),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    fluent_resource::Column::Locale,
+                    fluent_resource::Column::Path,
+                ])
+                .update_columns([
+                    fluent_resource::Column::Source,
+                    fluent_resource::Column::ContentHash,
+                    fluent_resource::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
         }
     }
     Ok(())
@@ -486,44 +573,63 @@ pub async fn live_variant(
     Ok(variant::Entity::find_by_id(id.to_string()).one(db).await?)
 }
 
-/// Records a version written by `tailor import` (already live), without superseding
-/// anything the workflow still holds: files and reviews are separate ways in.
+/// What `tailor import` writes for one target.
+pub struct Imported<'a> {
+    pub kind: Kind,
+    pub target: &'a str,
+    pub placement_id: Option<&'a str>,
+    pub version: u32,
+    pub state: &'a str,
+    pub document: &'a str,
+}
+
+/// Records a version written by `tailor import`, and makes it live unless `live` is
+/// false (the live row is already this content: only the history was missing).
+/// Nothing the workflow still holds is superseded: files and reviews are separate
+/// ways in.
 pub async fn record_import<C: ConnectionTrait>(
     tx: &C,
-    kind: Kind,
-    target: &str,
-    placement_id: Option<&str>,
-    number: u32,
-    state: &str,
-    document: String,
+    item: Imported<'_>,
+    live: bool,
 ) -> Result<(), StorageError> {
-    let now = Utc::now();
+    if live {
+        upsert_live(
+            tx,
+            item.kind,
+            item.target,
+            item.placement_id,
+            item.version,
+            item.state,
+            item.document,
+        )
+        .await?;
+    }
     content_version::Entity::update_many()
         .col_expr(content_version::Column::State, Expr::value("superseded"))
-        .filter(content_version::Column::Kind.eq(kind.as_str()))
-        .filter(content_version::Column::Target.eq(target))
+        .filter(content_version::Column::Kind.eq(item.kind.as_str()))
+        .filter(content_version::Column::Target.eq(item.target))
         .filter(content_version::Column::State.eq("published"))
         .exec(tx)
         .await?;
     insert_version(
         tx,
-        kind,
-        target,
-        placement_id,
-        number,
-        state,
-        document,
+        item.kind,
+        item.target,
+        item.placement_id,
+        item.version,
+        item.state,
+        item.document.to_string(),
         "import",
-        now,
+        Utc::now(),
     )
     .await?;
     audit(
         tx,
         "import",
-        &format!("{}.import", kind.as_str()),
-        kind,
-        target,
-        serde_json::json!({"version": number, "state": state}),
+        &format!("{}.import", item.kind.as_str()),
+        item.kind,
+        item.target,
+        serde_json::json!({"version": item.version, "state": item.state}),
     )
     .await
 }

@@ -22,7 +22,7 @@ use crate::catalog::model::{
     ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
-use authoring::Kind;
+use authoring::{Imported, Kind};
 use entities::{
     channel, fluent_resource, governance_policy, key_value, placement, segment, trait_def, variant,
 };
@@ -117,6 +117,9 @@ pub struct ImportReport {
     pub updated: Vec<String>,
     /// Files older than the database's version (authored through the admin API since).
     pub kept: Vec<String>,
+    /// Files with new content on top of an older version than the database's: not
+    /// imported (export, redo the edit, import).
+    pub conflicts: Vec<String>,
     pub unchanged: usize,
     pub generation: u64,
 }
@@ -193,9 +196,52 @@ macro_rules! upsert {
     };
 }
 
+/// Applies one import step to one target and reports it.
+async fn record<C: ConnectionTrait>(
+    tx: &C,
+    item: Imported<'_>,
+    existed: bool,
+    has_history: bool,
+    step: ImportStep,
+    report: &mut ImportReport,
+) -> Result<(), StorageError> {
+    let name = format!(
+        "{} {}",
+        match item.kind {
+            Kind::Fluent => "locale file",
+            other => other.as_str(),
+        },
+        item.target
+    );
+    match step {
+        ImportStep::Unchanged => {
+            report.unchanged += 1;
+            // The live row predates the history (an old database): record it once.
+            if !has_history {
+                authoring::record_import(tx, item, false).await?;
+            }
+        }
+        ImportStep::Kept => report.kept.push(name),
+        ImportStep::Conflict { file, newest } => report.conflicts.push(format!(
+            "{name}: new content on the file's version {file}, older than the database's version {newest}"
+        )),
+        ImportStep::Write => {
+            authoring::record_import(tx, item, true).await?;
+            if existed {
+                report.updated.push(name);
+            } else {
+                report.added.push(name);
+            }
+        }
+    }
+    Ok(())
+}
+
 enum ImportStep {
     /// The file is what is live.
     Unchanged,
+    /// New content in a file older than the database's version: not written.
+    Conflict { file: u32, newest: u32 },
     /// The file is an older version than the live one: the database moved on (the admin
     /// API); export to bring the files up to date.
     Kept,
@@ -326,138 +372,80 @@ pub async fn import(
         });
         let past = history_of(Kind::Placement, &def.id);
         let live = live_placements.get(&def.id).map(String::as_str);
-        match import_step(live, &shell, past, |d| d.to_string()) {
-            ImportStep::Unchanged => {
-                report.unchanged += 1;
-                if past.is_empty() {
-                    authoring::record_import(
-                        &tx,
-                        Kind::Placement,
-                        &def.id,
-                        None,
-                        1,
-                        "published",
-                        shell,
-                    )
-                    .await?;
-                }
-            }
-            ImportStep::Kept => report.kept.push(format!("placement {}", def.id)),
-            ImportStep::Write => {
-                let number = past.last().map_or(1, |(n, _)| n + 1);
-                placement::Entity::insert(placement::ActiveModel {
-                    id: Set(def.id.clone()),
-                    content_hash: Set(content_hash(&shell)),
-                    definition: Set(shell.clone()),
-                    updated_at: Set(now),
-                })
-                .on_conflict(
-                    OnConflict::column(placement::Column::Id)
-                        .update_columns([
-                            placement::Column::Definition,
-                            placement::Column::ContentHash,
-                            placement::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(&tx)
-                .await?;
-                authoring::record_import(
-                    &tx,
-                    Kind::Placement,
-                    &def.id,
-                    None,
-                    number,
-                    "published",
-                    shell,
-                )
-                .await?;
-                match live {
-                    Some(_) => report.updated.push(format!("placement {}", def.id)),
-                    None => report.added.push(format!("placement {}", def.id)),
-                }
-            }
-        }
+        let step = import_step(live, &shell, past, |d| d.to_string());
+        let item = Imported {
+            kind: Kind::Placement,
+            target: &def.id,
+            placement_id: None,
+            version: past.last().map_or(1, |(n, _)| n + 1),
+            state: "published",
+            document: &shell,
+        };
+        record(
+            &tx,
+            item,
+            live.is_some(),
+            !past.is_empty(),
+            step,
+            &mut report,
+        )
+        .await?;
         for v in &def.variants {
             let past = history_of(Kind::Variant, &v.id);
             let live = live_variants.get(&v.id);
             let file_doc = to_json(v);
-            match import_step(
+            let mut step = import_step(
                 live.map(|m| m.definition.as_str()),
                 &variant_print(&file_doc),
                 past,
                 variant_print,
-            ) {
-                ImportStep::Unchanged => {
+            );
+            let newest = past
+                .last()
+                .map(|(n, _)| *n)
+                .max(live.map(|m| m.version as u32))
+                .unwrap_or(0);
+            // New content written on top of an older version than the live one: the
+            // file was not exported after the admin API moved on. Writing it would
+            // silently undo reviewed work.
+            if matches!(step, ImportStep::Write) && live.is_some() && v.version < newest {
+                step = ImportStep::Conflict {
+                    file: v.version,
+                    newest,
+                };
+            }
+            let number = if newest == 0 {
+                v.version
+            } else {
+                v.version.max(newest + 1)
+            };
+            let stored = to_json(&VariantDef {
+                version: number,
+                ..v.clone()
+            });
+            let item = Imported {
+                kind: Kind::Variant,
+                target: &v.id,
+                placement_id: Some(&def.id),
+                version: number,
+                state: v.state.as_str(),
+                document: &stored,
+            };
+            match (&step, live) {
+                // Only the history is missing: record the live row as it is.
+                (ImportStep::Unchanged, Some(row)) if past.is_empty() => {
                     report.unchanged += 1;
-                    if let (true, Some(row)) = (past.is_empty(), live) {
-                        authoring::record_import(
-                            &tx,
-                            Kind::Variant,
-                            &v.id,
-                            Some(&def.id),
-                            row.version as u32,
-                            &row.state,
-                            row.definition.clone(),
-                        )
-                        .await?;
-                    }
+                    let seed = Imported {
+                        version: row.version as u32,
+                        state: &row.state,
+                        document: &row.definition,
+                        ..item
+                    };
+                    authoring::record_import(&tx, seed, false).await?;
                 }
-                ImportStep::Kept => report.kept.push(format!("variant {}", v.id)),
-                ImportStep::Write => {
-                    let newest = past
-                        .last()
-                        .map(|(n, _)| *n)
-                        .max(live.map(|m| m.version as u32))
-                        .unwrap_or(0);
-                    let number = if newest == 0 {
-                        v.version
-                    } else {
-                        v.version.max(newest + 1)
-                    };
-                    let stored = VariantDef {
-                        version: number,
-                        ..v.clone()
-                    };
-                    let definition = to_json(&stored);
-                    let state = stored.state.as_str();
-                    variant::Entity::insert(variant::ActiveModel {
-                        id: Set(v.id.clone()),
-                        placement_id: Set(def.id.clone()),
-                        version: Set(number as i32),
-                        state: Set(state.to_string()),
-                        content_hash: Set(content_hash(&definition)),
-                        definition: Set(definition.clone()),
-                        updated_at: Set(now),
-                    })
-                    .on_conflict(
-                        OnConflict::column(variant::Column::Id)
-                            .update_columns([
-                                variant::Column::PlacementId,
-                                variant::Column::Version,
-                                variant::Column::State,
-                                variant::Column::Definition,
-                                variant::Column::ContentHash,
-                                variant::Column::UpdatedAt,
-                            ])
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&tx)
-                    .await?;
-                    authoring::record_import(
-                        &tx,
-                        Kind::Variant,
-                        &v.id,
-                        Some(&def.id),
-                        number,
-                        state,
-                        definition,
-                    )
-                    .await?;
-                    match live {
-                        Some(_) => report.updated.push(format!("variant {}", v.id)),
-                        None => report.added.push(format!("variant {}", v.id)),
-                    }
+                _ => {
+                    let has_history = !past.is_empty();
+                    record(&tx, item, live.is_some(), has_history, step, &mut report).await?
                 }
             }
         }
@@ -473,62 +461,24 @@ pub async fn import(
         let target = authoring::fluent_target(&file.locale, &file.path);
         let past = history_of(Kind::Fluent, &target);
         let live = live_files.get(&target).map(String::as_str);
-        match import_step(live, &file.source, past, |d| d.to_string()) {
-            ImportStep::Unchanged => {
-                report.unchanged += 1;
-                if past.is_empty() {
-                    authoring::record_import(
-                        &tx,
-                        Kind::Fluent,
-                        &target,
-                        None,
-                        1,
-                        "published",
-                        file.source.clone(),
-                    )
-                    .await?;
-                }
-            }
-            ImportStep::Kept => report.kept.push(format!("locale file {target}")),
-            ImportStep::Write => {
-                let number = past.last().map_or(1, |(n, _)| n + 1);
-                fluent_resource::Entity::insert(fluent_resource::ActiveModel {
-                    locale: Set(file.locale.clone()),
-                    path: Set(file.path.clone()),
-                    source: Set(file.source.clone()),
-                    content_hash: Set(content_hash(&file.source)),
-                    updated_at: Set(now),
-                })
-                .on_conflict(
-                    OnConflict::columns([
-                        fluent_resource::Column::Locale,
-                        fluent_resource::Column::Path,
-                    ])
-                    .update_columns([
-                        fluent_resource::Column::Source,
-                        fluent_resource::Column::ContentHash,
-                        fluent_resource::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-                )
-                .exec_without_returning(&tx)
-                .await?;
-                authoring::record_import(
-                    &tx,
-                    Kind::Fluent,
-                    &target,
-                    None,
-                    number,
-                    "published",
-                    file.source.clone(),
-                )
-                .await?;
-                match live {
-                    Some(_) => report.updated.push(format!("locale file {target}")),
-                    None => report.added.push(format!("locale file {target}")),
-                }
-            }
-        }
+        let step = import_step(live, &file.source, past, |d| d.to_string());
+        let item = Imported {
+            kind: Kind::Fluent,
+            target: &target,
+            placement_id: None,
+            version: past.last().map_or(1, |(n, _)| n + 1),
+            state: "published",
+            document: &file.source,
+        };
+        record(
+            &tx,
+            item,
+            live.is_some(),
+            !past.is_empty(),
+            step,
+            &mut report,
+        )
+        .await?;
     }
 
     let current = read_generation(&tx).await?;

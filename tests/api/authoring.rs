@@ -33,8 +33,21 @@ fn vip_variant(title_message: &str) -> Value {
     })
 }
 
+/// A workflow step on the newest version, named explicitly (as a reviewer who read it
+/// would).
 async fn step(app: &TestApp, path: &str, action: &str, token: &str) -> reqwest::Response {
-    app.admin(Method::POST, &format!("{path}/{action}"), token, None)
+    let history = app
+        .admin(Method::GET, &format!("{path}/versions"), token, None)
+        .await;
+    let body = match history.status().as_u16() {
+        200 => {
+            let history: Value = history.json().await.unwrap();
+            let newest = history["versions"].as_array().unwrap().last().unwrap()["version"].clone();
+            Some(json!({ "version": newest }))
+        }
+        _ => None,
+    };
+    app.admin(Method::POST, &format!("{path}/{action}"), token, body)
         .await
 }
 
@@ -57,9 +70,18 @@ async fn review_and_publish(app: &TestApp, path: &str) -> Value {
 }
 
 #[tokio::test]
-async fn every_admin_endpoint_checks_the_token_and_the_role() {
+async fn admin_endpoints_check_the_token_and_the_role() {
     let app = spawn_app().await;
-    let endpoints: [(Method, &str); 12] = [
+    let endpoints: [(Method, &str); 21] = [
+        (Method::POST, "/v1/admin/placements/home.hero/archive"),
+        (Method::GET, "/v1/admin/placements/home.hero/versions"),
+        (Method::GET, "/v1/admin/placements/home.hero/diff"),
+        (Method::GET, "/v1/admin/variants/home-hero-default/versions"),
+        (Method::GET, "/v1/admin/variants/home-hero-default/diff"),
+        (Method::GET, "/v1/admin/locales"),
+        (Method::POST, "/v1/admin/locales/en/home.ftl/submit"),
+        (Method::GET, "/v1/admin/locales/en/home.ftl/versions"),
+        (Method::GET, "/v1/admin/locales/en/home.ftl/diff"),
         (Method::GET, "/v1/admin/placements"),
         (Method::POST, "/v1/admin/placements"),
         (Method::GET, "/v1/admin/placements/home.hero"),
@@ -98,6 +120,16 @@ async fn every_admin_endpoint_checks_the_token_and_the_role() {
     // The roles of the workflow.
     let cases = [
         (Method::PUT, "/v1/admin/placements/home.hero", marketer()),
+        (
+            Method::PUT,
+            "/v1/admin/placements/home.hero",
+            staff_token(&["admin"], ""),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/placements/home.hero/archive",
+            staff_token(&["admin", "marketer", "reviewer"], ""),
+        ),
         (
             Method::PUT,
             "/v1/admin/variants/home-hero-default",
@@ -685,7 +717,13 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
         .as_array()
         .unwrap()
         .contains(&json!("fr")));
-    assert_eq!(fr_published["purged"], json!(["placement/home.hero"]));
+    // Terms and references reach any message: every placement rendering messages is purged.
+    let purged = fr_published["purged"].as_array().unwrap();
+    assert!(purged.contains(&json!("placement/home.hero")), "{purged:?}");
+    assert!(
+        purged.contains(&json!("placement/sms.order_shipped")),
+        "{purged:?}"
+    );
     let french = app
         .json("/v1/content/home.hero?channel=web&device=desktop&locale=fr")
         .await;
@@ -1117,16 +1155,30 @@ async fn preview_explains_each_variant_and_renders_every_locale_including_drafts
         .identified(json!({"identifiers": {"customer_id": "C-preview"}, "traits": {"tier": "gold", "order_count": 2}, "consents": {"email": false}}))
         .await;
     let person_id = person["person_id"].as_str().unwrap();
-    let by_person: Value =
+    // A stored person's traits and consents are personal data: not for a marketer.
+    let refused =
         preview(json!({"placement": "home.hero", "channel": "email", "person_id": person_id}))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
+    assert_problem(refused, 403, "forbidden", Some("person_id")).await;
+    let privacy = staff_token_for("priya", &["privacy"], "");
+    let preview_person = |body: Value| {
+        let (app, privacy) = (&app, &privacy);
+        async move {
+            app.admin(Method::POST, "/v1/admin/preview", privacy, Some(body))
+                .await
+        }
+    };
+    let by_person: Value = preview_person(
+        json!({"placement": "home.hero", "channel": "email", "person_id": person_id}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(by_person["chosen"].is_null());
     assert!(reasons_of(&by_person, "home-hero-gold").contains(&"opted_out".to_string()));
     let sms: Value =
-        preview(json!({"placement": "home.hero", "channel": "sms", "person_id": person_id}))
+        preview_person(json!({"placement": "home.hero", "channel": "sms", "person_id": person_id}))
             .await
             .json()
             .await
@@ -1203,7 +1255,7 @@ async fn preview_explains_each_variant_and_renders_every_locale_including_drafts
     )
     .await;
     assert_problem(
-        preview(json!({"placement": "home.hero", "person_id": "nobody"})).await,
+        preview_person(json!({"placement": "home.hero", "person_id": "nobody"})).await,
         404,
         "not-found",
         Some("person_id"),
@@ -1293,6 +1345,12 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     );
     assert_eq!(purge["generation"], published["generation"]);
     assert!(purge["reason"].as_str().unwrap().contains("home-hero-vip"));
+    // Sent again once every node has the change, for a copy a slower node handed out.
+    let repeat = tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
+        .await
+        .expect("the purge was repeated")
+        .unwrap();
+    assert_eq!(repeat, purge);
     // Archiving purges as well.
     let archived = step(
         &app,
@@ -1307,10 +1365,14 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
         .expect("the webhook was called")
         .unwrap();
     assert_eq!(purge["surrogate_keys"][0], "placement/home.hero");
+    assert!(
+        purge["reason"].as_str().unwrap().ends_with("archived"),
+        "{purge}"
+    );
     // The sender counts a purge once the webhook's answer is back, just after the
     // webhook saw it: wait for the count, within a bound.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while app.metric("tailor_purges_total{outcome=\"sent\"}").await < 2.0 {
+    while app.metric("tailor_purges_total{outcome=\"sent\"}").await < 3.0 {
         assert!(std::time::Instant::now() < deadline, "purges not counted");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -1534,4 +1596,136 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     assert_eq!(last["version"], 3);
     assert_eq!(last["author"], "import");
     assert_eq!(last["state"], "published");
+
+    // An edit to a file that was never brought up to date (it still says version 1)
+    // would undo reviewed work: it is refused, and the rest of the import goes on.
+    replace_in(
+        &fixture.path().join("content/placements/home.hero.toml"),
+        "weight = 70",
+        "weight = 75",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .arg("import")
+        .current_dir(fixture.path())
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "conflict variant home-hero-default: new content on the file's version 1, older than the database's version 3"
+        ),
+        "{stdout}"
+    );
+    let variant = app.admin_ok(Method::GET, path, &reviewer(), None).await;
+    assert_eq!(variant["live"]["version"], 3);
+    assert_eq!(variant["live"]["definition"]["weight"], 60);
+}
+
+#[tokio::test]
+async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
+    let app = spawn_app().await;
+    let path = "/v1/admin/variants/home-hero-vip";
+    app.admin_ok(
+        Method::POST,
+        "/v1/admin/placements/home.hero/variants",
+        &marketer(),
+        Some(vip_variant("home-hero-spring-title")),
+    )
+    .await;
+    assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
+    // Approving and publishing name the version that was read.
+    let unnamed = app
+        .admin(Method::POST, &format!("{path}/approve"), &reviewer(), None)
+        .await;
+    assert_problem(unnamed, 400, "invalid-parameter", Some("version")).await;
+
+    // Two reviewers approve at once: one wins, the other is told.
+    let rita = staff_token_for("rita", &["reviewer"], "");
+    let approve = |token: String| {
+        let app = &app;
+        async move {
+            app.admin(
+                Method::POST,
+                &format!("{path}/approve"),
+                &token,
+                Some(json!({"version": 1, "note": "looks right"})),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    let (a, b) = tokio::join!(approve(reviewer()), approve(rita));
+    let mut statuses = [a, b];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+
+    // An admin who wrote a version cannot approve it either.
+    let ada = staff_token_for("ada", &["admin"], "");
+    let edited = app
+        .admin(
+            Method::PUT,
+            path,
+            &ada,
+            Some(vip_variant("home-hero-default-title")),
+        )
+        .await;
+    assert_eq!(edited.status(), 200);
+    assert_eq!(step(&app, path, "submit", &ada).await.status(), 200);
+    let own = step(&app, path, "approve", &ada).await;
+    assert_problem(own, 403, "forbidden", None).await;
+    // Version 1 was superseded by the edit: publishing it is refused.
+    let old = app
+        .admin(
+            Method::POST,
+            &format!("{path}/publish"),
+            &publisher(),
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_problem(old, 409, "conflict", Some("version")).await;
+    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
+    assert_eq!(
+        step(&app, path, "publish", &publisher()).await.status(),
+        200
+    );
+    assert_eq!(app.json(HERO_EN).await["variant"]["version"], 2);
+
+    // A new draft exists; archiving without a version takes the serving one out.
+    app.admin_ok(
+        Method::PUT,
+        path,
+        &marketer(),
+        Some(vip_variant("home-hero-spring-title")),
+    )
+    .await;
+    let archived: Value = app
+        .admin(Method::POST, &format!("{path}/archive"), &publisher(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(archived["version"], 2, "{archived}");
+    assert_eq!(archived["purged"][0], "placement/home.hero");
+    assert_eq!(
+        app.json(HERO_EN).await["variant"]["id"],
+        "home-hero-winter-sale"
+    );
+    let variant = app.admin_ok(Method::GET, path, &marketer(), None).await;
+    assert_eq!(variant["latest"]["version"], 3);
+    assert_eq!(variant["latest"]["state"], "draft");
+    assert_eq!(variant["live"]["state"], "archived");
+    let one = app
+        .admin_ok(
+            Method::GET,
+            &format!("{path}/versions?version=2"),
+            &marketer(),
+            None,
+        )
+        .await;
+    assert_eq!(one["state"], "archived");
+    assert_eq!(one["document"]["state"], "archived");
 }
