@@ -2,7 +2,8 @@
 # Publish → live on another node. Two servers share one PostgreSQL database and Redis;
 # node A publishes a new version of a variant ROUNDS times (save, submit, approve,
 # publish, each by its role), and each time node B is polled until it serves the new
-# text. Prints how long B took after A answered the publish, and the publish call itself.
+# text. Prints how long B took after A answered the publish, the publish call itself,
+# and the latency of a preview (3 locales, unpublished versions included).
 #
 #   bash loadtests/publish.sh            # needs PostgreSQL and Redis on 127.0.0.1
 #
@@ -44,13 +45,15 @@ lags=()
 publishes=()
 for round in $(seq 1 "$ROUNDS"); do
   if ((round % 2)); then title=home-hero-spring-title; text="Spring is calling"; else title=home-hero-default-title; text="Built for the trail"; fi
-  curl -fs -X PUT -H "Authorization: Bearer $marketer" -H 'Content-Type: application/json' \
+  saved=$(curl -fs -X PUT -H "Authorization: Bearer $marketer" -H 'Content-Type: application/json' \
     -d "{\"weight\":70,\"fields\":{\"title\":{\"message\":\"$title\"},\"body\":{\"message\":\"home-hero-default-body\"}}}" \
-    "$variant" >/dev/null
-  curl -fs -X POST -H "Authorization: Bearer $marketer" "$variant/submit" >/dev/null
-  curl -fs -X POST -H "Authorization: Bearer $reviewer" "$variant/approve" >/dev/null
+    "$variant")
+  version=$(grep -o '"latest":{"version":[0-9]*' <<<"$saved" | grep -o '[0-9]*$')
+  step() { curl -fs -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "{\"version\":$version}" "$variant/$2" >/dev/null; }
+  step "$marketer" submit
+  step "$reviewer" approve
   started=$(now_ms)
-  curl -fs -X POST -H "Authorization: Bearer $publisher" "$variant/publish" >/dev/null
+  step "$publisher" publish
   answered=$(now_ms)
   until curl -fs "$base_b$content" | grep -q "\"title\":\"$text\""; do
     if (($(now_ms) - answered > 5000)); then echo "round $round: node B never served it" >&2; exit 1; fi
@@ -63,3 +66,14 @@ stats() { sort -n | awk '{a[NR]=$1} END {printf "p50 %d ms, p95 %d ms, max %d ms
 echo "$ROUNDS publishes on node A, PostgreSQL + Redis, 1 worker per node"
 echo "publish call (A):              $(printf '%s\n' "${publishes[@]}" | stats)"
 echo "A answered → B serves it:      $(printf '%s\n' "${lags[@]}" | stats)"
+
+# Preview: a catalog compiled for the request, selection explained, 3 locales rendered.
+previews=()
+for _ in $(seq 1 "$ROUNDS"); do
+  seconds=$(curl -fs -o /dev/null -w '%{time_total}' -X POST -H "Authorization: Bearer $marketer" \
+    -H 'Content-Type: application/json' \
+    -d '{"placement":"home.hero","channel":"sms","locales":["fr","ja","de"],"traits":{"tier":"gold","points":120},"include_unpublished":true}' \
+    "$base_a/v1/admin/preview")
+  previews+=($(awk -v s="$seconds" 'BEGIN {printf "%d", s * 1000}'))
+done
+echo "POST /v1/admin/preview:        $(printf '%s\n' "${previews[@]}" | stats)"
