@@ -25,7 +25,16 @@ use crate::storage::authoring::{self as store, Kind, NewVersion, Saved, Stepped,
 use crate::storage::{self, StorageError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // History first: `/v1/admin/variants/{id}/{action}` would take these paths too.
     cfg.service(
+        web::resource("/v1/admin/{kind:placements|variants}/{id}/versions")
+            .route(web::get().to(versions)),
+    )
+    .service(
+        web::resource("/v1/admin/{kind:placements|variants}/{id}/diff")
+            .route(web::get().to(versions_diff)),
+    )
+    .service(
         web::resource("/v1/admin/placements")
             .route(web::get().to(list_placements))
             .route(web::post().to(create_placement)),
@@ -42,19 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)),
     )
     .service(
-        web::resource("/v1/admin/placements/{id}/versions")
-            .route(web::get().to(placement_versions)),
-    )
-    .service(web::resource("/v1/admin/placements/{id}/diff").route(web::get().to(placement_diff)))
-    .service(
         web::resource("/v1/admin/variants/{id}")
             .route(web::get().to(get_variant))
             .route(web::put().to(put_variant)),
     )
-    .service(
-        web::resource("/v1/admin/variants/{id}/versions").route(web::get().to(variant_versions)),
-    )
-    .service(web::resource("/v1/admin/variants/{id}/diff").route(web::get().to(variant_diff)))
     .service(
         web::resource("/v1/admin/variants/{id}/{action}").route(web::post().to(act_on_variant)),
     )
@@ -1623,60 +1623,43 @@ pub struct HistoryQuery {
     version: Option<u32>,
 }
 
-/// `GET /v1/admin/placements/{id}/versions`: the history (or `?version=N` with its document).
-#[utoipa::path(get, path = "/v1/admin/placements/{id}/versions", tag = "authoring",
-    params(("version" = Option<u32>, Query, description = "One version, with its document")),
+/// `placements` or `variants`, from the path.
+fn kind_of_path(kind: &str) -> Kind {
+    match kind {
+        "placements" => Kind::Placement,
+        _ => Kind::Variant,
+    }
+}
+
+/// `GET /v1/admin/{placements|variants}/{id}/versions`: the history with its audit
+/// trail (or `?version=N`, one version with its document).
+#[utoipa::path(get, path = "/v1/admin/{kind}/{id}/versions", tag = "authoring",
+    params(("kind" = String, Path, description = "placements or variants"),
+        ("version" = Option<u32>, Query, description = "One version, with its document")),
     responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn placement_versions(
+pub async fn versions(
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     query: web::Query<HistoryQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     staff_of(&req, &state.auth, &READERS)?;
-    history(&state, Kind::Placement, &path, query.version).await
+    history(&state, kind_of_path(&path.0), &path.1, query.version).await
 }
 
-/// `GET /v1/admin/placements/{id}/diff?from=&to=`
-#[utoipa::path(get, path = "/v1/admin/placements/{id}/diff", tag = "authoring",
-    params(("from" = Option<u32>, Query,), ("to" = Option<u32>, Query,)),
+/// `GET /v1/admin/{placements|variants}/{id}/diff?from=&to=`
+#[utoipa::path(get, path = "/v1/admin/{kind}/{id}/diff", tag = "authoring",
+    params(("kind" = String, Path, description = "placements or variants"),
+        ("from" = Option<u32>, Query,), ("to" = Option<u32>, Query,)),
     responses((status = 200, body = DiffAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn placement_diff(
+pub async fn versions_diff(
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     query: web::Query<DiffQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     staff_of(&req, &state.auth, &READERS)?;
-    diff(&state, Kind::Placement, &path, &query).await
-}
-
-/// `GET /v1/admin/variants/{id}/versions`
-#[utoipa::path(get, path = "/v1/admin/variants/{id}/versions", tag = "authoring",
-    params(("version" = Option<u32>, Query, description = "One version, with its document")),
-    responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn variant_versions(
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<HistoryQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
-    history(&state, Kind::Variant, &path, query.version).await
-}
-
-/// `GET /v1/admin/variants/{id}/diff?from=&to=`
-#[utoipa::path(get, path = "/v1/admin/variants/{id}/diff", tag = "authoring",
-    params(("from" = Option<u32>, Query,), ("to" = Option<u32>, Query,)),
-    responses((status = 200, body = DiffAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn variant_diff(
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<DiffQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
-    diff(&state, Kind::Variant, &path, &query).await
+    diff(&state, kind_of_path(&path.0), &path.1, &query).await
 }
 
 /// `GET /v1/admin/locales/{locale}/{file}.ftl/versions`

@@ -374,6 +374,14 @@ mod tests {
         .content
     }
 
+    fn hero(content: &ContentSet) -> &PlacementDef {
+        content
+            .placements
+            .iter()
+            .find(|p| p.id == "home.hero")
+            .unwrap()
+    }
+
     fn draft(fields: serde_json::Value, rule: Option<&str>) -> VariantDef {
         serde_json::from_value(serde_json::json!({
             "id": "home-hero-new", "state": "draft", "rule": rule, "fields": fields
@@ -384,11 +392,7 @@ mod tests {
     #[test]
     fn a_draft_may_lack_its_messages_but_a_submission_may_not() {
         let content = demo();
-        let hero = content
-            .placements
-            .iter()
-            .find(|p| p.id == "home.hero")
-            .unwrap();
+        let hero = hero(&content);
         let fields = serde_json::json!({
             "title": {"message": "home-hero-not-yet-written"},
             "body": {"message": "home-hero-default-body"}
@@ -406,11 +410,7 @@ mod tests {
     #[test]
     fn a_broken_rule_is_named() {
         let content = demo();
-        let hero = content
-            .placements
-            .iter()
-            .find(|p| p.id == "home.hero")
-            .unwrap();
+        let hero = hero(&content);
         let fields = serde_json::json!({
             "title": {"message": "home-hero-default-title"},
             "body": {"message": "home-hero-default-body"}
