@@ -233,9 +233,14 @@ impl Application {
             metrics.clone(),
         );
         let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
+        let repeat_purge_after = match &settings.redis_url {
+            Some(_) => crate::delivery::purge::REPEAT_WITH_REDIS,
+            None => Duration::from_secs(settings.catalog_poll_secs + 1),
+        };
         let purger = crate::delivery::purge::Purger::new(
             settings.purge_webhook_url.clone(),
             metrics.clone(),
+            repeat_purge_after,
         );
         let state = web::Data::new(AppState {
             purger,

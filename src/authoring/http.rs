@@ -947,12 +947,35 @@ async fn plan_step(
         Some(_) => not_found("such version", "version"),
         None => not_found("version of it to act on", "id"),
     })?;
+    // Imported files may carry states outside the workflow (`retired`).
     let from = Stage::parse(&row.state).ok_or_else(|| {
-        Problem::internal(&StorageError::Db(sea_orm::DbErr::Custom(format!(
-            "version {} of {target} has an unknown state `{}`",
-            row.version, row.state
-        ))))
+        Problem::new(
+            ProblemType::Conflict,
+            format!(
+                "version {} is `{}`, outside the review workflow; save a new version",
+                row.version, row.state
+            ),
+        )
+        .with_field("version")
     })?;
+    if action == Action::Publish {
+        // A pending version older than what serves (an import went live meanwhile) would
+        // take the live content back in time.
+        if let Some(newer) = store::history(&state.db, kind, target)
+            .await?
+            .iter()
+            .find(|r| r.state == "published" && r.version > row.version)
+        {
+            return Err(Problem::new(
+                ProblemType::Conflict,
+                format!(
+                    "version {} is live and newer than version {}; save a new version",
+                    newer.version, row.version
+                ),
+            )
+            .with_field("version"));
+        }
+    }
     let to = workflow::step(
         action,
         from,
@@ -1395,7 +1418,8 @@ pub async fn act_on_locale_file(
             }
         }
     }
-    let checked_at = (to == Stage::Published).then_some(checked_generation);
+    // Going live (a publish, or archiving what serves) only on the content checked.
+    let checked_at = goes_live.then_some(checked_generation);
     let generation = apply_step(
         &state,
         &row,

@@ -12,6 +12,9 @@ pub struct Purger {
     client: reqwest::Client,
     webhook: Option<String>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// A node that had not dropped the old content yet may hand it to the CDN just after
+    /// the first purge; a second purge once every node has the change clears that copy.
+    repeat_after: Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -23,15 +26,17 @@ struct PurgeRequest<'a> {
 
 const ATTEMPTS: u32 = 4;
 
-/// A node that had not dropped the old content yet may have handed it to the CDN just
-/// after the first purge; a second purge once every node has the change (pub/sub takes
-/// milliseconds, the generation poll `catalog_poll_secs`) clears that copy too.
-const REPEAT_AFTER: Duration = Duration::from_secs(2);
+/// With Redis, how long after the first purge the second one goes (pub/sub reaches every
+/// node within milliseconds; this leaves room for a catalog compile).
+pub const REPEAT_WITH_REDIS: Duration = Duration::from_secs(2);
 
 impl Purger {
+    /// `repeat_after`: when every node has the change for sure ([`REPEAT_WITH_REDIS`],
+    /// or the generation poll's interval and a second without Redis).
     pub fn new(
         webhook: Option<String>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
+        repeat_after: Duration,
     ) -> Purger {
         Purger {
             client: reqwest::Client::builder()
@@ -40,6 +45,7 @@ impl Purger {
                 .unwrap_or_default(),
             webhook,
             metrics,
+            repeat_after,
         }
     }
 
@@ -54,6 +60,7 @@ impl Purger {
         };
         let client = self.client.clone();
         let metrics = self.metrics.clone();
+        let repeat_after = self.repeat_after;
         tokio::spawn(async move {
             let body = PurgeRequest {
                 surrogate_keys: &keys,
@@ -61,7 +68,7 @@ impl Purger {
                 generation,
             };
             send(&client, &url, &body, &metrics).await;
-            tokio::time::sleep(REPEAT_AFTER).await;
+            tokio::time::sleep(repeat_after).await;
             send(&client, &url, &body, &metrics).await;
         });
     }

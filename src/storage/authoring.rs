@@ -9,9 +9,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use super::entities::{
-    audit_entry, content_version, fluent_resource, key_value, placement, variant,
-};
+use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
 use super::{bump_generation, content_hash, StorageError};
 
 pub use content_version::Model as VersionRow;
@@ -88,21 +86,20 @@ pub async fn latest_per_target(
     kind: Kind,
     placement: Option<&str>,
 ) -> Result<Vec<VersionRow>, StorageError> {
+    // Only the newest row of each target leaves the database (the unique index on
+    // kind, target, version answers the subquery), not the whole history.
     let mut query = content_version::Entity::find()
         .filter(content_version::Column::Kind.eq(kind.as_str()))
-        .order_by_asc(content_version::Column::Target)
-        .order_by_desc(content_version::Column::Version);
+        .filter(Expr::cust(
+            "version = (SELECT MAX(newest.version) FROM content_versions newest \
+             WHERE newest.kind = content_versions.kind \
+             AND newest.target = content_versions.target)",
+        ))
+        .order_by_asc(content_version::Column::Target);
     if let Some(placement) = placement {
         query = query.filter(content_version::Column::PlacementId.eq(placement));
     }
-    let mut out: Vec<VersionRow> = Vec::new();
-    for row in query.all(db).await? {
-        if out.last().is_some_and(|last| last.target == row.target) {
-            continue;
-        }
-        out.push(row);
-    }
-    Ok(out)
+    Ok(query.all(db).await?)
 }
 
 /// A new version to save.
@@ -140,6 +137,7 @@ pub enum Saved {
 /// Saves a new version: numbered after the latest, older pending versions superseded,
 /// audited; when `publish`, also written to the live table in the same transaction.
 pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved, StorageError> {
+    let _serial = super::serialise_sqlite_writes(db).await;
     let now = Utc::now();
     let tx = db.begin().await?;
     let mut current = latest(&tx, new.kind, new.target).await?;
@@ -246,6 +244,7 @@ pub async fn step(
     action: &str,
     checked_at: Option<u64>,
 ) -> Result<Stepped, StorageError> {
+    let _serial = super::serialise_sqlite_writes(db).await;
     let now = Utc::now();
     let tx = db.begin().await?;
     let kind = kind_of(&row.kind);
@@ -301,24 +300,10 @@ async fn advance_generation<C: ConnectionTrait>(
     tx: &C,
     expected: Option<u64>,
 ) -> Result<Option<u64>, StorageError> {
-    let Some(expected) = expected else {
-        return Ok(Some(bump_generation(tx).await?));
-    };
-    let next = expected + 1;
-    let moved = key_value::Entity::update_many()
-        .col_expr(key_value::Column::Value, Expr::value(next.to_string()))
-        .filter(key_value::Column::Key.eq(super::GENERATION_KEY))
-        .filter(key_value::Column::Value.eq(expected.to_string()))
-        .exec(tx)
-        .await?;
-    if moved.rows_affected == 1 {
-        return Ok(Some(next));
+    match expected {
+        None => Ok(Some(bump_generation(tx).await?)),
+        Some(expected) => super::advance_generation_from(tx, expected).await,
     }
-    // No generation row yet (nothing was ever imported): only 0 can be expected.
-    if expected == 0 && super::read_generation(tx).await? == 0 {
-        return Ok(Some(bump_generation(tx).await?));
-    }
-    Ok(None)
 }
 
 fn kind_of(name: &str) -> Kind {

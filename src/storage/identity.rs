@@ -87,8 +87,6 @@ impl From<sea_orm::DbErr> for IdentifyError {
     }
 }
 
-static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Attempts before a call that keeps losing races gives up (each loss means another
 /// call merged one of its people; that cannot repeat indefinitely).
 const ATTEMPTS: usize = 8;
@@ -234,12 +232,7 @@ pub async fn identify(
     types: &IdentifierTypes,
     command: &IdentifyCommand,
 ) -> Result<IdentifyOutcome, IdentifyError> {
-    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
-    let _serial = if sqlite {
-        Some(SQLITE_WRITER.lock().await)
-    } else {
-        None
-    };
+    let _serial = super::serialise_sqlite_writes(db).await;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -722,11 +715,7 @@ pub async fn erase(
     actor: &str,
     pseudonym: impl Fn(&str) -> String,
 ) -> Result<Option<ErasureReport>, StorageError> {
-    let _serial = if db.get_database_backend() == DbBackend::Sqlite {
-        Some(SQLITE_WRITER.lock().await)
-    } else {
-        None
-    };
+    let _serial = super::serialise_sqlite_writes(db).await;
     let mut attempt = 0;
     loop {
         attempt += 1;

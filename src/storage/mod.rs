@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
-    EntityTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -52,6 +52,20 @@ impl From<StorageError> for Problem {
             }
             _ => Problem::internal(&error),
         }
+    }
+}
+
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// On SQLite, one read-then-write transaction at a time in this process: a deferred
+/// transaction that read before another committed cannot upgrade to a writer and fails
+/// at once (busy), where PostgreSQL would wait. `None` on PostgreSQL.
+pub(crate) async fn serialise_sqlite_writes(
+    db: &DatabaseConnection,
+) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
+        _ => None,
     }
 }
 
@@ -251,15 +265,12 @@ enum ImportStep {
 
 /// Compares a file's document with the live one and the history, by `print` (what makes
 /// two documents the same content).
-fn import_step(
-    live: Option<&str>,
-    file_print: &str,
-    history: &[(u32, String)],
-    print: impl Fn(&str) -> String,
-) -> ImportStep {
-    if live.is_some_and(|doc| print(doc) == file_print) {
+/// A file is what is live (`unchanged`), or the content of an older version (`older`),
+/// or new content.
+fn import_step(unchanged: bool, older: bool) -> ImportStep {
+    if unchanged {
         ImportStep::Unchanged
-    } else if history.iter().any(|(_, doc)| print(doc) == file_print) {
+    } else if older {
         ImportStep::Kept
     } else {
         ImportStep::Write
@@ -267,11 +278,16 @@ fn import_step(
 }
 
 /// A variant's content without its version number (files keep the number they were
-/// written with; the database numbers every change).
-fn variant_print(document: &str) -> String {
+/// written with; the database numbers every change) and, `without_state`, without its
+/// state (a version saved through the API keeps the state it was written in, `draft`,
+/// while the file exported after its publish says `published`).
+fn variant_print(document: &str, without_state: bool) -> String {
     match serde_json::from_str::<serde_json::Value>(document) {
         Ok(mut value) => {
             value["version"] = serde_json::Value::from(0);
+            if without_state {
+                value["state"] = serde_json::Value::Null;
+            }
             value.to_string()
         }
         Err(_) => document.to_string(),
@@ -372,7 +388,10 @@ pub async fn import(
         });
         let past = history_of(Kind::Placement, &def.id);
         let live = live_placements.get(&def.id).map(String::as_str);
-        let step = import_step(live, &shell, past, |d| d.to_string());
+        let step = import_step(
+            live == Some(shell.as_str()),
+            past.iter().any(|(_, doc)| *doc == shell),
+        );
         let item = Imported {
             kind: Kind::Placement,
             target: &def.id,
@@ -394,11 +413,16 @@ pub async fn import(
             let past = history_of(Kind::Variant, &v.id);
             let live = live_variants.get(&v.id);
             let file_doc = to_json(v);
+            // A file publishing an older version's content is that older version (whatever
+            // stage it was saved in); a file archiving or drafting must match the stage too.
+            let stateless = v.state == crate::catalog::model::VariantState::Published;
+            let older_print = variant_print(&file_doc, stateless);
             let mut step = import_step(
-                live.map(|m| m.definition.as_str()),
-                &variant_print(&file_doc),
-                past,
-                variant_print,
+                live.is_some_and(|m| {
+                    variant_print(&m.definition, false) == variant_print(&file_doc, false)
+                }),
+                past.iter()
+                    .any(|(_, doc)| variant_print(doc, stateless) == older_print),
             );
             let newest = past
                 .last()
@@ -461,7 +485,10 @@ pub async fn import(
         let target = authoring::fluent_target(&file.locale, &file.path);
         let past = history_of(Kind::Fluent, &target);
         let live = live_files.get(&target).map(String::as_str);
-        let step = import_step(live, &file.source, past, |d| d.to_string());
+        let step = import_step(
+            live == Some(file.source.as_str()),
+            past.iter().any(|(_, doc)| *doc == file.source),
+        );
         let item = Imported {
             kind: Kind::Fluent,
             target: &target,
@@ -481,13 +508,10 @@ pub async fn import(
         .await?;
     }
 
-    let current = read_generation(&tx).await?;
     report.generation = if report.changed() {
-        let next = current + 1;
-        write_key(&tx, GENERATION_KEY, &next.to_string()).await?;
-        next
+        bump_generation(&tx).await?
     } else {
-        current
+        read_generation(&tx).await?
     };
     tx.commit().await?;
     Ok(report)
@@ -499,21 +523,6 @@ async fn read_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError
         .await?
         .and_then(|m| m.value.parse().ok())
         .unwrap_or(0))
-}
-
-async fn write_key<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Result<(), StorageError> {
-    key_value::Entity::insert(key_value::ActiveModel {
-        key: Set(key.to_string()),
-        value: Set(value.to_string()),
-    })
-    .on_conflict(
-        OnConflict::column(key_value::Column::Key)
-            .update_column(key_value::Column::Value)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
 }
 
 /// A channel's governance state as stored (`None` for an unknown channel).
@@ -529,9 +538,45 @@ pub async fn channel_state(
 
 /// Marks content as changed (every node reloads its catalog); the new generation.
 pub async fn bump_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
-    let next = read_generation(db).await? + 1;
-    write_key(db, GENERATION_KEY, &next.to_string()).await?;
-    Ok(next)
+    // Compare-and-set, retried: two changes committing at once must get two numbers, or
+    // a node that loaded the first would never load the second.
+    loop {
+        let current = read_generation(db).await?;
+        if let Some(next) = advance_generation_from(db, current).await? {
+            return Ok(next);
+        }
+    }
+}
+
+/// Moves the generation from `expected` to the next number; `None` when it is no longer
+/// `expected` (another change got there first).
+async fn advance_generation_from<C: ConnectionTrait>(
+    db: &C,
+    expected: u64,
+) -> Result<Option<u64>, StorageError> {
+    // The row exists from the first change on; make sure it does before comparing.
+    key_value::Entity::insert(key_value::ActiveModel {
+        key: Set(GENERATION_KEY.to_string()),
+        value: Set("0".to_string()),
+    })
+    .on_conflict(
+        OnConflict::column(key_value::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let next = expected + 1;
+    let moved = key_value::Entity::update_many()
+        .col_expr(
+            key_value::Column::Value,
+            sea_orm::sea_query::Expr::value(next.to_string()),
+        )
+        .filter(key_value::Column::Key.eq(GENERATION_KEY))
+        .filter(key_value::Column::Value.eq(expected.to_string()))
+        .exec(db)
+        .await?;
+    Ok((moved.rows_affected == 1).then_some(next))
 }
 
 /// The catalog generation: bumped by every change to content or channel states.
@@ -549,8 +594,13 @@ pub async fn load_content(db: &DatabaseConnection) -> Result<(ContentSet, u64), 
         let content = read_content(db).await?;
         let after = read_generation(db).await?;
         attempts += 1;
-        if before == after || attempts == 3 {
+        if before == after {
             return Ok((content, after));
+        }
+        if attempts == 3 {
+            // Content at least as new as `before`: a change checked against it and
+            // committed by compare-and-set fails rather than passing on a mixed read.
+            return Ok((content, before));
         }
     }
 }
@@ -651,8 +701,7 @@ pub async fn set_channel_state(
     })
     .exec(&tx)
     .await?;
-    let next = read_generation(&tx).await? + 1;
-    write_key(&tx, GENERATION_KEY, &next.to_string()).await?;
+    bump_generation(&tx).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -1218,6 +1218,27 @@ async fn preview_explains_each_variant_and_renders_every_locale_including_drafts
     assert!(capped["chosen"].is_null(), "{capped}");
     assert!(reasons_of(&capped, "support-survey-default").contains(&"frequency_cap".to_string()));
 
+    // A retired channel is a reason for every variant; the would-be choice still renders.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    tailor::storage::set_channel_state(&db, "push", tailor::catalog::model::ChannelState::Retired)
+        .await
+        .unwrap();
+    let retired: Value = preview(json!({"placement": "home.hero", "channel": "push"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(retired["chosen"].is_null(), "{retired}");
+    assert_eq!(retired["channel_state"], "retired");
+    for variant in retired["variants"].as_array().unwrap() {
+        assert_eq!(
+            variant["reasons"][0]["code"], "channel_retired",
+            "{variant}"
+        );
+        assert_eq!(variant["eligible"], false);
+    }
+    assert_eq!(retired["rendered"][0]["variant"], "home-hero-default");
+
     // Bad input.
     assert_problem(
         preview(json!({"placement": "nowhere"})).await,
@@ -1322,6 +1343,8 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     let (url, mut purges) = purge_receiver().await;
     let app = spawn_app_with(Options {
         purge_webhook_url: Some(url),
+        // Without Redis the second purge waits for the other nodes' poll (1 s + 1 s).
+        poll_secs: 1,
         ..Options::default()
     })
     .await;
@@ -1576,10 +1599,37 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("0 added, 0 updated, 0 kept"), "{stderr}");
 
-    // An edit made in the files after that is new content: it is imported as version 3.
+    // The API moves on to version 3: the export (version 2) is now an older version,
+    // kept, although version 2 was saved as a draft and the file says published.
+    app.admin_ok(
+        Method::PUT,
+        path,
+        &marketer(),
+        Some(json!({"weight": 55, "fields": {
+            "title": {"message": "home-hero-default-title"},
+            "body": {"message": "home-hero-default-body"},
+            "cta": {"url": "https://shop.example.com/new-season"}
+        }})),
+    )
+    .await;
+    review_and_publish(&app, path).await;
+    let (stdout, _) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    assert_eq!(
+        stdout.trim(),
+        "kept variant home-hero-default (the database has a newer version; run `tailor export`)"
+    );
+
+    // Export again, edit the file: new content on the current version, imported as 4.
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap().to_string();
+    tailor_cli(
+        fixture.path(),
+        &app.database_url,
+        &["export", "--out", &out_arg],
+    );
     replace_in(
         &out.path().join("content/placements/home.hero.toml"),
-        "weight = 50",
+        "weight = 55",
         "weight = 60",
     );
     let (stdout, _) = tailor_cli(out.path(), &app.database_url, &["import"]);
@@ -1593,7 +1643,7 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
         .last()
         .unwrap()
         .clone();
-    assert_eq!(last["version"], 3);
+    assert_eq!(last["version"], 4);
     assert_eq!(last["author"], "import");
     assert_eq!(last["state"], "published");
 
@@ -1615,12 +1665,12 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains(
-            "conflict variant home-hero-default: new content on the file's version 1, older than the database's version 3"
+            "conflict variant home-hero-default: new content on the file's version 1, older than the database's version 4"
         ),
         "{stdout}"
     );
     let variant = app.admin_ok(Method::GET, path, &reviewer(), None).await;
-    assert_eq!(variant["live"]["version"], 3);
+    assert_eq!(variant["live"]["version"], 4);
     assert_eq!(variant["live"]["definition"]["weight"], 60);
 }
 
@@ -1728,4 +1778,116 @@ async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
         .await;
     assert_eq!(one["state"], "archived");
     assert_eq!(one["document"]["state"], "archived");
+}
+
+#[tokio::test]
+async fn a_publish_checked_against_older_content_is_refused() {
+    use tailor::storage::authoring::{self as store, Kind, Stepped};
+    let app = spawn_app().await;
+    let path = "/v1/admin/variants/home-hero-vip";
+    app.admin_ok(
+        Method::POST,
+        "/v1/admin/placements/home.hero/variants",
+        &marketer(),
+        Some(vip_variant("home-hero-spring-title")),
+    )
+    .await;
+    assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
+    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
+
+    // The checks ran against generation g - 1; something else went live since.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let generation = tailor::storage::generation(&db).await.unwrap();
+    let approved = store::latest(&db, Kind::Variant, "home-hero-vip")
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = store::step(
+        &db,
+        &approved,
+        "published",
+        "staff:pat",
+        None,
+        "publish",
+        Some(generation - 1),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(refused, Stepped::ContentChanged));
+    // Nothing of it stayed: same generation, still approved, not served.
+    assert_eq!(tailor::storage::generation(&db).await.unwrap(), generation);
+    let row = store::latest(&db, Kind::Variant, "home-hero-vip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "approved");
+    assert!(store::live_variant(&db, "home-hero-vip")
+        .await
+        .unwrap()
+        .is_none());
+    // Checked against the current generation, it goes live.
+    let done = store::step(
+        &db,
+        &row,
+        "published",
+        "staff:pat",
+        None,
+        "publish",
+        Some(generation),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(done, Stepped::Done { generation: Some(g) } if g == generation + 1));
+}
+
+#[tokio::test]
+async fn a_message_id_taken_by_another_resource_meanwhile_cannot_be_published() {
+    let app = spawn_app().await;
+    let en = "/v1/admin/locales/en/home.ftl";
+    let extra = "/v1/admin/locales/en/extra.ftl";
+    let source = app
+        .get_with(en, &[("Authorization", &format!("Bearer {}", marketer()))])
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Two drafts define the same new id; each is fine against what is live.
+    let created = app
+        .put_ftl(extra, &marketer(), "home-hero-vip-title = Members only\n")
+        .await;
+    assert_eq!(created.status(), 201);
+    let saved = app
+        .put_ftl(
+            en,
+            &marketer(),
+            &format!("{source}\nhome-hero-vip-title = Members first\n"),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    review_and_publish(&app, en).await;
+    assert_eq!(step(&app, extra, "submit", &marketer()).await.status(), 200);
+    assert_eq!(
+        step(&app, extra, "approve", &reviewer()).await.status(),
+        200
+    );
+    let refused = step(&app, extra, "publish", &publisher()).await;
+    let problem = assert_problem(refused, 422, "invalid-content", Some("en/extra.ftl")).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already defined"),
+        "{problem}"
+    );
+    let files = app
+        .admin_ok(Method::GET, "/v1/admin/locales", &reviewer(), None)
+        .await;
+    let extra_file = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "extra.ftl")
+        .unwrap();
+    assert_eq!(extra_file["live"], false);
+    assert_eq!(extra_file["latest_state"], "approved");
 }

@@ -64,6 +64,18 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
                 "unknown channel `fax`".into(),
             )
         }),
+        ("allow_fallback naming no locale", |root| {
+            let file = root.join("content/placements/home.hero.toml");
+            replace_in(
+                &file,
+                "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]\n",
+                "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]\nallow_fallback = [\"xx-YY\"]\n",
+            );
+            (
+                format!("home.hero.toml:{}:", line_of(&file, "allow_fallback")),
+                "allow_fallback: `xx-YY` is not a locale with messages".into(),
+            )
+        }),
         ("unknown placement", |root| {
             let file = root.join("content/variants/winter-sale-2026.toml");
             replace_in(
