@@ -1387,30 +1387,27 @@ pub async fn act_on_locale_file(
         if to == Stage::Published {
             content.fluent.push(candidate);
         }
+        // One build of the resulting bundles serves the check and the report.
         let default_locale = state.settings.default_locale.clone();
-        let (errors, content) =
-            off_the_runtime(move || (super::broken_by(&content, &default_locale), content)).await?;
+        let (errors, l10n, content) = off_the_runtime(move || {
+            let (l10n, _) = L10n::build(&content.fluent, &default_locale);
+            (super::broken_by(&content, &l10n), l10n, content)
+        })
+        .await?;
         if !errors.is_empty() {
             return Err(invalid_content(errors));
         }
         let mut touched = message_ids(&old);
         touched.extend(message_ids(&row.document));
-        let (l10n, _) = L10n::build(&content.fluent, &state.settings.default_locale);
-        for placement in content.placements.iter().filter(|p| !p.archived) {
-            let published = || {
-                placement
-                    .variants
-                    .iter()
-                    .filter(|v| v.state == VariantState::Published)
-            };
+        for (placement, variant) in content.published_variants() {
+            let uses = |m: &str| touched.iter().any(|t| t == m);
             // Terms and message references reach any message of the locale, so every
             // placement that renders a message is purged, not only the direct users.
-            if published().any(|v| crate::catalog::messages_of(v).next().is_some()) {
-                purged.push(format!("placement/{}", placement.id));
+            let key = format!("placement/{}", placement.id);
+            if crate::catalog::messages_of(variant).next().is_some() && !purged.contains(&key) {
+                purged.push(key);
             }
-            for variant in published()
-                .filter(|v| crate::catalog::messages_of(v).any(|m| touched.iter().any(|t| t == m)))
-            {
+            if crate::catalog::messages_of(variant).any(uses) {
                 affected.push(VariantLocales {
                     id: variant.id.clone(),
                     locales: super::live_locales(&l10n, placement, variant),

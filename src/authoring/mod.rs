@@ -191,30 +191,25 @@ pub fn live_locales(l10n: &L10n, placement: &PlacementDef, variant: &VariantDef)
     report
 }
 
-/// Published variants whose messages the default locale lacks: a Fluent change that
-/// would leave them so must not go live.
-pub fn broken_by(content: &ContentSet, default_locale: &str) -> Vec<ContentError> {
-    let (l10n, _) = L10n::build(&content.fluent, default_locale);
+/// Published variants whose messages the default locale of `l10n` (built from the
+/// content's Fluent resources) lacks: a Fluent change that would leave them so must not
+/// go live.
+pub fn broken_by(content: &ContentSet, l10n: &L10n) -> Vec<ContentError> {
     let default = l10n.default_index();
+    let default_locale = l10n.locale_name(default);
     let mut errors = Vec::new();
-    for placement in content.placements.iter().filter(|p| !p.archived) {
-        for variant in placement
-            .variants
-            .iter()
-            .filter(|v| v.state == crate::catalog::model::VariantState::Published)
-        {
-            for message in catalog::messages_of(variant) {
-                if l10n.message_info(default, message).is_none() {
-                    errors.push(ContentError {
-                        field: Some(format!("{default_locale}:{message}")),
-                        line: None,
-                        column: None,
-                        reason: format!(
-                            "published variant `{}` uses message `{message}`, which would be missing in the default locale {default_locale}",
-                            variant.id
-                        ),
-                    });
-                }
+    for (_, variant) in content.published_variants() {
+        for message in catalog::messages_of(variant) {
+            if l10n.message_info(default, message).is_none() {
+                errors.push(ContentError {
+                    field: Some(format!("{default_locale}:{message}")),
+                    line: None,
+                    column: None,
+                    reason: format!(
+                        "published variant `{}` uses message `{message}`, which would be missing in the default locale {default_locale}",
+                        variant.id
+                    ),
+                });
             }
         }
     }
@@ -252,18 +247,12 @@ pub struct Coverage {
 pub fn coverage(content: &ContentSet, l10n: &L10n) -> Coverage {
     // message → (users, placements allowing fallback per locale index)
     let mut used: BTreeMap<&str, (BTreeSet<String>, Vec<&PlacementDef>)> = BTreeMap::new();
-    for placement in content.placements.iter().filter(|p| !p.archived) {
-        for variant in placement
-            .variants
-            .iter()
-            .filter(|v| v.state == crate::catalog::model::VariantState::Published)
-        {
-            for message in catalog::messages_of(variant) {
-                let entry = used.entry(message).or_default();
-                entry.0.insert(format!("{}/{}", placement.id, variant.id));
-                if !entry.1.iter().any(|p| p.id == placement.id) {
-                    entry.1.push(placement);
-                }
+    for (placement, variant) in content.published_variants() {
+        for message in catalog::messages_of(variant) {
+            let entry = used.entry(message).or_default();
+            entry.0.insert(format!("{}/{}", placement.id, variant.id));
+            if !entry.1.iter().any(|p| p.id == placement.id) {
+                entry.1.push(placement);
             }
         }
     }

@@ -320,3 +320,14 @@ pub struct ContentSet {
     pub placements: Vec<PlacementDef>,
     pub fluent: Vec<FluentFile>,
 }
+
+impl ContentSet {
+    /// What serves: the published variants of placements that are not archived.
+    pub fn published_variants(&self) -> impl Iterator<Item = (&PlacementDef, &VariantDef)> {
+        self.placements
+            .iter()
+            .filter(|p| !p.archived)
+            .flat_map(|p| p.variants.iter().map(move |v| (p, v)))
+            .filter(|(_, v)| v.state == VariantState::Published)
+    }
+}

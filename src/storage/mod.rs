@@ -210,6 +210,32 @@ macro_rules! upsert {
     };
 }
 
+/// Imports a placement's definition or a Fluent resource: documents without a version
+/// of their own, compared as they are with the live one and the history.
+async fn import_document<C: ConnectionTrait>(
+    tx: &C,
+    kind: Kind,
+    target: &str,
+    document: &str,
+    live: Option<&str>,
+    past: &[(u32, String)],
+    report: &mut ImportReport,
+) -> Result<(), StorageError> {
+    let step = import_step(
+        live == Some(document),
+        past.iter().any(|(_, doc)| doc == document),
+    );
+    let item = Imported {
+        kind,
+        target,
+        placement_id: None,
+        version: past.last().map_or(1, |(n, _)| n + 1),
+        state: "published",
+        document,
+    };
+    record(tx, item, live.is_some(), !past.is_empty(), step, report).await
+}
+
 /// Applies one import step to one target and reports it.
 async fn record<C: ConnectionTrait>(
     tx: &C,
@@ -386,26 +412,15 @@ pub async fn import(
             variants: Vec::new(),
             ..def.clone()
         });
-        let past = history_of(Kind::Placement, &def.id);
         let live = live_placements.get(&def.id).map(String::as_str);
-        let step = import_step(
-            live == Some(shell.as_str()),
-            past.iter().any(|(_, doc)| *doc == shell),
-        );
-        let item = Imported {
-            kind: Kind::Placement,
-            target: &def.id,
-            placement_id: None,
-            version: past.last().map_or(1, |(n, _)| n + 1),
-            state: "published",
-            document: &shell,
-        };
-        record(
+        let past = history_of(Kind::Placement, &def.id);
+        import_document(
             &tx,
-            item,
-            live.is_some(),
-            !past.is_empty(),
-            step,
+            Kind::Placement,
+            &def.id,
+            &shell,
+            live,
+            past,
             &mut report,
         )
         .await?;
@@ -483,26 +498,15 @@ pub async fn import(
         .collect();
     for file in &content.fluent {
         let target = authoring::fluent_target(&file.locale, &file.path);
-        let past = history_of(Kind::Fluent, &target);
         let live = live_files.get(&target).map(String::as_str);
-        let step = import_step(
-            live == Some(file.source.as_str()),
-            past.iter().any(|(_, doc)| *doc == file.source),
-        );
-        let item = Imported {
-            kind: Kind::Fluent,
-            target: &target,
-            placement_id: None,
-            version: past.last().map_or(1, |(n, _)| n + 1),
-            state: "published",
-            document: &file.source,
-        };
-        record(
+        let past = history_of(Kind::Fluent, &target);
+        import_document(
             &tx,
-            item,
-            live.is_some(),
-            !past.is_empty(),
-            step,
+            Kind::Fluent,
+            &target,
+            &file.source,
+            live,
+            past,
             &mut report,
         )
         .await?;
