@@ -33,6 +33,17 @@ fn vip_variant(title_message: &str) -> Value {
     })
 }
 
+/// A marketer creates the test's variant (a draft), expecting success.
+async fn create_vip(app: &TestApp, title_message: &str) {
+    app.admin_ok(
+        Method::POST,
+        "/v1/admin/placements/home.hero/variants",
+        &marketer(),
+        Some(vip_variant(title_message)),
+    )
+    .await;
+}
+
 /// A workflow step on the newest version, named explicitly (as a reviewer who read it
 /// would).
 async fn step(app: &TestApp, path: &str, action: &str, token: &str) -> reqwest::Response {
@@ -582,13 +593,7 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
 
     // A variant using a message the default locale lacks: saved as a draft, not submitted.
     let path = "/v1/admin/variants/home-hero-vip";
-    app.admin_ok(
-        Method::POST,
-        "/v1/admin/placements/home.hero/variants",
-        &marketer(),
-        Some(vip_variant("home-hero-vip-title")),
-    )
-    .await;
+    create_vip(&app, "home-hero-vip-title").await;
     let problem = assert_problem(
         step(&app, path, "submit", &marketer()).await,
         422,
@@ -1114,13 +1119,7 @@ async fn preview_explains_each_variant_and_renders_every_locale_including_drafts
     assert_eq!(winter["reasons"][0]["code"], "not_started");
 
     // A draft shows in preview only when asked for, with its stage.
-    app.admin_ok(
-        Method::POST,
-        "/v1/admin/placements/home.hero/variants",
-        &marketer(),
-        Some(vip_variant("home-hero-spring-title")),
-    )
-    .await;
+    create_vip(&app, "home-hero-spring-title").await;
     let live_only: Value = preview(json!({"placement": "home.hero", "channel": "web"}))
         .await
         .json()
@@ -1240,60 +1239,58 @@ async fn preview_explains_each_variant_and_renders_every_locale_including_drafts
     assert_eq!(retired["rendered"][0]["variant"], "home-hero-default");
 
     // Bad input.
-    assert_problem(
-        preview(json!({"placement": "nowhere"})).await,
-        404,
-        "unknown-placement",
-        Some("placement"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "channel": "fax"})).await,
-        400,
-        "invalid-parameter",
-        Some("channel"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "locales": ["??"]})).await,
-        400,
-        "invalid-parameter",
-        Some("locales"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "traits": {"shoe_size": 42}})).await,
-        400,
-        "invalid-parameter",
-        Some("traits.shoe_size"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "traits": {"tier": ["gold"]}})).await,
-        400,
-        "invalid-parameter",
-        Some("traits.tier"),
-    )
-    .await;
+    let cases = [
+        (
+            json!({"placement": "nowhere"}),
+            404,
+            "unknown-placement",
+            "placement",
+        ),
+        (
+            json!({"placement": "home.hero", "channel": "fax"}),
+            400,
+            "invalid-parameter",
+            "channel",
+        ),
+        (
+            json!({"placement": "home.hero", "locales": ["??"]}),
+            400,
+            "invalid-parameter",
+            "locales",
+        ),
+        (
+            json!({"placement": "home.hero", "traits": {"shoe_size": 42}}),
+            400,
+            "invalid-parameter",
+            "traits.shoe_size",
+        ),
+        (
+            json!({"placement": "home.hero", "traits": {"tier": ["gold"]}}),
+            400,
+            "invalid-parameter",
+            "traits.tier",
+        ),
+        (
+            json!({"placement": "home.hero", "variant": "other"}),
+            404,
+            "not-found",
+            "variant",
+        ),
+        (
+            json!({"placement": "home.hero", "at": "tomorrow"}),
+            400,
+            "invalid-parameter",
+            "at",
+        ),
+    ];
+    for (body, status, kind, field) in cases {
+        assert_problem(preview(body).await, status, kind, Some(field)).await;
+    }
     assert_problem(
         preview_person(json!({"placement": "home.hero", "person_id": "nobody"})).await,
         404,
         "not-found",
         Some("person_id"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "variant": "other"})).await,
-        404,
-        "not-found",
-        Some("variant"),
-    )
-    .await;
-    assert_problem(
-        preview(json!({"placement": "home.hero", "at": "tomorrow"})).await,
-        400,
-        "invalid-parameter",
-        Some("at"),
     )
     .await;
 }
@@ -1350,13 +1347,7 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     .await;
     let served = app.get(HERO_EN).await;
     assert!(header(&served, "surrogate-key").contains("placement/home.hero"));
-    app.admin_ok(
-        Method::POST,
-        "/v1/admin/placements/home.hero/variants",
-        &marketer(),
-        Some(vip_variant("home-hero-spring-title")),
-    )
-    .await;
+    create_vip(&app, "home-hero-spring-title").await;
     let published = review_and_publish(&app, "/v1/admin/variants/home-hero-vip").await;
     let purge = tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
         .await
@@ -1394,11 +1385,13 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     );
     // The sender counts a purge once the webhook's answer is back, just after the
     // webhook saw it: wait for the count, within a bound.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while app.metric("tailor_purges_total{outcome=\"sent\"}").await < 3.0 {
-        assert!(std::time::Instant::now() < deadline, "purges not counted");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(5),
+        "purges not counted",
+        || async { app.metric("tailor_purges_total{outcome=\"sent\"}").await >= 3.0 },
+    )
+    .await;
     assert_eq!(
         app.metric("tailor_purges_total{outcome=\"failed\"}").await,
         0.0
@@ -1426,14 +1419,7 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
         second.json(HERO_EN).await["variant"]["id"],
         "home-hero-winter-sale"
     );
-    first
-        .admin_ok(
-            Method::POST,
-            "/v1/admin/placements/home.hero/variants",
-            &marketer(),
-            Some(vip_variant("home-hero-spring-title")),
-        )
-        .await;
+    create_vip(&first, "home-hero-spring-title").await;
     for (action, token) in [("submit", marketer()), ("approve", reviewer())] {
         assert_eq!(
             step(&first, "/v1/admin/variants/home-hero-vip", action, &token)
@@ -1454,16 +1440,13 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
         .status(),
         200
     );
-    loop {
-        if second.json(HERO_EN).await["variant"]["id"] == "home-hero-vip" {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "the second node still serves the old content"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(
+        started,
+        std::time::Duration::from_secs(1),
+        "the second node still serves the old content",
+        || async { second.json(HERO_EN).await["variant"]["id"] == "home-hero-vip" },
+    )
+    .await;
     // And archiving, the other way round.
     let started = std::time::Instant::now();
     assert_eq!(
@@ -1477,29 +1460,19 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
         .status(),
         200
     );
-    loop {
-        if first.json(HERO_EN).await["variant"]["id"] == "home-hero-winter-sale" {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "the first node still serves the archived variant"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(
+        started,
+        std::time::Duration::from_secs(1),
+        "the first node still serves the archived variant",
+        || async { first.json(HERO_EN).await["variant"]["id"] == "home-hero-winter-sale" },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_restart_keeps_what_the_admin_api_published_over_older_files() {
     let first = spawn_app().await;
-    first
-        .admin_ok(
-            Method::POST,
-            "/v1/admin/placements/home.hero/variants",
-            &marketer(),
-            Some(vip_variant("home-hero-spring-title")),
-        )
-        .await;
+    create_vip(&first, "home-hero-spring-title").await;
     review_and_publish(&first, "/v1/admin/variants/home-hero-vip").await;
     let edited = first
         .admin_ok(
@@ -1678,13 +1651,7 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
 async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
     let app = spawn_app().await;
     let path = "/v1/admin/variants/home-hero-vip";
-    app.admin_ok(
-        Method::POST,
-        "/v1/admin/placements/home.hero/variants",
-        &marketer(),
-        Some(vip_variant("home-hero-spring-title")),
-    )
-    .await;
+    create_vip(&app, "home-hero-spring-title").await;
     assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
     // Approving and publishing name the version that was read.
     let unnamed = app
@@ -1785,13 +1752,7 @@ async fn a_publish_checked_against_older_content_is_refused() {
     use tailor::storage::authoring::{self as store, Kind, Stepped};
     let app = spawn_app().await;
     let path = "/v1/admin/variants/home-hero-vip";
-    app.admin_ok(
-        Method::POST,
-        "/v1/admin/placements/home.hero/variants",
-        &marketer(),
-        Some(vip_variant("home-hero-spring-title")),
-    )
-    .await;
+    create_vip(&app, "home-hero-spring-title").await;
     assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
     assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
 

@@ -333,3 +333,20 @@ impl TestApp {
             .expect("request sent")
     }
 }
+
+/// Polls `holds` until it is true, failing with `what` once `limit` has passed since
+/// `started` (taken before the change whose spread is being timed).
+pub async fn within<F, Fut>(
+    started: std::time::Instant,
+    limit: std::time::Duration,
+    what: &str,
+    mut holds: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    while !holds().await {
+        assert!(started.elapsed() < limit, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

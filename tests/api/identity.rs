@@ -899,21 +899,19 @@ async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
     first
         .identified(json!({"identifiers": {"customer_id": "C-node", "anonymous_id": "a-node"}}))
         .await;
-    loop {
-        if second
-            .get_with(sms, &[("Authorization", &token)])
-            .await
-            .status()
-            == 204
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "the second node still serves the pre-merge person"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(
+        started,
+        std::time::Duration::from_secs(1),
+        "the second node still serves the pre-merge person",
+        || async {
+            second
+                .get_with(sms, &[("Authorization", &token)])
+                .await
+                .status()
+                == 204
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
