@@ -3,6 +3,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
+
 mod m20261123_000001_content;
 mod m20261123_000002_engagement;
 mod m20261125_000003_identity;

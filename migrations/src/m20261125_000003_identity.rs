@@ -6,6 +6,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{serial, text_key, timestamp};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -102,26 +104,6 @@ enum AuditLog {
     Target,
     Detail,
     CreatedAt,
-}
-
-fn text_key(column: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(column).string_len(len).not_null().to_owned()
-}
-
-fn timestamp(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn serial(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
 }
 
 #[async_trait::async_trait]

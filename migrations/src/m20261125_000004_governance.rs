@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{text_key, timestamp};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -62,17 +64,6 @@ enum GovernanceStates {
     UpdatedAt,
 }
 
-fn text(column: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(column).string_len(len).not_null().to_owned()
-}
-
-fn timestamp(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -80,28 +71,28 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(GovernancePolicies::Table)
                 .if_not_exists()
-                .col(text(GovernancePolicies::Id, 64).primary_key())
+                .col(text_key(GovernancePolicies::Id, 64).primary_key())
                 .col(
                     ColumnDef::new(GovernancePolicies::Definition)
                         .text()
                         .not_null(),
                 )
-                .col(text(GovernancePolicies::ContentHash, 32))
+                .col(text_key(GovernancePolicies::ContentHash, 32))
                 .col(timestamp(GovernancePolicies::UpdatedAt))
                 .to_owned(),
             Table::create()
                 .table(GovernanceStatus::Table)
                 .if_not_exists()
-                .col(text(GovernanceStatus::Scope, 16))
-                .col(text(GovernanceStatus::Target, 200))
-                .col(text(GovernanceStatus::PolicyId, 64))
+                .col(text_key(GovernanceStatus::Scope, 16))
+                .col(text_key(GovernanceStatus::Target, 200))
+                .col(text_key(GovernanceStatus::PolicyId, 64))
                 .col(
                     ColumnDef::new(GovernanceStatus::Failures)
                         .integer()
                         .not_null(),
                 )
-                .col(text(GovernanceStatus::LastPeriod, 10))
-                .col(text(GovernanceStatus::LastVerdict, 16))
+                .col(text_key(GovernanceStatus::LastPeriod, 10))
+                .col(text_key(GovernanceStatus::LastVerdict, 16))
                 .col(timestamp(GovernanceStatus::UpdatedAt))
                 .primary_key(
                     Index::create()
@@ -120,18 +111,18 @@ impl MigrationTrait for Migration {
                         .auto_increment()
                         .primary_key(),
                 )
-                .col(text(GovernanceDecisions::Period, 10))
-                .col(text(GovernanceDecisions::Scope, 16))
-                .col(text(GovernanceDecisions::Target, 200))
-                .col(text(GovernanceDecisions::PolicyId, 64))
-                .col(text(GovernanceDecisions::Action, 16))
-                .col(text(GovernanceDecisions::Status, 16))
+                .col(text_key(GovernanceDecisions::Period, 10))
+                .col(text_key(GovernanceDecisions::Scope, 16))
+                .col(text_key(GovernanceDecisions::Target, 200))
+                .col(text_key(GovernanceDecisions::PolicyId, 64))
+                .col(text_key(GovernanceDecisions::Action, 16))
+                .col(text_key(GovernanceDecisions::Status, 16))
                 .col(
                     ColumnDef::new(GovernanceDecisions::Evidence)
                         .text()
                         .not_null(),
                 )
-                .col(text(GovernanceDecisions::ProposedBy, 200))
+                .col(text_key(GovernanceDecisions::ProposedBy, 200))
                 .col(
                     ColumnDef::new(GovernanceDecisions::ReviewedBy)
                         .string_len(200)
@@ -158,9 +149,9 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(GovernanceStates::Table)
                 .if_not_exists()
-                .col(text(GovernanceStates::Scope, 16))
-                .col(text(GovernanceStates::Target, 200))
-                .col(text(GovernanceStates::State, 16))
+                .col(text_key(GovernanceStates::Scope, 16))
+                .col(text_key(GovernanceStates::Target, 200))
+                .col(text_key(GovernanceStates::State, 16))
                 .col(timestamp(GovernanceStates::UpdatedAt))
                 .primary_key(
                     Index::create()

@@ -5,6 +5,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{serial, text_key, timestamp};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -39,59 +41,25 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(ContentVersions::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(ContentVersions::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(ContentVersions::Kind)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ContentVersions::Target)
-                            .string_len(200)
-                            .not_null(),
-                    )
+                    .col(serial(ContentVersions::Id))
+                    .col(text_key(ContentVersions::Kind, 16))
+                    .col(text_key(ContentVersions::Target, 200))
                     .col(
                         ColumnDef::new(ContentVersions::Version)
                             .integer()
                             .not_null(),
                     )
-                    .col(
-                        ColumnDef::new(ContentVersions::State)
-                            .string_len(16)
-                            .not_null(),
-                    )
+                    .col(text_key(ContentVersions::State, 16))
                     .col(ColumnDef::new(ContentVersions::Document).text().not_null())
                     .col(
                         ColumnDef::new(ContentVersions::PlacementId)
                             .string_len(64)
                             .null(),
                     )
-                    .col(
-                        ColumnDef::new(ContentVersions::Author)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ContentVersions::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ContentVersions::ChangedBy)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ContentVersions::ChangedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(text_key(ContentVersions::Author, 200))
+                    .col(timestamp(ContentVersions::CreatedAt))
+                    .col(text_key(ContentVersions::ChangedBy, 200))
+                    .col(timestamp(ContentVersions::ChangedAt))
                     .col(ColumnDef::new(ContentVersions::Note).text().null())
                     .to_owned(),
             )
