@@ -14,6 +14,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18089}
 DATABASE=${DATABASE:-sqlite}
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
+# One load generator is one client network: measure the writer, not the per-client limit.
+export TAILOR_RATE_LIMITS__EVENTS__PER_SECOND=0
 
 source loadtests/lib.sh
 database_url tailor_load

@@ -14,6 +14,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18090}
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
+# The load uses one server key: measure identify, not the per-key limit.
+export TAILOR_RATE_LIMITS__IDENTIFY_PER_KEY__PER_SECOND=0
 export LOAD_SERVER_KEY=load-server-key-0123456789abcdef
 export TAILOR_SERVER_API_KEYS="[\"$LOAD_SERVER_KEY\"]"
 export TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret

@@ -15,6 +15,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 # wrk takes one of the two cores, so one server worker is the fair set-up here.
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
+# One load generator is one client network: no per-client limit on /v1/context.
+export TAILOR_RATE_LIMITS__CONTEXT__PER_SECOND=0
 PORT=${PORT:-18088}
 
 source loadtests/lib.sh

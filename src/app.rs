@@ -50,6 +50,12 @@ pub struct AppState {
     pub identifier_types: crate::identity::graph::IdentifierTypes,
     /// CDN purges after publishes and archives.
     pub purger: crate::delivery::purge::Purger,
+    /// Client addresses (trusted proxies) and source names for events.
+    pub provenance: crate::engagement::provenance::Provenance,
+    /// Per-client rate limits.
+    pub limiters: crate::ratelimit::Limiters,
+    /// Tracking-token lifetimes per channel.
+    pub token_lifetimes: crate::tokens::Lifetimes,
 }
 
 /// Recent impression times per (person key, placement).
@@ -242,7 +248,18 @@ impl Application {
             metrics.clone(),
             repeat_purge_after,
         );
+        let provenance = crate::engagement::provenance::Provenance {
+            trusted_proxies: crate::engagement::provenance::TrustedProxies::new(
+                settings.trusted_proxies.clone(),
+            ),
+            names: crate::engagement::provenance::SourceNamer::new(secret.as_bytes()),
+        };
+        let limiters = crate::ratelimit::Limiters::new(&settings.rate_limits);
+        let token_lifetimes = crate::tokens::Lifetimes::from_settings(&settings);
         let state = web::Data::new(AppState {
+            provenance,
+            limiters,
+            token_lifetimes,
             purger,
             auth,
             people,
@@ -349,6 +366,7 @@ impl Application {
     /// SIGINT start a graceful shutdown); a loop that ends early is logged.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let poller = tokio::spawn(poll_generation(self.state.clone()));
+        let limiter_sweeper = tokio::spawn(forget_idle_clients(self.state.clone()));
         let evaluator = (self.state.settings.governance_evaluate_secs > 0)
             .then(|| tokio::spawn(evaluate_periodically(self.state.clone())));
         let listener = self
@@ -361,6 +379,7 @@ impl Application {
         // they handed the writer is committed before the process exits.
         self.state.events.close().await;
         poller.abort();
+        limiter_sweeper.abort();
         if let Some(evaluator) = evaluator {
             evaluator.abort();
         }
@@ -444,6 +463,17 @@ async fn evaluate_periodically(state: web::Data<AppState>) {
             ),
             Err(problem) => tracing::warn!(%problem, "governance evaluation failed"),
         }
+    }
+}
+
+/// Keeps the rate limiters' memory to the clients of the last minute.
+async fn forget_idle_clients(state: web::Data<AppState>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        state.limiters.forget_idle();
     }
 }
 

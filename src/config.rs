@@ -3,6 +3,7 @@
 //! Everything is validated once at start-up so a bad value stops the process with a
 //! message naming the setting, instead of surfacing later as a confusing failure.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,6 +83,110 @@ pub struct Settings {
     /// Where publishes and archives send their CDN purge (`POST`, JSON
     /// `{"surrogate_keys": [...]}`). Unset: purges are only logged.
     pub purge_webhook_url: Option<String>,
+    /// Proxies (CIDRs, e.g. `["127.0.0.1/32"]`) whose `X-Forwarded-For` / `Forwarded`
+    /// name the client. Default none: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a tracking token (and the links and pixel made with it) counts
+    /// engagement, per channel id, as `"24h"`, `"8w"`...; `default` for the others.
+    pub tracking_token_ttl: BTreeMap<String, String>,
+    /// Per-node request limits, per client network (or server key).
+    pub rate_limits: RateLimits,
+    /// More automatic retirements than this in one evaluation turns all of them into
+    /// proposals (a circuit breaker against mass retirement).
+    pub governance_max_auto_retirements: u32,
+}
+
+/// A token bucket: `per_second` sustained, `burst` at once; `per_second = 0` disables it.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Rate limits, each per node (N nodes admit up to N times as much).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// `POST /v1/events`, per client network.
+    pub events: Limit,
+    /// `GET /v1/t/…` and `GET /v1/o/…`, per client network.
+    pub links: Limit,
+    /// `GET /v1/context`, per client network.
+    pub context: Limit,
+    /// `POST /v1/identify` with a server key, per key.
+    pub identify_per_key: Limit,
+    /// `POST /v1/identify` without a server key, per client network.
+    pub identify_per_source: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            events: Limit {
+                per_second: 20,
+                burst: 100,
+            },
+            links: Limit {
+                per_second: 20,
+                burst: 100,
+            },
+            context: Limit {
+                per_second: 50,
+                burst: 200,
+            },
+            identify_per_key: Limit {
+                per_second: 2000,
+                burst: 4000,
+            },
+            identify_per_source: Limit {
+                per_second: 10,
+                burst: 50,
+            },
+        }
+    }
+}
+
+/// Tracking-token lifetimes by channel: hours where the answer is shown at once (web,
+/// app, kiosk), weeks where it is read later (email, SMS).
+pub fn default_tracking_token_ttl() -> BTreeMap<String, String> {
+    [
+        ("default", "24h"),
+        ("web", "24h"),
+        ("mobile_app", "72h"),
+        ("kiosk", "24h"),
+        ("chat", "24h"),
+        ("push", "7days"),
+        ("sms", "4weeks"),
+        ("email", "8weeks"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Shortest and longest tracking-token lifetime: a token must outlive the CDN's copy
+/// of the answer carrying it many times over, and not outlive the event age limit
+/// by much.
+pub const MIN_TRACKING_TOKEN_TTL_SECS: u64 = 3600;
+pub const MAX_TRACKING_TOKEN_TTL_SECS: u64 = 90 * 86_400;
+
+impl Settings {
+    /// The limits on automatic governance action.
+    pub fn safeguards(&self) -> crate::governance::evaluator::Safeguards {
+        crate::governance::evaluator::Safeguards {
+            max_auto_retirements: self.governance_max_auto_retirements,
+        }
+    }
+
+    /// The tracking-token lifetime of a channel, in seconds (validated at start-up).
+    pub fn tracking_token_ttl_secs(&self, channel: &str) -> u64 {
+        self.tracking_token_ttl
+            .get(channel)
+            .or_else(|| self.tracking_token_ttl.get("default"))
+            .and_then(|v| humantime::parse_duration(v).ok())
+            .map_or(86_400, |d| d.as_secs())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -152,6 +257,10 @@ impl Default for Settings {
             max_batch_placements: 20,
             public_url: None,
             purge_webhook_url: None,
+            trusted_proxies: Vec::new(),
+            tracking_token_ttl: default_tracking_token_ttl(),
+            rate_limits: RateLimits::default(),
+            governance_max_auto_retirements: 3,
         }
     }
 }
@@ -273,6 +382,40 @@ impl Settings {
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");
         }
+        if !self.tracking_token_ttl.contains_key("default") {
+            return invalid("tracking_token_ttl", "needs a `default` entry");
+        }
+        for (channel, ttl) in &self.tracking_token_ttl {
+            let secs = humantime::parse_duration(ttl).map(|d| d.as_secs());
+            if !secs.is_ok_and(|s| {
+                (MIN_TRACKING_TOKEN_TTL_SECS..=MAX_TRACKING_TOKEN_TTL_SECS).contains(&s)
+            }) {
+                return Err(ConfigError::Invalid {
+                    setting: "tracking_token_ttl",
+                    reason: format!(
+                        "`{channel} = \"{ttl}\"` must be a duration like \"24h\" or \"8w\", from 1h to 90 days"
+                    ),
+                });
+            }
+        }
+        let limits = &self.rate_limits;
+        for (setting, limit) in [
+            ("rate_limits.events", limits.events),
+            ("rate_limits.links", limits.links),
+            ("rate_limits.context", limits.context),
+            ("rate_limits.identify_per_key", limits.identify_per_key),
+            (
+                "rate_limits.identify_per_source",
+                limits.identify_per_source,
+            ),
+        ] {
+            if limit.per_second > 0 && limit.burst < 1 {
+                return invalid(setting, "burst must be at least 1 when per_second is set");
+            }
+        }
+        if self.governance_max_auto_retirements > 1000 {
+            return invalid("governance_max_auto_retirements", "must be at most 1000");
+        }
         Ok(())
     }
 }
@@ -294,6 +437,21 @@ mod tests {
         };
         let message = settings.validate().unwrap_err().to_string();
         assert!(message.contains("`bind`"), "{message}");
+    }
+
+    #[test]
+    fn token_lifetimes_are_per_channel_and_checked() {
+        let settings = Settings::default();
+        assert_eq!(settings.tracking_token_ttl_secs("web"), 86_400);
+        assert_eq!(settings.tracking_token_ttl_secs("email"), 8 * 7 * 86_400);
+        assert_eq!(settings.tracking_token_ttl_secs("fax"), 86_400);
+        let mut short = Settings::default();
+        short.tracking_token_ttl.insert("web".into(), "5m".into());
+        let message = short.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("tracking_token_ttl") && message.contains("web"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod l10n;
 pub mod metrics;
 pub mod ops;
 pub mod problem;
+pub mod ratelimit;
 pub mod render;
 pub mod shaping;
 pub mod storage;

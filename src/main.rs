@@ -118,6 +118,7 @@ async fn main() -> ExitCode {
                 tailor::governance::evaluator::evaluate(
                     &db,
                     &content.policies,
+                    settings.safeguards(),
                     chrono::Utc::now(),
                     dry_run,
                 )

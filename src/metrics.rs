@@ -16,6 +16,9 @@ pub struct Metrics {
     pub events_accepted: IntCounter,
     pub person_lookups: IntCounterVec,
     pub purges: IntCounterVec,
+    pub bot_events: IntCounter,
+    pub expired_link_events: IntCounter,
+    pub rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -72,8 +75,29 @@ impl Metrics {
             &["outcome"],
         )
         .expect("static metric definition");
+        let bot_events = IntCounter::new(
+            "bot_events_total",
+            "Events from bot User-Agents (stored, never judged)",
+        )
+        .expect("static metric definition");
+        let expired_link_events = IntCounter::new(
+            "expired_link_events_total",
+            "Clicks and opens through tracked links whose token no longer counts",
+        )
+        .expect("static metric definition");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests answered 429, by route class",
+            ),
+            &["route"],
+        )
+        .expect("static metric definition");
         for collector in [
-            Box::new(person_lookups.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(bot_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(expired_link_events.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(person_lookups.clone()),
             Box::new(purges.clone()),
             Box::new(events_accepted.clone()),
             Box::new(http_requests.clone()),
@@ -98,6 +122,9 @@ impl Metrics {
             events_accepted,
             person_lookups,
             purges,
+            bot_events,
+            expired_link_events,
+            rate_limited,
         }
     }
 

@@ -36,6 +36,7 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::http::reinstate,
         crate::governance::http::engagement_report,
         crate::governance::http::states,
+        crate::governance::http::sample_ratios,
         crate::authoring::http::list_placements,
         crate::authoring::http::create_placement,
         crate::authoring::http::get_placement,
@@ -110,7 +111,12 @@ use crate::problem::{Problem, ProblemType};
         crate::governance::http::EngagementReport,
         crate::governance::report::ReportRow,
         crate::governance::http::States,
-        crate::governance::http::StateEntry
+        crate::governance::http::StateEntry,
+        crate::governance::http::SampleRatios,
+        crate::governance::integrity::SampleRatio,
+        crate::governance::integrity::Diversity,
+        crate::governance::integrity::VolumeJump,
+        crate::governance::EvidenceQuality
     ))
 )]
 pub struct ApiDoc;

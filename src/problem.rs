@@ -26,6 +26,7 @@ pub enum ProblemType {
     VersionMismatch,
     InvalidContent,
     PayloadTooLarge,
+    TooManyRequests,
     Unavailable,
     Internal,
 }
@@ -44,6 +45,7 @@ impl ProblemType {
             ProblemType::VersionMismatch => StatusCode::PRECONDITION_FAILED,
             ProblemType::InvalidContent => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -66,6 +68,7 @@ impl ProblemType {
             }
             ProblemType::InvalidContent => "The content is not valid",
             ProblemType::PayloadTooLarge => "The request body is too large",
+            ProblemType::TooManyRequests => "Too many requests from this client",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
         }
@@ -86,6 +89,7 @@ impl ProblemType {
             ProblemType::VersionMismatch => "version-mismatch",
             ProblemType::InvalidContent => "invalid-content",
             ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::TooManyRequests => "too-many-requests",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
         }

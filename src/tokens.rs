@@ -6,6 +6,11 @@
 //! variant, version, channel, device, locale), never the person, so a shared cache can
 //! hold it; the cohort key's expiry is rounded to the cohort period, so everyone in the
 //! same bucket and segment set during a period gets byte-identical keys (and URLs).
+//!
+//! Tracking and link tokens expire (`tracking_token_ttl`, per channel). Their issue
+//! time is rounded down to an eighth of the lifetime ([`Validity::current`]), so the
+//! same decision still gives the same bytes for that long — cacheable — and a token is
+//! always good for at least seven eighths of its lifetime.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -32,6 +37,64 @@ pub struct TrackingClaims {
     /// the cohort's, so a shared answer still names nobody
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sg: String,
+    /// Issued at / expires at (Unix seconds). Tokens from before expiry existed have
+    /// neither and count as expired.
+    #[serde(default)]
+    pub iat: u64,
+    #[serde(default)]
+    pub exp: u64,
+}
+
+/// When a tracking or link token was issued and until when it counts engagement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Validity {
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+impl Validity {
+    /// The validity of a token made `now` with lifetime `ttl_secs`: issued at the start
+    /// of the current eighth of the lifetime (at least a minute), so it is the same for
+    /// everyone in that stretch and good for at least 7/8 of `ttl_secs`.
+    pub fn current(now: u64, ttl_secs: u64) -> Validity {
+        let step = (ttl_secs / 8).max(60);
+        let issued_at = now - now % step;
+        Validity {
+            issued_at,
+            expires_at: issued_at + ttl_secs,
+        }
+    }
+}
+
+/// Tracking-token lifetimes per channel, parsed once from `tracking_token_ttl`.
+#[derive(Clone, Debug)]
+pub struct Lifetimes {
+    by_channel: std::collections::HashMap<String, u64>,
+    default: u64,
+}
+
+impl Lifetimes {
+    pub fn from_settings(settings: &crate::config::Settings) -> Lifetimes {
+        Lifetimes {
+            by_channel: settings
+                .tracking_token_ttl
+                .keys()
+                .map(|channel| (channel.clone(), settings.tracking_token_ttl_secs(channel)))
+                .collect(),
+            default: settings.tracking_token_ttl_secs("default"),
+        }
+    }
+
+    /// The validity of a token made now for `channel`.
+    pub fn current(&self, channel: &str, now: u64) -> Validity {
+        Validity::current(
+            now,
+            self.by_channel
+                .get(channel)
+                .copied()
+                .unwrap_or(self.default),
+        )
+    }
 }
 
 /// A tracked link (`lk` names the link field) or an email open pixel (no `lk`), with the
@@ -52,6 +115,16 @@ pub struct LinkClaims {
     pub an: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sg: String,
+    /// Until when a click or open counts (Unix seconds); the link itself keeps working.
+    #[serde(default)]
+    pub exp: u64,
+}
+
+impl LinkClaims {
+    /// Whether a click or open through this token still counts at `now`.
+    pub fn counts_at(&self, now: u64) -> bool {
+        now < self.exp
+    }
 }
 
 impl From<LinkClaims> for crate::engagement::DecisionRef {
@@ -137,9 +210,10 @@ impl Signer {
         device: &str,
         locale: &str,
         generation: u64,
+        validity: Validity,
     ) -> String {
         self.sign(&Signer::tracking_claims(
-            placement, variant, version, channel, device, locale, generation,
+            placement, variant, version, channel, device, locale, generation, validity,
         ))
     }
 
@@ -153,6 +227,7 @@ impl Signer {
         device: &str,
         locale: &str,
         generation: u64,
+        validity: Validity,
     ) -> TrackingClaims {
         TrackingClaims {
             aud: TRACKING_AUDIENCE.into(),
@@ -164,6 +239,8 @@ impl Signer {
             lo: locale.into(),
             gen: generation,
             sg: String::new(),
+            iat: validity.issued_at,
+            exp: validity.expires_at,
         }
     }
 
@@ -171,10 +248,15 @@ impl Signer {
         self.sign(claims)
     }
 
-    pub fn verify_tracking(&self, token: &str) -> Result<TrackingClaims, TokenError> {
-        decode::<TrackingClaims>(token, &self.decoding, &self.tracking)
+    /// Checks the signature and that the token still counts at `now` (Unix seconds).
+    pub fn verify_tracking(&self, token: &str, now: u64) -> Result<TrackingClaims, TokenError> {
+        let claims = decode::<TrackingClaims>(token, &self.decoding, &self.tracking)
             .map(|d| d.claims)
-            .map_err(classify)
+            .map_err(classify)?;
+        if now >= claims.exp {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     /// A link (`field` given) or open-pixel token for a decision.
@@ -195,9 +277,12 @@ impl Signer {
             lk: field.map(str::to_string),
             an: person.map(str::to_string),
             sg: decision.sg.clone(),
+            exp: decision.exp,
         })
     }
 
+    /// Checks the signature only: an expired link still leads to its page (the caller
+    /// checks [`LinkClaims::counts_at`] before logging anything).
     pub fn verify_link(&self, token: &str) -> Result<LinkClaims, TokenError> {
         decode::<LinkClaims>(token, &self.decoding, &self.link)
             .map(|d| d.claims)
@@ -263,16 +348,43 @@ mod tests {
         Signer::new(b"0123456789abcdef0123456789abcdef")
     }
 
+    const NOW: u64 = 1_800_000_000;
+
+    fn valid() -> Validity {
+        Validity::current(NOW, 86_400)
+    }
+
+    #[test]
+    fn tracking_tokens_expire_and_are_stable_within_an_eighth_of_their_life() {
+        let s = signer();
+        let a = Validity::current(NOW, 86_400);
+        assert_eq!(a, Validity::current(NOW + 60, 86_400));
+        assert_ne!(a, Validity::current(NOW + 86_400 / 8, 86_400));
+        assert!(a.issued_at <= NOW && a.expires_at >= NOW + 86_400 * 7 / 8);
+        let token = s.tracking_token("p", "v", 1, "web", "desktop", "en", 1, a);
+        assert!(s.verify_tracking(&token, NOW).is_ok());
+        assert_eq!(
+            s.verify_tracking(&token, a.expires_at),
+            Err(TokenError::Expired)
+        );
+        // Links keep leading somewhere after expiry; they just stop counting.
+        let claims = s.verify_tracking(&token, NOW).unwrap();
+        let link = s
+            .verify_link(&s.link_token(&claims, Some("cta"), None))
+            .unwrap();
+        assert!(link.counts_at(NOW) && !link.counts_at(a.expires_at));
+    }
+
     #[test]
     fn tracking_tokens_round_trip_and_resist_tampering() {
         let s = signer();
-        let token = s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7);
-        let claims = s.verify_tracking(&token).unwrap();
+        let token = s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7, valid());
+        let claims = s.verify_tracking(&token, NOW).unwrap();
         assert_eq!((claims.pl.as_str(), claims.ve), ("home.hero", 2));
         // Deterministic: the same decision gives the same bytes.
         assert_eq!(
             token,
-            s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7)
+            s.tracking_token("home.hero", "v1", 2, "web", "mobile", "fr", 7, valid())
         );
         // Forged with another key, or with the payload edited: both rejected.
         let forged = Signer::new(b"another-secret-another-secret-xx").tracking_token(
@@ -283,13 +395,14 @@ mod tests {
             "mobile",
             "fr",
             7,
+            valid(),
         );
-        assert!(s.verify_tracking(&forged).is_err());
+        assert!(s.verify_tracking(&forged, NOW).is_err());
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         parts[1] = forged.split('.').nth(1).unwrap_or_default().to_string();
-        assert!(s.verify_tracking(&parts.join(".")).is_err());
+        assert!(s.verify_tracking(&parts.join("."), NOW).is_err());
         assert!(Signer::new(b"another-secret-another-secret-xx")
-            .verify_tracking(&token)
+            .verify_tracking(&token, NOW)
             .is_err());
     }
 
@@ -305,17 +418,17 @@ mod tests {
         let (old, _) = s.cohort_key(42, &[], 1_000, 3600);
         assert_eq!(s.verify_cohort(&old), Err(TokenError::Expired));
         // A tracking token is not a cohort key.
-        let tracking = s.tracking_token("p", "v", 1, "web", "desktop", "en", 1);
+        let tracking = s.tracking_token("p", "v", 1, "web", "desktop", "en", 1, valid());
         assert!(s.verify_cohort(&tracking).is_err());
         assert!(
             s.verify_link(&tracking).is_err(),
             "a tracking token is not a link token"
         );
-        let claims = s.verify_tracking(&tracking).unwrap();
+        let claims = s.verify_tracking(&tracking, NOW).unwrap();
         let link = s.link_token(&claims, Some("cta"), Some("anon:x"));
         assert_eq!(s.verify_link(&link).unwrap().lk.as_deref(), Some("cta"));
         assert!(
-            s.verify_tracking(&link).is_err(),
+            s.verify_tracking(&link, NOW).is_err(),
             "a link token is not a tracking token"
         );
     }

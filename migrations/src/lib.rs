@@ -11,6 +11,7 @@ mod m20261125_000003_identity;
 mod m20261125_000004_governance;
 mod m20261125_000005_event_segments;
 mod m20261125_000006_authoring;
+mod m20261130_000007_event_provenance;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_governance::Migration),
             Box::new(m20261125_000005_event_segments::Migration),
             Box::new(m20261125_000006_authoring::Migration),
+            Box::new(m20261130_000007_event_provenance::Migration),
         ]
     }
 }

@@ -30,6 +30,9 @@ pub struct RenderKey {
     chain: Arc<Chain>,
     /// The segment set (its tracking token names it); 0 for none.
     segments: u64,
+    /// When the answer's tracking token was issued: a new stretch of its lifetime is a
+    /// new rendering, so a cached answer never carries an expiring token for long.
+    issued_at: u64,
 }
 
 /// A rendered answer, ready to send.
@@ -256,6 +259,10 @@ pub fn answer(
         .as_ref()
         .filter(|_| channel_def.tracked_links)
         .map(|p| p.visible_key());
+    let validity = state.token_lifetimes.current(
+        &catalog.channels[ctx.channel].id,
+        ctx.now.timestamp().max(0) as u64,
+    );
     let rendered = if personal_render || tracked_person.is_some() {
         Arc::new(build(
             state,
@@ -265,6 +272,7 @@ pub fn answer(
             &placement.id,
             personal_render,
             tracked_person,
+            validity,
         ))
     } else {
         let key = RenderKey {
@@ -284,6 +292,7 @@ pub fn answer(
                         .collect::<Vec<_>>(),
                 )
             },
+            issued_at: validity.issued_at,
         };
         if let Some(hit) = state.rendered.get(&key) {
             state.metrics.render_cache.with_label_values(&["hit"]).inc();
@@ -302,6 +311,7 @@ pub fn answer(
                 &placement.id,
                 false,
                 None,
+                validity,
             ));
             state.rendered.insert(key, built.clone());
             built
@@ -359,6 +369,7 @@ struct Body<'a> {
     tracking: Option<Tracking>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     state: &AppState,
     catalog: &Catalog,
@@ -367,6 +378,7 @@ fn build(
     placement: &str,
     with_traits: bool,
     person: Option<&str>,
+    validity: crate::tokens::Validity,
 ) -> CachedAnswer {
     let channel = &catalog.channels[ctx.channel].id;
     let args = fluent_args(catalog, ctx, with_traits);
@@ -380,6 +392,7 @@ fn build(
         ctx.device.as_str(),
         locale,
         catalog.generation,
+        validity,
     );
     // Segments come sorted from cohort keys and from the catalog's definition order.
     claims.sg = ctx.segments.join(",");

@@ -26,7 +26,11 @@ use answer::{Outcome, Sharing};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/content/{placement}").route(web::get().to(content_one)))
         .service(web::resource("/v1/content").route(web::get().to(content_batch)))
-        .service(web::resource("/v1/context").route(web::get().to(cohort_context)));
+        .service(
+            web::resource("/v1/context")
+                .wrap(actix_web::middleware::from_fn(crate::ratelimit::context))
+                .route(web::get().to(cohort_context)),
+        );
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {

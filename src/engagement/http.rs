@@ -9,17 +9,31 @@ use serde::Serialize;
 
 use super::writer::WriteError;
 use super::{
-    parse_event, EventContext, EventKind, NewEvent, Rejection, MAX_BATCH_BYTES,
-    MAX_EVENTS_PER_BATCH,
+    parse_event, EventContext, EventKind, NewEvent, Origin, Rejection, TrafficClass,
+    MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH,
 };
 use crate::app::AppState;
 use crate::catalog::CompiledField;
 use crate::problem::{Problem, ProblemType};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/events").route(web::post().to(post_events)))
-        .service(web::resource("/v1/t/{token}").route(web::get().to(tracked_link)))
-        .service(web::resource("/v1/o/{file}").route(web::get().to(open_pixel)));
+    use crate::ratelimit;
+    use actix_web::middleware::from_fn;
+    cfg.service(
+        web::resource("/v1/events")
+            .wrap(from_fn(ratelimit::events))
+            .route(web::post().to(post_events)),
+    )
+    .service(
+        web::resource("/v1/t/{token}")
+            .wrap(from_fn(ratelimit::links))
+            .route(web::get().to(tracked_link)),
+    )
+    .service(
+        web::resource("/v1/o/{file}")
+            .wrap(from_fn(ratelimit::links))
+            .route(web::get().to(open_pixel)),
+    );
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -47,11 +61,14 @@ impl From<WriteError> for Problem {
     path = "/v1/events",
     tag = "engagement",
     request_body(content = String, description = "`{\"events\": [...]}`, at most 500 events and 1 MiB; `application/json` or `text/plain` (sendBeacon)"),
-    params(("X-Anonymous-Id" = Option<String>, Header, description = "The person, for events without their own `anonymous_id`")),
+    params(("X-Anonymous-Id" = Option<String>, Header, description = "The person, for events without their own `anonymous_id`"),
+        ("X-Api-Key" = Option<String>, Header, description = "A server key: the people the events name are vouched for (their source is the person, not the network)")),
     responses(
-        (status = 202, description = "Stored (committed) events, duplicates, and each rejected event with its index, field and reason", body = EventsAccepted),
+        (status = 202, description = "Stored (committed) events, duplicates, and each rejected event with its index, field and reason (an expired tracking token is rejected per event)", body = EventsAccepted),
         (status = 400, description = "Not a JSON batch", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bad identity token or server key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 500 events or 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client network; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable: nothing stored, retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -96,6 +113,22 @@ pub async fn post_events(
         &state.identifier_types,
     )?;
     let verified = crate::identity::resolve(&claim, &state.people).await?;
+    // A server key vouches for the people its events name; a wrong key is refused.
+    let server_key = match req.headers().get("x-api-key") {
+        None => None,
+        Some(value) => {
+            let index = value
+                .to_str()
+                .ok()
+                .and_then(|key| state.auth.server_key(key))
+                .ok_or_else(|| {
+                    Problem::new(ProblemType::Unauthorized, "the server key is not valid")
+                        .with_field("X-Api-Key")
+                })?;
+            Some(state.provenance.names.server_key(index))
+        }
+    };
+    let network = state.provenance.network_source(&req);
     let mut anonymous: Vec<&str> = events
         .iter()
         .filter_map(|e| e.get("anonymous_id").and_then(|v| v.as_str()))
@@ -115,6 +148,16 @@ pub async fn post_events(
         batch_person,
         person_keys: &person_keys,
         verified_person: verified.as_ref().map(|p| p.key.as_str()),
+        origin: Origin {
+            network: &network,
+            server_key: server_key.as_deref(),
+            traffic: TrafficClass::of_user_agent(
+                req.headers()
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            names: &state.provenance.names,
+        },
     };
     let mut valid = Vec::with_capacity(events.len());
     let mut rejected = Vec::new();
@@ -124,9 +167,16 @@ pub async fn post_events(
             Err(rejection) => rejected.push(rejection),
         }
     }
+    let bots = valid
+        .iter()
+        .filter(|e| e.traffic == TrafficClass::Bot)
+        .count();
     let stored = state.events.write(valid).await?;
     let accepted = stored.iter().filter(|new| **new).count();
     state.metrics.events_accepted.inc_by(accepted as u64);
+    if bots > 0 {
+        state.metrics.bot_events.inc_by(bots as u64);
+    }
     Ok(HttpResponse::Accepted()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(EventsAccepted {
@@ -136,14 +186,20 @@ pub async fn post_events(
         }))
 }
 
-/// Logs a click or an open from an email/SMS token. The reader's click or image must
-/// not fail on our account, so a write failure is logged, not answered.
+/// Logs a click or an open from an email/SMS token — unless the token's counting life
+/// is over. The reader's click or image must not fail on our account, so a write
+/// failure is logged, not answered.
 async fn log_link_event(
     state: &AppState,
+    req: &HttpRequest,
     kind: EventKind,
     claims: crate::tokens::LinkClaims,
     link: Option<String>,
 ) {
+    if !claims.counts_at(Utc::now().timestamp().max(0) as u64) {
+        state.metrics.expired_link_events.inc();
+        return;
+    }
     let prefix = if kind == EventKind::Click {
         "click"
     } else {
@@ -169,15 +225,23 @@ async fn log_link_event(
         revenue: None,
         feedback: None,
         link,
+        // Anyone who has the email can follow its links: the network is the source.
+        source: state.provenance.network_source(req),
+        traffic: TrafficClass::of_user_agent(
+            req.headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        ),
     };
     if let Err(e) = state.events.write(vec![event]).await {
         tracing::warn!(error = %e, kind = kind.as_str(), "email/SMS engagement not stored");
     }
 }
 
-/// `GET /v1/t/{token}`: a tracked link from an email or SMS. Logs the click, then
-/// redirects to the link the variant defines — only that one: the token names the
-/// variant and field, never a URL, so it cannot become an open redirect.
+/// `GET /v1/t/{token}`: a tracked link from an email or SMS. Logs the click (while the
+/// token counts: `tracking_token_ttl`), then redirects to the link the variant defines
+/// — only that one: the token names the variant and field, never a URL, so it cannot
+/// become an open redirect. An expired token still redirects; it logs nothing.
 #[utoipa::path(
     get,
     path = "/v1/t/{token}",
@@ -190,6 +254,7 @@ async fn log_link_event(
     )
 )]
 pub async fn tracked_link(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
@@ -216,7 +281,7 @@ pub async fn tracked_link(
                 "the link's variant or field no longer exists",
             )
         })?;
-    log_link_event(&state, EventKind::Click, claims, Some(field)).await;
+    log_link_event(&state, &req, EventKind::Click, claims, Some(field)).await;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, target))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -242,6 +307,7 @@ const PIXEL: &[u8] = &[
     )
 )]
 pub async fn open_pixel(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
@@ -258,7 +324,7 @@ pub async fn open_pixel(
             "this token is a link, not an open pixel",
         ));
     }
-    log_link_event(&state, EventKind::Impression, claims, None).await;
+    log_link_event(&state, &req, EventKind::Impression, claims, None).await;
     Ok(HttpResponse::Ok()
         .content_type("image/gif")
         .insert_header((header::CACHE_CONTROL, "no-store, max-age=0"))

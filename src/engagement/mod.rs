@@ -7,6 +7,7 @@
 //! (`anonymous_id`, or the batch's `X-Anonymous-Id`).
 
 pub mod http;
+pub mod provenance;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ use serde::Serialize;
 
 use crate::identity::{check_anonymous_id, Person};
 use crate::tokens::{Signer, TokenError, TrackingClaims};
+use provenance::SourceNamer;
+pub use provenance::TrafficClass;
 
 /// Documented limits of `POST /v1/events`.
 pub const MAX_EVENTS_PER_BATCH: usize = 500;
@@ -162,6 +165,9 @@ pub struct NewEvent {
     pub feedback: Option<Feedback>,
     /// For clicks through a tracked link: the link field.
     pub link: Option<String>,
+    /// Who could have sent it: `net:<hash>`, `person:<hash>` or `key:<hash>`.
+    pub source: String,
+    pub traffic: TrafficClass,
 }
 
 /// Why one event of a batch was not accepted.
@@ -183,6 +189,31 @@ pub struct EventContext<'a> {
     pub person_keys: &'a std::collections::HashMap<String, String>,
     /// The person of a verified identity token: every event of the batch is theirs.
     pub verified_person: Option<&'a str>,
+    /// Where the request came from.
+    pub origin: Origin<'a>,
+}
+
+/// Where a batch came from: the client network, and whether a server key vouches for
+/// the people its events name.
+pub struct Origin<'a> {
+    /// `net:<hash>` of the client's network.
+    pub network: &'a str,
+    /// `key:<hash>` of the server key the batch came with, if any.
+    pub server_key: Option<&'a str>,
+    pub traffic: TrafficClass,
+    pub names: &'a SourceNamer,
+}
+
+impl Origin<'_> {
+    /// An event's source: the verified person (identity token, or a person named under
+    /// a server key), else the server key, else the client network.
+    fn source_of(&self, person: Option<&str>, verified: bool) -> String {
+        match (person, verified, self.server_key) {
+            (Some(key), true, _) | (Some(key), _, Some(_)) => self.names.person(key),
+            (_, _, Some(server)) => server.to_string(),
+            _ => self.network.to_string(),
+        }
+    }
 }
 
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> Rejection {
@@ -272,17 +303,20 @@ pub fn parse_event(
 
     let token =
         text("tracking_token")?.ok_or_else(|| reject(index, "tracking_token", "is required"))?;
-    let decision: DecisionRef = ctx
+    let claims = ctx
         .signer
-        .verify_tracking(token)
+        .verify_tracking(token, ctx.now.timestamp().max(0) as u64)
         .map_err(|e| {
             let reason = match e {
-                TokenError::Expired => "has expired".to_string(),
-                TokenError::Invalid(_) => "is not a tracking token Tailor signed".to_string(),
+                TokenError::Expired => {
+                    "has expired (tracking tokens count engagement for tracking_token_ttl); fetch the content again"
+                }
+                TokenError::Invalid(_) => "is not a tracking token Tailor signed",
             };
             reject(index, "tracking_token", reason)
-        })?
-        .into();
+        })?;
+    let issued_at = DateTime::from_timestamp(claims.iat as i64, 0).unwrap_or(ctx.now);
+    let decision: DecisionRef = claims.into();
 
     let occurred_at = match text("occurred_at")? {
         None => ctx.now,
@@ -310,10 +344,20 @@ pub fn parse_event(
                     "is more than 30 days in the past",
                 ));
             }
+            // Nothing happens to an answer before it was given: a backdated event would
+            // rewrite history (and the baselines governance compares floods against).
+            if at < issued_at - MAX_FUTURE_SKEW {
+                return Err(reject(
+                    index,
+                    "occurred_at",
+                    "is before its tracking token was issued",
+                ));
+            }
             at
         }
     };
 
+    let verified = ctx.verified_person.is_some();
     let person = match (
         ctx.verified_person,
         text("anonymous_id")?.or(ctx.batch_person),
@@ -464,6 +508,8 @@ pub fn parse_event(
         kind,
         occurred_at,
         decision,
+        source: ctx.origin.source_of(person.as_deref(), verified),
+        traffic: ctx.origin.traffic,
         person_key: person,
         revenue,
         feedback,
@@ -518,6 +564,21 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Judged events these counts hold (feedback answers counted once each).
+    pub fn events(&self) -> i64 {
+        self.impressions
+            + self.views
+            + self.clicks
+            + self.conversions
+            + self.dismissals
+            + self.opt_ins
+            + self.opt_outs
+            + self.shares
+            + self.csat_count
+            + self.nps_count
+            + self.ces_count
+    }
+
     /// Adds another group's counts to these.
     pub fn merge(&mut self, other: &Counts) {
         self.impressions += other.impressions;
@@ -582,9 +643,11 @@ pub struct Rollup {
     pub revenue: HashMap<(RollupKey, String), (i64, i64)>,
 }
 
+/// The judged rollups of newly stored events: bot traffic is left out (it is counted in
+/// [`traffic_counts`] and never judged).
 pub fn rollup<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Rollup {
     let mut rollup = Rollup::default();
-    for event in events {
+    for event in events.into_iter().filter(|e| e.traffic.is_judged()) {
         let key = RollupKey::of(event);
         if let Some(revenue) = &event.revenue {
             let entry = rollup
@@ -597,6 +660,45 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Rollup {
         rollup.daily.entry(key).or_default().add(event);
     }
     rollup
+}
+
+/// What a source contributed, by the kind that governance reads: the event kind, or
+/// for feedback the survey kind (`csat`, `nps`, `ces`).
+pub fn evidence_kind(event: &NewEvent) -> &'static str {
+    match (&event.kind, &event.feedback) {
+        (EventKind::Feedback, Some(f)) => f.kind.as_str(),
+        (kind, _) => kind.as_str(),
+    }
+}
+
+/// Per-source increments of judged events: (day key, source, evidence kind) → count.
+pub fn source_counts<'a>(
+    events: impl IntoIterator<Item = &'a NewEvent>,
+) -> HashMap<(RollupKey, String, &'static str), i64> {
+    let mut counts = HashMap::new();
+    for event in events.into_iter().filter(|e| e.traffic.is_judged()) {
+        *counts
+            .entry((
+                RollupKey::of(event),
+                event.source.clone(),
+                evidence_kind(event),
+            ))
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// Events per traffic class: (day key, class) → count, bots included.
+pub fn traffic_counts<'a>(
+    events: impl IntoIterator<Item = &'a NewEvent>,
+) -> HashMap<(RollupKey, TrafficClass), i64> {
+    let mut counts = HashMap::new();
+    for event in events {
+        *counts
+            .entry((RollupKey::of(event), event.traffic))
+            .or_default() += 1;
+    }
+    counts
 }
 
 /// Velocity histogram bucket of a delay: bucket `b` holds `[2^b − 1, 2^(b+1) − 1)`
@@ -638,7 +740,10 @@ mod tests {
         Signer::new(b"engagement-tests-engagement-tests-engagement")
     }
 
+    const NOW: &str = "2026-11-23T12:00:00Z";
+
     fn token(signer: &Signer) -> String {
+        let now: DateTime<Utc> = NOW.parse().unwrap();
         signer.tracking_token(
             "home.hero",
             "home-hero-default",
@@ -647,19 +752,81 @@ mod tests {
             "mobile",
             "fr",
             3,
+            crate::tokens::Validity {
+                issued_at: (now - Duration::days(20)).timestamp() as u64,
+                expires_at: (now + Duration::hours(1)).timestamp() as u64,
+            },
         )
     }
 
-    fn parse(value: serde_json::Value) -> Result<NewEvent, Rejection> {
+    fn parse_with(value: serde_json::Value, traffic: TrafficClass) -> Result<NewEvent, Rejection> {
         let signer = signer();
+        let names = SourceNamer::new(b"engagement-tests");
         let ctx = EventContext {
             signer: &signer,
-            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+            now: NOW.parse().unwrap(),
             batch_person: Some("visitor-1"),
             person_keys: &std::collections::HashMap::new(),
             verified_person: None,
+            origin: Origin {
+                network: "net:test",
+                server_key: None,
+                traffic,
+                names: &names,
+            },
         };
         parse_event(0, &value, &ctx)
+    }
+
+    fn parse(value: serde_json::Value) -> Result<NewEvent, Rejection> {
+        parse_with(value, TrafficClass::Human)
+    }
+
+    #[test]
+    fn expired_tokens_and_events_before_the_decision_are_rejected() {
+        let s = signer();
+        let now: DateTime<Utc> = NOW.parse().unwrap();
+        let expired = s.tracking_token(
+            "home.hero",
+            "v",
+            1,
+            "web",
+            "desktop",
+            "en",
+            1,
+            crate::tokens::Validity {
+                issued_at: (now - Duration::days(2)).timestamp() as u64,
+                expires_at: (now - Duration::days(1)).timestamp() as u64,
+            },
+        );
+        let rejection =
+            parse(serde_json::json!({"event_id": "e", "type": "click", "tracking_token": expired}))
+                .unwrap_err();
+        assert_eq!(rejection.field, "tracking_token");
+        assert!(rejection.reason.contains("expired"), "{}", rejection.reason);
+        let backdated = parse(serde_json::json!({"event_id": "e", "type": "click",
+            "tracking_token": token(&s), "occurred_at": "2026-11-01T00:00:00Z"}))
+        .unwrap_err();
+        assert_eq!(backdated.field, "occurred_at");
+    }
+
+    #[test]
+    fn bots_are_stored_with_their_source_but_never_rolled_up() {
+        let t = token(&signer());
+        let human =
+            parse(serde_json::json!({"event_id": "1", "type": "click", "tracking_token": t}))
+                .unwrap();
+        let bot = parse_with(
+            serde_json::json!({"event_id": "2", "type": "click", "tracking_token": t}),
+            TrafficClass::Bot,
+        )
+        .unwrap();
+        assert_eq!(human.source, "net:test");
+        assert_eq!(bot.traffic, TrafficClass::Bot);
+        let rolled = rollup([&human, &bot]);
+        assert_eq!(rolled.daily.values().map(|c| c.clicks).sum::<i64>(), 1);
+        assert_eq!(source_counts([&human, &bot]).values().sum::<i64>(), 1);
+        assert_eq!(traffic_counts([&human, &bot]).len(), 2);
     }
 
     #[test]

@@ -10,24 +10,50 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
+use super::integrity::{sample_ratio, volume_jump, EvidenceKind, SampleRatio, VolumeJump};
 use super::policy::{Mode, PolicyDef, Scope};
 use super::{assess, Finding, Observation, Verdict};
-use crate::catalog::model::ChannelState;
-use crate::storage::events::{sum_revenue, sum_rollups};
+use crate::catalog::model::{ChannelState, ContentSet};
+use crate::storage::events::{sum_revenue, sum_rollups, sum_sources, sum_traffic};
 use crate::storage::governance::{self as store, NewDecision};
 use crate::storage::{self, StorageError};
 
 /// Who the evaluator is in decision records.
 pub const EVALUATOR: &str = "evaluator";
 
+/// Limits on automatic action (configuration, not policy).
+#[derive(Clone, Copy, Debug)]
+pub struct Safeguards {
+    /// More automatic retirements than this in one evaluation: all become proposals.
+    pub max_auto_retirements: u32,
+}
+
+impl Default for Safeguards {
+    fn default() -> Self {
+        Safeguards {
+            max_auto_retirements: 3,
+        }
+    }
+}
+
+/// Days of impressions the sample-ratio test reads.
+pub const SRM_WINDOW_DAYS: i64 = 7;
+/// Days before a policy window that the volume-jump baseline also reads.
+pub const JUMP_BASELINE_DAYS: i64 = 14;
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionTaken {
     pub scope: Scope,
     pub target: String,
     pub policy: String,
-    /// `at_risk`, `retire` (auto mode) or `propose`.
+    /// `at_risk`, `retire` (auto mode), `propose`, or `held` (an at-risk mark a
+    /// safeguard held back).
     pub action: String,
     pub decision_id: Option<i64>,
+    /// Why an automatic action became a proposal (or was held): sample-ratio mismatch,
+    /// a volume jump, the circuit breaker.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub safeguards: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -42,17 +68,21 @@ pub struct EvaluationReport {
     pub purge_keys: Vec<String>,
     /// The content generation after the actions (when anything changed).
     pub generation: Option<u64>,
+    /// Every weighted split tested for sample-ratio mismatch, with the result.
+    pub sample_ratios: Vec<SampleRatio>,
 }
 
 /// The channels' and variants' current governance states.
 struct States {
     channels: BTreeMap<String, ChannelState>,
     variants: BTreeMap<String, String>,
+    content: ContentSet,
 }
 
 async fn states(db: &DatabaseConnection) -> Result<States, StorageError> {
     let (content, _) = storage::load_content(db).await?;
     Ok(States {
+        content: content.clone(),
         channels: content
             .channels
             .iter()
@@ -106,6 +136,8 @@ async fn observe(
                     peer_group,
                     counts: sum.counts,
                     revenue_minor: BTreeMap::new(),
+                    sources: Default::default(),
+                    bot_events: 0,
                 },
             );
         }
@@ -113,6 +145,23 @@ async fn observe(
             let (target, peer_group) = split(&keys);
             if let Some(o) = by_target.get_mut(&(peer_group, target)) {
                 *o.revenue_minor.entry(currency).or_default() += amount;
+            }
+        }
+        for (keys, source, kind, events) in sum_sources(db, group, since, until).await? {
+            let (target, peer_group) = split(&keys);
+            if let (Some(o), Some(kind)) = (
+                by_target.get_mut(&(peer_group, target)),
+                EvidenceKind::parse(&kind),
+            ) {
+                o.sources.add(&source, kind, events);
+            }
+        }
+        for (keys, class, events) in sum_traffic(db, group, since, until).await? {
+            let (target, peer_group) = split(&keys);
+            if let Some(o) = by_target.get_mut(&(peer_group, target)) {
+                if class == crate::engagement::TrafficClass::Bot.as_str() {
+                    o.bot_events += events;
+                }
             }
         }
         let targets: Vec<Observation> = by_target
@@ -128,6 +177,7 @@ async fn observe(
 pub async fn evaluate(
     db: &DatabaseConnection,
     policies: &[PolicyDef],
+    safeguards: Safeguards,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<EvaluationReport, StorageError> {
@@ -142,9 +192,10 @@ pub async fn evaluate(
             actions: Vec::new(),
             purge_keys: Vec::new(),
             generation: None,
+            sample_ratios: Vec::new(),
         });
     }
-    let result = run(db, policies, now, dry_run, &period).await;
+    let result = run(db, policies, safeguards, now, dry_run, &period).await;
     if !dry_run {
         if let Err(e) = store::unlock(db, &holder).await {
             tracing::warn!(error = %e, "could not release the evaluator lease; it expires by itself");
@@ -156,6 +207,7 @@ pub async fn evaluate(
 async fn run(
     db: &DatabaseConnection,
     policies: &[PolicyDef],
+    safeguards: Safeguards,
     now: DateTime<Utc>,
     dry_run: bool,
     period: &str,
@@ -202,8 +254,9 @@ async fn run(
         let Some(policy) = by_id.get(finding.policy.as_str()) else {
             continue;
         };
-        if finding.verdict == Verdict::Insufficient {
-            // Not judged: this period stays open for a later run with more data.
+        if matches!(finding.verdict, Verdict::Insufficient | Verdict::Unreliable) {
+            // Not judged (too little data, or evidence too concentrated to trust): this
+            // period stays open for a later run, and no failure is counted.
             continue;
         }
         let scope = finding.scope.as_str();
@@ -221,7 +274,8 @@ async fn run(
         let (failures, verdict) = match finding.verdict {
             Verdict::Fail => (run + 1, "fail"),
             Verdict::Pass => (0, "pass"),
-            Verdict::Insufficient => continue,
+            // Not judged: no failure counted, the period stays open.
+            Verdict::Insufficient | Verdict::Unreliable => continue,
             Verdict::Protected => (0, "protected"),
         };
         if !dry_run {
@@ -254,9 +308,106 @@ async fn run(
         }
     }
 
+    // Safeguards: automatic action needs sound data. A placement whose weighted split
+    // mismatches its weights, a target whose volume jumped, or more retirements than
+    // the circuit breaker allows turn retirements into proposals (and hold at-risk
+    // marks in a mismatched placement), with the reason kept as evidence.
+    let sample_ratios = sample_ratios(db, &states.content, now).await?;
+    let mismatched: BTreeMap<&str, &SampleRatio> = sample_ratios
+        .iter()
+        .filter(|r| r.mismatch)
+        .map(|r| (r.placement.as_str(), r))
+        .collect();
+    let placement_of: BTreeMap<&str, &str> = states
+        .content
+        .placements
+        .iter()
+        .flat_map(|p| {
+            p.variants
+                .iter()
+                .map(move |v| (v.id.as_str(), p.id.as_str()))
+        })
+        .collect();
+    let mut safeguarded: BTreeMap<(Scope, String), (Vec<String>, serde_json::Value)> =
+        BTreeMap::new();
+    let mut jumps = Jumps::default();
+    for ((scope_kind, target), (wanted, _, policy, _)) in planned.iter_mut() {
+        let mut reasons = Vec::new();
+        let mut details = serde_json::Map::new();
+        if *scope_kind == Scope::Variant {
+            if let Some(srm) = placement_of
+                .get(target.as_str())
+                .and_then(|p| mismatched.get(p))
+            {
+                reasons.push(format!(
+                    "sample-ratio mismatch in {}: impressions do not follow the weights (chi-square {:.1}, p = {:.2e} < {})",
+                    srm.placement, srm.chi_square, srm.p_value, srm.significance
+                ));
+                details.insert("sample_ratio".into(), serde_json::json!(srm));
+            }
+        }
+        if *wanted == Planned::Retire {
+            if let Some(jump) = jumps.of(db, *scope_kind, target, policy, now).await? {
+                reasons.push(format!(
+                    "judged volume jumped: {} events on {}, more than {}× the median day ({:.0})",
+                    jump.busiest_volume, jump.busiest_day, jump.multiple, jump.median_volume
+                ));
+                details.insert("volume_jump".into(), serde_json::json!(jump));
+            }
+        }
+        if !reasons.is_empty() {
+            *wanted = match *wanted {
+                Planned::Retire => Planned::Propose,
+                Planned::AtRisk if details.contains_key("sample_ratio") => Planned::Held,
+                other => other,
+            };
+            safeguarded.insert(
+                (*scope_kind, target.clone()),
+                (reasons, serde_json::Value::Object(details)),
+            );
+        }
+    }
+    let retirements = planned
+        .values()
+        .filter(|(w, ..)| *w == Planned::Retire)
+        .count();
+    if retirements > safeguards.max_auto_retirements as usize {
+        let reason = format!(
+            "circuit breaker: {retirements} automatic retirements in one evaluation, more than governance_max_auto_retirements ({})",
+            safeguards.max_auto_retirements
+        );
+        for ((scope_kind, target), (wanted, ..)) in planned.iter_mut() {
+            if *wanted == Planned::Retire {
+                *wanted = Planned::Propose;
+                let entry = safeguarded
+                    .entry((*scope_kind, target.clone()))
+                    .or_insert_with(|| (Vec::new(), serde_json::json!({})));
+                entry.0.push(reason.clone());
+                entry.1["circuit_breaker"] = serde_json::json!({
+                    "automatic_retirements": retirements,
+                    "max_auto_retirements": safeguards.max_auto_retirements,
+                });
+            }
+        }
+    }
+
     // Pass 2: act once per target.
     for ((scope_kind, target), (wanted, finding, policy, failures)) in planned {
         let scope = scope_kind.as_str();
+        let (held_because, safeguard_evidence) = safeguarded
+            .remove(&(scope_kind, target.clone()))
+            .unwrap_or_default();
+        if wanted == Planned::Held {
+            actions.push(ActionTaken {
+                scope: scope_kind,
+                target,
+                policy: policy.id.clone(),
+                action: wanted.as_str().into(),
+                decision_id: None,
+                safeguards: held_because,
+            });
+            continue;
+        }
         if wanted == Planned::Propose && store::open_proposal(db, scope, &target).await?.is_some() {
             continue;
         }
@@ -266,6 +417,8 @@ async fn run(
             "consecutive_failures": failures,
             "period": period,
             "evaluated_at": now.to_rfc3339(),
+            "safeguards": held_because,
+            "safeguard_evidence": safeguard_evidence,
         })
         .to_string();
         let mut decision_id = None;
@@ -273,7 +426,7 @@ async fn run(
             let (decision_action, status) = match wanted {
                 Planned::Retire => ("retire", "applied"),
                 Planned::Propose => ("retire", "pending"),
-                Planned::AtRisk => ("at_risk", "recorded"),
+                Planned::AtRisk | Planned::Held => ("at_risk", "recorded"),
             };
             decision_id = Some(
                 store::insert_decision(
@@ -303,7 +456,7 @@ async fn run(
                     set_state(db, scope_kind, &target, TargetState::AtRisk).await?;
                     changed = true;
                 }
-                Planned::Propose => {}
+                Planned::Propose | Planned::Held => {}
             }
         }
         actions.push(ActionTaken {
@@ -312,6 +465,7 @@ async fn run(
             policy: policy.id.clone(),
             action: wanted.as_str().into(),
             decision_id,
+            safeguards: held_because,
         });
     }
 
@@ -344,12 +498,136 @@ async fn run(
         actions,
         purge_keys: purge.into_iter().collect(),
         generation,
+        sample_ratios,
     })
+}
+
+/// Sample-ratio tests of every weighted split: per placement, published variants that
+/// compete for the same requests (same priority, rule, channels, devices and schedule)
+/// with weights, against their judged impressions of the last [`SRM_WINDOW_DAYS`] —
+/// counted from the first day every one of them had impressions, so a variant
+/// published mid-week is not a mismatch. A variant with no impression at all while its
+/// siblings have many is counted from the window's start (that is a mismatch).
+pub async fn sample_ratios(
+    db: &DatabaseConnection,
+    content: &ContentSet,
+    now: DateTime<Utc>,
+) -> Result<Vec<SampleRatio>, StorageError> {
+    let until = now.date_naive();
+    let since = until - chrono::Duration::days(SRM_WINDOW_DAYS - 1);
+    let mut groups: BTreeMap<(&str, String), Vec<(&str, u32)>> = BTreeMap::new();
+    for (placement, variant) in content.published_variants() {
+        if variant.weight == 0 {
+            continue;
+        }
+        let signature = serde_json::json!([
+            variant.priority,
+            variant.rule,
+            variant.channels,
+            variant.devices,
+            variant.starts_at,
+            variant.ends_at
+        ])
+        .to_string();
+        groups
+            .entry((placement.id.as_str(), signature))
+            .or_default()
+            .push((variant.id.as_str(), variant.weight));
+    }
+    groups.retain(|_, arms| arms.len() >= 2);
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    // (placement, variant) → impressions per day.
+    let mut daily: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    for sum in sum_rollups(db, &["placement", "variant", "day"], since, until).await? {
+        if sum.counts.impressions > 0 {
+            daily
+                .entry((sum.keys[0].clone(), sum.keys[1].clone()))
+                .or_default()
+                .insert(sum.keys[2].clone(), sum.counts.impressions);
+        }
+    }
+    let mut results = Vec::new();
+    for ((placement, _), arms) in groups {
+        let days_of = |variant: &str| daily.get(&(placement.to_string(), variant.to_string()));
+        let start = arms
+            .iter()
+            .map(|(v, _)| {
+                days_of(v)
+                    .and_then(|d| d.keys().next().cloned())
+                    .unwrap_or_else(|| since.to_string())
+            })
+            .max()
+            .unwrap_or_else(|| since.to_string());
+        let counted: Vec<(String, u32, u64)> = arms
+            .iter()
+            .map(|(v, w)| {
+                let n: i64 = days_of(v)
+                    .map(|d| d.range(start.clone()..).map(|(_, n)| *n).sum())
+                    .unwrap_or(0);
+                (v.to_string(), *w, n.max(0) as u64)
+            })
+            .collect();
+        if let Some(result) = sample_ratio(placement, &counted) {
+            results.push(result);
+        }
+    }
+    Ok(results)
+}
+
+/// Daily judged volumes per target, read once per (scope, window) when a retirement
+/// needs its jump check.
+#[derive(Default)]
+struct Jumps {
+    loaded: BTreeMap<(Scope, u32), DailyVolumes>,
+}
+
+/// Target → (day, judged events) over a window and its baseline.
+type DailyVolumes = BTreeMap<String, Vec<(chrono::NaiveDate, i64)>>;
+
+impl Jumps {
+    async fn of(
+        &mut self,
+        db: &DatabaseConnection,
+        scope: Scope,
+        target: &str,
+        policy: &PolicyDef,
+        now: DateTime<Utc>,
+    ) -> Result<Option<VolumeJump>, StorageError> {
+        let until = now.date_naive();
+        let window_start = until - chrono::Duration::days(i64::from(policy.window_days) - 1);
+        let key = (scope, policy.window_days);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.loaded.entry(key) {
+            let since = window_start - chrono::Duration::days(JUMP_BASELINE_DAYS);
+            let group: &[&str] = match scope {
+                Scope::Channel => &["channel", "day"],
+                Scope::Variant => &["variant", "day"],
+            };
+            let mut by_target = DailyVolumes::new();
+            for sum in sum_rollups(db, group, since, until).await? {
+                if let Ok(day) = sum.keys[1].parse::<chrono::NaiveDate>() {
+                    by_target
+                        .entry(sum.keys[0].clone())
+                        .or_default()
+                        .push((day, sum.counts.events()));
+                }
+            }
+            slot.insert(by_target);
+        }
+        Ok(self
+            .loaded
+            .get(&key)
+            .and_then(|targets| targets.get(target))
+            .and_then(|days| volume_jump(days, window_start)))
+    }
 }
 
 /// What a failing target calls for, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Planned {
+    /// An at-risk mark a safeguard held back.
+    Held,
     AtRisk,
     Propose,
     Retire,
@@ -358,6 +636,7 @@ enum Planned {
 impl Planned {
     fn as_str(self) -> &'static str {
         match self {
+            Planned::Held => "held",
             Planned::AtRisk => "at_risk",
             Planned::Propose => "propose",
             Planned::Retire => "retire",

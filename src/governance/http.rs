@@ -27,10 +27,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
         .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)))
         .service(web::resource("/v1/governance/states").route(web::get().to(states)))
+        .service(web::resource("/v1/governance/sample-ratios").route(web::get().to(sample_ratios)))
         .service(web::resource("/dashboard").route(web::get().to(dashboard)));
 }
 
 const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
+
+/// Decisions about policies themselves (scope and action of a pending policy change).
+const POLICY_SCOPE: &str = "policy";
+const POLICY_CHANGE: &str = "policy_change";
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyList {
@@ -54,9 +59,14 @@ pub async fn list_policies(
 }
 
 /// `PUT /v1/governance/policies/{id}`: create or replace a policy (role `governance`).
+/// A change that makes automatic action more ready (see [`policy::escalations`]) is not
+/// applied: it becomes a pending `policy_change` decision that another member of staff
+/// reviews and a third approves, like a retirement proposal (answered `202`).
 #[utoipa::path(put, path = "/v1/governance/policies/{id}", tag = "governance",
     request_body = PolicyDef,
-    responses((status = 200, body = PolicyDef), (status = 400, description = "Invalid, naming the field", body = Problem),
+    responses((status = 200, description = "Applied", body = PolicyDef),
+        (status = 202, description = "Automatic action made more ready: a pending policy_change decision awaits a second person", body = DecisionDoc),
+        (status = 400, description = "Invalid, naming the field", body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn put_policy(
     req: HttpRequest,
@@ -73,6 +83,39 @@ pub async fn put_policy(
     let channels = catalog.channel_ids();
     if let Some((field, message)) = policy::check(&policy, &channels).into_iter().next() {
         return Err(Problem::invalid(field, message));
+    }
+    let previous = catalog.policies.iter().find(|p| p.id == policy.id);
+    let escalations = policy::escalations(previous, &policy);
+    if !escalations.is_empty() {
+        // Four eyes: a newer request replaces an older pending one for this policy.
+        store::withdraw_proposals(&state.db, POLICY_SCOPE, &policy.id).await?;
+        let evidence = serde_json::json!({
+            "policy": policy,
+            "previous": previous,
+            "escalations": escalations,
+        });
+        let id = store::insert_decision(
+            &state.db,
+            NewDecision {
+                period: &chrono::Utc::now().date_naive().to_string(),
+                scope: POLICY_SCOPE,
+                target: &policy.id,
+                policy: &policy.id,
+                action: POLICY_CHANGE,
+                status: "pending",
+                evidence: evidence.to_string(),
+                actor: &format!("staff:{}", who.sub),
+                comment: None,
+            },
+        )
+        .await?;
+        tracing::info!(actor = %who.sub, policy = %policy.id, decision = id, "policy change awaits approval");
+        let row = store::decision(&state.db, id)
+            .await?
+            .ok_or_else(|| Problem::new(ProblemType::Unavailable, "the decision was not stored"))?;
+        return Ok(HttpResponse::Accepted()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(DecisionDoc::from(row)));
     }
     let generation = store::put_policy(&state.db, &policy).await?;
     // A changed definition starts its runs again: old failures judged another rule.
@@ -111,8 +154,14 @@ pub struct EvaluateQuery {
 /// Runs an evaluation and makes its changes visible everywhere.
 pub async fn run_evaluation(state: &AppState, dry_run: bool) -> Result<EvaluationReport, Problem> {
     let catalog = state.catalog().await?;
-    let report =
-        evaluator::evaluate(&state.db, &catalog.policies, chrono::Utc::now(), dry_run).await?;
+    let report = evaluator::evaluate(
+        &state.db,
+        &catalog.policies,
+        state.settings.safeguards(),
+        chrono::Utc::now(),
+        dry_run,
+    )
+    .await?;
     if let Some(generation) = report.generation {
         state.announce_change(generation).await;
     }
@@ -329,6 +378,15 @@ pub async fn act(
             "someone else acted on this decision first; reload it",
         ));
     }
+    if row.scope == POLICY_SCOPE {
+        if row.status == "approved" {
+            apply_policy_change(&state, &row).await?;
+        }
+        tracing::info!(%actor, decision = id, status = %row.status, "policy change decision");
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(DecisionDoc::from(row)));
+    }
     let scope = parse_scope(&row.scope)?;
     match row.status.as_str() {
         "approved" => {
@@ -343,6 +401,26 @@ pub async fn act(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(DecisionDoc::from(row)))
+}
+
+/// Saves the policy an approved `policy_change` decision carries.
+async fn apply_policy_change(state: &AppState, row: &DecisionRow) -> Result<(), Problem> {
+    let evidence: serde_json::Value =
+        serde_json::from_str(&row.evidence).map_err(|e| Problem::internal(&e))?;
+    let policy: PolicyDef =
+        serde_json::from_value(evidence["policy"].clone()).map_err(|e| Problem::internal(&e))?;
+    let catalog = state.catalog().await?;
+    if let Some((field, message)) = policy::check(&policy, &catalog.channel_ids())
+        .into_iter()
+        .next()
+    {
+        // Channels may have changed since it was proposed.
+        return Err(Problem::invalid(field, message));
+    }
+    let generation = store::put_policy(&state.db, &policy).await?;
+    store::reset_policy_runs(&state.db, &policy.id).await?;
+    state.announce_change(generation).await;
+    Ok(())
 }
 
 fn parse_scope(scope: &str) -> Result<Scope, Problem> {
@@ -537,19 +615,34 @@ pub async fn engagement_report(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/csv")),
     };
-    let (sums, revenue, velocity) = if group_by.contains(&"segment") {
+    use crate::storage::events as rollups;
+    let (sums, revenue, velocity, provenance) = if group_by.contains(&"segment") {
         // Rollups are not kept per segment: read the event log (no velocity).
-        let (sums, revenue) =
-            crate::storage::events::sum_by_segment(&state.db, &group_by, from, to).await?;
-        (sums, revenue, Vec::new())
-    } else {
+        let (sums, revenue, sources, traffic) =
+            rollups::sum_by_segment(&state.db, &group_by, from, to).await?;
         (
-            crate::storage::events::sum_rollups(&state.db, &group_by, from, to).await?,
-            crate::storage::events::sum_revenue(&state.db, &group_by, from, to).await?,
-            crate::storage::events::sum_velocity(&state.db, &group_by, from, to).await?,
+            sums,
+            revenue,
+            Vec::new(),
+            super::report::Provenance { sources, traffic },
+        )
+    } else {
+        let sources = rollups::sum_sources(&state.db, &group_by, from, to)
+            .await?
+            .into_iter()
+            .map(|(keys, source, _kind, n)| (keys, source, n))
+            .collect();
+        (
+            rollups::sum_rollups(&state.db, &group_by, from, to).await?,
+            rollups::sum_revenue(&state.db, &group_by, from, to).await?,
+            rollups::sum_velocity(&state.db, &group_by, from, to).await?,
+            super::report::Provenance {
+                sources,
+                traffic: rollups::sum_traffic(&state.db, &group_by, from, to).await?,
+            },
         )
     };
-    let rows = super::report::build(&group_by, sums, revenue, velocity);
+    let rows = super::report::build(&group_by, sums, revenue, velocity, provenance);
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     response.insert_header((header::VARY, "Accept"));
@@ -568,6 +661,28 @@ pub async fn engagement_report(
         group_by: group_by.iter().map(|g| g.to_string()).collect(),
         rows,
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SampleRatios {
+    /// Every weighted split of published variants with enough traffic to test, over
+    /// the last 7 days; `mismatch` holds automatic action in that placement.
+    pub sample_ratios: Vec<super::integrity::SampleRatio>,
+}
+
+/// `GET /v1/governance/sample-ratios`: the sample-ratio test of every weighted split now.
+#[utoipa::path(get, path = "/v1/governance/sample-ratios", tag = "governance",
+    responses((status = 200, body = SampleRatios), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn sample_ratios(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    staff_of(&req, &state.auth, &READERS)?;
+    let (content, _) = crate::storage::load_content(&state.db).await?;
+    let sample_ratios = evaluator::sample_ratios(&state.db, &content, chrono::Utc::now()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SampleRatios { sample_ratios }))
 }
 
 /// `GET /dashboard`: the reviewers' page (self-contained; its data calls carry the staff

@@ -5,6 +5,7 @@
 
 pub mod evaluator;
 pub mod http;
+pub mod integrity;
 pub mod policy;
 pub mod report;
 pub mod stats;
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::engagement::Counts;
+use integrity::{sides, Diversity, SourceEvidence};
 use policy::{Metric, Peer, PolicyDef, Scope, Threshold};
 use stats::{benjamini_hochberg, median, Direction, Estimate};
 
@@ -26,6 +28,10 @@ pub struct Observation {
     pub counts: Counts,
     /// Revenue in minor units, per currency.
     pub revenue_minor: BTreeMap<String, i64>,
+    /// Who produced the judged events, per source and kind.
+    pub sources: SourceEvidence,
+    /// Bot events over the window (stored, never judged), for the report.
+    pub bot_events: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -37,6 +43,25 @@ pub enum Verdict {
     Insufficient,
     /// Would be judged, but the policy protects it.
     Protected,
+    /// The evidence is too concentrated to act on (see `evidence.reason`): no action
+    /// either way, and no failure is counted.
+    Unreliable,
+}
+
+/// How trustworthy a finding's evidence is.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EvidenceQuality {
+    /// Spread of the events that push this target toward failure.
+    pub against: Diversity,
+    /// Spread of every judged event of the target.
+    pub overall: Diversity,
+    /// Bot events over the window, and their share of all its events.
+    pub bot_events: i64,
+    pub bot_share: f64,
+    /// Why the evidence fails the gate, when it does.
+    pub reason: Option<String>,
+    /// Peers left out of the threshold because their evidence fails the gate.
+    pub excluded_peers: Vec<String>,
 }
 
 /// One policy's judgement of one target, with everything it was based on.
@@ -59,6 +84,8 @@ pub struct Finding {
     /// Benjamini–Hochberg adjusted over every test of the evaluation.
     pub q_value: f64,
     pub verdict: Verdict,
+    /// Diversity of the evidence and the bot share (the gate's inputs).
+    pub evidence: EvidenceQuality,
     /// The raw counts of the window.
     #[schema(value_type = Object)]
     pub counts: serde_json::Value,
@@ -136,6 +163,17 @@ pub fn assess(
             .iter()
             .map(|o| estimate(policy.metric, o, policy))
             .collect();
+        // The gate, both ways: what may fail a target, what may make it a peer.
+        let (worse_kinds, better_kinds) = sides(policy.metric);
+        let gate = |d: &Diversity| d.gate(policy.min_sources, policy.max_source_share);
+        let against: Vec<Diversity> = targets
+            .iter()
+            .map(|o| o.sources.diversity(worse_kinds))
+            .collect();
+        let peer_ok: Vec<bool> = targets
+            .iter()
+            .map(|o| gate(&o.sources.diversity(better_kinds)).is_ok())
+            .collect();
         for (index, (o, e)) in targets.iter().zip(&estimates).enumerate() {
             let sufficient = e.n >= policy.min_sample;
             let threshold = match policy.threshold {
@@ -144,13 +182,17 @@ pub fn assess(
                     relative_to,
                     factor,
                 } => {
-                    // The others of its group: a target is not its own peer.
+                    // The others of its group: a target is not its own peer, and one whose
+                    // good numbers come from too few sources sets no bar.
                     let peers: Vec<f64> = targets
                         .iter()
                         .zip(&estimates)
                         .enumerate()
                         .filter(|(i, (p, pe))| {
-                            *i != index && p.peer_group == o.peer_group && pe.n >= policy.min_sample
+                            *i != index
+                                && p.peer_group == o.peer_group
+                                && pe.n >= policy.min_sample
+                                && peer_ok[*i]
                         })
                         .map(|(_, (_, pe))| pe.value)
                         .collect();
@@ -168,13 +210,38 @@ pub fn assess(
                 (true, Some(t)) => e.p_value_worse(t, direction),
                 _ => 1.0,
             };
+            let reason = gate(&against[index]).err();
             let verdict = if !sufficient || threshold.is_none() {
                 Verdict::Insufficient
             } else if policy.protected.contains(&o.target) {
                 Verdict::Protected
+            } else if reason.is_some() {
+                Verdict::Unreliable
             } else {
                 // Decided below, once every p-value of the evaluation is known.
                 Verdict::Pass
+            };
+            let all_events = o.sources.overall().events as i64 + o.bot_events;
+            let excluded_peers = match policy.threshold {
+                Threshold::Absolute { .. } => Vec::new(),
+                Threshold::Relative { .. } => targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| *i != index && p.peer_group == o.peer_group && !peer_ok[*i])
+                    .map(|(_, p)| p.target.clone())
+                    .collect(),
+            };
+            let evidence = EvidenceQuality {
+                against: against[index],
+                overall: o.sources.overall(),
+                bot_events: o.bot_events,
+                bot_share: if all_events > 0 {
+                    o.bot_events as f64 / all_events as f64
+                } else {
+                    0.0
+                },
+                reason,
+                excluded_peers,
             };
             findings.push(Finding {
                 policy: policy.id.clone(),
@@ -190,6 +257,7 @@ pub fn assess(
                 p_value,
                 q_value: 1.0,
                 verdict,
+                evidence,
                 counts: counts_json(&o.counts, &o.revenue_minor),
             });
         }
@@ -261,6 +329,9 @@ mod tests {
             mode: Mode::Auto,
             protected: vec![],
             currency: None,
+            // These tests are about the statistics; the gate has its own.
+            min_sources: 1,
+            max_source_share: 1.0,
         }
     }
 

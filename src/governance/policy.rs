@@ -109,6 +109,16 @@ fn default_consecutive() -> u32 {
 fn default_window() -> u32 {
     28
 }
+/// Distinct sources the evidence of an action must come from, by default.
+pub const DEFAULT_MIN_SOURCES: u64 = 50;
+/// Largest share of a target's evidence one source may have, by default.
+pub const DEFAULT_MAX_SOURCE_SHARE: f64 = 0.05;
+fn default_min_sources() -> u64 {
+    DEFAULT_MIN_SOURCES
+}
+fn default_max_source_share() -> f64 {
+    DEFAULT_MAX_SOURCE_SHARE
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +147,13 @@ pub struct PolicyDef {
     /// For revenue per impression: the currency counted.
     #[serde(default)]
     pub currency: Option<String>,
+    /// The evidence gate: the events that push a target toward failure must come from
+    /// at least this many distinct sources (client networks or verified people)...
+    #[serde(default = "default_min_sources")]
+    pub min_sources: u64,
+    /// ...and no one source may have sent more than this share of them (0–1).
+    #[serde(default = "default_max_source_share")]
+    pub max_source_share: f64,
 }
 
 /// Problems with a policy, as (field, message); empty when it is valid.
@@ -159,6 +176,12 @@ pub fn check(policy: &PolicyDef, channel_ids: &[&str]) -> Vec<(&'static str, Str
     }
     if !(0.5..=0.999).contains(&policy.confidence) {
         problems.push(("confidence", "must be between 0.5 and 0.999".into()));
+    }
+    if !(1..=1_000_000).contains(&policy.min_sources) {
+        problems.push(("min_sources", "must be between 1 and 1000000".into()));
+    }
+    if !(policy.max_source_share > 0.0 && policy.max_source_share <= 1.0) {
+        problems.push(("max_source_share", "must be above 0 and at most 1".into()));
     }
     if !(1..=30).contains(&policy.consecutive_failures) {
         problems.push(("consecutive_failures", "must be between 1 and 30".into()));
@@ -241,4 +264,182 @@ pub fn check(policy: &PolicyDef, channel_ids: &[&str]) -> Vec<(&'static str, Str
         }
     }
     problems
+}
+
+/// What in a policy change makes governance act more readily *on its own*: a new or
+/// changed policy in `auto` mode that retires sooner, on less evidence, or more of
+/// what it judges. Such a change needs a second person's approval, like a retirement
+/// proposal. Changes toward caution (and every `propose`-mode policy) apply at once.
+pub fn escalations(previous: Option<&PolicyDef>, next: &PolicyDef) -> Vec<String> {
+    if next.mode != Mode::Auto {
+        return Vec::new();
+    }
+    let Some(old) = previous else {
+        return vec!["a new policy that acts automatically (mode = \"auto\")".into()];
+    };
+    let mut found = Vec::new();
+    if old.mode != Mode::Auto {
+        found.push("switches to automatic action (mode = \"auto\")".into());
+    }
+    if old.scope != next.scope || old.metric != next.metric {
+        found.push("judges another scope or metric".into());
+    }
+    if stricter(old, next) {
+        found.push("a stricter threshold".into());
+    }
+    let mut weaker = |cond: bool, what: &str| {
+        if cond {
+            found.push(what.to_string());
+        }
+    };
+    weaker(next.min_sample < old.min_sample, "a lower min_sample");
+    weaker(next.confidence < old.confidence, "a lower confidence");
+    weaker(
+        next.consecutive_failures < old.consecutive_failures,
+        "fewer consecutive_failures",
+    );
+    weaker(next.window_days < old.window_days, "a shorter window");
+    weaker(next.min_sources < old.min_sources, "a lower min_sources");
+    weaker(
+        next.max_source_share > old.max_source_share,
+        "a higher max_source_share",
+    );
+    weaker(
+        old.protected.iter().any(|p| !next.protected.contains(p)),
+        "fewer protected targets",
+    );
+    found
+}
+
+/// Would `next`'s threshold fail something `old`'s would pass?
+fn stricter(old: &PolicyDef, next: &PolicyDef) -> bool {
+    let higher_is_better = next.metric.direction() == Direction::HigherIsBetter;
+    match (old.threshold, next.threshold) {
+        (Threshold::Absolute { absolute: a }, Threshold::Absolute { absolute: b }) => {
+            if higher_is_better {
+                b > a
+            } else {
+                b < a
+            }
+        }
+        (
+            Threshold::Relative {
+                relative_to: peer_a,
+                factor: a,
+            },
+            Threshold::Relative {
+                relative_to: peer_b,
+                factor: b,
+            },
+        ) => {
+            // The best peer sets a harder bar than the median one.
+            let harder_peer = peer_a == Peer::Median && peer_b == Peer::Best;
+            harder_peer || if higher_is_better { b > a } else { b < a }
+        }
+        // Absolute against relative cannot be compared: treat it as stricter.
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto() -> PolicyDef {
+        PolicyDef {
+            id: "variant-opt-outs".into(),
+            description: String::new(),
+            scope: Scope::Variant,
+            metric: Metric::OptOutRate,
+            threshold: Threshold::Absolute { absolute: 0.01 },
+            window_days: 14,
+            min_sample: 1000,
+            confidence: 0.95,
+            consecutive_failures: 1,
+            mode: Mode::Auto,
+            protected: vec!["keep".into()],
+            currency: None,
+            min_sources: DEFAULT_MIN_SOURCES,
+            max_source_share: DEFAULT_MAX_SOURCE_SHARE,
+        }
+    }
+
+    #[test]
+    fn automation_that_acts_sooner_needs_a_second_person() {
+        let old = auto();
+        assert_eq!(escalations(None, &old).len(), 1);
+        assert!(escalations(Some(&old), &old).is_empty(), "no change");
+        let cases: Vec<(PolicyDef, &str)> = vec![
+            (
+                PolicyDef {
+                    min_sample: 100,
+                    ..auto()
+                },
+                "min_sample",
+            ),
+            (
+                PolicyDef {
+                    threshold: Threshold::Absolute { absolute: 0.005 },
+                    ..auto()
+                },
+                "stricter",
+            ),
+            (
+                PolicyDef {
+                    min_sources: 5,
+                    ..auto()
+                },
+                "min_sources",
+            ),
+            (
+                PolicyDef {
+                    max_source_share: 0.5,
+                    ..auto()
+                },
+                "max_source_share",
+            ),
+            (
+                PolicyDef {
+                    protected: vec![],
+                    ..auto()
+                },
+                "protected",
+            ),
+            (
+                PolicyDef {
+                    confidence: 0.8,
+                    ..auto()
+                },
+                "confidence",
+            ),
+        ];
+        for (next, what) in cases {
+            let found = escalations(Some(&old), &next);
+            assert!(found.iter().any(|f| f.contains(what)), "{what}: {found:?}");
+        }
+        let from_propose = PolicyDef {
+            mode: Mode::Propose,
+            ..auto()
+        };
+        assert!(escalations(Some(&from_propose), &old)[0].contains("automatic"));
+        // Toward caution, or anything in propose mode: at once.
+        let cautious = PolicyDef {
+            min_sample: 5000,
+            threshold: Threshold::Absolute { absolute: 0.02 },
+            ..auto()
+        };
+        assert!(escalations(Some(&old), &cautious).is_empty());
+        assert!(escalations(None, &from_propose).is_empty());
+        // Higher is better: a higher bar is stricter.
+        let ctr = |factor| PolicyDef {
+            metric: Metric::ClickThrough,
+            threshold: Threshold::Relative {
+                relative_to: Peer::Median,
+                factor,
+            },
+            ..auto()
+        };
+        assert!(!escalations(Some(&ctr(0.5)), &ctr(0.6)).is_empty());
+        assert!(escalations(Some(&ctr(0.5)), &ctr(0.4)).is_empty());
+    }
 }

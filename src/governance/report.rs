@@ -50,6 +50,22 @@ pub struct ReportRow {
     pub click_velocity_p90_secs: Option<f64>,
     pub conversion_velocity_p50_secs: Option<f64>,
     pub conversion_velocity_p90_secs: Option<f64>,
+    /// Distinct sources (client networks or verified people) of the judged events.
+    pub sources: u64,
+    /// The busiest source's share of the judged events (0–1).
+    pub top_source_share: Option<f64>,
+    /// Events from bot User-Agents: stored, never in the counts above.
+    pub bot_events: i64,
+    /// Bot events' share of all events (0–1).
+    pub bot_share: Option<f64>,
+}
+
+/// Who produced a report's events: judged events per (group, source), and events per
+/// (group, traffic class).
+#[derive(Default)]
+pub struct Provenance {
+    pub sources: Vec<(Vec<String>, String, i64)>,
+    pub traffic: Vec<(Vec<String>, String, i64)>,
 }
 
 fn ratio(part: i64, whole: i64) -> Option<f64> {
@@ -83,7 +99,26 @@ pub fn build(
     sums: Vec<RollupSum>,
     revenue: Vec<(Vec<String>, String, i64)>,
     velocity: Vec<(Vec<String>, String, i16, i64)>,
+    provenance: Provenance,
 ) -> Vec<ReportRow> {
+    // group → source → judged events
+    let mut per_source: BTreeMap<Vec<String>, BTreeMap<String, i64>> = BTreeMap::new();
+    for (keys, source, n) in provenance.sources {
+        *per_source
+            .entry(keys)
+            .or_default()
+            .entry(source)
+            .or_default() += n;
+    }
+    // group → (bot events, all events)
+    let mut traffic: BTreeMap<Vec<String>, (i64, i64)> = BTreeMap::new();
+    for (keys, class, n) in provenance.traffic {
+        let entry = traffic.entry(keys).or_default();
+        if class == crate::engagement::TrafficClass::Bot.as_str() {
+            entry.0 += n;
+        }
+        entry.1 += n;
+    }
     let mut totals: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_group: BTreeMap<Vec<String>, BTreeMap<String, i64>> = BTreeMap::new();
     for (keys, currency, amount) in revenue {
@@ -128,6 +163,10 @@ pub fn build(
                 ..
             } = counts;
             let money = by_group.get(&keys).cloned().unwrap_or_default();
+            let sources = per_source.get(&keys);
+            let judged: i64 = sources.map_or(0, |s| s.values().sum());
+            let top = sources.and_then(|s| s.values().max().copied()).unwrap_or(0);
+            let (bot_events, all_events) = traffic.get(&keys).copied().unwrap_or_default();
             ReportRow {
                 group: group_by
                     .iter()
@@ -169,6 +208,10 @@ pub fn build(
                 click_velocity_p90_secs: quantile(&keys, "click", 0.9),
                 conversion_velocity_p50_secs: quantile(&keys, "conversion", 0.5),
                 conversion_velocity_p90_secs: quantile(&keys, "conversion", 0.9),
+                sources: sources.map_or(0, |s| s.values().filter(|n| **n > 0).count() as u64),
+                top_source_share: ratio(top, judged),
+                bot_events,
+                bot_share: ratio(bot_events, all_events),
             }
         })
         .collect();
@@ -205,6 +248,10 @@ pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
             "click_velocity_p90_secs",
             "conversion_velocity_p50_secs",
             "conversion_velocity_p90_secs",
+            "sources",
+            "top_source_share",
+            "bot_events",
+            "bot_share",
         ]
         .map(String::from),
     );
@@ -270,6 +317,10 @@ pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
             ]
             .map(opt),
         );
+        cells.push(r.sources.to_string());
+        cells.push(opt(r.top_source_share));
+        cells.push(r.bot_events.to_string());
+        cells.push(opt(r.bot_share));
         for c in &currencies {
             cells.push(r.revenue.get(*c).cloned().unwrap_or_default());
             cells.push(opt(r.revenue_share.get(*c).copied()));
@@ -315,7 +366,18 @@ mod tests {
             (vec!["web".into()], "JPY".into(), 1200),
         ];
         let velocity = vec![(vec!["web".into()], "click".into(), 3, 10)];
-        let rows = build(&["channel"], sums, revenue, velocity);
+        let provenance = Provenance {
+            sources: vec![
+                (vec!["web".into()], "net:a".into(), 60),
+                (vec!["web".into()], "net:b".into(), 30),
+                (vec!["web".into()], "net:c".into(), 10),
+            ],
+            traffic: vec![
+                (vec!["web".into()], "human".into(), 100),
+                (vec!["web".into()], "bot".into(), 25),
+            ],
+        };
+        let rows = build(&["channel"], sums, revenue, velocity, provenance);
         assert_eq!(rows[0].group["channel"], "email", "ordered by group");
         let web = &rows[1];
         assert_eq!(web.click_through, Some(0.08));
@@ -328,6 +390,9 @@ mod tests {
             .click_velocity_p50_secs
             .is_some_and(|v| (7.0..15.0).contains(&v)));
         assert_eq!(rows[0].click_through, None, "no impressions: no rate");
+        assert_eq!((web.sources, web.top_source_share), (3, Some(0.6)));
+        assert_eq!((web.bot_events, web.bot_share), (25, Some(0.2)));
+        assert_eq!((rows[0].sources, rows[0].bot_share), (0, None));
         let csv = to_csv(&["channel"], &rows);
         let mut lines = csv.lines();
         let header = lines.next().unwrap();

@@ -17,12 +17,16 @@ use crate::problem::{Problem, ProblemType};
 use crate::storage::identity::{self as store, IdentifyCommand, IdentifyError, IdentifyOutcome};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/identify").route(web::post().to(identify)))
-        .service(
-            web::resource("/v1/people/{id}")
-                .route(web::get().to(get_person))
-                .route(web::delete().to(erase_person)),
-        );
+    cfg.service(
+        web::resource("/v1/identify")
+            .wrap(actix_web::middleware::from_fn(crate::ratelimit::identify))
+            .route(web::post().to(identify)),
+    )
+    .service(
+        web::resource("/v1/people/{id}")
+            .route(web::get().to(get_person))
+            .route(web::delete().to(erase_person)),
+    );
 }
 
 /// An identify body is small: a few identifiers, at most 100 traits.

@@ -8,7 +8,9 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, Simple
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use super::StorageError;
-use crate::engagement::{rollup, velocity_bucket, Counts, EventKind, NewEvent, RollupKey};
+use crate::engagement::{
+    rollup, source_counts, traffic_counts, velocity_bucket, Counts, EventKind, NewEvent, RollupKey,
+};
 
 /// Rows per statement. Well under SQLite's 32,766 and PostgreSQL's 65,535 parameters,
 /// and small enough (about 30 KB) that a statement leaves in one loopback TCP segment:
@@ -58,6 +60,8 @@ pub async fn store_events(
                 "comment",
                 "link",
                 "segments",
+                "source",
+                "traffic",
             ]
             .map(name),
         );
@@ -82,6 +86,8 @@ pub async fn store_events(
                 e.feedback.as_ref().and_then(|f| f.comment.clone()).into(),
                 e.link.clone().into(),
                 (!d.segments.is_empty()).then(|| d.segments.clone()).into(),
+                e.source.clone().into(),
+                e.traffic.as_str().into(),
             ]);
         }
         insert
@@ -100,9 +106,35 @@ pub async fn store_events(
     let rollup = rollup(new_events.iter().copied());
     upsert_daily(&tx, &rollup.daily).await?;
     upsert_revenue(&tx, &rollup.revenue).await?;
+    upsert_counts(
+        &tx,
+        "source_daily",
+        &["source", "kind"],
+        source_counts(new_events.iter().copied())
+            .into_iter()
+            .map(|((key, source, kind), n)| (key, vec![source, kind.to_string()], n))
+            .collect(),
+    )
+    .await?;
+    upsert_counts(
+        &tx,
+        "traffic_daily",
+        &["traffic"],
+        traffic_counts(new_events.iter().copied())
+            .into_iter()
+            .map(|((key, class), n)| (key, vec![class.as_str().to_string()], n))
+            .collect(),
+    )
+    .await?;
     let rolled_up_in = started.elapsed();
-    let mut learned = upsert_first_impressions(&tx, &new_events, first_seen).await?;
-    learned.extend(upsert_velocity(&tx, &new_events, first_seen, &learned).await?);
+    // Bots do not set first impressions or velocity either: both are judged.
+    let judged: Vec<&NewEvent> = new_events
+        .iter()
+        .copied()
+        .filter(|e| e.traffic.is_judged())
+        .collect();
+    let mut learned = upsert_first_impressions(&tx, &judged, first_seen).await?;
+    learned.extend(upsert_velocity(&tx, &judged, first_seen, &learned).await?);
     let velocity_in = started.elapsed();
     tx.commit().await?;
     for (key, at) in learned {
@@ -218,6 +250,36 @@ async fn upsert_daily<C: ConnectionTrait>(
             &KEY_COLUMNS,
             &DAILY_COUNTERS,
         ));
+        tx.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// Adds `events` counts to a rollup keyed by the decision's day and dimensions plus
+/// `extra_keys` (rows: key, extra key values, count).
+async fn upsert_counts<C: ConnectionTrait>(
+    tx: &C,
+    table: &str,
+    extra_keys: &[&str],
+    mut rows: Vec<(RollupKey, Vec<String>, i64)>,
+) -> Result<(), StorageError> {
+    // A stable order keeps concurrent writers from deadlocking.
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let keys: Vec<&str> = KEY_COLUMNS.iter().chain(extra_keys).copied().collect();
+    for chunk in rows.chunks(CHUNK / 4) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(name(table))
+            .columns(keys.iter().copied().chain(["events"]).map(name));
+        for (key, extra, count) in chunk {
+            let values: Vec<SimpleExpr> = key_values(key)
+                .into_iter()
+                .chain(extra.iter().map(|v| v.clone().into()))
+                .chain([(*count).into()])
+                .collect();
+            insert.values_panic(values);
+        }
+        insert.on_conflict(add_on_conflict(table, &keys, &["events"]));
         tx.execute(&insert).await?;
     }
     Ok(())
@@ -539,6 +601,59 @@ pub async fn sum_rollups<C: ConnectionTrait>(
     Ok(sums)
 }
 
+/// Judged events over `[since, until]` per group, source and evidence kind:
+/// (keys, source, kind, events).
+pub async fn sum_sources<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<(Vec<String>, String, String, i64)>, StorageError> {
+    let mut select = grouped_daily("source_daily", group_by, since, until);
+    select.columns([name("source"), name("kind")]);
+    select.add_group_by([Expr::col(name("source")), Expr::col(name("kind"))]);
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
+        name("n"),
+    );
+    let mut rows = Vec::new();
+    for row in db.query_all(&select).await? {
+        rows.push((
+            group_keys(&row, group_by.len())?,
+            row.try_get::<String>("", "source")?,
+            row.try_get::<String>("", "kind")?,
+            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Events over `[since, until]` per group and traffic class (bots included):
+/// (keys, class, events).
+pub async fn sum_traffic<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<(Vec<String>, String, i64)>, StorageError> {
+    let mut select = grouped_daily("traffic_daily", group_by, since, until);
+    select.column(name("traffic"));
+    select.add_group_by([Expr::col(name("traffic"))]);
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
+        name("n"),
+    );
+    let mut rows = Vec::new();
+    for row in db.query_all(&select).await? {
+        rows.push((
+            group_keys(&row, group_by.len())?,
+            row.try_get::<String>("", "traffic")?,
+            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        ));
+    }
+    Ok(rows)
+}
+
 /// Revenue over `[since, until]` per group and currency: (keys, currency, minor units).
 pub async fn sum_revenue<C: ConnectionTrait>(
     db: &C,
@@ -592,16 +707,26 @@ pub async fn sum_velocity<C: ConnectionTrait>(
     Ok(rows)
 }
 
+/// What [`sum_by_segment`] returns: judged counts, revenue, judged events per source
+/// and events per traffic class, each per group.
+pub type SegmentSums = (
+    Vec<RollupSum>,
+    Vec<(Vec<String>, String, i64)>,
+    Vec<(Vec<String>, String, i64)>,
+    Vec<(Vec<String>, String, i64)>,
+);
+
 /// Engagement by segment, from the event log (rollups are not kept per segment):
 /// counts and revenue over `[since, until]` grouped by `group_by`, where `segment` may
 /// be one of the dimensions. An event of a decision made for several segments counts
-/// in each; one made for none counts under `(none)`.
+/// in each; one made for none counts under `(none)`. Bot events are left out of the
+/// counts, as in the rollups, and reported per traffic class.
 pub async fn sum_by_segment<C: ConnectionTrait>(
     db: &C,
     group_by: &[&str],
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
-) -> Result<(Vec<RollupSum>, Vec<(Vec<String>, String, i64)>), StorageError> {
+) -> Result<SegmentSums, StorageError> {
     let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let dimension = |d: &str| -> SimpleExpr {
         match (d, postgres) {
@@ -653,9 +778,12 @@ pub async fn sum_by_segment<C: ConnectionTrait>(
     for (alias, expr) in counters {
         select.expr_as(expr, name(alias));
     }
+    // Events stored before provenance existed have no class: they were judged then.
+    let judged = Expr::cust("COALESCE(traffic, 'unknown') <> 'bot'");
     select
         .and_where(Expr::col(name("occurred_at")).gte(start))
-        .and_where(Expr::col(name("occurred_at")).lt(end));
+        .and_where(Expr::col(name("occurred_at")).lt(end))
+        .and_where(judged.clone());
     let keys_of = |row: &sea_orm::QueryResult| group_keys(row, group_by.len());
     // Expands a key list whose segment entry is a set into one key list per segment.
     let segment_at = group_by.iter().position(|d| *d == "segment");
@@ -720,7 +848,8 @@ pub async fn sum_by_segment<C: ConnectionTrait>(
         .and_where(Expr::col(name("kind")).eq("conversion"))
         .and_where(Expr::col(name("currency")).is_not_null())
         .and_where(Expr::col(name("occurred_at")).gte(start))
-        .and_where(Expr::col(name("occurred_at")).lt(end));
+        .and_where(Expr::col(name("occurred_at")).lt(end))
+        .and_where(judged);
     let mut revenue = Vec::new();
     for row in db.query_all(&revenue_select).await? {
         let currency = row.try_get::<String>("", "currency")?;
@@ -729,10 +858,44 @@ pub async fn sum_by_segment<C: ConnectionTrait>(
             revenue.push((keys, currency.clone(), amount));
         }
     }
+    let mut provenance_select = Query::select();
+    provenance_select.from(name("events"));
+    for (i, d) in group_by.iter().enumerate() {
+        provenance_select.expr_as(dimension(d), name(&format!("k{i}")));
+        provenance_select.add_group_by([dimension(d)]);
+    }
+    provenance_select
+        .expr_as(
+            Expr::cust("COALESCE(source, 'net:unknown')"),
+            name("source"),
+        )
+        .expr_as(Expr::cust("COALESCE(traffic, 'unknown')"), name("traffic"))
+        .expr_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), name("n"))
+        .add_group_by([
+            Expr::cust("COALESCE(source, 'net:unknown')"),
+            Expr::cust("COALESCE(traffic, 'unknown')"),
+        ])
+        .and_where(Expr::col(name("occurred_at")).gte(start))
+        .and_where(Expr::col(name("occurred_at")).lt(end));
+    let mut sources = Vec::new();
+    let mut traffic = Vec::new();
+    for row in db.query_all(&provenance_select).await? {
+        let source = row.try_get::<String>("", "source")?;
+        let class = row.try_get::<String>("", "traffic")?;
+        let n = row.try_get::<Option<i64>>("", "n")?.unwrap_or(0);
+        for keys in expand(keys_of(&row)?) {
+            if class != "bot" {
+                sources.push((keys.clone(), source.clone(), n));
+            }
+            traffic.push((keys, class.clone(), n));
+        }
+    }
     Ok((
         sums.into_iter()
             .map(|(keys, counts)| RollupSum { keys, counts })
             .collect(),
         revenue,
+        sources,
+        traffic,
     ))
 }

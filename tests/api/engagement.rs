@@ -145,6 +145,7 @@ async fn bad_events_are_rejected_by_index_and_field_and_the_rest_is_kept() {
             "mobile",
             "en",
             1,
+            tailor::tokens::Validity::current(chrono::Utc::now().timestamp() as u64, 86_400),
         );
     let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let batch = json!({"events": [

@@ -44,6 +44,10 @@ const MONTH: [(&str, usize, usize); 4] = [
     ("sms", 3000, 15),
 ];
 
+/// Networks the seeded month comes from: enough for the evidence gate (50 distinct
+/// sources, none above 5 %), as real traffic would be.
+pub const SEED_NETWORKS: usize = 101;
+
 async fn seed_month(app: &TestApp, tenth: bool) {
     let now = chrono::Utc::now();
     let mut events = Vec::new();
@@ -64,6 +68,8 @@ async fn seed_month(app: &TestApp, tenth: bool) {
         let token = content["tracking_token"].as_str().unwrap().to_string();
         for i in 0..impressions {
             let at = now - chrono::Duration::hours(1 + (i % (27 * 24)) as i64);
+            // The answer was given just before: a token from that time.
+            let token = token_issued_at(&token, at - chrono::Duration::minutes(1));
             events.push(json!({"event_id": format!("{channel}-imp-{i}"), "type": "impression",
                 "tracking_token": token, "occurred_at": at.to_rfc3339(), "anonymous_id": format!("p{i}")}));
             if i < clicks {
@@ -72,18 +78,7 @@ async fn seed_month(app: &TestApp, tenth: bool) {
             }
         }
     }
-    for batch in events.chunks(500) {
-        let response = app
-            .client
-            .post(format!("{}/v1/events", app.address))
-            .json(&json!({"events": batch}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["rejected"], json!([]), "{body}");
-    }
+    app.post_events_from(&events, SEED_NETWORKS).await;
 }
 
 async fn evaluate(app: &TestApp, dry_run: bool) -> serde_json::Value {
@@ -560,7 +555,15 @@ async fn failures_count_once_per_period_and_only_one_evaluator_acts_at_a_time() 
         .and_hms_opt(0, 30, 0)
         .unwrap()
         .and_utc();
-    let run = |now| tailor::governance::evaluator::evaluate(&db, &policies, now, false);
+    let run = |now| {
+        tailor::governance::evaluator::evaluate(
+            &db,
+            &policies,
+            tailor::governance::evaluator::Safeguards::default(),
+            now,
+            false,
+        )
+    };
 
     // Another node holds the lease: this evaluation does nothing.
     assert!(tailor::storage::governance::try_lock(
@@ -638,26 +641,22 @@ mode = "auto"
             break;
         }
     }
+    // Impressions follow the 70/30 split (anything else is a sample-ratio mismatch,
+    // which holds automatic action); spring-b's click-through is a thirtieth of default's.
     let mut events = Vec::new();
-    for (variant, clicks) in [("home-hero-default", 300), ("home-hero-spring-b", 10)] {
+    for (variant, impressions, clicks) in [
+        ("home-hero-default", 3500, 350),
+        ("home-hero-spring-b", 1500, 5),
+    ] {
         let token = &tokens[variant];
-        for i in 0..3000 {
+        for i in 0..impressions {
             events.push(json!({"event_id": format!("{variant}-i{i}"), "type": "impression", "tracking_token": token}));
             if i < clicks {
                 events.push(json!({"event_id": format!("{variant}-c{i}"), "type": "click", "tracking_token": token}));
             }
         }
     }
-    for batch in events.chunks(500) {
-        let response = app
-            .client
-            .post(format!("{}/v1/events", app.address))
-            .json(&json!({"events": batch}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-    }
+    app.post_events_from(&events, SEED_NETWORKS).await;
     let report = evaluate(&app, false).await;
     assert_eq!(
         report["actions"][0]["target"], "home-hero-spring-b",

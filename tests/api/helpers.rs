@@ -33,6 +33,12 @@ pub struct Options {
     /// How often the server runs the governance policies by itself.
     pub governance_evaluate_secs: u64,
     pub purge_webhook_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` counts; tests send events "from" many networks
+    /// through 127.0.0.1.
+    pub trusted_proxies: Vec<&'static str>,
+    /// `None`: the production defaults.
+    pub rate_limits: Option<tailor::config::RateLimits>,
+    pub max_auto_retirements: u32,
 }
 
 impl Default for Options {
@@ -44,6 +50,9 @@ impl Default for Options {
             poll_secs: 3600,
             governance_evaluate_secs: 3600,
             purge_webhook_url: None,
+            trusted_proxies: vec!["127.0.0.1/32"],
+            rate_limits: None,
+            max_auto_retirements: 3,
         }
     }
 }
@@ -130,6 +139,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         catalog_poll_secs: options.poll_secs,
         governance_evaluate_secs: options.governance_evaluate_secs,
         purge_webhook_url: options.purge_webhook_url,
+        trusted_proxies: options
+            .trusted_proxies
+            .iter()
+            .map(|n| n.parse().expect("a CIDR"))
+            .collect(),
+        rate_limits: options.rate_limits.unwrap_or_default(),
+        governance_max_auto_retirements: options.max_auto_retirements,
         workers: Some(1),
         dev_token_secret: Some(Secret::new(DEV_TOKEN_SECRET)),
         server_api_keys: vec![Secret::new(SERVER_KEY)],
@@ -348,5 +364,74 @@ pub async fn within<F, Fut>(
     while !holds().await {
         assert!(started.elapsed() < limit, "{what}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A client address in its own /24, for the `n`th simulated network.
+pub fn network(n: usize) -> String {
+    format!("10.{}.{}.7", n / 256, n % 256)
+}
+
+/// The claims of a tracking token Tailor signed, re-signed with the test secret as if
+/// it had been issued at `issued_at` (for engagement in the past: the server refuses
+/// events that happened before their token was issued).
+pub fn token_issued_at(token: &str, issued_at: chrono::DateTime<chrono::Utc>) -> String {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let mut claims: serde_json::Value = jsonwebtoken::decode(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(SIGNING_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("a token signed with the test secret")
+    .claims;
+    claims["iat"] = serde_json::json!(issued_at.timestamp());
+    claims["exp"] = serde_json::json!(chrono::Utc::now().timestamp() + 3600);
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+impl TestApp {
+    /// Posts events spread over `networks` client networks (through the trusted proxy),
+    /// event `i` from network `i % networks`, in batches of at most 500; every batch
+    /// must be accepted whole.
+    pub async fn post_events_from(&self, events: &[serde_json::Value], networks: usize) {
+        self.post_events_as(events, networks, None).await;
+    }
+
+    /// As [`TestApp::post_events_from`], with a User-Agent.
+    pub async fn post_events_as(
+        &self,
+        events: &[serde_json::Value],
+        networks: usize,
+        user_agent: Option<&str>,
+    ) {
+        let mut per_network: Vec<Vec<serde_json::Value>> = vec![Vec::new(); networks.max(1)];
+        for (i, event) in events.iter().enumerate() {
+            per_network[i % networks.max(1)].push(event.clone());
+        }
+        for (n, batch) in per_network.iter().enumerate() {
+            for chunk in batch.chunks(500) {
+                let mut request = self
+                    .client
+                    .post(format!("{}/v1/events", self.address))
+                    .header("X-Forwarded-For", network(n))
+                    .json(&serde_json::json!({ "events": chunk }));
+                if let Some(ua) = user_agent {
+                    request = request.header("User-Agent", ua);
+                }
+                let response = request.send().await.expect("request sent");
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.expect("json");
+                assert_eq!(status, 202, "{body}");
+                assert_eq!(body["rejected"], serde_json::json!([]), "{body}");
+            }
+        }
     }
 }

@@ -8,4 +8,5 @@ mod engagement;
 mod governance;
 mod helpers;
 mod identity;
+mod integrity;
 mod ops;

@@ -1,0 +1,233 @@
+//! Per-client rate limits on the routes anyone can call without a secret (events,
+//! tracked links and pixels, the cohort endpoint, identify), with `governor`'s keyed
+//! token buckets. A client is its network (IPv4 /24, IPv6 /48, after the trusted
+//! proxies), or for identify its server key. Limits are per node: N nodes behind a
+//! balancer admit up to N times the configured rate.
+//!
+//! Past the limit the answer is `429` problem+json with `Retry-After` (whole seconds,
+//! rounded up), before the body is read. Wrap a resource with
+//! `actix_web::middleware::from_fn(ratelimit::events)` (or `links`, `context`, `identify`).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::app::AppState;
+use crate::config::{Limit, RateLimits};
+use crate::problem::{Problem, ProblemType};
+
+/// The route classes with a limit of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Events,
+    Links,
+    Context,
+    Identify,
+}
+
+impl Route {
+    fn as_str(self) -> &'static str {
+        match self {
+            Route::Events => "events",
+            Route::Links => "links",
+            Route::Context => "context",
+            Route::Identify => "identify",
+        }
+    }
+}
+
+struct Bucket {
+    limiter: DefaultKeyedRateLimiter<u64>,
+}
+
+impl Bucket {
+    fn new(limit: Limit) -> Option<Bucket> {
+        let rate = NonZeroU32::new(limit.per_second)?;
+        let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(rate);
+        Some(Bucket {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+        })
+    }
+
+    /// `Err(wait)` when the key is over its limit.
+    fn check(&self, key: u64) -> Result<(), Duration> {
+        self.limiter
+            .check_key(&key)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// Every route's buckets; a disabled limit (`per_second = 0`) has none.
+pub struct Limiters {
+    events: Option<Bucket>,
+    links: Option<Bucket>,
+    context: Option<Bucket>,
+    identify_per_key: Option<Bucket>,
+    identify_per_source: Option<Bucket>,
+}
+
+impl Limiters {
+    pub fn new(limits: &RateLimits) -> Limiters {
+        Limiters {
+            events: Bucket::new(limits.events),
+            links: Bucket::new(limits.links),
+            context: Bucket::new(limits.context),
+            identify_per_key: Bucket::new(limits.identify_per_key),
+            identify_per_source: Bucket::new(limits.identify_per_source),
+        }
+    }
+
+    /// Forgets clients whose buckets are full again, so memory follows the clients of
+    /// the last moments rather than every client ever seen (called every minute).
+    pub fn forget_idle(&self) {
+        for bucket in [
+            &self.events,
+            &self.links,
+            &self.context,
+            &self.identify_per_key,
+            &self.identify_per_source,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bucket.limiter.retain_recent();
+            bucket.limiter.shrink_to_fit();
+        }
+    }
+}
+
+fn key_of(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// The bucket and key a request is counted under.
+fn bucket_for<'a>(
+    state: &'a AppState,
+    route: Route,
+    req: &ServiceRequest,
+) -> Option<(&'a Bucket, u64)> {
+    let network = || {
+        let address = state.provenance.client_address(req.request())?;
+        Some(key_of(&crate::engagement::provenance::network_prefix(
+            address,
+        )))
+    };
+    match route {
+        Route::Events => Some((state.limiters.events.as_ref()?, network()?)),
+        Route::Links => Some((state.limiters.links.as_ref()?, network()?)),
+        Route::Context => Some((state.limiters.context.as_ref()?, network()?)),
+        Route::Identify => {
+            // Only a valid key gets a bucket of its own: random keys share the network's.
+            let server_key = req
+                .headers()
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|key| state.auth.server_key(key));
+            match server_key {
+                Some(index) => Some((
+                    state.limiters.identify_per_key.as_ref()?,
+                    key_of(&index.to_le_bytes()),
+                )),
+                None => Some((state.limiters.identify_per_source.as_ref()?, network()?)),
+            }
+        }
+    }
+}
+
+async fn guard(
+    route: Route,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let verdict = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let (bucket, key) = bucket_for(state, route, &req)?;
+        bucket.check(key).err().map(|wait| (state.clone(), wait))
+    });
+    if let Some((state, wait)) = verdict {
+        state
+            .metrics
+            .rate_limited
+            .with_label_values(&[route.as_str()])
+            .inc();
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let problem = Problem::new(
+            ProblemType::TooManyRequests,
+            format!(
+                "this client network is over the {} rate limit; retry after {seconds} s",
+                route.as_str()
+            ),
+        )
+        .with_retry_after(seconds.clamp(1, u64::from(u32::MAX)) as u32);
+        return Ok(req
+            .into_response(problem.error_response())
+            .map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Middleware: `web::resource(..).wrap(from_fn(ratelimit::events))`.
+pub async fn events(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guard(Route::Events, req, next).await
+}
+
+/// Middleware: `web::resource(..).wrap(from_fn(ratelimit::links))`.
+pub async fn links(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guard(Route::Links, req, next).await
+}
+
+/// Middleware: `web::resource(..).wrap(from_fn(ratelimit::context))`.
+pub async fn context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guard(Route::Context, req, next).await
+}
+
+/// Middleware: `web::resource(..).wrap(from_fn(ratelimit::identify))`.
+pub async fn identify(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guard(Route::Identify, req, next).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_admits_its_burst_then_says_how_long_to_wait() {
+        let bucket = Bucket::new(Limit {
+            per_second: 1,
+            burst: 3,
+        })
+        .unwrap();
+        for _ in 0..3 {
+            assert!(bucket.check(7).is_ok());
+        }
+        let wait = bucket.check(7).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        // Another client has its own bucket.
+        assert!(bucket.check(8).is_ok());
+        assert!(Bucket::new(Limit {
+            per_second: 0,
+            burst: 10
+        })
+        .is_none());
+    }
+}
