@@ -526,8 +526,20 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
         "a point per day: {seen}"
     );
     assert_eq!(seen["smsState"], "retired");
+    let evidence = seen["evidence"].as_str().unwrap();
+    assert!(evidence.contains("click_through"), "{seen}");
+    // The evidence line and the quality table say who the engagement came from.
+    assert!(evidence.contains(&format!("{SEED_NETWORKS} sources")), "{seen}");
+    let sms_quality = seen["quality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["of"] == "channel/sms")
+        .unwrap_or_else(|| panic!("no sms row: {seen}"));
+    assert_eq!(sms_quality["sources"], SEED_NETWORKS as u64, "{seen}");
     assert!(
-        seen["evidence"].as_str().unwrap().contains("click_through"),
+        seen["srm"].as_str().unwrap().contains("home.hero")
+            || seen["srm"].as_str().unwrap().contains("No weighted split"),
         "{seen}"
     );
     assert_eq!(seen["errors"], json!([]));

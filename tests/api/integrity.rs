@@ -438,7 +438,11 @@ async fn bot_clicks_are_stored_and_reported_but_change_no_rollup() {
     )
     .await;
     assert_eq!(
-        number(&db, "SELECT SUM(clicks) FROM engagement_daily").await,
+        number(
+            &db,
+            "SELECT CAST(SUM(clicks) AS BIGINT) FROM engagement_daily"
+        )
+        .await,
         1
     );
     let report: serde_json::Value = app

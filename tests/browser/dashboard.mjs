@@ -1,5 +1,6 @@
-// Drives /dashboard in Debian's Chromium: the chart renders, and an approval click
-// retires the channel. Prints one JSON line with what it saw.
+// Drives /dashboard in Debian's Chromium: the chart and the evidence-quality table
+// render, and an approval click retires the channel. Prints one JSON line with what it
+// saw.
 //
 //   node tests/browser/dashboard.mjs <base-url> <approver-token> <decision-id>
 import { chromium } from "playwright-core";
@@ -20,6 +21,10 @@ try {
     const shown = await page.textContent("#error");
     throw new Error(`no chart: page says "${shown}"; page errors: ${errors.join(" | ")}`);
   }
+  await page.waitForSelector('[data-quality-of="channel/sms"]', { timeout: 20000 });
+  const quality = await page.$$eval("[data-quality-of]", (rows) =>
+    rows.map((r) => ({ of: r.dataset.qualityOf, sources: Number(r.querySelector("[data-sources]").dataset.sources) })));
+  const srm = (await page.textContent("#srm")).trim();
   const series = await page.$$eval("svg#chart polyline", (lines) =>
     lines.map((l) => ({ channel: l.dataset.channel, points: l.getAttribute("points").split(" ").length })));
   const proposal = page.locator(`[data-decision-id="${decisionId}"]`);
@@ -29,7 +34,7 @@ try {
   const smsState = (await page.textContent('[data-state-of="channel/sms"] td:last-child')).trim();
   const evidence = (await page.textContent('[data-retired="channel/sms"] .muted')).trim();
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
-  console.log(JSON.stringify({ series, smsState, evidence, errors }));
+  console.log(JSON.stringify({ series, smsState, evidence, quality, srm, errors }));
 } finally {
   await browser.close();
 }
