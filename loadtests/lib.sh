@@ -5,6 +5,18 @@
 #   start_server "$database_url"     # sets $base, $server, $work; extra env is inherited
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+# Pinned: the server on one core, wrk on the other, so they do not fight for the two
+# cores and the ratios between paths of one run mean something. SERVER_CPU / WRK_CPU
+# move them; an empty value leaves that side unpinned.
+SERVER_CPU=${SERVER_CPU-0}
+WRK_CPU=${WRK_CPU-1}
+pinned() { # cpu, command...
+  local cpu=$1; shift
+  if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
+}
+WRK_BIN=$(type -P wrk)
+wrk() { pinned "$WRK_CPU" "$WRK_BIN" "$@"; }
 cargo build --release --quiet
 work=$(mktemp -d)
 
@@ -22,8 +34,11 @@ database_url() {
 }
 
 start_server() {
+  # taskset execs the server, so $! is the server itself (the trap stops the right one).
+  local command=(./target/release/tailor serve)
+  [ -n "$SERVER_CPU" ] && command=(taskset -c "$SERVER_CPU" "${command[@]}")
   RUST_LOG=${RUST_LOG:-warn} DATABASE_URL="$1" TAILOR_BIND="127.0.0.1:$PORT" \
-    ./target/release/tailor serve >"$work/server.log" 2>&1 &
+    "${command[@]}" >"$work/server.log" 2>&1 &
   server=$!
   trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$work/server.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
   base="http://127.0.0.1:$PORT"

@@ -248,12 +248,11 @@ impl Application {
             metrics.clone(),
             repeat_purge_after,
         );
-        let provenance = crate::engagement::provenance::Provenance {
-            trusted_proxies: crate::engagement::provenance::TrustedProxies::new(
-                settings.trusted_proxies.clone(),
-            ),
-            names: crate::engagement::provenance::SourceNamer::new(secret.as_bytes()),
-        };
+        let provenance = crate::engagement::provenance::Provenance::new(
+            crate::engagement::provenance::TrustedProxies::new(settings.trusted_proxies.clone()),
+            settings.forwarded_header,
+            crate::engagement::provenance::SourceNamer::new(secret.as_bytes()),
+        );
         let limiters = crate::ratelimit::Limiters::new(&settings.rate_limits);
         let token_lifetimes = crate::tokens::Lifetimes::from_settings(&settings);
         let state = web::Data::new(AppState {

@@ -86,12 +86,15 @@ pub struct Settings {
     /// Proxies (CIDRs, e.g. `["127.0.0.1/32"]`) whose `X-Forwarded-For` / `Forwarded`
     /// name the client. Default none: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies write the client address into: `x-forwarded-for`
+    /// (every line, in order) or `forwarded` (RFC 7239 `for=`). Only this one is read.
+    pub forwarded_header: crate::engagement::provenance::ForwardedHeader,
     /// How long a tracking token (and the links and pixel made with it) counts
     /// engagement, per channel id, as `"24h"`, `"8w"`...; `default` for the others.
     pub tracking_token_ttl: BTreeMap<String, String>,
     /// Per-node request limits, per client network (or server key).
     pub rate_limits: RateLimits,
-    /// More automatic retirements than this in one evaluation turns all of them into
+    /// More automatic retirements than this within 24 hours turns the planned ones into
     /// proposals (a circuit breaker against mass retirement).
     pub governance_max_auto_retirements: u32,
 }
@@ -110,6 +113,8 @@ pub struct Limit {
 pub struct RateLimits {
     /// `POST /v1/events`, per client network.
     pub events: Limit,
+    /// `POST /v1/events` with a server key, per key (a relay for many clients).
+    pub events_per_key: Limit,
     /// `GET /v1/t/…` and `GET /v1/o/…`, per client network.
     pub links: Limit,
     /// `GET /v1/context`, per client network.
@@ -126,6 +131,10 @@ impl Default for RateLimits {
             events: Limit {
                 per_second: 20,
                 burst: 100,
+            },
+            events_per_key: Limit {
+                per_second: 2000,
+                burst: 4000,
             },
             links: Limit {
                 per_second: 20,
@@ -258,6 +267,7 @@ impl Default for Settings {
             public_url: None,
             purge_webhook_url: None,
             trusted_proxies: Vec::new(),
+            forwarded_header: Default::default(),
             tracking_token_ttl: default_tracking_token_ttl(),
             rate_limits: RateLimits::default(),
             governance_max_auto_retirements: 3,
@@ -398,9 +408,29 @@ impl Settings {
                 });
             }
         }
+        // A CDN may hand out its copy of an answer until max-age + stale-while-revalidate
+        // have passed: its tracking token must still count by then.
+        let cached_secs =
+            u64::from(self.cache.max_age_secs) + u64::from(self.cache.stale_while_revalidate_secs);
+        let shortest = self
+            .tracking_token_ttl
+            .keys()
+            .map(|c| self.tracking_token_ttl_secs(c))
+            .min()
+            .unwrap_or(0);
+        if cached_secs > shortest / 8 {
+            return Err(ConfigError::Invalid {
+                setting: "cache.max_age_secs",
+                reason: format!(
+                    "max_age_secs + stale_while_revalidate_secs ({cached_secs} s) must be at most an eighth of the shortest tracking_token_ttl ({} s), or cached answers carry expired tokens",
+                    shortest / 8
+                ),
+            });
+        }
         let limits = &self.rate_limits;
         for (setting, limit) in [
             ("rate_limits.events", limits.events),
+            ("rate_limits.events_per_key", limits.events_per_key),
             ("rate_limits.links", limits.links),
             ("rate_limits.context", limits.context),
             ("rate_limits.identify_per_key", limits.identify_per_key),

@@ -66,6 +66,7 @@ impl Bucket {
 /// Every route's buckets; a disabled limit (`per_second = 0`) has none.
 pub struct Limiters {
     events: Option<Bucket>,
+    events_per_key: Option<Bucket>,
     links: Option<Bucket>,
     context: Option<Bucket>,
     identify_per_key: Option<Bucket>,
@@ -76,6 +77,7 @@ impl Limiters {
     pub fn new(limits: &RateLimits) -> Limiters {
         Limiters {
             events: Bucket::new(limits.events),
+            events_per_key: Bucket::new(limits.events_per_key),
             links: Bucket::new(limits.links),
             context: Bucket::new(limits.context),
             identify_per_key: Bucket::new(limits.identify_per_key),
@@ -88,6 +90,7 @@ impl Limiters {
     pub fn forget_idle(&self) {
         for bucket in [
             &self.events,
+            &self.events_per_key,
             &self.links,
             &self.context,
             &self.identify_per_key,
@@ -106,37 +109,39 @@ fn key_of(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// The bucket and key a request is counted under.
+/// The bucket and key a request is counted under; `None`: not limited. Requests
+/// through a proxy missing from `trusted_proxies` are not limited (they would all share
+/// one bucket: an outage on the day of an upgrade); a warning says so once.
 fn bucket_for<'a>(
     state: &'a AppState,
     route: Route,
     req: &ServiceRequest,
 ) -> Option<(&'a Bucket, u64)> {
-    let network = || {
-        let address = state.provenance.client_address(req.request())?;
-        Some(key_of(&crate::engagement::provenance::network_prefix(
-            address,
-        )))
+    use crate::engagement::provenance::{network_prefix, ClientAddress};
+    let network = || match state.provenance.client(req.request())? {
+        ClientAddress::Known(address) => Some(key_of(&network_prefix(address))),
+        ClientAddress::UntrustedProxy(_) => None,
     };
+    // Only a valid key gets a bucket of its own: random keys share the network's.
+    let server_key = || {
+        req.headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|key| state.auth.server_key(key))
+            .map(|index| key_of(&index.to_le_bytes()))
+    };
+    let limits = &state.limiters;
     match route {
-        Route::Events => Some((state.limiters.events.as_ref()?, network()?)),
-        Route::Links => Some((state.limiters.links.as_ref()?, network()?)),
-        Route::Context => Some((state.limiters.context.as_ref()?, network()?)),
-        Route::Identify => {
-            // Only a valid key gets a bucket of its own: random keys share the network's.
-            let server_key = req
-                .headers()
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|key| state.auth.server_key(key));
-            match server_key {
-                Some(index) => Some((
-                    state.limiters.identify_per_key.as_ref()?,
-                    key_of(&index.to_le_bytes()),
-                )),
-                None => Some((state.limiters.identify_per_source.as_ref()?, network()?)),
-            }
-        }
+        Route::Events => match server_key() {
+            Some(key) => Some((limits.events_per_key.as_ref()?, key)),
+            None => Some((limits.events.as_ref()?, network()?)),
+        },
+        Route::Links => Some((limits.links.as_ref()?, network()?)),
+        Route::Context => Some((limits.context.as_ref()?, network()?)),
+        Route::Identify => match server_key() {
+            Some(key) => Some((limits.identify_per_key.as_ref()?, key)),
+            None => Some((limits.identify_per_source.as_ref()?, network()?)),
+        },
     }
 }
 

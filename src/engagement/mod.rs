@@ -205,11 +205,12 @@ pub struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    /// An event's source: the verified person (identity token, or a person named under
-    /// a server key), else the server key, else the client network.
-    fn source_of(&self, person: Option<&str>, verified: bool) -> String {
-        match (person, verified, self.server_key) {
-            (Some(key), true, _) | (Some(key), _, Some(_)) => self.names.person(key),
+    /// An event's source: a vouched-for person (an identity token's, or under a server
+    /// key one the identity graph knows — an anonymous id anyone could make up is no
+    /// one's word), else the server key, else the client network.
+    fn source_of(&self, person: Option<&str>, vouched: bool) -> String {
+        match (person, vouched, self.server_key) {
+            (Some(key), true, _) => self.names.person(key),
             (_, _, Some(server)) => server.to_string(),
             _ => self.network.to_string(),
         }
@@ -357,22 +358,20 @@ pub fn parse_event(
         }
     };
 
-    let verified = ctx.verified_person.is_some();
-    let person = match (
+    let (person, vouched) = match (
         ctx.verified_person,
         text("anonymous_id")?.or(ctx.batch_person),
     ) {
-        (Some(key), _) => Some(key.to_string()),
+        (Some(key), _) => (Some(key.to_string()), true),
         (None, Some(id)) => {
             check_anonymous_id(id).map_err(|r| reject(index, "anonymous_id", r))?;
-            Some(
-                ctx.person_keys
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| Person::anonymous(id).key),
-            )
+            match ctx.person_keys.get(id) {
+                // A person the graph knows, named by a server: the server's word.
+                Some(key) => (Some(key.clone()), ctx.origin.server_key.is_some()),
+                None => (Some(Person::anonymous(id).key), false),
+            }
         }
-        (None, None) => None,
+        (None, None) => (None, false),
     };
 
     let revenue = match object.get("revenue") {
@@ -508,7 +507,7 @@ pub fn parse_event(
         kind,
         occurred_at,
         decision,
-        source: ctx.origin.source_of(person.as_deref(), verified),
+        source: ctx.origin.source_of(person.as_deref(), vouched),
         traffic: ctx.origin.traffic,
         person_key: person,
         revenue,
@@ -688,6 +687,23 @@ pub fn source_counts<'a>(
     counts
 }
 
+/// Judged events by the day they arrived: (key with the arrival day, evidence kind) →
+/// count.
+pub fn arrival_counts<'a>(
+    events: impl IntoIterator<Item = &'a NewEvent>,
+    arrived: NaiveDate,
+) -> HashMap<(RollupKey, &'static str), i64> {
+    let mut counts = HashMap::new();
+    for event in events.into_iter().filter(|e| e.traffic.is_judged()) {
+        let key = RollupKey {
+            day: arrived,
+            ..RollupKey::of(event)
+        };
+        *counts.entry((key, evidence_kind(event))).or_default() += 1;
+    }
+    counts
+}
+
 /// Events per traffic class: (day key, class) → count, bots included.
 pub fn traffic_counts<'a>(
     events: impl IntoIterator<Item = &'a NewEvent>,
@@ -780,6 +796,38 @@ mod tests {
 
     fn parse(value: serde_json::Value) -> Result<NewEvent, Rejection> {
         parse_with(value, TrafficClass::Human)
+    }
+
+    #[test]
+    fn only_a_vouched_for_person_is_a_source_of_their_own() {
+        let signer = signer();
+        let names = SourceNamer::new(b"engagement-tests");
+        let known = std::collections::HashMap::from([("known-1".to_string(), "p:42".to_string())]);
+        let source = |anonymous_id: &str, server_key: Option<&str>| {
+            let ctx = EventContext {
+                signer: &signer,
+                now: NOW.parse().unwrap(),
+                batch_person: None,
+                person_keys: &known,
+                verified_person: None,
+                origin: Origin {
+                    network: "net:relay",
+                    server_key,
+                    traffic: TrafficClass::Unknown,
+                    names: &names,
+                },
+            };
+            let event = serde_json::json!({"event_id": "e", "type": "click",
+                "tracking_token": token(&signer), "anonymous_id": anonymous_id});
+            parse_event(0, &event, &ctx).unwrap().source
+        };
+        // Under a server key, a person the graph knows is their own source...
+        assert_eq!(source("known-1", Some("key:k")), names.person("p:42"));
+        // ...an id anyone could make up is the key's word only, and without a key the
+        // network's.
+        assert_eq!(source("made-up-1", Some("key:k")), "key:k");
+        assert_eq!(source("made-up-2", Some("key:k")), "key:k");
+        assert_eq!(source("known-1", None), "net:relay");
     }
 
     #[test]

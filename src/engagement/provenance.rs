@@ -9,14 +9,17 @@
 //! network by hashing candidates.
 //!
 //! The client address is the TCP peer, unless the peer is one of `trusted_proxies` (a
-//! CDN or load balancer in front): then it is the right-most address of
-//! `X-Forwarded-For` (or `Forwarded: for=`) that is not itself a trusted proxy. Left of
-//! that, anyone could have written anything, so it is never read.
+//! CDN or load balancer in front): then it is the right-most address of the one
+//! forwarding header the proxies write (`forwarded_header`: `X-Forwarded-For`, every
+//! line of it in order, or `Forwarded: for=`) that is not itself a trusted proxy. Left
+//! of that, anyone could have written anything, so it is never read; nor is the other
+//! header, which the proxy passes through untouched.
 //!
 //! The traffic class comes from the User-Agent, matched against `isbot`'s maintained
 //! list of bot patterns: `bot` events are stored and reported, never judged.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
 use hmac::{Hmac, Mac};
@@ -71,6 +74,27 @@ impl TrafficClass {
     }
 }
 
+/// Which header the trusted proxies write the client address into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (all lines, in order).
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// Proxies whose forwarding headers are believed (`trusted_proxies`).
 #[derive(Clone, Debug, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -80,28 +104,36 @@ impl TrustedProxies {
         TrustedProxies(networks)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = canonical(address);
         self.0.iter().any(|net| net.contains(&address))
     }
 
     /// The client's address: the peer, or — when the peer is a trusted proxy — the
-    /// right-most forwarded address that is not a trusted proxy. An unreadable entry
-    /// ends the walk at the last address we could trust (its sender's).
+    /// right-most forwarded address that is not a trusted proxy. `forwarded` is the
+    /// configured header's value (all its lines joined by commas, in order). An
+    /// unreadable entry ends the walk at the last address we could trust (its
+    /// sender's).
     pub fn client_address(
         &self,
         peer: IpAddr,
-        forwarded_for: Option<&str>,
+        header: ForwardedHeader,
         forwarded: Option<&str>,
     ) -> IpAddr {
         let peer = canonical(peer);
         if !self.contains(peer) {
             return peer;
         }
-        let hops: Vec<&str> = match (forwarded_for, forwarded) {
-            (Some(list), _) => list.split(',').map(str::trim).collect(),
-            (None, Some(header)) => forwarded_for_values(header),
-            (None, None) => return peer,
+        let hops: Vec<&str> = match (header, forwarded) {
+            (_, None) => return peer,
+            (ForwardedHeader::XForwardedFor, Some(list)) => {
+                list.split(',').map(str::trim).collect()
+            }
+            (ForwardedHeader::Forwarded, Some(value)) => forwarded_for_values(value),
         };
         let mut client = peer;
         for hop in hops.iter().rev() {
@@ -217,26 +249,94 @@ fn hmac(key: &[u8], value: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Whether an address is one a proxy inside the deployment would have: loopback,
+/// private (RFC 1918), unique-local or link-local.
+fn is_internal(address: IpAddr) -> bool {
+    match canonical(address) {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 /// Everything needed to say where a request came from.
 pub struct Provenance {
     pub trusted_proxies: TrustedProxies,
+    pub header: ForwardedHeader,
     pub names: SourceNamer,
+    /// Set once the misconfiguration warning has been logged.
+    warned: AtomicBool,
+}
+
+/// Where a request came from, as far as it can be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAddress {
+    Known(IpAddr),
+    /// The peer is an internal address that forwards for someone, but not one of
+    /// `trusted_proxies`: every client behind it would look like one.
+    UntrustedProxy(IpAddr),
 }
 
 impl Provenance {
-    /// The client address of a request (see [`TrustedProxies::client_address`]).
-    pub fn client_address(&self, req: &actix_web::HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        Some(self.trusted_proxies.client_address(
-            peer,
-            header("x-forwarded-for"),
-            header("forwarded"),
-        ))
+    pub fn new(
+        trusted_proxies: TrustedProxies,
+        header: ForwardedHeader,
+        names: SourceNamer,
+    ) -> Provenance {
+        Provenance {
+            trusted_proxies,
+            header,
+            names,
+            warned: AtomicBool::new(false),
+        }
     }
 
-    /// `net:<hash>` of the request's client network; `net:unknown` without a peer
-    /// (only in-process test requests have none).
+    /// The configured forwarding header, every line of it joined in order (a proxy
+    /// may add a line instead of appending to the one the client sent).
+    fn forwarded(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        let values: Vec<&str> = req
+            .headers()
+            .get_all(self.header.name())
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    }
+
+    /// The client address of a request (see [`TrustedProxies::client_address`]).
+    pub fn client(&self, req: &actix_web::HttpRequest) -> Option<ClientAddress> {
+        let peer = canonical(req.peer_addr()?.ip());
+        let forwarded = self.forwarded(req);
+        if forwarded.is_some() && !self.trusted_proxies.contains(peer) && is_internal(peer) {
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    proxy = %peer,
+                    header = self.header.name(),
+                    "requests come through a proxy that is not in trusted_proxies: every client \
+                     behind it counts as one (one evidence source, one rate-limit bucket, which \
+                     is not enforced for it); add the proxy's network to trusted_proxies"
+                );
+            }
+            return Some(ClientAddress::UntrustedProxy(peer));
+        }
+        Some(ClientAddress::Known(self.trusted_proxies.client_address(
+            peer,
+            self.header,
+            forwarded.as_deref(),
+        )))
+    }
+
+    /// The client address, whatever it is (the proxy's, when untrusted).
+    pub fn client_address(&self, req: &actix_web::HttpRequest) -> Option<IpAddr> {
+        self.client(req).map(|c| match c {
+            ClientAddress::Known(a) | ClientAddress::UntrustedProxy(a) => a,
+        })
+    }
+
+    /// `net:<hash>` of the request's client network (the untrusted proxy's, when it
+    /// is one); `net:unknown` without a peer (only in-process test requests have none).
     pub fn network_source(&self, req: &actix_web::HttpRequest) -> String {
         self.client_address(req)
             .map_or_else(|| "net:unknown".to_string(), |a| self.names.network(a))
@@ -257,50 +357,46 @@ mod tests {
 
     #[test]
     fn forwarding_headers_count_only_behind_a_trusted_proxy() {
+        use ForwardedHeader::{Forwarded, XForwardedFor};
         let none = proxies(&[]);
         // Without trusted proxies the header is anyone's to write: ignored.
         assert_eq!(
-            none.client_address(ip("203.0.113.9"), Some("198.51.100.1"), None),
+            none.client_address(ip("203.0.113.9"), XForwardedFor, Some("198.51.100.1")),
             ip("203.0.113.9")
         );
         let cdn = proxies(&["127.0.0.1/32", "10.0.0.0/8"]);
+        let from_cdn = |header, value| cdn.client_address(ip("127.0.0.1"), header, value);
         // The right-most untrusted hop is the client; what it claims to its left is not read.
         assert_eq!(
-            cdn.client_address(
-                ip("127.0.0.1"),
-                Some("1.1.1.1, 198.51.100.7, 10.1.2.3"),
-                None
-            ),
+            from_cdn(XForwardedFor, Some("1.1.1.1, 198.51.100.7, 10.1.2.3")),
             ip("198.51.100.7")
         );
         assert_eq!(
-            cdn.client_address(
-                ip("127.0.0.1"),
-                None,
+            from_cdn(
+                Forwarded,
                 Some("for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"")
             ),
             ip("2001:db8:cafe::17")
         );
         assert_eq!(
-            cdn.client_address(ip("127.0.0.1"), Some("198.51.100.7:5000"), None),
+            from_cdn(XForwardedFor, Some("198.51.100.7:5000")),
             ip("198.51.100.7")
         );
         // Garbage stops the walk at the last trusted hop; no header: the peer.
         assert_eq!(
-            cdn.client_address(ip("127.0.0.1"), Some("not-an-address"), None),
+            from_cdn(XForwardedFor, Some("not-an-address")),
             ip("127.0.0.1")
         );
-        assert_eq!(
-            cdn.client_address(ip("127.0.0.1"), None, None),
-            ip("127.0.0.1")
-        );
+        assert_eq!(from_cdn(XForwardedFor, None), ip("127.0.0.1"));
         // An untrusted peer's header is ignored even with proxies configured.
         assert_eq!(
-            cdn.client_address(ip("192.0.2.1"), Some("198.51.100.7"), None),
+            cdn.client_address(ip("192.0.2.1"), XForwardedFor, Some("198.51.100.7")),
             ip("192.0.2.1")
         );
-        // IPv4-mapped peers are IPv4.
+        // IPv4-mapped peers are IPv4; internal addresses are what proxies have.
         assert!(cdn.contains(ip("::ffff:127.0.0.1")));
+        assert!(is_internal(ip("10.1.2.3")) && is_internal(ip("fd00::1")));
+        assert!(!is_internal(ip("198.51.100.7")));
     }
 
     #[test]

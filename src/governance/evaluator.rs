@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
-use super::integrity::{sample_ratio, volume_jump, EvidenceKind, SampleRatio, VolumeJump};
+use super::integrity::{
+    sample_ratio, sides, volume_jump, EvidenceKind, SampleRatio, SourceEvidence, VolumeJump,
+};
 use super::policy::{Mode, PolicyDef, Scope};
 use super::{assess, Finding, Observation, Verdict};
 use crate::catalog::model::{ChannelState, ContentSet};
-use crate::storage::events::{sum_revenue, sum_rollups, sum_sources, sum_traffic};
+use crate::storage::events::{sum_arrivals, sum_revenue, sum_rollups, sum_sources, sum_traffic};
 use crate::storage::governance::{self as store, NewDecision};
 use crate::storage::{self, StorageError};
 
@@ -24,7 +26,8 @@ pub const EVALUATOR: &str = "evaluator";
 /// Limits on automatic action (configuration, not policy).
 #[derive(Clone, Copy, Debug)]
 pub struct Safeguards {
-    /// More automatic retirements than this in one evaluation: all become proposals.
+    /// More automatic retirements than this within 24 hours (those already applied
+    /// plus those an evaluation plans): the planned ones become proposals.
     pub max_auto_retirements: u32,
 }
 
@@ -155,6 +158,9 @@ async fn observe(
             ) {
                 o.sources.add(&source, kind, events);
             }
+        }
+        for o in by_target.values_mut() {
+            o.sources.attribute_rest(&o.counts);
         }
         for (keys, class, events) in sum_traffic(db, group, since, until).await? {
             let (target, peer_group) = split(&keys);
@@ -347,12 +353,47 @@ async fn run(
             }
         }
         if *wanted == Planned::Retire {
-            if let Some(jump) = jumps.of(db, *scope_kind, target, policy, now).await? {
+            // The events that push this target toward failure, by the day they arrived.
+            let (worse, better) = sides(policy.metric);
+            if let Some(jump) = jumps
+                .of(db, *scope_kind, target, worse, policy, now)
+                .await?
+            {
                 reasons.push(format!(
-                    "judged volume jumped: {} events on {}, more than {}× the median day ({:.0})",
+                    "the events against it jumped: {} arrived on {}, more than {}× the median day ({:.0})",
                     jump.busiest_volume, jump.busiest_day, jump.multiple, jump.median_volume
                 ));
                 details.insert("volume_jump".into(), serde_json::json!(jump));
+            }
+            // A relative threshold is only as sound as the peers that set it: the events
+            // that make a peer look better must not have jumped either.
+            if matches!(policy.threshold, super::policy::Threshold::Relative { .. }) {
+                let same_group = |other: &str| match scope_kind {
+                    Scope::Channel => true,
+                    Scope::Variant => placement_of.get(other) == placement_of.get(target.as_str()),
+                };
+                let mut peer_jumps = serde_json::Map::new();
+                for peer in jumps.targets(db, *scope_kind, policy, now).await? {
+                    if peer == *target || !same_group(&peer) {
+                        continue;
+                    }
+                    if let Some(jump) = jumps
+                        .of(db, *scope_kind, &peer, better, policy, now)
+                        .await?
+                    {
+                        reasons.push(format!(
+                            "a peer setting its threshold jumped: {peer} had {} events in its favour arrive on {}, more than {}× its median day ({:.0})",
+                            jump.busiest_volume, jump.busiest_day, jump.multiple, jump.median_volume
+                        ));
+                        peer_jumps.insert(peer, serde_json::json!(jump));
+                    }
+                }
+                if !peer_jumps.is_empty() {
+                    details.insert(
+                        "peer_volume_jumps".into(),
+                        serde_json::Value::Object(peer_jumps),
+                    );
+                }
             }
         }
         if !reasons.is_empty() {
@@ -367,13 +408,17 @@ async fn run(
             );
         }
     }
-    let retirements = planned
+    // The budget is per rolling day, not per run: evaluations run hourly and on demand.
+    let planned_now = planned
         .values()
         .filter(|(w, ..)| *w == Planned::Retire)
         .count();
-    if retirements > safeguards.max_auto_retirements as usize {
+    let earlier =
+        store::automatic_retirements_since(db, now - chrono::Duration::hours(24)).await? as usize;
+    let retirements = planned_now + earlier;
+    if planned_now > 0 && retirements > safeguards.max_auto_retirements as usize {
         let reason = format!(
-            "circuit breaker: {retirements} automatic retirements in one evaluation, more than governance_max_auto_retirements ({})",
+            "circuit breaker: {retirements} automatic retirements within 24 hours ({earlier} already applied), more than governance_max_auto_retirements ({})",
             safeguards.max_auto_retirements
         );
         for ((scope_kind, target), (wanted, ..)) in planned.iter_mut() {
@@ -385,6 +430,7 @@ async fn run(
                 entry.0.push(reason.clone());
                 entry.1["circuit_breaker"] = serde_json::json!({
                     "automatic_retirements": retirements,
+                    "already_applied_within_24h": earlier,
                     "max_auto_retirements": safeguards.max_auto_retirements,
                 });
             }
@@ -576,50 +622,86 @@ pub async fn sample_ratios(
     Ok(results)
 }
 
-/// Daily judged volumes per target, read once per (scope, window) when a retirement
-/// needs its jump check.
+/// Judged events per target, day of arrival and kind, read once per (scope, window)
+/// when a retirement needs its jump checks. Arrival days, not the days events claim:
+/// a flood backdated over weeks still arrives at once.
 #[derive(Default)]
 struct Jumps {
-    loaded: BTreeMap<(Scope, u32), DailyVolumes>,
+    loaded: BTreeMap<(Scope, u32), Arrivals>,
 }
 
-/// Target → (day, judged events) over a window and its baseline.
-type DailyVolumes = BTreeMap<String, Vec<(chrono::NaiveDate, i64)>>;
+/// Target → day of arrival → judged events per evidence kind.
+type Arrivals = BTreeMap<String, BTreeMap<chrono::NaiveDate, SourceEvidence>>;
 
 impl Jumps {
-    async fn of(
+    async fn load(
         &mut self,
         db: &DatabaseConnection,
         scope: Scope,
-        target: &str,
         policy: &PolicyDef,
         now: DateTime<Utc>,
-    ) -> Result<Option<VolumeJump>, StorageError> {
+    ) -> Result<&Arrivals, StorageError> {
         let until = now.date_naive();
         let window_start = until - chrono::Duration::days(i64::from(policy.window_days) - 1);
         let key = (scope, policy.window_days);
         if let std::collections::btree_map::Entry::Vacant(slot) = self.loaded.entry(key) {
             let since = window_start - chrono::Duration::days(JUMP_BASELINE_DAYS);
             let group: &[&str] = match scope {
-                Scope::Channel => &["channel", "day"],
-                Scope::Variant => &["variant", "day"],
+                Scope::Channel => &["channel"],
+                Scope::Variant => &["variant"],
             };
-            let mut by_target = DailyVolumes::new();
-            for sum in sum_rollups(db, group, since, until).await? {
-                if let Ok(day) = sum.keys[1].parse::<chrono::NaiveDate>() {
-                    by_target
-                        .entry(sum.keys[0].clone())
+            let mut arrivals = Arrivals::new();
+            for (keys, day, kind, events) in sum_arrivals(db, group, since, until).await? {
+                if let Some(kind) = EvidenceKind::parse(&kind) {
+                    arrivals
+                        .entry(keys[0].clone())
                         .or_default()
-                        .push((day, sum.counts.events()));
+                        .entry(day)
+                        .or_default()
+                        .add("", kind, events);
                 }
             }
-            slot.insert(by_target);
+            slot.insert(arrivals);
         }
+        Ok(&self.loaded[&key])
+    }
+
+    /// A jump in `target`'s daily arrivals of `kinds`.
+    async fn of(
+        &mut self,
+        db: &DatabaseConnection,
+        scope: Scope,
+        target: &str,
+        kinds: &[EvidenceKind],
+        policy: &PolicyDef,
+        now: DateTime<Utc>,
+    ) -> Result<Option<VolumeJump>, StorageError> {
+        let window_start =
+            now.date_naive() - chrono::Duration::days(i64::from(policy.window_days) - 1);
+        let arrivals = self.load(db, scope, policy, now).await?;
+        Ok(arrivals.get(target).and_then(|days| {
+            let daily: Vec<(chrono::NaiveDate, i64)> = days
+                .iter()
+                .map(|(day, e)| (*day, kinds.iter().map(|k| e.total(*k)).sum()))
+                .collect();
+            volume_jump(&daily, window_start)
+        }))
+    }
+
+    /// Targets with arrivals in the window (for the peers of a relative threshold).
+    async fn targets(
+        &mut self,
+        db: &DatabaseConnection,
+        scope: Scope,
+        policy: &PolicyDef,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StorageError> {
         Ok(self
-            .loaded
-            .get(&key)
-            .and_then(|targets| targets.get(target))
-            .and_then(|days| volume_jump(days, window_start)))
+            .load(db, scope, policy, now)
+            .await?
+            .keys()
+            .cloned()
+            .collect())
     }
 }
 

@@ -118,6 +118,8 @@ pub async fn put_policy(
             .json(DecisionDoc::from(row)));
     }
     let generation = store::put_policy(&state.db, &policy).await?;
+    // A pending change was proposed against what this replaces: it no longer applies.
+    store::withdraw_proposals(&state.db, POLICY_SCOPE, &policy.id).await?;
     // A changed definition starts its runs again: old failures judged another rule.
     store::reset_policy_runs(&state.db, &policy.id).await?;
     tracing::info!(actor = %who.sub, policy = %policy.id, "policy saved");
@@ -140,6 +142,7 @@ pub async fn delete_policy(
         .await?
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such policy").with_field("id"))?;
     store::reset_policy_runs(&state.db, &path).await?;
+    store::withdraw_proposals(&state.db, POLICY_SCOPE, &path).await?;
     tracing::info!(actor = %who.sub, policy = %path, "policy deleted");
     state.announce_change(generation).await;
     Ok(HttpResponse::NoContent().finish())
@@ -373,15 +376,20 @@ pub async fn act(
             row.decision_comment = Some(comment);
         }
     }
+    if row.scope == POLICY_SCOPE && row.status == "approved" {
+        // The approval and the change it approves are one transaction.
+        approve_policy_change(&state, &row, &expected).await?;
+        tracing::info!(%actor, decision = id, "policy change approved and applied");
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(DecisionDoc::from(row)));
+    }
     if !store::update_decision(&state.db, &row, &expected).await? {
         return Err(conflict(
             "someone else acted on this decision first; reload it",
         ));
     }
     if row.scope == POLICY_SCOPE {
-        if row.status == "approved" {
-            apply_policy_change(&state, &row).await?;
-        }
         tracing::info!(%actor, decision = id, status = %row.status, "policy change decision");
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -403,13 +411,32 @@ pub async fn act(
         .json(DecisionDoc::from(row)))
 }
 
-/// Saves the policy an approved `policy_change` decision carries.
-async fn apply_policy_change(state: &AppState, row: &DecisionRow) -> Result<(), Problem> {
+/// Applies the policy a `policy_change` decision carries and records the approval, in
+/// one transaction — only if the live policy is still the one the change was proposed
+/// against (a later edit, a deletion, or a switch to `propose` made in a hurry must not
+/// be undone by approving an older request).
+async fn approve_policy_change(
+    state: &AppState,
+    row: &DecisionRow,
+    expected_status: &str,
+) -> Result<(), Problem> {
+    use sea_orm::TransactionTrait;
     let evidence: serde_json::Value =
         serde_json::from_str(&row.evidence).map_err(|e| Problem::internal(&e))?;
     let policy: PolicyDef =
         serde_json::from_value(evidence["policy"].clone()).map_err(|e| Problem::internal(&e))?;
     let catalog = state.catalog().await?;
+    let live = catalog
+        .policies
+        .iter()
+        .find(|p| p.id == policy.id)
+        .map(|p| serde_json::json!(p))
+        .unwrap_or(serde_json::Value::Null);
+    if live != evidence["previous"] {
+        return Err(conflict(
+            "the policy changed since this change was proposed; propose it again against the current policy",
+        ));
+    }
     if let Some((field, message)) = policy::check(&policy, &catalog.channel_ids())
         .into_iter()
         .next()
@@ -417,8 +444,21 @@ async fn apply_policy_change(state: &AppState, row: &DecisionRow) -> Result<(), 
         // Channels may have changed since it was proposed.
         return Err(Problem::invalid(field, message));
     }
-    let generation = store::put_policy(&state.db, &policy).await?;
-    store::reset_policy_runs(&state.db, &policy.id).await?;
+    let tx = state
+        .db
+        .begin()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    if !store::update_decision(&tx, row, expected_status).await? {
+        return Err(conflict(
+            "someone else acted on this decision first; reload it",
+        ));
+    }
+    let generation = store::put_policy_in(&tx, &policy).await?;
+    store::reset_policy_runs(&tx, &policy.id).await?;
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
     state.announce_change(generation).await;
     Ok(())
 }

@@ -74,6 +74,27 @@ impl EvidenceKind {
     }
 }
 
+/// How many events of `kind` judged rollup counts hold.
+pub fn count_of(counts: &crate::engagement::Counts, kind: EvidenceKind) -> i64 {
+    match kind {
+        EvidenceKind::Impression => counts.impressions,
+        EvidenceKind::View => counts.views,
+        EvidenceKind::Click => counts.clicks,
+        EvidenceKind::Conversion => counts.conversions,
+        EvidenceKind::Dismiss => counts.dismissals,
+        EvidenceKind::OptIn => counts.opt_ins,
+        EvidenceKind::OptOut => counts.opt_outs,
+        EvidenceKind::Share => counts.shares,
+        EvidenceKind::Csat => counts.csat_count,
+        EvidenceKind::Nps => counts.nps_count,
+        EvidenceKind::Ces => counts.ces_count,
+    }
+}
+
+/// The source judged events without a recorded source are counted under (events stored
+/// before provenance existed): one source, so they can never carry a verdict alone.
+pub const UNATTRIBUTED: &str = "unattributed";
+
 /// The events that can make a target look worse, and those that can make it look
 /// better, under a metric.
 pub fn sides(metric: Metric) -> (&'static [EvidenceKind], &'static [EvidenceKind]) {
@@ -140,6 +161,26 @@ impl SourceEvidence {
     /// Diversity over every judged kind (for reports).
     pub fn overall(&self) -> Diversity {
         self.diversity(&EvidenceKind::ALL)
+    }
+
+    /// Events of `kind` over all sources.
+    pub fn total(&self, kind: EvidenceKind) -> i64 {
+        let slot = EvidenceKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or_default();
+        self.per_source.values().map(|c| c[slot]).sum()
+    }
+
+    /// Counts what the rollups hold beyond what sources account for (events from
+    /// before provenance) under [`UNATTRIBUTED`], so old evidence is one source.
+    pub fn attribute_rest(&mut self, counts: &crate::engagement::Counts) {
+        for kind in EvidenceKind::ALL {
+            let rest = count_of(counts, kind) - self.total(kind);
+            if rest > 0 {
+                self.add(UNATTRIBUTED, kind, rest);
+            }
+        }
     }
 }
 
@@ -323,6 +364,21 @@ mod tests {
         }
         assert!(genuine.diversity(&[OptOut]).gate(50, 0.05).is_ok());
         assert!(genuine.diversity(&[Click]).gate(50, 0.05).is_ok());
+    }
+
+    #[test]
+    fn events_without_a_source_are_one_source() {
+        let mut e = evidence(&[("net:a", EvidenceKind::OptOut, 10)]);
+        let counts = crate::engagement::Counts {
+            opt_outs: 210,
+            impressions: 5000,
+            ..Default::default()
+        };
+        e.attribute_rest(&counts);
+        let d = e.diversity(&[EvidenceKind::OptOut]);
+        assert_eq!((d.sources, d.events), (2, 210));
+        assert!((d.top_source_share - 200.0 / 210.0).abs() < 1e-12);
+        assert_eq!(e.total(EvidenceKind::Impression), 5000);
     }
 
     #[test]

@@ -281,8 +281,8 @@ pub fn escalations(previous: Option<&PolicyDef>, next: &PolicyDef) -> Vec<String
     if old.mode != Mode::Auto {
         found.push("switches to automatic action (mode = \"auto\")".into());
     }
-    if old.scope != next.scope || old.metric != next.metric {
-        found.push("judges another scope or metric".into());
+    if old.scope != next.scope || old.metric != next.metric || old.currency != next.currency {
+        found.push("judges another scope, metric or currency".into());
     }
     if stricter(old, next) {
         found.push("a stricter threshold".into());

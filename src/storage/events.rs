@@ -9,7 +9,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use super::StorageError;
 use crate::engagement::{
-    rollup, source_counts, traffic_counts, velocity_bucket, Counts, EventKind, NewEvent, RollupKey,
+    arrival_counts, rollup, source_counts, traffic_counts, velocity_bucket, Counts, EventKind,
+    NewEvent, RollupKey,
 };
 
 /// Rows per statement. Well under SQLite's 32,766 and PostgreSQL's 65,535 parameters,
@@ -113,6 +114,16 @@ pub async fn store_events(
         source_counts(new_events.iter().copied())
             .into_iter()
             .map(|((key, source, kind), n)| (key, vec![source, kind.to_string()], n))
+            .collect(),
+    )
+    .await?;
+    upsert_counts(
+        &tx,
+        "arrivals_daily",
+        &["kind"],
+        arrival_counts(new_events.iter().copied(), received_at.date_naive())
+            .into_iter()
+            .map(|((key, kind), n)| (key, vec![kind.to_string()], n))
             .collect(),
     )
     .await?;
@@ -621,6 +632,38 @@ pub async fn sum_sources<C: ConnectionTrait>(
         rows.push((
             group_keys(&row, group_by.len())?,
             row.try_get::<String>("", "source")?,
+            row.try_get::<String>("", "kind")?,
+            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Judged events that *arrived* over `[since, until]` per group, day and evidence
+/// kind: (keys, day, kind, events).
+pub async fn sum_arrivals<C: ConnectionTrait>(
+    db: &C,
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<(Vec<String>, chrono::NaiveDate, String, i64)>, StorageError> {
+    let mut select = grouped_daily("arrivals_daily", group_by, since, until);
+    select.expr_as(dimension_expr("day"), name("arrived"));
+    select.column(name("kind"));
+    select.add_group_by([dimension_expr("day"), Expr::col(name("kind"))]);
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
+        name("n"),
+    );
+    let mut rows = Vec::new();
+    for row in db.query_all(&select).await? {
+        let day: String = row.try_get("", "arrived")?;
+        let Ok(day) = day.parse::<chrono::NaiveDate>() else {
+            continue;
+        };
+        rows.push((
+            group_keys(&row, group_by.len())?,
+            day,
             row.try_get::<String>("", "kind")?,
             row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
         ));

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{governance_decision, governance_state, governance_status, key_value};
@@ -356,8 +356,18 @@ pub async fn put_policy(
     policy: &crate::governance::policy::PolicyDef,
 ) -> Result<u64, StorageError> {
     use sea_orm::TransactionTrait;
-    let definition = super::to_json(policy);
     let tx = db.begin().await?;
+    let generation = put_policy_in(&tx, policy).await?;
+    tx.commit().await?;
+    Ok(generation)
+}
+
+/// Saves a policy and bumps the generation inside the caller's transaction.
+pub async fn put_policy_in<C: ConnectionTrait>(
+    tx: &C,
+    policy: &crate::governance::policy::PolicyDef,
+) -> Result<u64, StorageError> {
+    let definition = super::to_json(policy);
     super::entities::governance_policy::Entity::insert(
         super::entities::governance_policy::ActiveModel {
             id: Set(policy.id.clone()),
@@ -375,11 +385,24 @@ pub async fn put_policy(
             ])
             .to_owned(),
     )
-    .exec_without_returning(&tx)
+    .exec_without_returning(tx)
     .await?;
-    let generation = super::bump_generation(&tx).await?;
-    tx.commit().await?;
-    Ok(generation)
+    super::bump_generation(tx).await
+}
+
+/// Automatic retirements the evaluator applied since `since` (the rolling budget of
+/// the circuit breaker).
+pub async fn automatic_retirements_since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+) -> Result<u64, StorageError> {
+    Ok(governance_decision::Entity::find()
+        .filter(governance_decision::Column::Action.eq("retire"))
+        .filter(governance_decision::Column::Status.eq("applied"))
+        .filter(governance_decision::Column::ProposedBy.eq("evaluator"))
+        .filter(governance_decision::Column::CreatedAt.gte(since))
+        .count(db)
+        .await?)
 }
 
 /// Deletes a policy; `None` when there was none.

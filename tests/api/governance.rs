@@ -529,7 +529,10 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
     let evidence = seen["evidence"].as_str().unwrap();
     assert!(evidence.contains("click_through"), "{seen}");
     // The evidence line and the quality table say who the engagement came from.
-    assert!(evidence.contains(&format!("{SEED_NETWORKS} sources")), "{seen}");
+    assert!(
+        evidence.contains(&format!("{SEED_NETWORKS} sources")),
+        "{seen}"
+    );
     let sms_quality = seen["quality"]
         .as_array()
         .unwrap()

@@ -374,25 +374,53 @@ async fn a_sample_ratio_mismatch_holds_automatic_action_in_its_placement() {
 }
 
 #[tokio::test]
-async fn a_jump_in_a_targets_volume_turns_its_retirement_into_a_proposal() {
+async fn a_flood_backdated_over_ten_days_still_jumps_and_is_only_proposed() {
     let app = spawn_app().await;
+    // Twenty quiet days of arrivals before today: about 300 impressions and 3 opt-outs
+    // a day, as a running deployment would have recorded them.
+    let db = db(&app).await;
+    let today = chrono::Utc::now().date_naive();
+    for day in 1..=20 {
+        let day = today - chrono::Duration::days(day);
+        for (variant, kind, events) in [
+            ("home-hero-default", "impression", 210),
+            ("home-hero-default", "opt_out", 2),
+            ("home-hero-spring-b", "impression", 90),
+            ("home-hero-spring-b", "opt_out", 1),
+        ] {
+            db.execute_unprepared(&format!(
+                "INSERT INTO arrivals_daily (day, placement, variant, channel, device, locale, kind, events) \
+                 VALUES ('{day}', 'home.hero', '{variant}', 'push', 'unknown', 'en', '{kind}', {events})"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+    // Today a flood from 200 networks claims to have happened over the last ten days
+    // (with tokens from those days): spread by `occurred_at`, it has no peak day; by
+    // arrival, it all came today.
     let tokens = push_hero_tokens(&app).await;
-    // Ten quiet days (300 impressions a day at 1 % opt-outs), then today ten thousand
-    // impressions from 200 networks, spring-b's with 3 % opt-outs.
     let now = chrono::Utc::now();
     let mut events = Vec::new();
-    for day in 1..=10 {
-        let at = now - chrono::Duration::days(day);
+    for day in 0..10i64 {
+        let at = now - chrono::Duration::days(day) - chrono::Duration::minutes(5);
         events.extend(push_events(
             &tokens,
-            [("home-hero-default", 210, 2), ("home-hero-spring-b", 90, 1)],
+            [
+                ("home-hero-default", 700, 7),
+                ("home-hero-spring-b", 300, 9),
+            ],
             Some(at),
             &format!("d{day}"),
         ));
     }
-    events.extend(push_events(&tokens, GENUINE, None, "today"));
     app.post_events_as(&events, 200, Some(CHROME)).await;
     let report = evaluate(&app).await;
+    assert_eq!(
+        finding(&report, "variant-opt-outs", "home-hero-spring-b")["verdict"],
+        "fail",
+        "{report}"
+    );
     let action = &report["actions"][0];
     assert_eq!(action["target"], "home-hero-spring-b", "{report}");
     assert_eq!(action["action"], "propose", "{report}");
@@ -400,7 +428,7 @@ async fn a_jump_in_a_targets_volume_turns_its_retirement_into_a_proposal() {
         action["safeguards"][0]
             .as_str()
             .unwrap()
-            .contains("volume jumped"),
+            .contains("the events against it jumped"),
         "{action}"
     );
     assert_eq!(variant_state(&app, "home-hero-spring-b").await, "published");
@@ -474,6 +502,7 @@ async fn past_the_limit_a_client_gets_429_with_retry_after_and_others_do_not() {
     let app = spawn_app_with(Options {
         rate_limits: Some(tailor::config::RateLimits {
             events: tight,
+            events_per_key: tight,
             links: tight,
             context: tight,
             identify_per_key: tight,
@@ -746,4 +775,113 @@ async fn making_automation_act_sooner_needs_a_second_person() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(policy_now(&app).await["min_sample"], 5000);
+
+    // A change approved after the policy moved on is refused, not applied over it: a
+    // pending request to go back to 1000 is withdrawn when someone edits the policy.
+    let mut stale = current.clone();
+    stale["min_sample"] = json!(5);
+    let response = app
+        .client
+        .put(&url)
+        .bearer_auth(&ana)
+        .json(&stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let stale_id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut propose = policy_now(&app).await;
+    propose["mode"] = json!("propose");
+    let response = app
+        .client
+        .put(&url)
+        .bearer_auth(&ana)
+        .json(&propose)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "toward caution: at once");
+    let review = app
+        .client
+        .post(format!(
+            "{}/v1/governance/decisions/{stale_id}/review",
+            app.address
+        ))
+        .bearer_auth(staff_token_for("cy", &["governance"], ""))
+        .json(&json!({"comment": "late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(review, 409, "conflict", None).await;
+    assert_eq!(policy_now(&app).await["mode"], "propose");
+}
+
+#[tokio::test]
+async fn a_proxy_missing_from_trusted_proxies_is_one_source_and_not_throttled() {
+    let tight = tailor::config::Limit {
+        per_second: 1,
+        burst: 2,
+    };
+    let app = spawn_app_with(Options {
+        trusted_proxies: vec![],
+        rate_limits: Some(tailor::config::RateLimits {
+            events: tight,
+            events_per_key: tight,
+            ..Default::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let content = app
+        .json("/v1/content/home.hero?channel=web&locale=en")
+        .await;
+    let post = |i: usize, forwarded: Option<&str>| {
+        let mut request = app.client.post(format!("{}/v1/events", app.address)).json(
+            &json!({"events": [{"event_id": format!("e{i}"), "type": "impression",
+                "tracking_token": content["tracking_token"]}]}),
+        );
+        if let Some(address) = forwarded {
+            request = request.header("X-Forwarded-For", address);
+        }
+        request.send()
+    };
+    // Through an internal proxy nobody declared: every client looks like the proxy, so
+    // throttling it would throttle everyone — it is let through (and logged once).
+    for i in 0..5 {
+        let response = post(i, Some(&network(i))).await.unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let db = db(&app).await;
+    assert_eq!(
+        number(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
+        1,
+        "the forwarded addresses are not believed"
+    );
+    // A direct client is limited as usual.
+    for i in 10..12 {
+        assert_eq!(post(i, None).await.unwrap().status(), 202);
+    }
+    assert_eq!(post(12, None).await.unwrap().status(), 429);
+    // A server key has a bucket of its own.
+    let keyed = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .header("X-Api-Key", SERVER_KEY)
+        .json(&json!({"events": [{"event_id": "k1", "type": "impression",
+            "tracking_token": content["tracking_token"], "anonymous_id": "made-up"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), 202);
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM events WHERE event_id = 'k1' AND source LIKE 'key:%'"
+        )
+        .await,
+        1,
+        "an anonymous id under a server key is the key's word, not a person's"
+    );
 }
