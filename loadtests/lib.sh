@@ -3,6 +3,7 @@
 #
 #   source loadtests/lib.sh
 #   start_server "$database_url"     # sets $base, $server, $work; extra env is inherited
+#   SERVER_BIN=/path/to/tailor ...   # a given server binary instead of a fresh release build
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
@@ -17,7 +18,12 @@ pinned() { # cpu, command...
 }
 WRK_BIN=$(type -P wrk)
 wrk() { pinned "$WRK_CPU" "$WRK_BIN" "$@"; }
-cargo build --release --quiet
+# SERVER_BIN runs another build of the server (e.g. an older commit's, to compare;
+# not a TAILOR_ variable: the server refuses unknown ones).
+if [ -z "${SERVER_BIN:-}" ]; then
+  cargo build --release --quiet
+  SERVER_BIN=./target/release/tailor
+fi
 work=$(mktemp -d)
 
 # DATABASE=sqlite|postgres → $url (PostgreSQL: a fresh database named $1).
@@ -35,7 +41,7 @@ database_url() {
 
 start_server() {
   # taskset execs the server, so $! is the server itself (the trap stops the right one).
-  local command=(./target/release/tailor serve)
+  local command=("$SERVER_BIN" serve)
   [ -n "$SERVER_CPU" ] && command=(taskset -c "$SERVER_CPU" "${command[@]}")
   RUST_LOG=${RUST_LOG:-warn} DATABASE_URL="$1" TAILOR_BIND="127.0.0.1:$PORT" \
     "${command[@]}" >"$work/server.log" 2>&1 &

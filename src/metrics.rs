@@ -19,6 +19,7 @@ pub struct Metrics {
     pub bot_events: IntCounter,
     pub expired_link_events: IntCounter,
     pub rate_limited: IntCounterVec,
+    pub undeclared_proxy_requests: IntCounter,
 }
 
 impl Metrics {
@@ -93,8 +94,14 @@ impl Metrics {
             &["route"],
         )
         .expect("static metric definition");
+        let undeclared_proxy_requests = IntCounter::new(
+            "undeclared_proxy_requests_total",
+            "Requests through an internal proxy missing from trusted_proxies (every client behind it counts as one)",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(bot_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(undeclared_proxy_requests.clone()),
             Box::new(expired_link_events.clone()),
             Box::new(rate_limited.clone()),
             Box::new(person_lookups.clone()),
@@ -125,6 +132,7 @@ impl Metrics {
             bot_events,
             expired_link_events,
             rate_limited,
+            undeclared_proxy_requests,
         }
     }
 

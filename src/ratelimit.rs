@@ -42,25 +42,47 @@ impl Route {
     }
 }
 
+/// How many clients an undeclared proxy is taken to stand for: it gets that many
+/// times a client's limit (all its clients look like it), so a misconfiguration is no
+/// outage, and a client behind it that forges a forwarding header is still bounded.
+pub const UNDECLARED_PROXY_FACTOR: u32 = 100;
+
 struct Bucket {
     limiter: DefaultKeyedRateLimiter<u64>,
+    /// For proxies missing from `trusted_proxies`, keyed by the proxy's network.
+    undeclared_proxies: DefaultKeyedRateLimiter<u64>,
 }
 
 impl Bucket {
     fn new(limit: Limit) -> Option<Bucket> {
-        let rate = NonZeroU32::new(limit.per_second)?;
-        let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(rate);
+        let quota = |factor: u32| {
+            let rate = NonZeroU32::new(limit.per_second.saturating_mul(factor))?;
+            let burst = NonZeroU32::new(limit.burst.max(1).saturating_mul(factor))?;
+            Some(Quota::per_second(rate).allow_burst(burst))
+        };
         Some(Bucket {
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            limiter: RateLimiter::keyed(quota(1)?),
+            undeclared_proxies: RateLimiter::keyed(quota(UNDECLARED_PROXY_FACTOR)?),
         })
     }
 
     /// `Err(wait)` when the key is over its limit.
-    fn check(&self, key: u64) -> Result<(), Duration> {
-        self.limiter
+    fn check(&self, key: Key) -> Result<(), Duration> {
+        let (limiter, key) = match key {
+            Key::Client(key) => (&self.limiter, key),
+            Key::UndeclaredProxy(key) => (&self.undeclared_proxies, key),
+        };
+        limiter
             .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
+}
+
+/// What a request is counted as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Client(u64),
+    UndeclaredProxy(u64),
 }
 
 /// Every route's buckets; a disabled limit (`per_second = 0`) has none.
@@ -99,8 +121,10 @@ impl Limiters {
         .into_iter()
         .flatten()
         {
-            bucket.limiter.retain_recent();
-            bucket.limiter.shrink_to_fit();
+            for limiter in [&bucket.limiter, &bucket.undeclared_proxies] {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
         }
     }
 }
@@ -109,18 +133,21 @@ fn key_of(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// The bucket and key a request is counted under; `None`: not limited. Requests
-/// through a proxy missing from `trusted_proxies` are not limited (they would all share
-/// one bucket: an outage on the day of an upgrade); a warning says so once.
+/// The bucket and key a request is counted under; `None`: not limited. A proxy
+/// missing from `trusted_proxies` is counted as one client with
+/// [`UNDECLARED_PROXY_FACTOR`] times the limit (a warning says so once).
 fn bucket_for<'a>(
     state: &'a AppState,
     route: Route,
     req: &ServiceRequest,
-) -> Option<(&'a Bucket, u64)> {
+) -> Option<(&'a Bucket, Key)> {
     use crate::engagement::provenance::{network_prefix, ClientAddress};
     let network = || match state.provenance.client(req.request())? {
-        ClientAddress::Known(address) => Some(key_of(&network_prefix(address))),
-        ClientAddress::UntrustedProxy(_) => None,
+        ClientAddress::Known(address) => Some(Key::Client(key_of(&network_prefix(address)))),
+        ClientAddress::UntrustedProxy(proxy) => {
+            state.metrics.undeclared_proxy_requests.inc();
+            Some(Key::UndeclaredProxy(key_of(&network_prefix(proxy))))
+        }
     };
     // Only a valid key gets a bucket of its own: random keys share the network's.
     let server_key = || {
@@ -128,7 +155,7 @@ fn bucket_for<'a>(
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .and_then(|key| state.auth.server_key(key))
-            .map(|index| key_of(&index.to_le_bytes()))
+            .map(|index| Key::Client(key_of(&index.to_le_bytes())))
     };
     let limits = &state.limiters;
     match route {
@@ -220,15 +247,19 @@ mod tests {
         })
         .unwrap();
         for _ in 0..3 {
-            assert!(bucket.check(7).is_ok());
+            assert!(bucket.check(Key::Client(7)).is_ok());
         }
-        let wait = bucket.check(7).unwrap_err();
+        let wait = bucket.check(Key::Client(7)).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        // Another client has its own bucket.
-        assert!(bucket.check(8).is_ok());
+        // Another client has its own bucket; an undeclared proxy a hundred times more.
+        assert!(bucket.check(Key::Client(8)).is_ok());
+        for _ in 0..300 {
+            assert!(bucket.check(Key::UndeclaredProxy(7)).is_ok());
+        }
+        assert!(bucket.check(Key::UndeclaredProxy(7)).is_err());
         assert!(Bucket::new(Limit {
             per_second: 0,
             burst: 10

@@ -12,6 +12,7 @@ mod m20261125_000004_governance;
 mod m20261125_000005_event_segments;
 mod m20261125_000006_authoring;
 mod m20261130_000007_event_provenance;
+mod m20261130_000008_event_arrivals;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_event_segments::Migration),
             Box::new(m20261125_000006_authoring::Migration),
             Box::new(m20261130_000007_event_provenance::Migration),
+            Box::new(m20261130_000008_event_arrivals::Migration),
         ]
     }
 }

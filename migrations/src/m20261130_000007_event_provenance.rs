@@ -1,9 +1,7 @@
 //! Engagement integrity: every event says where it came from (`source`: a keyed hash of
 //! the client network, or the verified person) and its traffic class (`human`, `bot`,
-//! `unknown`). Three rollups keep what governance and reports need: judged events per
-//! source (diversity of the evidence), events per traffic class (the bot share), and
-//! judged events per day of *arrival* (volume jumps, which a backdated `occurred_at`
-//! cannot spread out).
+//! `unknown`). Two rollups keep what governance and reports need: judged events per
+//! source (diversity of the evidence) and events per traffic class (the bot share).
 
 use sea_orm_migration::prelude::*;
 
@@ -25,15 +23,6 @@ enum Events {
 enum SourceDaily {
     Table,
     Source,
-    Kind,
-    Events,
-}
-
-/// Judged events per day they arrived (not the day they claim), decision dimensions
-/// and evidence kind.
-#[derive(DeriveIden)]
-enum ArrivalsDaily {
-    Table,
     Kind,
     Events,
 }
@@ -78,13 +67,6 @@ impl MigrationTrait for Migration {
                     text_key(SourceDaily::Kind, 16),
                 ],
                 vec![SourceDaily::Events.into_iden()],
-            ))
-            .await?;
-        manager
-            .create_table(rollup_table(
-                ArrivalsDaily::Table,
-                vec![text_key(ArrivalsDaily::Kind, 16)],
-                vec![ArrivalsDaily::Events.into_iden()],
             ))
             .await?;
         manager

@@ -297,10 +297,11 @@ impl Provenance {
     /// The configured forwarding header, every line of it joined in order (a proxy
     /// may add a line instead of appending to the one the client sent).
     fn forwarded(&self, req: &actix_web::HttpRequest) -> Option<String> {
-        let values: Vec<&str> = req
+        // A line with stray bytes is kept (its bad hops are unreadable, not its good ones).
+        let values: Vec<String> = req
             .headers()
             .get_all(self.header.name())
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
         (!values.is_empty()).then(|| values.join(","))
     }

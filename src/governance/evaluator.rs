@@ -337,7 +337,7 @@ async fn run(
     let mut safeguarded: BTreeMap<(Scope, String), (Vec<String>, serde_json::Value)> =
         BTreeMap::new();
     let mut jumps = Jumps::default();
-    for ((scope_kind, target), (wanted, _, policy, _)) in planned.iter_mut() {
+    for ((scope_kind, target), (wanted, judged, policy, _)) in planned.iter_mut() {
         let mut reasons = Vec::new();
         let mut details = serde_json::Map::new();
         if *scope_kind == Scope::Variant {
@@ -367,16 +367,24 @@ async fn run(
             }
             // A relative threshold is only as sound as the peers that set it: the events
             // that make a peer look better must not have jumped either.
-            if matches!(policy.threshold, super::policy::Threshold::Relative { .. }) {
+            if let super::policy::Threshold::Relative { relative_to, .. } = policy.threshold {
                 let same_group = |other: &str| match scope_kind {
                     Scope::Channel => true,
                     Scope::Variant => placement_of.get(other) == placement_of.get(target.as_str()),
                 };
+                let peers: Vec<&Finding> = findings
+                    .iter()
+                    .filter(|f| {
+                        f.policy == policy.id
+                            && f.target != *target
+                            && same_group(&f.target)
+                            && f.n >= policy.min_sample
+                            && !judged.evidence.excluded_peers.contains(&f.target)
+                    })
+                    .collect();
                 let mut peer_jumps = serde_json::Map::new();
-                for peer in jumps.targets(db, *scope_kind, policy, now).await? {
-                    if peer == *target || !same_group(&peer) {
-                        continue;
-                    }
+                for peer in bar_setters(&peers, relative_to, policy.metric.direction()) {
+                    let peer = peer.to_string();
                     if let Some(jump) = jumps
                         .of(db, *scope_kind, &peer, better, policy, now)
                         .await?
@@ -454,7 +462,11 @@ async fn run(
             });
             continue;
         }
-        if wanted == Planned::Propose && store::open_proposal(db, scope, &target).await?.is_some() {
+        // A proposal a person is reading is not overtaken by automation: once a safeguard
+        // made it a proposal, it stays one until decided.
+        if matches!(wanted, Planned::Propose | Planned::Retire)
+            && store::open_proposal(db, scope, &target).await?.is_some()
+        {
             continue;
         }
         let evidence = serde_json::json!({
@@ -622,6 +634,44 @@ pub async fn sample_ratios(
     Ok(results)
 }
 
+/// The peers whose values set a relative threshold: the best one, or those at or on
+/// the better side of the median (they hold it where it is).
+fn bar_setters<'f>(
+    peers: &[&'f Finding],
+    relative_to: super::policy::Peer,
+    direction: super::stats::Direction,
+) -> Vec<&'f str> {
+    use super::policy::Peer;
+    use super::stats::Direction;
+    // Ordered from the most to the least favourable value.
+    let mut ordered: Vec<&Finding> = peers.to_vec();
+    ordered.sort_by(|a, b| match direction {
+        Direction::HigherIsBetter => b.value.total_cmp(&a.value),
+        Direction::LowerIsBetter => a.value.total_cmp(&b.value),
+    });
+    match relative_to {
+        Peer::Best => ordered
+            .first()
+            .map(|f| f.target.as_str())
+            .into_iter()
+            .collect(),
+        Peer::Median => {
+            let values: Vec<f64> = ordered.iter().map(|f| f.value).collect();
+            let Some(median) = super::stats::median(&values) else {
+                return Vec::new();
+            };
+            ordered
+                .iter()
+                .filter(|f| match direction {
+                    Direction::HigherIsBetter => f.value >= median,
+                    Direction::LowerIsBetter => f.value <= median,
+                })
+                .map(|f| f.target.as_str())
+                .collect()
+        }
+    }
+}
+
 /// Judged events per target, day of arrival and kind, read once per (scope, window)
 /// when a retirement needs its jump checks. Arrival days, not the days events claim:
 /// a flood backdated over weeks still arrives at once.
@@ -686,22 +736,6 @@ impl Jumps {
                 .collect();
             volume_jump(&daily, window_start)
         }))
-    }
-
-    /// Targets with arrivals in the window (for the peers of a relative threshold).
-    async fn targets(
-        &mut self,
-        db: &DatabaseConnection,
-        scope: Scope,
-        policy: &PolicyDef,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StorageError> {
-        Ok(self
-            .load(db, scope, policy, now)
-            .await?
-            .keys()
-            .cloned()
-            .collect())
     }
 }
 

@@ -89,9 +89,13 @@ pub async fn put_policy(
     if !escalations.is_empty() {
         // Four eyes: a newer request replaces an older pending one for this policy.
         store::withdraw_proposals(&state.db, POLICY_SCOPE, &policy.id).await?;
+        // What it replaces, by the stored row's hash: the approval applies the change
+        // only over exactly that (compare-and-set in the approving transaction).
+        let previous_hash = store::policy_hash(&state.db, &policy.id).await?;
         let evidence = serde_json::json!({
             "policy": policy,
             "previous": previous,
+            "previous_hash": previous_hash,
             "escalations": escalations,
         });
         let id = store::insert_decision(
@@ -412,9 +416,10 @@ pub async fn act(
 }
 
 /// Applies the policy a `policy_change` decision carries and records the approval, in
-/// one transaction — only if the live policy is still the one the change was proposed
-/// against (a later edit, a deletion, or a switch to `propose` made in a hurry must not
-/// be undone by approving an older request).
+/// one transaction — only if the stored policy is still the one the change was
+/// proposed against (compare-and-set on its content hash: a later edit, a deletion, a
+/// file import, or a switch to `propose` made in a hurry is never undone by approving
+/// an older request; such a request is withdrawn).
 async fn approve_policy_change(
     state: &AppState,
     row: &DecisionRow,
@@ -425,18 +430,8 @@ async fn approve_policy_change(
         serde_json::from_str(&row.evidence).map_err(|e| Problem::internal(&e))?;
     let policy: PolicyDef =
         serde_json::from_value(evidence["policy"].clone()).map_err(|e| Problem::internal(&e))?;
+    let previous_hash = evidence["previous_hash"].as_str();
     let catalog = state.catalog().await?;
-    let live = catalog
-        .policies
-        .iter()
-        .find(|p| p.id == policy.id)
-        .map(|p| serde_json::json!(p))
-        .unwrap_or(serde_json::Value::Null);
-    if live != evidence["previous"] {
-        return Err(conflict(
-            "the policy changed since this change was proposed; propose it again against the current policy",
-        ));
-    }
     if let Some((field, message)) = policy::check(&policy, &catalog.channel_ids())
         .into_iter()
         .next()
@@ -454,7 +449,15 @@ async fn approve_policy_change(
             "someone else acted on this decision first; reload it",
         ));
     }
-    let generation = store::put_policy_in(&tx, &policy).await?;
+    let Some(generation) = store::put_policy_if(&tx, &policy, previous_hash).await? else {
+        tx.rollback()
+            .await
+            .map_err(crate::storage::StorageError::from)?;
+        store::withdraw_proposals(&state.db, POLICY_SCOPE, &policy.id).await?;
+        return Err(conflict(
+            "the policy changed since this change was proposed, so it was withdrawn; propose it again against the current policy",
+        ));
+    };
     store::reset_policy_runs(&tx, &policy.id).await?;
     tx.commit()
         .await

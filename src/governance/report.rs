@@ -164,8 +164,17 @@ pub fn build(
             } = counts;
             let money = by_group.get(&keys).cloned().unwrap_or_default();
             let sources = per_source.get(&keys);
-            let judged: i64 = sources.map_or(0, |s| s.values().sum());
-            let top = sources.and_then(|s| s.values().max().copied()).unwrap_or(0);
+            let attributed: i64 = sources.map_or(0, |s| s.values().sum());
+            // Judged events no source accounts for (stored before provenance) are one
+            // source, as governance counts them.
+            let unattributed = (counts.events() - attributed).max(0);
+            let judged = attributed + unattributed;
+            let top = sources
+                .and_then(|s| s.values().max().copied())
+                .unwrap_or(0)
+                .max(unattributed);
+            let distinct = sources.map_or(0, |s| s.values().filter(|n| **n > 0).count() as u64)
+                + u64::from(unattributed > 0);
             let (bot_events, all_events) = traffic.get(&keys).copied().unwrap_or_default();
             ReportRow {
                 group: group_by
@@ -208,7 +217,7 @@ pub fn build(
                 click_velocity_p90_secs: quantile(&keys, "click", 0.9),
                 conversion_velocity_p50_secs: quantile(&keys, "conversion", 0.5),
                 conversion_velocity_p90_secs: quantile(&keys, "conversion", 0.9),
-                sources: sources.map_or(0, |s| s.values().filter(|n| **n > 0).count() as u64),
+                sources: distinct,
                 top_source_share: ratio(top, judged),
                 bot_events,
                 bot_share: ratio(bot_events, all_events),
@@ -368,9 +377,11 @@ mod tests {
         let velocity = vec![(vec!["web".into()], "click".into(), 3, 10)];
         let provenance = Provenance {
             sources: vec![
-                (vec!["web".into()], "net:a".into(), 60),
-                (vec!["web".into()], "net:b".into(), 30),
-                (vec!["web".into()], "net:c".into(), 10),
+                // 1,104 judged events on web: 1,000 impressions, 80 clicks, 10
+                // conversions, 14 answers; 4 of them from before provenance.
+                (vec!["web".into()], "net:a".into(), 550),
+                (vec!["web".into()], "net:b".into(), 300),
+                (vec!["web".into()], "net:c".into(), 250),
             ],
             traffic: vec![
                 (vec!["web".into()], "human".into(), 100),
@@ -390,7 +401,8 @@ mod tests {
             .click_velocity_p50_secs
             .is_some_and(|v| (7.0..15.0).contains(&v)));
         assert_eq!(rows[0].click_through, None, "no impressions: no rate");
-        assert_eq!((web.sources, web.top_source_share), (3, Some(0.6)));
+        assert_eq!(web.sources, 4, "three networks and the unattributed rest");
+        assert!((web.top_source_share.unwrap() - 550.0 / 1104.0).abs() < 1e-12);
         assert_eq!((web.bot_events, web.bot_share), (25, Some(0.2)));
         assert_eq!((rows[0].sources, rows[0].bot_share), (0, None));
         let csv = to_csv(&["channel"], &rows);

@@ -648,19 +648,17 @@ pub async fn sum_arrivals<C: ConnectionTrait>(
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, chrono::NaiveDate, String, i64)>, StorageError> {
     let mut select = grouped_daily("arrivals_daily", group_by, since, until);
-    select.expr_as(dimension_expr("day"), name("arrived"));
+    // The date column itself (not text: its formatting would depend on the server).
+    select.expr_as(Expr::col(name("day")), name("arrived"));
     select.column(name("kind"));
-    select.add_group_by([dimension_expr("day"), Expr::col(name("kind"))]);
+    select.add_group_by([Expr::col(name("day")), Expr::col(name("kind"))]);
     select.expr_as(
         Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
         name("n"),
     );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
-        let day: String = row.try_get("", "arrived")?;
-        let Ok(day) = day.parse::<chrono::NaiveDate>() else {
-            continue;
-        };
+        let day: chrono::NaiveDate = row.try_get("", "arrived")?;
         rows.push((
             group_keys(&row, group_by.len())?,
             day,

@@ -390,6 +390,60 @@ pub async fn put_policy_in<C: ConnectionTrait>(
     super::bump_generation(tx).await
 }
 
+/// The content hash of a stored policy (what a change was proposed against).
+pub async fn policy_hash<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<Option<String>, StorageError> {
+    Ok(
+        super::entities::governance_policy::Entity::find_by_id(id.to_string())
+            .one(db)
+            .await?
+            .map(|row| row.content_hash),
+    )
+}
+
+/// Saves a policy only if the stored one still has `expected_hash` (`None`: only if
+/// there is none), and bumps the generation; `None` when it had changed.
+pub async fn put_policy_if<C: ConnectionTrait>(
+    tx: &C,
+    policy: &crate::governance::policy::PolicyDef,
+    expected_hash: Option<&str>,
+) -> Result<Option<u64>, StorageError> {
+    use super::entities::governance_policy::{ActiveModel, Column, Entity};
+    use sea_orm::sea_query::Expr;
+    let definition = super::to_json(policy);
+    let hash = super::content_hash(&definition);
+    let written = match expected_hash {
+        Some(expected) => {
+            Entity::update_many()
+                .col_expr(Column::Definition, Expr::value(definition))
+                .col_expr(Column::ContentHash, Expr::value(hash))
+                .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(Column::Id.eq(policy.id.clone()))
+                .filter(Column::ContentHash.eq(expected))
+                .exec(tx)
+                .await?
+                .rows_affected
+        }
+        None => {
+            Entity::insert(ActiveModel {
+                id: Set(policy.id.clone()),
+                content_hash: Set(hash),
+                definition: Set(definition),
+                updated_at: Set(Utc::now()),
+            })
+            .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
+            .exec_without_returning(tx)
+            .await?
+        }
+    };
+    if written != 1 {
+        return Ok(None);
+    }
+    Ok(Some(super::bump_generation(tx).await?))
+}
+
 /// Automatic retirements the evaluator applied since `since` (the rolling budget of
 /// the circuit breaker).
 pub async fn automatic_retirements_since<C: ConnectionTrait>(

@@ -811,13 +811,21 @@ async fn the_server_runs_the_policies_on_its_schedule() {
         )
         .expect("write policy");
     });
+    // The month is recorded first (by a node without a schedule): a scheduled run on
+    // half of it would judge that half, once for the day.
+    let recorder = spawn_app_with(Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+    seed_month(&recorder, false).await;
     let app = spawn_app_with(Options {
         content_root: Some(fixture.path().to_path_buf()),
+        database_url: Some(recorder.database_url.clone()),
         governance_evaluate_secs: 1,
         ..Options::default()
     })
     .await;
-    seed_month(&app, false).await;
     // Nobody calls the evaluator: the server's own schedule retires sms.
     let started = std::time::Instant::now();
     while sms_status(&app).await != 410 {

@@ -816,6 +816,52 @@ async fn making_automation_act_sooner_needs_a_second_person() {
         .unwrap();
     assert_problem(review, 409, "conflict", None).await;
     assert_eq!(policy_now(&app).await["mode"], "propose");
+
+    // Reviewed, then the stored policy changes by another path (a file import on
+    // another node): approving now refuses and withdraws instead of writing over it.
+    let mut eager_again = policy_now(&app).await;
+    eager_again["mode"] = json!("auto");
+    let response = app
+        .client
+        .put(&url)
+        .bearer_auth(&ana)
+        .json(&eager_again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let late_id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let late = |verb: &str, token: String| {
+        app.client
+            .post(format!(
+                "{}/v1/governance/decisions/{late_id}/{verb}",
+                app.address
+            ))
+            .bearer_auth(token)
+            .json(&json!({"comment": "ok"}))
+            .send()
+    };
+    let cy = staff_token_for("cy", &["governance"], "");
+    assert_eq!(late("review", cy).await.unwrap().status(), 200);
+    db(&app)
+        .await
+        .execute_unprepared(
+            "UPDATE governance_policies SET content_hash = 'changed-elsewhere' WHERE id = 'variant-opt-outs'",
+        )
+        .await
+        .unwrap();
+    let dee = staff_token_for("dee", &["governance_approver"], "");
+    let refused = late("approve", dee).await.unwrap();
+    assert_problem(refused, 409, "conflict", None).await;
+    assert_eq!(policy_now(&app).await["mode"], "propose", "nothing written");
+    let withdrawn = number(
+        &db(&app).await,
+        &format!("SELECT COUNT(*) FROM governance_decisions WHERE id = {late_id} AND status = 'withdrawn'"),
+    )
+    .await;
+    assert_eq!(withdrawn, 1);
 }
 
 #[tokio::test]
