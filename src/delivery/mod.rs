@@ -332,6 +332,7 @@ pub struct CohortAnswer {
     responses(
         (status = 200, description = "The cohort key", body = CohortAnswer),
         (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cohort_context(

@@ -248,8 +248,9 @@ async fn log_link_event(
     tag = "engagement",
     params(("token" = String, Path, description = "Link token from a content answer's `tracking.links`")),
     responses(
-        (status = 302, description = "To the variant's link"),
+        (status = 302, description = "To the variant's link (an expired token still redirects; it logs nothing)"),
         (status = 400, description = "Not a link token Tailor signed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The variant or its link no longer exists", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -304,6 +305,7 @@ const PIXEL: &[u8] = &[
     responses(
         (status = 200, description = "A 1×1 GIF, never cached", content_type = "image/gif"),
         (status = 400, description = "Not an open token Tailor signed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn open_pixel(

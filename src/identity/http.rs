@@ -204,6 +204,7 @@ impl From<&IdentifyOutcome> for IdentifyAnswer {
         (status = 200, description = "The person after the call", body = IdentifyAnswer),
         (status = 400, description = "Bad input, naming the field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid server key or staff token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A staff token without the `identify` scope", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Two different strong identifiers of one type: not merged, recorded", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
