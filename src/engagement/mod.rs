@@ -563,19 +563,26 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// How many events of `kind` these counts hold.
+    pub fn of(&self, kind: EvidenceKind) -> i64 {
+        match kind {
+            EvidenceKind::Impression => self.impressions,
+            EvidenceKind::View => self.views,
+            EvidenceKind::Click => self.clicks,
+            EvidenceKind::Conversion => self.conversions,
+            EvidenceKind::Dismiss => self.dismissals,
+            EvidenceKind::OptIn => self.opt_ins,
+            EvidenceKind::OptOut => self.opt_outs,
+            EvidenceKind::Share => self.shares,
+            EvidenceKind::Csat => self.csat_count,
+            EvidenceKind::Nps => self.nps_count,
+            EvidenceKind::Ces => self.ces_count,
+        }
+    }
+
     /// Judged events these counts hold (feedback answers counted once each).
     pub fn events(&self) -> i64 {
-        self.impressions
-            + self.views
-            + self.clicks
-            + self.conversions
-            + self.dismissals
-            + self.opt_ins
-            + self.opt_outs
-            + self.shares
-            + self.csat_count
-            + self.nps_count
-            + self.ces_count
+        EvidenceKind::ALL.into_iter().map(|k| self.of(k)).sum()
     }
 
     /// Adds another group's counts to these.
@@ -661,12 +668,79 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Rollup {
     rollup
 }
 
-/// What a source contributed, by the kind that governance reads: the event kind, or
-/// for feedback the survey kind (`csat`, `nps`, `ces`).
-pub fn evidence_kind(event: &NewEvent) -> &'static str {
-    match (&event.kind, &event.feedback) {
-        (EventKind::Feedback, Some(f)) => f.kind.as_str(),
-        (kind, _) => kind.as_str(),
+/// What an event contributes as evidence, as governance reads it: its kind, with
+/// feedback split by survey (`csat`, `nps`, `ces`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EvidenceKind {
+    Impression,
+    View,
+    Click,
+    Conversion,
+    Dismiss,
+    OptIn,
+    OptOut,
+    Share,
+    Csat,
+    Nps,
+    Ces,
+}
+
+impl EvidenceKind {
+    pub const ALL: [EvidenceKind; 11] = [
+        EvidenceKind::Impression,
+        EvidenceKind::View,
+        EvidenceKind::Click,
+        EvidenceKind::Conversion,
+        EvidenceKind::Dismiss,
+        EvidenceKind::OptIn,
+        EvidenceKind::OptOut,
+        EvidenceKind::Share,
+        EvidenceKind::Csat,
+        EvidenceKind::Nps,
+        EvidenceKind::Ces,
+    ];
+
+    /// The event's evidence kind; `None` for feedback without an answer (which
+    /// validation never lets through, and the rollups would not count either).
+    pub fn of(event: &NewEvent) -> Option<EvidenceKind> {
+        Some(match (event.kind, &event.feedback) {
+            (EventKind::Feedback, Some(f)) => match f.kind {
+                FeedbackKind::Csat => EvidenceKind::Csat,
+                FeedbackKind::Nps => EvidenceKind::Nps,
+                FeedbackKind::Ces => EvidenceKind::Ces,
+            },
+            (EventKind::Impression, _) => EvidenceKind::Impression,
+            (EventKind::View, _) => EvidenceKind::View,
+            (EventKind::Click, _) => EvidenceKind::Click,
+            (EventKind::Conversion, _) => EvidenceKind::Conversion,
+            (EventKind::Dismiss, _) => EvidenceKind::Dismiss,
+            (EventKind::OptIn, _) => EvidenceKind::OptIn,
+            (EventKind::OptOut, _) => EvidenceKind::OptOut,
+            (EventKind::Share, _) => EvidenceKind::Share,
+            (EventKind::Feedback, None) => return None,
+        })
+    }
+
+    /// As stored in `source_daily.kind` and `arrivals_daily.kind`: the event kind's
+    /// name, or the survey's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Impression => EventKind::Impression.as_str(),
+            EvidenceKind::View => EventKind::View.as_str(),
+            EvidenceKind::Click => EventKind::Click.as_str(),
+            EvidenceKind::Conversion => EventKind::Conversion.as_str(),
+            EvidenceKind::Dismiss => EventKind::Dismiss.as_str(),
+            EvidenceKind::OptIn => EventKind::OptIn.as_str(),
+            EvidenceKind::OptOut => EventKind::OptOut.as_str(),
+            EvidenceKind::Share => EventKind::Share.as_str(),
+            EvidenceKind::Csat => FeedbackKind::Csat.as_str(),
+            EvidenceKind::Nps => FeedbackKind::Nps.as_str(),
+            EvidenceKind::Ces => FeedbackKind::Ces.as_str(),
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EvidenceKind> {
+        EvidenceKind::ALL.into_iter().find(|k| k.as_str() == value)
     }
 }
 
@@ -676,13 +750,11 @@ pub fn source_counts<'a>(
 ) -> HashMap<(RollupKey, String, &'static str), i64> {
     let mut counts = HashMap::new();
     for event in events.into_iter().filter(|e| e.traffic.is_judged()) {
-        *counts
-            .entry((
-                RollupKey::of(event),
-                event.source.clone(),
-                evidence_kind(event),
-            ))
-            .or_default() += 1;
+        if let Some(kind) = EvidenceKind::of(event) {
+            *counts
+                .entry((RollupKey::of(event), event.source.clone(), kind.as_str()))
+                .or_default() += 1;
+        }
     }
     counts
 }
@@ -699,7 +771,9 @@ pub fn arrival_counts<'a>(
             day: arrived,
             ..RollupKey::of(event)
         };
-        *counts.entry((key, evidence_kind(event))).or_default() += 1;
+        if let Some(kind) = EvidenceKind::of(event) {
+            *counts.entry((key, kind.as_str())).or_default() += 1;
+        }
     }
     counts
 }
@@ -775,23 +849,38 @@ mod tests {
         )
     }
 
-    fn parse_with(value: serde_json::Value, traffic: TrafficClass) -> Result<NewEvent, Rejection> {
-        let signer = signer();
-        let names = SourceNamer::new(b"engagement-tests");
-        let ctx = EventContext {
-            signer: &signer,
+    /// A batch's context in these tests: `visitor-1` from the network `net:test`.
+    fn context<'a>(
+        signer: &'a Signer,
+        names: &'a SourceNamer,
+        person_keys: &'a HashMap<String, String>,
+        server_key: Option<&'a str>,
+        traffic: TrafficClass,
+    ) -> EventContext<'a> {
+        EventContext {
+            signer,
             now: NOW.parse().unwrap(),
             batch_person: Some("visitor-1"),
-            person_keys: &std::collections::HashMap::new(),
+            person_keys,
             verified_person: None,
             origin: Origin {
                 network: "net:test",
-                server_key: None,
+                server_key,
                 traffic,
-                names: &names,
+                names,
             },
-        };
-        parse_event(0, &value, &ctx)
+        }
+    }
+
+    fn parse_with(value: serde_json::Value, traffic: TrafficClass) -> Result<NewEvent, Rejection> {
+        let signer = signer();
+        let names = SourceNamer::new(b"engagement-tests");
+        let nobody_known = HashMap::new();
+        parse_event(
+            0,
+            &value,
+            &context(&signer, &names, &nobody_known, None, traffic),
+        )
     }
 
     fn parse(value: serde_json::Value) -> Result<NewEvent, Rejection> {
@@ -802,21 +891,9 @@ mod tests {
     fn only_a_vouched_for_person_is_a_source_of_their_own() {
         let signer = signer();
         let names = SourceNamer::new(b"engagement-tests");
-        let known = std::collections::HashMap::from([("known-1".to_string(), "p:42".to_string())]);
+        let known = HashMap::from([("known-1".to_string(), "p:42".to_string())]);
         let source = |anonymous_id: &str, server_key: Option<&str>| {
-            let ctx = EventContext {
-                signer: &signer,
-                now: NOW.parse().unwrap(),
-                batch_person: None,
-                person_keys: &known,
-                verified_person: None,
-                origin: Origin {
-                    network: "net:relay",
-                    server_key,
-                    traffic: TrafficClass::Unknown,
-                    names: &names,
-                },
-            };
+            let ctx = context(&signer, &names, &known, server_key, TrafficClass::Unknown);
             let event = serde_json::json!({"event_id": "e", "type": "click",
                 "tracking_token": token(&signer), "anonymous_id": anonymous_id});
             parse_event(0, &event, &ctx).unwrap().source
@@ -827,7 +904,7 @@ mod tests {
         // network's.
         assert_eq!(source("made-up-1", Some("key:k")), "key:k");
         assert_eq!(source("made-up-2", Some("key:k")), "key:k");
-        assert_eq!(source("known-1", None), "net:relay");
+        assert_eq!(source("known-1", None), "net:test");
     }
 
     #[test]

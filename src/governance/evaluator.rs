@@ -85,13 +85,13 @@ struct States {
 async fn states(db: &DatabaseConnection) -> Result<States, StorageError> {
     let (content, _) = storage::load_content(db).await?;
     Ok(States {
-        content: content.clone(),
         channels: content
             .channels
             .iter()
             .map(|c| (c.id.clone(), c.state))
             .collect(),
         variants: store::states(db, "variant").await?.into_iter().collect(),
+        content,
     })
 }
 
@@ -110,7 +110,8 @@ impl States {
     }
 }
 
-/// The window's engagement per policy, leaving out what is already retired.
+/// The window's engagement per policy, leaving out what is already retired. Policies
+/// with the same scope and window share one read of the rollups.
 async fn observe(
     db: &DatabaseConnection,
     policies: &[PolicyDef],
@@ -118,65 +119,82 @@ async fn observe(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, Vec<Observation>>, StorageError> {
     let until = now.date_naive();
+    let mut read: BTreeMap<(Scope, u32), Vec<Observation>> = BTreeMap::new();
     let mut observations = BTreeMap::new();
     for policy in policies {
-        let since = until - chrono::Duration::days(i64::from(policy.window_days) - 1);
-        let group: &[&str] = match policy.scope {
-            Scope::Channel => &["channel"],
-            Scope::Variant => &["placement", "variant"],
-        };
-        let split = |keys: &[String]| match policy.scope {
-            Scope::Channel => (keys[0].clone(), String::new()),
-            Scope::Variant => (keys[1].clone(), keys[0].clone()),
-        };
-        let mut by_target: BTreeMap<(String, String), Observation> = BTreeMap::new();
-        for sum in sum_rollups(db, group, since, until).await? {
-            let (target, peer_group) = split(&sum.keys);
-            by_target.insert(
-                (peer_group.clone(), target.clone()),
-                Observation {
-                    target,
-                    peer_group,
-                    counts: sum.counts,
-                    revenue_minor: BTreeMap::new(),
-                    sources: Default::default(),
-                    bot_events: 0,
-                },
-            );
+        let key = (policy.scope, policy.window_days);
+        if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(key) {
+            let since = until - chrono::Duration::days(i64::from(policy.window_days) - 1);
+            slot.insert(observe_window(db, policy.scope, since, until).await?);
         }
-        for (keys, currency, amount) in sum_revenue(db, group, since, until).await? {
-            let (target, peer_group) = split(&keys);
-            if let Some(o) = by_target.get_mut(&(peer_group, target)) {
-                *o.revenue_minor.entry(currency).or_default() += amount;
-            }
-        }
-        for (keys, source, kind, events) in sum_sources(db, group, since, until).await? {
-            let (target, peer_group) = split(&keys);
-            if let (Some(o), Some(kind)) = (
-                by_target.get_mut(&(peer_group, target)),
-                EvidenceKind::parse(&kind),
-            ) {
-                o.sources.add(&source, kind, events);
-            }
-        }
-        for o in by_target.values_mut() {
-            o.sources.attribute_rest(&o.counts);
-        }
-        for (keys, class, events) in sum_traffic(db, group, since, until).await? {
-            let (target, peer_group) = split(&keys);
-            if let Some(o) = by_target.get_mut(&(peer_group, target)) {
-                if class == crate::engagement::TrafficClass::Bot.as_str() {
-                    o.bot_events += events;
-                }
-            }
-        }
-        let targets: Vec<Observation> = by_target
-            .into_values()
+        let targets: Vec<Observation> = read[&key]
+            .iter()
             .filter(|o| !states.retired(policy.scope, &o.target))
+            .cloned()
             .collect();
         observations.insert(policy.id.clone(), targets);
     }
     Ok(observations)
+}
+
+/// Every target's engagement over `[since, until]`: judged counts, revenue, who
+/// produced them, and the bot events left out of them.
+async fn observe_window(
+    db: &DatabaseConnection,
+    scope: Scope,
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> Result<Vec<Observation>, StorageError> {
+    let group: &[&str] = match scope {
+        Scope::Channel => &["channel"],
+        Scope::Variant => &["placement", "variant"],
+    };
+    let split = |keys: &[String]| match scope {
+        Scope::Channel => (keys[0].clone(), String::new()),
+        Scope::Variant => (keys[1].clone(), keys[0].clone()),
+    };
+    let mut by_target: BTreeMap<(String, String), Observation> = BTreeMap::new();
+    for sum in sum_rollups(db, group, since, until).await? {
+        let (target, peer_group) = split(&sum.keys);
+        by_target.insert(
+            (peer_group.clone(), target.clone()),
+            Observation {
+                target,
+                peer_group,
+                counts: sum.counts,
+                revenue_minor: BTreeMap::new(),
+                sources: Default::default(),
+                bot_events: 0,
+            },
+        );
+    }
+    for (keys, currency, amount) in sum_revenue(db, group, since, until).await? {
+        let (target, peer_group) = split(&keys);
+        if let Some(o) = by_target.get_mut(&(peer_group, target)) {
+            *o.revenue_minor.entry(currency).or_default() += amount;
+        }
+    }
+    for (keys, source, kind, events) in sum_sources(db, group, since, until).await? {
+        let (target, peer_group) = split(&keys);
+        if let (Some(o), Some(kind)) = (
+            by_target.get_mut(&(peer_group, target)),
+            EvidenceKind::parse(&kind),
+        ) {
+            o.sources.add(&source, kind, events);
+        }
+    }
+    for o in by_target.values_mut() {
+        o.sources.attribute_rest(&o.counts);
+    }
+    for (keys, class, events) in sum_traffic(db, group, since, until).await? {
+        let (target, peer_group) = split(&keys);
+        if let Some(o) = by_target.get_mut(&(peer_group, target)) {
+            if class == crate::engagement::TrafficClass::Bot.as_str() {
+                o.bot_events += events;
+            }
+        }
+    }
+    Ok(by_target.into_values().collect())
 }
 
 /// One evaluation. `dry_run` judges and reports what would happen, writing nothing.

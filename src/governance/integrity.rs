@@ -23,73 +23,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::policy::Metric;
 
-/// What a source contributed, as governance reads it: the event kinds, with feedback
-/// split by survey.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EvidenceKind {
-    Impression,
-    View,
-    Click,
-    Conversion,
-    Dismiss,
-    OptIn,
-    OptOut,
-    Share,
-    Csat,
-    Nps,
-    Ces,
-}
-
-impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 11] = [
-        EvidenceKind::Impression,
-        EvidenceKind::View,
-        EvidenceKind::Click,
-        EvidenceKind::Conversion,
-        EvidenceKind::Dismiss,
-        EvidenceKind::OptIn,
-        EvidenceKind::OptOut,
-        EvidenceKind::Share,
-        EvidenceKind::Csat,
-        EvidenceKind::Nps,
-        EvidenceKind::Ces,
-    ];
-
-    /// As stored in `source_daily.kind` (see `engagement::evidence_kind`).
-    pub fn parse(value: &str) -> Option<EvidenceKind> {
-        Some(match value {
-            "impression" => EvidenceKind::Impression,
-            "view" => EvidenceKind::View,
-            "click" => EvidenceKind::Click,
-            "conversion" => EvidenceKind::Conversion,
-            "dismiss" => EvidenceKind::Dismiss,
-            "opt_in" => EvidenceKind::OptIn,
-            "opt_out" => EvidenceKind::OptOut,
-            "share" => EvidenceKind::Share,
-            "csat" => EvidenceKind::Csat,
-            "nps" => EvidenceKind::Nps,
-            "ces" => EvidenceKind::Ces,
-            _ => return None,
-        })
-    }
-}
-
-/// How many events of `kind` judged rollup counts hold.
-pub fn count_of(counts: &crate::engagement::Counts, kind: EvidenceKind) -> i64 {
-    match kind {
-        EvidenceKind::Impression => counts.impressions,
-        EvidenceKind::View => counts.views,
-        EvidenceKind::Click => counts.clicks,
-        EvidenceKind::Conversion => counts.conversions,
-        EvidenceKind::Dismiss => counts.dismissals,
-        EvidenceKind::OptIn => counts.opt_ins,
-        EvidenceKind::OptOut => counts.opt_outs,
-        EvidenceKind::Share => counts.shares,
-        EvidenceKind::Csat => counts.csat_count,
-        EvidenceKind::Nps => counts.nps_count,
-        EvidenceKind::Ces => counts.ces_count,
-    }
-}
+pub use crate::engagement::EvidenceKind;
 
 /// The source judged events without a recorded source are counted under (events stored
 /// before provenance existed): one source, so they can never carry a verdict alone.
@@ -176,7 +110,7 @@ impl SourceEvidence {
     /// before provenance) under [`UNATTRIBUTED`], so old evidence is one source.
     pub fn attribute_rest(&mut self, counts: &crate::engagement::Counts) {
         for kind in EvidenceKind::ALL {
-            let rest = count_of(counts, kind) - self.total(kind);
+            let rest = counts.of(kind) - self.total(kind);
             if rest > 0 {
                 self.add(UNATTRIBUTED, kind, rest);
             }

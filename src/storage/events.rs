@@ -558,6 +558,33 @@ fn grouped_daily(
     select
 }
 
+/// [`grouped_daily`] also grouped by the table's own `columns`, with `SUM(summed) AS n`:
+/// the shape of every query over a rollup with keys beyond the decision's.
+fn grouped_sum(
+    table: &str,
+    group_by: &[&str],
+    columns: &[&str],
+    summed: &str,
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> sea_orm::sea_query::SelectStatement {
+    let mut select = grouped_daily(table, group_by, since, until);
+    for column in columns {
+        select.column(name(column));
+        select.add_group_by([Expr::col(name(column))]);
+    }
+    select.expr_as(
+        Func::cast_as(Func::sum(Expr::col(name(summed))), name("BIGINT")),
+        name("n"),
+    );
+    select
+}
+
+/// The `n` of a [`grouped_sum`] row (a group of no rows sums to NULL: 0).
+fn sum_of(row: &sea_orm::QueryResult) -> Result<i64, StorageError> {
+    Ok(row.try_get::<Option<i64>>("", "n")?.unwrap_or(0))
+}
+
 /// The group's dimension values (`k0`, `k1`, ...) of a grouped row.
 fn group_keys(row: &sea_orm::QueryResult, count: usize) -> Result<Vec<String>, StorageError> {
     (0..count)
@@ -620,12 +647,13 @@ pub async fn sum_sources<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, String, i64)>, StorageError> {
-    let mut select = grouped_daily("source_daily", group_by, since, until);
-    select.columns([name("source"), name("kind")]);
-    select.add_group_by([Expr::col(name("source")), Expr::col(name("kind"))]);
-    select.expr_as(
-        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
-        name("n"),
+    let select = grouped_sum(
+        "source_daily",
+        group_by,
+        &["source", "kind"],
+        "events",
+        since,
+        until,
     );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
@@ -633,7 +661,7 @@ pub async fn sum_sources<C: ConnectionTrait>(
             group_keys(&row, group_by.len())?,
             row.try_get::<String>("", "source")?,
             row.try_get::<String>("", "kind")?,
-            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+            sum_of(&row)?,
         ));
     }
     Ok(rows)
@@ -647,23 +675,22 @@ pub async fn sum_arrivals<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, chrono::NaiveDate, String, i64)>, StorageError> {
-    let mut select = grouped_daily("arrivals_daily", group_by, since, until);
     // The date column itself (not text: its formatting would depend on the server).
-    select.expr_as(Expr::col(name("day")), name("arrived"));
-    select.column(name("kind"));
-    select.add_group_by([Expr::col(name("day")), Expr::col(name("kind"))]);
-    select.expr_as(
-        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
-        name("n"),
+    let select = grouped_sum(
+        "arrivals_daily",
+        group_by,
+        &["day", "kind"],
+        "events",
+        since,
+        until,
     );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
-        let day: chrono::NaiveDate = row.try_get("", "arrived")?;
         rows.push((
             group_keys(&row, group_by.len())?,
-            day,
+            row.try_get::<chrono::NaiveDate>("", "day")?,
             row.try_get::<String>("", "kind")?,
-            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+            sum_of(&row)?,
         ));
     }
     Ok(rows)
@@ -677,19 +704,20 @@ pub async fn sum_traffic<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, i64)>, StorageError> {
-    let mut select = grouped_daily("traffic_daily", group_by, since, until);
-    select.column(name("traffic"));
-    select.add_group_by([Expr::col(name("traffic"))]);
-    select.expr_as(
-        Func::cast_as(Func::sum(Expr::col(name("events"))), name("BIGINT")),
-        name("n"),
+    let select = grouped_sum(
+        "traffic_daily",
+        group_by,
+        &["traffic"],
+        "events",
+        since,
+        until,
     );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
         rows.push((
             group_keys(&row, group_by.len())?,
             row.try_get::<String>("", "traffic")?,
-            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+            sum_of(&row)?,
         ));
     }
     Ok(rows)
@@ -702,20 +730,20 @@ pub async fn sum_revenue<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, i64)>, StorageError> {
-    let mut select = grouped_daily("revenue_daily", group_by, since, until);
-    select.column(name("currency"));
-    select.add_group_by([Expr::col(name("currency"))]);
-    select.expr_as(
-        Func::cast_as(Func::sum(Expr::col(name("amount_minor"))), name("BIGINT")),
-        name("amount"),
+    let select = grouped_sum(
+        "revenue_daily",
+        group_by,
+        &["currency"],
+        "amount_minor",
+        since,
+        until,
     );
     let mut sums = Vec::new();
     for row in db.query_all(&select).await? {
-        let keys = group_keys(&row, group_by.len())?;
         sums.push((
-            keys,
+            group_keys(&row, group_by.len())?,
             row.try_get::<String>("", "currency")?,
-            row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0),
+            sum_of(&row)?,
         ));
     }
     Ok(sums)
@@ -728,21 +756,21 @@ pub async fn sum_velocity<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, i16, i64)>, StorageError> {
-    let mut select = grouped_daily("velocity_daily", group_by, since, until);
-    select.columns([name("outcome"), name("bucket")]);
-    select.add_group_by([Expr::col(name("outcome")), Expr::col(name("bucket"))]);
-    select.expr_as(
-        Func::cast_as(Func::sum(Expr::col(name("count"))), name("BIGINT")),
-        name("n"),
+    let select = grouped_sum(
+        "velocity_daily",
+        group_by,
+        &["outcome", "bucket"],
+        "count",
+        since,
+        until,
     );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
-        let keys = group_keys(&row, group_by.len())?;
         rows.push((
-            keys,
+            group_keys(&row, group_by.len())?,
             row.try_get::<String>("", "outcome")?,
             row.try_get::<i16>("", "bucket")?,
-            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+            sum_of(&row)?,
         ));
     }
     Ok(rows)

@@ -1,32 +1,9 @@
 use std::collections::HashSet;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::*;
-
-async fn db(app: &TestApp) -> DatabaseConnection {
-    Database::connect(&app.database_url)
-        .await
-        .expect("connect to the test database")
-}
-
-/// The first column of the first row, as i64.
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .expect(sql)
-        .expect("a row");
-    // PostgreSQL answers COUNT as BIGINT but a SMALLINT column as i16.
-    row.try_get_by_index::<i64>(0)
-        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-        .or_else(|_| row.try_get_by_index::<i16>(0).map(i64::from))
-        .expect("an integer")
-}
 
 async fn tracking_token(app: &TestApp, path: &str) -> String {
     let body = app.json(path).await;
@@ -85,24 +62,24 @@ async fn events_are_stored_once_and_rolled_up() {
         json!({"accepted": 0, "duplicates": 6, "rejected": []})
     );
 
-    let db = db(&app).await;
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM events").await, 5);
+    let db = app.db().await;
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events").await, 5);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM events WHERE placement = 'home.hero' AND channel = 'sms' AND locale = 'fr' AND person_key = 'anon:shopper-1'").await,
+        scalar(&db, "SELECT COUNT(*) FROM events WHERE placement = 'home.hero' AND channel = 'sms' AND locale = 'fr' AND person_key = 'anon:shopper-1'").await,
         5,
         "the decision comes from the token, the person from the batch"
     );
     let daily = "FROM engagement_daily WHERE placement = 'home.hero' AND variant = 'home-hero-default' AND channel = 'sms' AND device = 'mobile' AND locale = 'fr'";
-    assert_eq!(count(&db, &format!("SELECT impressions {daily}")).await, 1);
-    assert_eq!(count(&db, &format!("SELECT clicks {daily}")).await, 1);
-    assert_eq!(count(&db, &format!("SELECT conversions {daily}")).await, 1);
+    assert_eq!(scalar(&db, &format!("SELECT impressions {daily}")).await, 1);
+    assert_eq!(scalar(&db, &format!("SELECT clicks {daily}")).await, 1);
+    assert_eq!(scalar(&db, &format!("SELECT conversions {daily}")).await, 1);
     assert_eq!(
-        count(&db, &format!("SELECT nps_promoters {daily}")).await,
+        scalar(&db, &format!("SELECT nps_promoters {daily}")).await,
         1
     );
-    assert_eq!(count(&db, &format!("SELECT csat_sum {daily}")).await, 4);
+    assert_eq!(scalar(&db, &format!("SELECT csat_sum {daily}")).await, 4);
     assert_eq!(
-        count(
+        scalar(
             &db,
             "SELECT amount_minor FROM revenue_daily WHERE currency = 'EUR'"
         )
@@ -111,7 +88,7 @@ async fn events_are_stored_once_and_rolled_up() {
     );
     // Impression → click took 60 s (bucket 5: 31–62 s); → conversion 90 s (bucket 6).
     assert_eq!(
-        count(
+        scalar(
             &db,
             "SELECT bucket FROM velocity_daily WHERE outcome = 'click'"
         )
@@ -119,7 +96,7 @@ async fn events_are_stored_once_and_rolled_up() {
         5
     );
     assert_eq!(
-        count(
+        scalar(
             &db,
             "SELECT bucket FROM velocity_daily WHERE outcome = 'conversion'"
         )
@@ -188,7 +165,7 @@ async fn bad_events_are_rejected_by_index_and_field_and_the_rest_is_kept() {
         ]
     );
     assert_eq!(
-        count(&db(&app).await, "SELECT COUNT(*) FROM events").await,
+        scalar(&app.db().await, "SELECT COUNT(*) FROM events").await,
         2
     );
 }
@@ -251,8 +228,8 @@ async fn batches_have_limits_and_beacons_send_text_plain() {
         1
     );
     assert_eq!(
-        count(
-            &db(&app).await,
+        scalar(
+            &app.db().await,
             "SELECT COUNT(*) FROM events WHERE person_key = 'anon:visitor-9'"
         )
         .await,
@@ -268,7 +245,7 @@ async fn an_unavailable_database_gets_503_never_202() {
         "/v1/content/home.hero?channel=web&device=desktop&locale=en",
     )
     .await;
-    let db = db(&app).await;
+    let db = app.db().await;
     db.execute_unprepared("ALTER TABLE events RENAME TO events_elsewhere")
         .await
         .unwrap();
@@ -286,7 +263,7 @@ async fn an_unavailable_database_gets_503_never_202() {
         response.json::<serde_json::Value>().await.unwrap()["accepted"],
         1
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM events").await, 1);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events").await, 1);
 }
 
 #[tokio::test]
@@ -326,12 +303,12 @@ async fn tracked_links_redirect_to_the_variants_link_and_count_clicks_and_opens(
     assert!(header(&open, "cache-control").contains("no-store"));
     assert!(open.bytes().await.unwrap().starts_with(b"GIF89a"));
 
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click' AND link = 'cta' AND person_key = 'anon:reader-1' AND channel = 'email'").await,
+        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click' AND link = 'cta' AND person_key = 'anon:reader-1' AND channel = 'email'").await,
         1
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'impression' AND person_key = 'anon:reader-1'").await, 1);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'impression' AND person_key = 'anon:reader-1'").await, 1);
 
     // A tampered token is refused, never redirected.
     let token = link.rsplit('/').next().unwrap();
@@ -437,6 +414,6 @@ async fn a_second_node_sees_the_cap_and_the_duplicate_from_the_database() {
     let ids: HashSet<&str> = ["seen-on-first"].into();
     assert_eq!(
         ids.len(),
-        count(&db(&first).await, "SELECT COUNT(*) FROM events").await as usize
+        scalar(&first.db().await, "SELECT COUNT(*) FROM events").await as usize
     );
 }

@@ -638,24 +638,9 @@ mode = "auto"
 "#;
     let (app, _fixture) = app_with_policy(policy.to_string()).await;
     // Tracking tokens for both variants of the push hero (a 70/30 split).
-    let mut tokens = std::collections::BTreeMap::new();
-    for i in 0..200 {
-        let body: serde_json::Value = app
-            .get_with(
-                "/v1/content/home.hero?channel=push&locale=en",
-                &[("X-Anonymous-Id", &format!("v{i}"))],
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        tokens
-            .entry(body["variant"]["id"].as_str().unwrap().to_string())
-            .or_insert_with(|| body["tracking_token"].as_str().unwrap().to_string());
-        if tokens.len() == 2 {
-            break;
-        }
-    }
+    let tokens = app
+        .variant_tokens("/v1/content/home.hero?channel=push&locale=en", 2)
+        .await;
     // Impressions follow the 70/30 split (anything else is a sample-ratio mismatch,
     // which holds automatic action); spring-b's click-through is a thirtieth of default's.
     let mut events = Vec::new();

@@ -93,6 +93,28 @@ pub fn replace_in(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).expect("write fixture file");
 }
 
+/// The first column of the first row an SQL statement answers, as a whole number
+/// (PostgreSQL answers COUNT as BIGINT, a SMALLINT column as i16, a SUM of nothing as
+/// NULL: 0).
+pub async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .expect(sql)
+        .expect("a row");
+    row.try_get_by_index::<i64>(0)
+        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+        .or_else(|_| row.try_get_by_index::<i16>(0).map(i64::from))
+        .or_else(|_| {
+            row.try_get_by_index::<Option<i64>>(0)
+                .map(|v| v.unwrap_or(0))
+        })
+        .expect("an integer")
+}
+
 /// A new, empty database for one test.
 pub async fn fresh_database(dir: &Path) -> String {
     match std::env::var("DATABASE_URL") {
@@ -177,6 +199,61 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// A connection to the app's database, to check what it stored.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// `GET` with a staff token of these roles, expecting `200`; the JSON answer.
+    pub async fn staff_json(&self, path: &str, roles: &[&str]) -> serde_json::Value {
+        let response = self
+            .get_with(
+                path,
+                &[(
+                    "Authorization",
+                    &format!("Bearer {}", staff_token(roles, "")),
+                )],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json body")
+    }
+
+    /// A tracking token per variant a placement answers with, asking as different
+    /// anonymous visitors until `variants` distinct ones have answered.
+    pub async fn variant_tokens(
+        &self,
+        path: &str,
+        variants: usize,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut tokens = std::collections::BTreeMap::new();
+        for i in 0..400 {
+            let body: serde_json::Value = self
+                .get_with(path, &[("X-Anonymous-Id", &format!("visitor-{i}"))])
+                .await
+                .json()
+                .await
+                .expect("json body");
+            tokens
+                .entry(
+                    body["variant"]["id"]
+                        .as_str()
+                        .expect("a variant")
+                        .to_string(),
+                )
+                .or_insert_with(|| body["tracking_token"].as_str().unwrap_or("").to_string());
+            if tokens.len() == variants {
+                return tokens;
+            }
+        }
+        panic!(
+            "{path} answered with {} variants, not {variants}",
+            tokens.len()
+        );
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{}", self.address, path))

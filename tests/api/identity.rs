@@ -17,23 +17,6 @@ async fn person(app: &TestApp, id: &str) -> serde_json::Value {
     response.json().await.expect("json")
 }
 
-/// One number from SQL (a `COUNT(*) AS n`), read straight from the database.
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
-
 fn identifiers(person: &serde_json::Value) -> Vec<String> {
     let mut ids: Vec<String> = person["identifiers"]
         .as_array()
@@ -77,15 +60,19 @@ async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
     let state = "SELECT (SELECT COUNT(*) FROM identity_links) * 1000000 \
                  + (SELECT COUNT(*) FROM identifiers) * 1000 \
                  + (SELECT COUNT(*) FROM person_traits) AS n";
-    let before = count(&app, state).await;
+    let before = scalar(&app.db().await, state).await;
     let updated = format!("SELECT COUNT(*) AS n FROM people WHERE updated_at = (SELECT updated_at FROM people WHERE id = '{person_id}')");
     let again = app.identified(body).await;
     assert_eq!(
-        count(&app, state).await,
+        scalar(&app.db().await, state).await,
         before,
         "no rows added by the repeat"
     );
-    assert_eq!(count(&app, &updated).await, 1, "updated_at untouched");
+    assert_eq!(
+        scalar(&app.db().await, &updated).await,
+        1,
+        "updated_at untouched"
+    );
     assert_eq!(again["person_id"], person_id.as_str());
     assert_eq!(again["changed"], false, "{again}");
     assert_eq!(again["linked"], 0);
@@ -745,14 +732,18 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         "people",
     ] {
         assert_eq!(
-            count(&app, &format!("SELECT COUNT(*) AS n FROM {table}")).await,
+            scalar(
+                &app.db().await,
+                &format!("SELECT COUNT(*) AS n FROM {table}")
+            )
+            .await,
             0,
             "{table}"
         );
     }
     assert_eq!(
-        count(
-            &app,
+        scalar(
+            &app.db().await,
             "SELECT COUNT(*) AS n FROM identity_merges WHERE identifiers NOT LIKE '%erased%'"
         )
         .await,
@@ -1037,8 +1028,8 @@ async fn erasure_racing_identify_leaves_no_orphans() {
         assert!(attached.iter().all(|r| r.status() == 200));
     }
     assert_eq!(
-        count(
-            &app,
+        scalar(
+            &app.db().await,
             "SELECT COUNT(*) AS n FROM identifiers WHERE person_id NOT IN (SELECT id FROM people)"
         )
         .await,
@@ -1046,7 +1037,7 @@ async fn erasure_racing_identify_leaves_no_orphans() {
         "every identifier belongs to a person that exists"
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) AS n FROM person_traits WHERE person_id NOT IN (SELECT id FROM people)").await,
+        scalar(&app.db().await, "SELECT COUNT(*) AS n FROM person_traits WHERE person_id NOT IN (SELECT id FROM people)").await,
         0
     );
     // And the graph still works for those identifiers.
@@ -1088,8 +1079,8 @@ async fn long_identifiers_fit_every_key() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 1, "{body}");
     assert_eq!(
-        count(
-            &app,
+        scalar(
+            &app.db().await,
             "SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'customer_id#%'"
         )
         .await,

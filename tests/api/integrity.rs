@@ -2,35 +2,13 @@
 //! genuine evidence still does. Provenance, the evidence gate, sample-ratio mismatch,
 //! the circuit breakers, token expiry, rate limits and four eyes on automation.
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::*;
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-
-async fn db(app: &TestApp) -> sea_orm::DatabaseConnection {
-    Database::connect(&app.database_url).await.expect("db")
-}
-
-async fn number(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .expect(sql)
-        .expect("a row");
-    row.try_get_by_index::<i64>(0)
-        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-        .or_else(|_| {
-            row.try_get_by_index::<Option<i64>>(0)
-                .map(|v| v.unwrap_or(0))
-        })
-        .expect("an integer")
-}
 
 async fn evaluate(app: &TestApp) -> serde_json::Value {
     let response = app
@@ -54,18 +32,7 @@ fn finding<'a>(report: &'a serde_json::Value, policy: &str, target: &str) -> &'a
 }
 
 async fn variant_state(app: &TestApp, variant: &str) -> String {
-    let states: serde_json::Value = app
-        .get_with(
-            "/v1/governance/states",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", staff_token(&["analyst"], "")),
-            )],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let states = app.staff_json("/v1/governance/states", &["analyst"]).await;
     states["variants"]
         .as_array()
         .unwrap()
@@ -134,13 +101,13 @@ async fn the_forged_flood_from_one_address_retires_nothing_and_marks_nothing_at_
     assert_eq!(served["variant"]["id"], variant.as_str());
 
     // Provenance on every stored event: a keyed hash of the network, never the address.
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        number(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
+        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
         1
     );
     assert_eq!(
-        number(
+        scalar(
             &db,
             "SELECT COUNT(*) FROM events WHERE source LIKE 'net:%' AND traffic = 'human' AND source NOT LIKE '%127%'"
         )
@@ -172,9 +139,9 @@ async fn the_same_flood_from_forty_networks_behind_the_proxy_still_retires_nothi
     assert_eq!(opt_outs["verdict"], "unreliable");
     assert_eq!(opt_outs["evidence"]["against"]["sources"], 40);
     assert_eq!(opt_outs["evidence"]["against"]["top_source_share"], 0.025);
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        number(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
+        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
         40
     );
     assert_eq!(
@@ -185,26 +152,8 @@ async fn the_same_flood_from_forty_networks_behind_the_proxy_still_retires_nothi
 
 /// Tokens for both arms of the push hero's 70/30 split.
 async fn push_hero_tokens(app: &TestApp) -> std::collections::BTreeMap<String, String> {
-    let mut tokens = std::collections::BTreeMap::new();
-    for i in 0..400 {
-        let body: serde_json::Value = app
-            .get_with(
-                "/v1/content/home.hero?channel=push&locale=en",
-                &[("X-Anonymous-Id", &format!("visitor-{i}"))],
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        tokens
-            .entry(body["variant"]["id"].as_str().unwrap().to_string())
-            .or_insert_with(|| body["tracking_token"].as_str().unwrap().to_string());
-        if tokens.len() == 2 {
-            break;
-        }
-    }
-    assert_eq!(tokens.len(), 2);
-    tokens
+    app.variant_tokens("/v1/content/home.hero?channel=push&locale=en", 2)
+        .await
 }
 
 /// Push-hero engagement: per variant (impressions, opt-outs); events in the past are
@@ -296,18 +245,9 @@ async fn more_automatic_retirements_than_the_breaker_allows_become_proposals() {
         "{action}"
     );
     assert_eq!(variant_state(&app, "home-hero-spring-b").await, "published");
-    let decisions: serde_json::Value = app
-        .get_with(
-            "/v1/governance/decisions?status=pending",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", staff_token(&["analyst"], "")),
-            )],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let decisions = app
+        .staff_json("/v1/governance/decisions?status=pending", &["analyst"])
+        .await;
     let evidence = &decisions["decisions"][0]["evidence"];
     assert_eq!(
         evidence["safeguard_evidence"]["circuit_breaker"]["max_auto_retirements"],
@@ -328,16 +268,9 @@ async fn a_sample_ratio_mismatch_holds_automatic_action_in_its_placement() {
         ],
     )
     .await;
-    let analyst = format!("Bearer {}", staff_token(&["analyst"], ""));
-    let srm: serde_json::Value = app
-        .get_with(
-            "/v1/governance/sample-ratios",
-            &[("Authorization", &analyst)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let srm = app
+        .staff_json("/v1/governance/sample-ratios", &["analyst"])
+        .await;
     let test = &srm["sample_ratios"][0];
     assert_eq!(test["placement"], "home.hero");
     assert_eq!(test["mismatch"], true, "{srm}");
@@ -356,15 +289,9 @@ async fn a_sample_ratio_mismatch_holds_automatic_action_in_its_placement() {
         .unwrap()
         .contains("sample-ratio mismatch"));
     assert_eq!(variant_state(&app, "home-hero-spring-b").await, "published");
-    let decisions: serde_json::Value = app
-        .get_with(
-            "/v1/governance/decisions?status=pending",
-            &[("Authorization", &analyst)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let decisions = app
+        .staff_json("/v1/governance/decisions?status=pending", &["analyst"])
+        .await;
     let decision = &decisions["decisions"][0];
     assert_eq!(decision["target"], "home-hero-spring-b");
     assert_eq!(
@@ -378,7 +305,7 @@ async fn a_flood_backdated_over_ten_days_still_jumps_and_is_only_proposed() {
     let app = spawn_app().await;
     // Twenty quiet days of arrivals before today: about 300 impressions and 3 opt-outs
     // a day, as a running deployment would have recorded them.
-    let db = db(&app).await;
+    let db = app.db().await;
     let today = chrono::Utc::now().date_naive();
     for day in 1..=20 {
         let day = today - chrono::Duration::days(day);
@@ -445,15 +372,15 @@ async fn bot_clicks_are_stored_and_reported_but_change_no_rollup() {
         .map(|i| json!({"event_id": format!("bot-{i}"), "type": "click", "tracking_token": token}))
         .collect();
     app.post_events_as(&events, 3, Some(GOOGLEBOT)).await;
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        number(&db, "SELECT COUNT(*) FROM events WHERE traffic = 'bot'").await,
+        scalar(&db, "SELECT COUNT(*) FROM events WHERE traffic = 'bot'").await,
         30,
         "stored"
     );
     for table in ["engagement_daily", "source_daily"] {
         assert_eq!(
-            number(&db, &format!("SELECT COUNT(*) FROM {table}")).await,
+            scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await,
             0,
             "{table}"
         );
@@ -466,25 +393,16 @@ async fn bot_clicks_are_stored_and_reported_but_change_no_rollup() {
     )
     .await;
     assert_eq!(
-        number(
+        scalar(
             &db,
             "SELECT CAST(SUM(clicks) AS BIGINT) FROM engagement_daily"
         )
         .await,
         1
     );
-    let report: serde_json::Value = app
-        .get_with(
-            "/v1/reports/engagement?group_by=variant",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", staff_token(&["analyst"], "")),
-            )],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app
+        .staff_json("/v1/reports/engagement?group_by=variant", &["analyst"])
+        .await;
     let row = &report["rows"][0];
     assert_eq!(row["clicks"], 1, "{row}");
     assert_eq!(row["bot_events"], 30);
@@ -666,15 +584,15 @@ async fn tracking_tokens_expire_and_an_expired_link_redirects_without_counting()
         header(&redirect, "location"),
         email["fields"]["cta"].as_str().unwrap()
     );
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        number(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
+        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
         0
     );
     // The live link counts.
     assert_eq!(app.client.get(link).send().await.unwrap().status(), 302);
     assert_eq!(
-        number(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
+        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
         1
     );
 }
@@ -713,25 +631,16 @@ async fn making_automation_act_sooner_needs_a_second_person() {
         "{escalations}"
     );
     async fn policy_now(app: &TestApp) -> serde_json::Value {
-        let token = staff_token(&["analyst"], "");
-        {
-            let list: serde_json::Value = app
-                .get_with(
-                    "/v1/governance/policies",
-                    &[("Authorization", &format!("Bearer {token}"))],
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            list["policies"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["id"] == "variant-opt-outs")
-                .unwrap()
-                .clone()
-        }
+        let list = app
+            .staff_json("/v1/governance/policies", &["analyst"])
+            .await;
+        list["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "variant-opt-outs")
+            .unwrap()
+            .clone()
     }
     assert_eq!(
         policy_now(&app).await["min_sample"],
@@ -845,7 +754,7 @@ async fn making_automation_act_sooner_needs_a_second_person() {
     };
     let cy = staff_token_for("cy", &["governance"], "");
     assert_eq!(late("review", cy).await.unwrap().status(), 200);
-    db(&app)
+    app.db()
         .await
         .execute_unprepared(
             "UPDATE governance_policies SET content_hash = 'changed-elsewhere' WHERE id = 'variant-opt-outs'",
@@ -856,8 +765,8 @@ async fn making_automation_act_sooner_needs_a_second_person() {
     let refused = late("approve", dee).await.unwrap();
     assert_problem(refused, 409, "conflict", None).await;
     assert_eq!(policy_now(&app).await["mode"], "propose", "nothing written");
-    let withdrawn = number(
-        &db(&app).await,
+    let withdrawn = scalar(
+        &app.db().await,
         &format!("SELECT COUNT(*) FROM governance_decisions WHERE id = {late_id} AND status = 'withdrawn'"),
     )
     .await;
@@ -899,9 +808,9 @@ async fn a_proxy_missing_from_trusted_proxies_is_one_source_and_not_throttled() 
         let response = post(i, Some(&network(i))).await.unwrap();
         assert_eq!(response.status(), 202);
     }
-    let db = db(&app).await;
+    let db = app.db().await;
     assert_eq!(
-        number(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
+        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
         1,
         "the forwarded addresses are not believed"
     );
@@ -922,7 +831,7 @@ async fn a_proxy_missing_from_trusted_proxies_is_one_source_and_not_throttled() 
         .unwrap();
     assert_eq!(keyed.status(), 202);
     assert_eq!(
-        number(
+        scalar(
             &db,
             "SELECT COUNT(*) FROM events WHERE event_id = 'k1' AND source LIKE 'key:%'"
         )
