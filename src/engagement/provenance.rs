@@ -316,8 +316,8 @@ impl Provenance {
                     proxy = %peer,
                     header = self.header.name(),
                     "requests come through a proxy that is not in trusted_proxies: every client \
-                     behind it counts as one (one evidence source, one rate-limit bucket, which \
-                     is not enforced for it); add the proxy's network to trusted_proxies"
+                     behind it counts as one (one evidence source; one rate-limit bucket, at \
+                     100 times a client's limit); add the proxy's network to trusted_proxies"
                 );
             }
             return Some(ClientAddress::UntrustedProxy(peer));
