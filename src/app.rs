@@ -1,147 +1,64 @@
-//! The application: shared state, the HTTP server and its supervised background loops.
+//! The application: builds each area's state from the settings, wires the areas'
+//! routes into one HTTP server, and runs the server with its background loops.
 //! Production (`tailor serve`) and the black-box tests build it the same way.
+//!
+//! This module only wires: what each area holds and does lives in the area
+//! (`delivery::Delivery`, `engagement::Engagement`, `identity::Identity`,
+//! `authoring::Authoring`, `governance::Governance`, `ops::Ops`); the catalog's life
+//! across nodes in [`crate::catalog::live`].
 
+use std::future::Future;
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
-use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
+use utoipa::OpenApi;
 
-use chrono::{DateTime, Utc};
-
-use crate::catalog::{files, Catalog};
+use crate::auth::Auth;
+use crate::authoring::Authoring;
+use crate::catalog::files;
+use crate::catalog::live::LiveCatalog;
 use crate::config::Settings;
-use crate::delivery::{CachedAnswer, RenderKey};
-use crate::engagement::writer::{EventWriter, OnCommit};
-use crate::engagement::{EventKind, NewEvent};
+use crate::delivery::{Delivery, DeliveryParts};
+use crate::engagement::provenance::{Provenance, SourceNamer, TrustedProxies};
+use crate::engagement::writer::EventWriter;
+use crate::engagement::Engagement;
+use crate::governance::Governance;
+use crate::identity::directory::PersonDirectory;
+use crate::identity::graph::IdentifierTypes;
+use crate::identity::{Identity, Resolver};
 use crate::metrics::Metrics;
-use crate::problem::Problem;
-use crate::storage::{self, StorageError};
+use crate::ops::Ops;
+use crate::ratelimit::{Limiters, RateLimiting};
+use crate::storage;
 use crate::tokens::Signer;
 
-const INVALIDATION_CHANNEL: &str = "tailor:invalidate";
-use crate::identity::directory::{PeopleChanged, PEOPLE_CHANNEL};
-
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: DatabaseConnection,
-    /// The compiled catalog (with its Fluent bundles); one entry, replaced on change.
-    pub catalogs: moka::future::Cache<(), Arc<Catalog>>,
-    pub rendered: moka::sync::Cache<RenderKey, Arc<CachedAnswer>>,
-    pub signer: Signer,
-    pub metrics: Arc<Metrics>,
-    pub redis: Option<redis::aio::ConnectionManager>,
-    redis_client: Option<redis::Client>,
-    /// The group-commit event writer.
-    pub events: EventWriter,
-    /// Recent impressions per (person, placement), for frequency caps; kept current by
-    /// this node's writer, reloaded from the database after `FATIGUE_TTL`.
-    pub fatigue: FatigueCache,
-    /// Absolute base URL for tracked links and open pixels.
-    pub public_url: String,
-    /// Token and server-key checks.
-    pub auth: crate::auth::Auth,
-    /// Person resolution (moka, then Redis, then the database).
-    pub people: crate::identity::directory::PersonDirectory,
-    pub identifier_types: crate::identity::graph::IdentifierTypes,
-    /// CDN purges after publishes and archives.
-    pub purger: crate::delivery::purge::Purger,
-    /// Client addresses (trusted proxies) and source names for events.
-    pub provenance: crate::engagement::provenance::Provenance,
-    /// Per-client rate limits.
-    pub limiters: crate::ratelimit::Limiters,
-    /// Tracking-token lifetimes per channel.
-    pub token_lifetimes: crate::tokens::Lifetimes,
+/// Every area's state, built once and shared by all workers.
+#[derive(Clone)]
+struct Areas {
+    auth: web::Data<Auth>,
+    delivery: web::Data<Delivery>,
+    engagement: web::Data<Engagement>,
+    identity: web::Data<Identity>,
+    authoring: web::Data<Authoring>,
+    governance: web::Data<Governance>,
+    ops: web::Data<Ops>,
+    rate_limits: web::Data<RateLimiting>,
 }
 
-/// Recent impression times per (person key, placement).
-pub type FatigueCache = moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>;
-
-/// Impression times kept per (person, placement): caps above this are not supported.
-const MAX_REMEMBERED_IMPRESSIONS: usize = 64;
-
-/// How stale another node's view of a person's impressions may get.
-const FATIGUE_TTL: Duration = Duration::from_secs(60);
-
-impl AppState {
-    /// The serving catalog; compiled from the database only on a miss.
-    pub async fn catalog(&self) -> Result<Arc<Catalog>, Problem> {
-        self.catalogs
-            .try_get_with((), self.load_catalog())
-            .await
-            .map_err(|e: Arc<StorageError>| match &*e {
-                StorageError::Db(_) => {
-                    Problem::from(StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))
-                }
-                other => Problem::internal(other),
-            })
-    }
-
-    async fn load_catalog(&self) -> Result<Arc<Catalog>, StorageError> {
-        let (content, generation) = storage::load_content(&self.db).await?;
-        let default_locale = self.settings.default_locale.clone();
-        // Compiling builds every Fluent bundle: keep it off the async workers.
-        let (catalog, issues) = tokio::task::spawn_blocking(move || {
-            Catalog::compile(&content, &default_locale, generation)
-        })
-        .await
-        .map_err(|e| {
-            StorageError::Db(sea_orm::DbErr::Custom(format!(
-                "catalog compile panicked: {e}"
-            )))
-        })?;
-        for issue in &issues {
-            tracing::warn!(at = ?issue.at, "{}", issue.message);
-        }
-        self.metrics.catalog_generation.set(generation as i64);
-        self.metrics.catalog_loads.inc();
-        tracing::info!(
-            generation,
-            placements = catalog.placements.len(),
-            "catalog loaded"
-        );
-        Ok(Arc::new(catalog))
-    }
-
-    /// Drops the compiled catalog and rendered answers, then compiles the new one.
-    pub async fn invalidate(&self) {
-        self.catalogs.invalidate(&()).await;
-        self.rendered.invalidate_all();
-        if let Err(problem) = self.catalog().await {
-            tracing::warn!(%problem, "catalog reload failed; will retry on the next request");
-        }
-    }
-
-    /// Tells every node that content changed: the others through Redis first (they
-    /// poll without it), then this one (so the caller's next request sees the change).
-    pub async fn announce_change(&self, generation: u64) {
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
-            let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                .arg(INVALIDATION_CHANNEL)
-                .arg(generation.to_string())
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
-            }
-        }
-        self.invalidate().await;
-    }
-
-    async fn current_generation(&self) -> Option<u64> {
-        self.catalogs.get(&()).await.map(|c| c.generation)
-    }
-}
+/// A background loop, restartable: the supervisor calls it again if it ever stops.
+type Loop = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    events: Arc<EventWriter>,
+    loops: Vec<(&'static str, Loop)>,
 }
 
 impl Application {
@@ -149,43 +66,16 @@ impl Application {
     /// catalog and binds the listener (`bind` may use port 0).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
+        let settings = Arc::new(settings);
         let metrics = Arc::new(Metrics::new());
         let query_counter = metrics.db_queries.clone();
         let db = storage::connect(&settings.database_url, move || query_counter.inc())
             .await
             .with_context(|| "connecting to the database (database_url)")?;
         storage::migrate(&db).await.context("applying migrations")?;
-
         if settings.import_on_start {
-            let (loaded, findings) = files::check(
-                &settings.content_dir,
-                &settings.locales_dir,
-                &settings.default_locale,
-            );
-            if !findings.is_empty() {
-                let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
-                anyhow::bail!(
-                    "content is not valid ({} problems):\n{}",
-                    list.len(),
-                    list.join("\n")
-                );
-            }
-            let report = import_with_retry(&db, &loaded.content).await?;
-            for item in &report.kept {
-                tracing::info!(%item, "file older than the database's version; kept the database's");
-            }
-            for item in &report.conflicts {
-                tracing::warn!(%item, "file edit on an older version than the database's; not imported");
-            }
-            tracing::info!(
-                added = report.added.len(),
-                updated = report.updated.len(),
-                unchanged = report.unchanged,
-                generation = report.generation,
-                "content imported"
-            );
+            import_files(&db, &settings).await?;
         }
-
         let secret = match &settings.signing_secret {
             Some(secret) => secret.expose().to_string(),
             None => storage::shared_signing_secret(&db)
@@ -203,153 +93,42 @@ impl Application {
             }
             None => (None, None),
         };
-
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url.clone().unwrap_or_else(|| {
-            format!(
-                "http://{}:{port}",
-                listener
-                    .local_addr()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default()
-            )
+            let ip = listener.local_addr().map(|a| a.ip().to_string());
+            format!("http://{}:{port}", ip.unwrap_or_default())
         });
-        let fatigue: FatigueCache = moka::sync::Cache::builder()
-            .max_capacity(1_000_000)
-            .time_to_live(FATIGUE_TTL)
-            .build();
-        // SQLite wants one writer; PostgreSQL overlaps the round trips of two.
-        let writers = if settings.database_url.starts_with("sqlite:") {
-            1
-        } else {
-            2
-        };
-        let auth = crate::auth::Auth::from_settings(&settings)
-            .map_err(|reason| anyhow::anyhow!("token settings: {reason}"))?;
-        let identifier_types =
-            crate::identity::graph::IdentifierTypes::with_extra(&settings.identifier_types)
-                .map_err(|reason| anyhow::anyhow!("identifier_types: {reason}"))?;
-        let people = crate::identity::directory::PersonDirectory::new(
+
+        let live = LiveCatalog::new(
             db.clone(),
+            settings.default_locale.clone(),
+            metrics.clone(),
             redis.clone(),
-            Duration::from_secs(settings.person_cache_secs),
-            1_000_000,
-            metrics.clone(),
         );
-        let events = EventWriter::start(db.clone(), writers, remember_impressions(fatigue.clone()));
-        let repeat_purge_after = match &settings.redis_url {
-            Some(_) => crate::delivery::purge::REPEAT_WITH_REDIS,
-            None => Duration::from_secs(settings.catalog_poll_secs + 1),
-        };
-        let purger = crate::delivery::purge::Purger::new(
-            settings.purge_webhook_url.clone(),
-            metrics.clone(),
-            repeat_purge_after,
-        );
-        let provenance = crate::engagement::provenance::Provenance::new(
-            crate::engagement::provenance::TrustedProxies::new(settings.trusted_proxies.clone()),
-            settings.forwarded_header,
-            crate::engagement::provenance::SourceNamer::new(secret.as_bytes()),
-        );
-        let limiters = crate::ratelimit::Limiters::new(&settings.rate_limits);
-        let token_lifetimes = crate::tokens::Lifetimes::from_settings(&settings);
-        let state = web::Data::new(AppState {
-            provenance,
-            limiters,
-            token_lifetimes,
-            purger,
-            auth,
-            people,
-            identifier_types,
-            events,
-            fatigue,
-            public_url,
-            catalogs: moka::future::Cache::builder().max_capacity(1).build(),
-            rendered: moka::sync::Cache::builder()
-                .max_capacity(settings.cache.rendered_capacity)
-                .time_to_idle(Duration::from_secs(3600))
-                .build(),
-            signer: Signer::new(secret.as_bytes()),
-            settings: Arc::new(settings),
+        let shared = Shared {
             db,
+            settings,
             metrics,
             redis,
-            redis_client,
-        });
-        state
+            live,
+            signer: Arc::new(Signer::new(secret.as_bytes())),
+            secret,
+        };
+        let (areas, events) = shared.areas(public_url)?;
+        areas
+            .delivery
             .catalog()
             .await
             .map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
-
-        let server_state = state.clone();
-        let workers = state
-            .settings
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(server_state.clone())
-                .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|e, _| crate::problem::extractor_error(e, None)),
-                )
-                .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|e, _| crate::problem::extractor_error(e, None)),
-                )
-                .app_data(
-                    web::JsonConfig::default()
-                        .error_handler(|e, _| crate::problem::extractor_error(e, Some("body"))),
-                )
-                .wrap_fn(|req, srv| {
-                    let started = Instant::now();
-                    let metrics = req
-                        .app_data::<web::Data<AppState>>()
-                        .map(|s| s.metrics.clone());
-                    let fut = srv.call(req);
-                    async move {
-                        let response = fut.await?;
-                        if let Some(metrics) = metrics {
-                            let route = response
-                                .request()
-                                .match_pattern()
-                                .unwrap_or_else(|| "unmatched".into());
-                            let status = response.status();
-                            metrics
-                                .http_requests
-                                .with_label_values(&[route.as_str(), status.as_str()])
-                                .inc();
-                            metrics
-                                .http_duration
-                                .with_label_values(&[route.as_str()])
-                                .observe(started.elapsed().as_secs_f64());
-                            if status.is_server_error() {
-                                tracing::warn!(%route, status = status.as_u16(), "request failed");
-                            } else {
-                                tracing::debug!(%route, status = status.as_u16(), "request");
-                            }
-                        }
-                        Ok(response)
-                    }
-                })
-                .configure(crate::delivery::configure)
-                .configure(crate::engagement::http::configure)
-                .configure(crate::identity::http::configure)
-                .configure(crate::governance::http::configure)
-                .configure(crate::authoring::http::configure)
-                .configure(crate::ops::configure)
-                .default_service(web::to(crate::problem::not_found))
-        })
-        .workers(workers)
-        .shutdown_timeout(state.settings.shutdown_timeout_secs)
-        .listen(listener)?
-        .run();
+        let loops = background_loops(&shared, &areas, redis_client);
+        let server = serve(areas, listener, &shared.settings)?;
         Ok(Application {
             port,
             server,
-            state,
+            events,
+            loops,
         })
     }
 
@@ -362,174 +141,313 @@ impl Application {
     }
 
     /// Runs the server with its background loops until the server stops (SIGTERM or
-    /// SIGINT start a graceful shutdown); a loop that ends early is logged.
+    /// SIGINT start a graceful shutdown). A loop that stops is logged and started
+    /// again; when the server stops, the loops end and what the finished requests handed
+    /// the event writer is committed before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let poller = tokio::spawn(poll_generation(self.state.clone()));
-        let limiter_sweeper = tokio::spawn(forget_idle_clients(self.state.clone()));
-        let evaluator = (self.state.settings.governance_evaluate_secs > 0)
-            .then(|| tokio::spawn(evaluate_periodically(self.state.clone())));
-        let listener = self
-            .state
-            .redis_client
-            .clone()
-            .map(|client| tokio::spawn(listen_for_invalidations(self.state.clone(), client)));
+        let supervisor = tokio::spawn(supervise(self.loops));
         let result = self.server.await;
-        // The server has stopped taking requests and finished those in flight; what
-        // they handed the writer is committed before the process exits.
-        self.state.events.close().await;
-        poller.abort();
-        limiter_sweeper.abort();
-        if let Some(evaluator) = evaluator {
-            evaluator.abort();
-        }
-        if let Some(listener) = listener {
-            listener.abort();
-        }
+        supervisor.abort();
+        self.events.close().await;
         tracing::info!("server stopped");
         result
     }
 }
 
-/// Keeps cached impression histories current with what this node commits.
-fn remember_impressions(fatigue: FatigueCache) -> OnCommit {
-    Arc::new(move |events: &[&NewEvent]| {
-        for event in events {
-            let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key) else {
-                continue;
-            };
-            let key = (person.clone(), Arc::from(event.decision.placement.as_str()));
-            if let Some(known) = fatigue.get(&key) {
-                // Only the newest few matter for any cap; a flood of impressions for one
-                // person must not grow the list (or this writer's work) without bound.
-                let mut times = (*known).clone();
-                times.push(event.occurred_at);
-                if times.len() > MAX_REMEMBERED_IMPRESSIONS {
-                    times.sort_unstable();
-                    times.drain(..times.len() - MAX_REMEMBERED_IMPRESSIONS);
-                }
-                fatigue.insert(key, Arc::new(times));
-            }
-        }
-    })
+/// What several areas share.
+struct Shared {
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+    redis: Option<redis::aio::ConnectionManager>,
+    live: LiveCatalog,
+    signer: Arc<Signer>,
+    secret: String,
 }
 
-async fn import_with_retry(
-    db: &DatabaseConnection,
-    content: &crate::catalog::model::ContentSet,
-) -> anyhow::Result<storage::ImportReport> {
+impl Shared {
+    /// Each area's state, and the event writer (drained on shutdown).
+    fn areas(&self, public_url: String) -> anyhow::Result<(Areas, Arc<EventWriter>)> {
+        let settings = &self.settings;
+        let auth = Arc::new(
+            Auth::from_settings(settings)
+                .map_err(|reason| anyhow::anyhow!("token settings: {reason}"))?,
+        );
+        let types = IdentifierTypes::with_extra(&settings.identifier_types)
+            .map_err(|reason| anyhow::anyhow!("identifier_types: {reason}"))?;
+        let people = Resolver {
+            auth: auth.clone(),
+            types: Arc::new(types),
+            directory: Arc::new(PersonDirectory::new(
+                self.db.clone(),
+                self.redis.clone(),
+                Duration::from_secs(settings.person_cache_secs),
+                1_000_000,
+                self.metrics.clone(),
+            )),
+        };
+        let provenance = Arc::new(Provenance::new(
+            TrustedProxies::new(settings.trusted_proxies.clone()),
+            settings.forwarded_header,
+            SourceNamer::new(self.secret.as_bytes()),
+        ));
+        let fatigue = Delivery::fatigue_cache();
+        // SQLite wants one writer; PostgreSQL overlaps the round trips of two.
+        let writers = if settings.database_url.starts_with("sqlite:") {
+            1
+        } else {
+            2
+        };
+        let events = Arc::new(EventWriter::start(
+            self.db.clone(),
+            writers,
+            Delivery::remember_impressions(fatigue.clone()),
+        ));
+        let repeat_purge_after = match &settings.redis_url {
+            Some(_) => crate::delivery::purge::REPEAT_WITH_REDIS,
+            None => Duration::from_secs(settings.catalog_poll_secs + 1),
+        };
+        let delivery = Delivery::new(
+            DeliveryParts {
+                live: self.live.clone(),
+                people: people.clone(),
+                db: self.db.clone(),
+                signer: self.signer.clone(),
+                fatigue,
+                public_url,
+                metrics: self.metrics.clone(),
+            },
+            settings.clone(),
+        );
+        let areas = Areas {
+            auth: web::Data::from(auth.clone()),
+            delivery: web::Data::new(delivery),
+            engagement: web::Data::new(Engagement {
+                events: events.clone(),
+                provenance: provenance.clone(),
+                signer: self.signer.clone(),
+                catalog: self.live.clone(),
+                people: people.clone(),
+                metrics: self.metrics.clone(),
+            }),
+            identity: web::Data::new(Identity {
+                db: self.db.clone(),
+                catalog: self.live.clone(),
+                people,
+            }),
+            authoring: web::Data::new(Authoring {
+                db: self.db.clone(),
+                catalog: self.live.clone(),
+                purger: crate::delivery::purge::Purger::new(
+                    settings.purge_webhook_url.clone(),
+                    self.metrics.clone(),
+                    repeat_purge_after,
+                ),
+                default_locale: settings.default_locale.clone(),
+                signer: self.signer.clone(),
+            }),
+            governance: web::Data::new(Governance {
+                db: self.db.clone(),
+                catalog: self.live.clone(),
+                safeguards: settings.safeguards(),
+            }),
+            ops: web::Data::new(Ops {
+                db: self.db.clone(),
+                redis: self.redis.clone(),
+                metrics: self.metrics.clone(),
+                live: self.live.clone(),
+                openapi: openapi_document()?,
+            }),
+            rate_limits: web::Data::new(RateLimiting {
+                limiters: Limiters::new(&settings.rate_limits),
+                provenance,
+                auth,
+                metrics: self.metrics.clone(),
+            }),
+        };
+        Ok((areas, events))
+    }
+}
+
+/// The whole API's OpenAPI document: the ops head with every area's part merged in.
+fn openapi_document() -> anyhow::Result<bytes::Bytes> {
+    let mut document = crate::ops::ApiDoc::openapi();
+    document.merge(crate::delivery::http::Api::openapi());
+    document.merge(crate::engagement::http::Api::openapi());
+    document.merge(crate::identity::http::Api::openapi());
+    document.merge(crate::governance::http::Api::openapi());
+    document.merge(crate::authoring::http::Api::openapi());
+    Ok(serde_json::to_vec(&document)?.into())
+}
+
+/// The HTTP server over every area's routes.
+fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Result<Server> {
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let metrics = areas.ops.metrics.clone();
+    let server = HttpServer::new(move || {
+        let areas = areas.clone();
+        let metrics = metrics.clone();
+        App::new()
+            .app_data(areas.auth)
+            .app_data(areas.rate_limits)
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| crate::problem::extractor_error(e, None)),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| crate::problem::extractor_error(e, None)),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .error_handler(|e, _| crate::problem::extractor_error(e, Some("body"))),
+            )
+            .wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let metrics = metrics.clone();
+                let fut = srv.call(req);
+                async move {
+                    let response = fut.await?;
+                    crate::metrics::record_request(&metrics, &response, started.elapsed());
+                    Ok(response)
+                }
+            })
+            .configure(crate::delivery::configure(areas.delivery))
+            .configure(crate::engagement::http::configure(areas.engagement))
+            .configure(crate::identity::http::configure(areas.identity))
+            .configure(crate::governance::http::configure(areas.governance))
+            .configure(crate::authoring::http::configure(areas.authoring))
+            .configure(crate::ops::configure(areas.ops))
+            .default_service(web::to(crate::problem::not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The loops that run beside the server: catalog polling and (with Redis) the catalog
+/// and people listeners, the rate limiters' sweeper, and the governance schedule.
+fn background_loops(
+    shared: &Shared,
+    areas: &Areas,
+    redis: Option<redis::Client>,
+) -> Vec<(&'static str, Loop)> {
+    let mut loops: Vec<(&'static str, Loop)> = Vec::new();
+    let live = shared.live.clone();
+    let every = Duration::from_secs(shared.settings.catalog_poll_secs);
+    loops.push((
+        "catalog poll",
+        Box::new(move || Box::pin(live.clone().poll(every))),
+    ));
+    let rate_limits = areas.rate_limits.clone();
+    loops.push((
+        "rate-limit sweeper",
+        Box::new(move || {
+            let rate_limits = rate_limits.clone();
+            Box::pin(async move { rate_limits.forget_idle_clients().await })
+        }),
+    ));
+    if shared.settings.governance_evaluate_secs > 0 {
+        let governance = areas.governance.clone();
+        let every = Duration::from_secs(shared.settings.governance_evaluate_secs);
+        loops.push((
+            "governance schedule",
+            Box::new(move || {
+                let governance = governance.clone();
+                Box::pin(async move { governance.evaluate_periodically(every).await })
+            }),
+        ));
+    }
+    if let Some(client) = redis {
+        let live = shared.live.clone();
+        let catalog_client = client.clone();
+        loops.push((
+            "catalog listener",
+            Box::new(move || Box::pin(live.clone().listen(catalog_client.clone()))),
+        ));
+        let people = areas.delivery.people.clone();
+        loops.push((
+            "people listener",
+            Box::new(move || Box::pin(people.clone().listen(client.clone()))),
+        ));
+    }
+    loops
+}
+
+/// Runs the loops; one that stops (they never return, so: it panicked) is logged with
+/// its name and started again after a pause, so a bug in one loop neither takes the
+/// server down nor leaves this node silently stale.
+async fn supervise(loops: Vec<(&'static str, Loop)>) {
+    let loops: Vec<(&'static str, Arc<Loop>)> =
+        loops.into_iter().map(|(n, l)| (n, Arc::new(l))).collect();
+    let mut running = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
+    for (index, (name, start)) in loops.iter().enumerate() {
+        let start = start.clone();
+        let task = running.spawn(async move { start().await });
+        names.insert(task.id(), (index, *name));
+    }
+    while let Some(ended) = running.join_next_with_id().await {
+        let (id, failure) = match ended {
+            Ok((id, ())) => (id, None),
+            Err(e) => (e.id(), Some(e.to_string())),
+        };
+        let Some((index, name)) = names.remove(&id) else {
+            continue;
+        };
+        tracing::error!(task = name, failure, "background loop stopped; restarting it");
+        let start = loops[index].1.clone();
+        let task = running.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            start().await
+        });
+        names.insert(task.id(), (index, name));
+    }
+}
+
+/// `import_on_start`: loads the content files into the database, keeping what the
+/// admin API published over older files.
+async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<()> {
+    let (loaded, findings) = files::check(
+        &settings.content_dir,
+        &settings.locales_dir,
+        &settings.default_locale,
+    );
+    if !findings.is_empty() {
+        let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "content is not valid ({} problems):\n{}",
+            list.len(),
+            list.join("\n")
+        );
+    }
     // Two nodes starting together may race on the first insert; the second try sees
     // the winner's rows and has nothing left to insert.
-    match storage::import(db, content).await {
-        Ok(report) => Ok(report),
+    let report = match storage::import(db, &loaded.content).await {
+        Ok(report) => report,
         Err(first) => {
             tracing::warn!(error = %first, "content import failed once; retrying");
-            Ok(storage::import(db, content)
+            storage::import(db, &loaded.content)
                 .await
-                .context("importing content")?)
+                .context("importing content")?
         }
+    };
+    for item in &report.kept {
+        tracing::info!(%item, "file older than the database's version; kept the database's");
     }
-}
-
-/// Tells every node through Redis that the content generation changed (for commands
-/// that change the database outside a server).
-pub async fn publish_generation(redis_url: &str, generation: u64) -> anyhow::Result<()> {
-    let client = redis::Client::open(redis_url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(INVALIDATION_CHANNEL)
-        .arg(generation.to_string())
-        .query_async(&mut conn)
-        .await?;
+    for item in &report.conflicts {
+        tracing::warn!(%item, "file edit on an older version than the database's; not imported");
+    }
+    tracing::info!(
+        added = report.added.len(),
+        updated = report.updated.len(),
+        unchanged = report.unchanged,
+        generation = report.generation,
+        "content imported"
+    );
     Ok(())
-}
-
-/// Runs the governance policies on a schedule; the lease in the database lets only one
-/// node act per run when several are up.
-async fn evaluate_periodically(state: web::Data<AppState>) {
-    let every = Duration::from_secs(state.settings.governance_evaluate_secs);
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval.tick().await;
-    loop {
-        interval.tick().await;
-        match crate::governance::http::run_evaluation(&state, false).await {
-            Ok(report) => tracing::info!(
-                period = %report.period,
-                findings = report.findings.len(),
-                actions = report.actions.len(),
-                skipped = report.skipped.is_some(),
-                "governance evaluation"
-            ),
-            Err(problem) => tracing::warn!(%problem, "governance evaluation failed"),
-        }
-    }
-}
-
-/// Keeps the rate limiters' memory to the clients of the last minute.
-async fn forget_idle_clients(state: web::Data<AppState>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(60));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval.tick().await;
-    loop {
-        interval.tick().await;
-        state.limiters.forget_idle();
-    }
-}
-
-/// Picks up changes made by other nodes even without Redis.
-async fn poll_generation(state: web::Data<AppState>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(state.settings.catalog_poll_secs));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval.tick().await;
-    loop {
-        interval.tick().await;
-        match storage::generation(&state.db).await {
-            Ok(generation) => {
-                if state
-                    .current_generation()
-                    .await
-                    .is_some_and(|g| g != generation)
-                {
-                    tracing::info!(generation, "catalog changed; reloading");
-                    state.invalidate().await;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read the catalog generation"),
-        }
-    }
-}
-
-/// Redis pub/sub: every node drops its caches within moments of a change anywhere.
-async fn listen_for_invalidations(state: web::Data<AppState>, client: redis::Client) {
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                if let Err(e) = pubsub
-                    .subscribe(&[INVALIDATION_CHANNEL, PEOPLE_CHANNEL])
-                    .await
-                {
-                    tracing::warn!(error = %e, "redis subscribe failed");
-                } else {
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        let payload: String = message.get_payload().unwrap_or_default();
-                        if message.get_channel_name() == PEOPLE_CHANNEL {
-                            match serde_json::from_str::<PeopleChanged>(&payload) {
-                                Ok(change) => state.people.forget(&change),
-                                Err(e) => tracing::warn!(error = %e, "malformed people change"),
-                            }
-                            continue;
-                        }
-                        let announced: Option<u64> = payload.parse().ok();
-                        if announced.is_none() || state.current_generation().await != announced {
-                            tracing::info!(generation = ?announced, "invalidation received");
-                            state.invalidate().await;
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "redis pub/sub unavailable; retrying"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }

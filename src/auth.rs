@@ -20,16 +20,89 @@ pub const DEV_STAFF_AUDIENCE: &str = "tailor-staff";
 
 /// Staff roles (DESIGN.md); a token with another role is not refused, the role is
 /// simply never granted anything.
-pub const ROLES: [&str; 8] = [
-    "marketer",
-    "reviewer",
-    "publisher",
-    "governance",
-    "governance_approver",
-    "analyst",
-    "privacy",
-    "admin",
-];
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Marketer,
+    Reviewer,
+    Publisher,
+    Governance,
+    GovernanceApprover,
+    Analyst,
+    Privacy,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Marketer,
+        Role::Reviewer,
+        Role::Publisher,
+        Role::Governance,
+        Role::GovernanceApprover,
+        Role::Analyst,
+        Role::Privacy,
+        Role::Admin,
+    ];
+
+    /// The role's name in tokens.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Marketer => "marketer",
+            Role::Reviewer => "reviewer",
+            Role::Publisher => "publisher",
+            Role::Governance => "governance",
+            Role::GovernanceApprover => "governance_approver",
+            Role::Analyst => "analyst",
+            Role::Privacy => "privacy",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The role names, for messages.
+pub const ROLES: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < 8 {
+        names[i] = Role::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
+
+/// A set of roles a route accepts (any one of them), named so the requirement reads
+/// in the handler's signature: `StaffUser<Authors>`. Declare sets with [`role_set!`].
+pub trait Roles {
+    /// Accepted roles, in the order the 403 message names them.
+    const ACCEPTED: &'static [Role];
+}
+
+/// Declares a named [`Roles`] set: `role_set!(pub Authors = Marketer, Admin);`.
+#[macro_export]
+macro_rules! role_set {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $($role:ident),+ $(,)?) => {
+        $(#[$meta])*
+        $vis struct $name;
+        impl $crate::auth::Roles for $name {
+            const ACCEPTED: &'static [$crate::auth::Role] = &[$($crate::auth::Role::$role),+];
+        }
+    };
+}
+
+role_set!(
+    /// Any staff token, whatever its roles (routes that check roles themselves).
+    pub AnyStaff = Marketer, Reviewer, Publisher, Governance, GovernanceApprover, Analyst, Privacy, Admin
+);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -326,6 +399,13 @@ impl StaffClaims {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+    pub fn has(&self, role: Role) -> bool {
+        self.has_role(role.as_str())
+    }
+    /// How records name this member of staff (see [`StaffUser::actor`]).
+    pub fn actor(&self) -> String {
+        staff_actor(&self.sub)
+    }
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scope.split_whitespace().any(|s| s == scope)
     }
@@ -344,7 +424,7 @@ impl Caller {
     pub fn actor(&self) -> String {
         match self {
             Caller::ServerKey(index) => format!("server-key:{index}"),
-            Caller::Staff(claims) => format!("staff:{}", claims.sub),
+            Caller::Staff(claims) => staff_actor(&claims.sub),
         }
     }
 }
@@ -518,17 +598,88 @@ pub fn unknown_roles(roles: &[String]) -> Vec<&str> {
         .collect()
 }
 
-/// The staff token of a request, holding one of `roles` (`401`/`403` otherwise).
-pub fn staff_of(
-    req: &actix_web::HttpRequest,
-    auth: &Auth,
-    roles: &[&str],
-) -> Result<StaffClaims, crate::problem::Problem> {
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    Ok(auth.staff_with_role(authorization, roles)?)
+/// How records (versions, audit, decisions, erasures) name a member of staff: the
+/// subject, bounded to fit the columns that hold it.
+fn staff_actor(subject: &str) -> String {
+    let subject: String = subject.chars().take(160).collect();
+    format!("staff:{subject}")
+}
+
+/// A verified staff token holding one of `R`'s roles: the extractor every staff route
+/// takes, so the roles a route needs are in its handler's signature. `401` without a
+/// valid token, `403` without the role (both problem+json).
+pub struct StaffUser<R: Roles = AnyStaff> {
+    claims: StaffClaims,
+    accepted: std::marker::PhantomData<R>,
+}
+
+impl<R: Roles> StaffUser<R> {
+    /// Checks `authorization` against `auth` (what the extractor does).
+    pub fn verify(auth: &Auth, authorization: Option<&str>) -> Result<StaffUser<R>, AuthError> {
+        let names: Vec<&str> = R::ACCEPTED.iter().map(|r| r.as_str()).collect();
+        let claims = auth.staff_with_role(authorization, &names)?;
+        Ok(StaffUser {
+            claims,
+            accepted: std::marker::PhantomData,
+        })
+    }
+
+    /// How records (audit, decisions, erasures) name this caller: `staff:<sub>`.
+    pub fn actor(&self) -> String {
+        staff_actor(&self.claims.sub)
+    }
+
+    /// The token's subject.
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// Whether the token also holds `role` (for checks that depend on the request).
+    pub fn has(&self, role: Role) -> bool {
+        self.claims.has(role)
+    }
+
+    /// A further check for routes whose roles depend on the request (a workflow step's
+    /// verb): `403` naming the roles unless the token holds one of `accepted`.
+    pub fn require(&self, accepted: &[Role]) -> Result<(), AuthError> {
+        if accepted.iter().any(|r| self.claims.has(*r)) {
+            return Ok(());
+        }
+        let names: Vec<&str> = accepted.iter().map(|r| r.as_str()).collect();
+        Err(AuthError::Forbidden(format!(
+            "this needs the role {}",
+            names.join(" or ")
+        )))
+    }
+
+    pub fn claims(&self) -> &StaffClaims {
+        &self.claims
+    }
+}
+
+impl<R: Roles> std::ops::Deref for StaffUser<R> {
+    type Target = StaffClaims;
+    fn deref(&self) -> &StaffClaims {
+        &self.claims
+    }
+}
+
+impl<R: Roles> actix_web::FromRequest for StaffUser<R> {
+    type Error = crate::problem::Problem;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        std::future::ready(match req.app_data::<actix_web::web::Data<Auth>>() {
+            Some(auth) => StaffUser::verify(auth, authorization).map_err(Into::into),
+            None => Err(crate::problem::Problem::internal(&std::io::Error::other(
+                "the staff extractor has no Auth registered",
+            ))),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -112,8 +112,7 @@ async fn main() -> ExitCode {
             action: GovernanceCommand::Evaluate { dry_run },
         } => {
             let result = async {
-                let db = storage::connect(&settings.database_url, || {}).await?;
-                storage::migrate(&db).await?;
+                let db = storage::open(&settings.database_url).await?;
                 let (content, _) = storage::load_content(&db).await?;
                 tailor::governance::evaluator::evaluate(
                     &db,
@@ -130,7 +129,7 @@ async fn main() -> ExitCode {
                     // Nodes also notice the new generation by polling; Redis is faster.
                     if let (Some(generation), Some(url)) = (report.generation, &settings.redis_url)
                     {
-                        if let Err(e) = tailor::app::publish_generation(url, generation).await {
+                        if let Err(e) = tailor::catalog::live::publish_generation(url, generation).await {
                             eprintln!("tailor: could not tell the nodes through Redis: {e}");
                         }
                     }
@@ -235,17 +234,11 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Migrate => match storage::connect(&settings.database_url, || {}).await {
-            Ok(db) => match storage::migrate(&db).await {
-                Ok(()) => {
-                    eprintln!("migrations applied");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+        Command::Migrate => match storage::open(&settings.database_url).await {
+            Ok(_) => {
+                eprintln!("migrations applied");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("tailor: {e}");
                 ExitCode::FAILURE
@@ -257,8 +250,7 @@ async fn main() -> ExitCode {
                 None => (settings.content_dir.clone(), settings.locales_dir.clone()),
             };
             let loaded = async {
-                let db = storage::connect(&settings.database_url, || {}).await?;
-                storage::migrate(&db).await?;
+                let db = storage::open(&settings.database_url).await?;
                 storage::load_content(&db).await
             }
             .await;
@@ -297,8 +289,7 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             let result = async {
-                let db = storage::connect(&settings.database_url, || {}).await?;
-                storage::migrate(&db).await?;
+                let db = storage::open(&settings.database_url).await?;
                 storage::import(&db, &loaded.content).await
             }
             .await;
@@ -330,7 +321,7 @@ async fn main() -> ExitCode {
                     );
                     if let (true, Some(url)) = (report.changed(), &settings.redis_url) {
                         if let Err(e) =
-                            tailor::app::publish_generation(url, report.generation).await
+                            tailor::catalog::live::publish_generation(url, report.generation).await
                         {
                             eprintln!("tailor: imported, but could not tell the servers through Redis ({e}); they will poll");
                         }

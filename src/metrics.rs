@@ -148,3 +148,30 @@ impl Default for Metrics {
         Metrics::new()
     }
 }
+
+/// Counts and times one answered request by its route pattern (never the raw path, so
+/// ids do not become label values) and logs server errors.
+pub fn record_request<B>(
+    metrics: &Metrics,
+    response: &actix_web::dev::ServiceResponse<B>,
+    elapsed: std::time::Duration,
+) {
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = response.status();
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), status.as_str()])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[route.as_str()])
+        .observe(elapsed.as_secs_f64());
+    if status.is_server_error() {
+        tracing::warn!(%route, status = status.as_u16(), "request failed");
+    } else {
+        tracing::debug!(%route, status = status.as_u16(), "request");
+    }
+}

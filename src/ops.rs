@@ -7,127 +7,43 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::OpenApi;
 
-use crate::app::AppState;
 use crate::catalog::model::ChannelState;
 use crate::problem::{Problem, ProblemType};
 
+/// The document's head and the operations endpoints; each area adds its own paths and
+/// schemas (`<area>::http::Api`), merged by the application into one document.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Tailor",
         description = "Contextual, localised, edge-cacheable content delivery."
     ),
-    paths(
-        crate::delivery::content_one,
-        crate::delivery::content_batch,
-        crate::delivery::cohort_context,
-        crate::engagement::http::post_events,
-        crate::engagement::http::tracked_link,
-        crate::engagement::http::open_pixel,
-        crate::identity::http::identify,
-        crate::identity::http::get_person,
-        crate::identity::http::erase_person,
-        crate::governance::http::list_policies,
-        crate::governance::http::put_policy,
-        crate::governance::http::delete_policy,
-        crate::governance::http::evaluate,
-        crate::governance::http::list_decisions,
-        crate::governance::http::act,
-        crate::governance::http::reinstate,
-        crate::governance::http::engagement_report,
-        crate::governance::http::states,
-        crate::governance::http::sample_ratios,
-        crate::authoring::http::list_placements,
-        crate::authoring::http::create_placement,
-        crate::authoring::http::get_placement,
-        crate::authoring::http::put_placement,
-        crate::authoring::http::archive_placement,
-        crate::authoring::http::versions,
-        crate::authoring::http::versions_diff,
-        crate::authoring::http::create_variant,
-        crate::authoring::http::get_variant,
-        crate::authoring::http::put_variant,
-        crate::authoring::http::act_on_variant,
-        crate::authoring::http::list_locale_files,
-        crate::authoring::http::get_locale_file,
-        crate::authoring::http::put_locale_file,
-        crate::authoring::http::act_on_locale_file,
-        crate::authoring::http::locale_file_versions,
-        crate::authoring::http::locale_file_diff,
-        crate::authoring::http::coverage,
-        crate::authoring::preview::preview,
-        channels,
-        healthz,
-        readyz,
-        metrics,
-    ),
-    components(schemas(
-        Problem,
-        crate::problem::ContentError,
-        crate::authoring::http::PlacementList,
-        crate::authoring::http::PlacementAnswer,
-        crate::authoring::http::VariantSummary,
-        crate::authoring::http::VariantInput,
-        crate::authoring::http::VariantAnswer,
-        crate::authoring::http::VariantVersionDoc,
-        crate::authoring::http::VersionDoc,
-        crate::authoring::http::StepBody,
-        crate::authoring::http::StepAnswer,
-        crate::authoring::http::VariantLocales,
-        crate::authoring::http::FluentAnswer,
-        crate::authoring::http::LocaleFileList,
-        crate::authoring::http::LocaleFileSummary,
-        crate::authoring::http::HistoryAnswer,
-        crate::authoring::http::AuditDoc,
-        crate::authoring::http::DiffAnswer,
-        crate::authoring::http::VersionAnswer,
-        crate::authoring::LiveLocales,
-        crate::authoring::IncompleteLocale,
-        crate::authoring::Coverage,
-        crate::authoring::MessageCoverage,
-        crate::authoring::LocaleCoverage,
-        crate::authoring::preview::PreviewRequest,
-        crate::authoring::preview::PreviewAnswer,
-        crate::authoring::preview::VariantExplained,
-        crate::authoring::preview::Reason,
-        crate::authoring::preview::RenderedLocale,
-        crate::authoring::preview::ChosenVariant,
-        ChannelList,
-        ChannelEntry,
-        crate::delivery::CohortAnswer,
-        crate::engagement::http::EventsAccepted,
-        crate::engagement::Rejection,
-        crate::identity::http::IdentifyAnswer,
-        crate::identity::http::PersonAnswer,
-        crate::identity::http::IdentifierDoc,
-        crate::identity::http::MergeDoc,
-        crate::governance::http::PolicyList,
-        crate::governance::http::DecisionList,
-        crate::governance::http::DecisionDoc,
-        crate::governance::policy::PolicyDef,
-        crate::governance::evaluator::EvaluationReport,
-        crate::governance::evaluator::ActionTaken,
-        crate::governance::Finding,
-        crate::governance::http::EngagementReport,
-        crate::governance::report::ReportRow,
-        crate::governance::http::States,
-        crate::governance::http::StateEntry,
-        crate::governance::http::SampleRatios,
-        crate::governance::integrity::SampleRatio,
-        crate::governance::integrity::Diversity,
-        crate::governance::integrity::VolumeJump,
-        crate::governance::EvidenceQuality
-    ))
+    paths(channels, healthz, readyz, metrics),
+    components(schemas(Problem, crate::problem::ContentError, ChannelList, ChannelEntry))
 )]
 pub struct ApiDoc;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi))
-        .route("/docs", web::get().to(docs))
-        .route("/v1/channels", web::get().to(channels));
+/// What the operations endpoints hold.
+pub struct Ops {
+    pub db: sea_orm::DatabaseConnection,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub live: crate::catalog::live::LiveCatalog,
+    /// The whole API's OpenAPI document, serialised once.
+    pub openapi: bytes::Bytes,
+}
+
+/// Registers this area's state and routes.
+pub fn configure(service: web::Data<Ops>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service);
+        cfg.route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
+            .route("/openapi.json", web::get().to(openapi))
+            .route("/docs", web::get().to(docs))
+            .route("/v1/channels", web::get().to(channels));
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -148,7 +64,7 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Ready"),
     (status = 503, description = "A dependency is down", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn readyz(state: web::Data<Ops>) -> Result<HttpResponse, Problem> {
     crate::storage::ping(&state.db).await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database");
         Problem::new(ProblemType::Unavailable, "the database is not reachable").with_retry_after(5)
@@ -171,7 +87,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<Ops>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
@@ -191,8 +107,8 @@ pub struct ChannelList {
 
 /// The channel registry with each channel's state.
 #[utoipa::path(get, path = "/v1/channels", tag = "delivery", responses((status = 200, body = ChannelList)))]
-pub async fn channels(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let catalog = state.catalog().await?;
+pub async fn channels(state: web::Data<Ops>) -> Result<HttpResponse, Problem> {
+    let catalog = state.live.current().await?;
     let channels = catalog
         .channels
         .iter()
@@ -208,8 +124,10 @@ pub async fn channels(state: web::Data<AppState>) -> Result<HttpResponse, Proble
         .json(ChannelList { channels }))
 }
 
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+async fn openapi(state: web::Data<Ops>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi.clone())
 }
 
 async fn docs() -> HttpResponse {

@@ -9,6 +9,7 @@
 //! `actix_web::middleware::from_fn(ratelimit::events)` (or `links`, `context`, `identify`).
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -18,7 +19,9 @@ use actix_web::{web, ResponseError};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::app::AppState;
+use crate::auth::Auth;
+use crate::engagement::provenance::Provenance;
+use crate::metrics::Metrics;
 use crate::config::{Limit, RateLimits};
 use crate::problem::{Problem, ProblemType};
 
@@ -129,6 +132,28 @@ impl Limiters {
     }
 }
 
+/// What the rate-limit middleware holds: the buckets, and what names a client (its
+/// network, through the trusted proxies) or a server key.
+pub struct RateLimiting {
+    pub limiters: Limiters,
+    pub provenance: Arc<Provenance>,
+    pub auth: Arc<Auth>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl RateLimiting {
+    /// Keeps the limiters' memory to the clients of the last minute; runs until aborted.
+    pub async fn forget_idle_clients(&self) {
+        let mut interval = tokio::time::interval(Duration::from_secs(60));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            self.limiters.forget_idle();
+        }
+    }
+}
+
 fn key_of(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
@@ -137,7 +162,7 @@ fn key_of(bytes: &[u8]) -> u64 {
 /// missing from `trusted_proxies` is counted as one client with
 /// [`UNDECLARED_PROXY_FACTOR`] times the limit (a warning says so once).
 fn bucket_for<'a>(
-    state: &'a AppState,
+    state: &'a RateLimiting,
     route: Route,
     req: &ServiceRequest,
 ) -> Option<(&'a Bucket, Key)> {
@@ -177,7 +202,7 @@ async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let verdict = req.app_data::<web::Data<AppState>>().and_then(|state| {
+    let verdict = req.app_data::<web::Data<RateLimiting>>().and_then(|state| {
         let (bucket, key) = bucket_for(state, route, &req)?;
         bucket.check(key).err().map(|wait| (state.clone(), wait))
     });

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::workflow::{self, Action, Stage, StepError};
 use super::{LiveLocales, Strictness};
-use crate::app::AppState;
-use crate::auth::{staff_of, StaffClaims};
+use super::Authoring;
+use crate::auth::{Role, StaffClaims, StaffUser};
 use crate::catalog::model::{
     ContentSet, DeviceClass, FieldValue, FluentFile, PlacementDef, VariantDef, VariantState,
 };
@@ -24,76 +24,134 @@ use crate::problem::{json_body, read_body, ContentError, Problem, ProblemType};
 use crate::storage::authoring::{self as store, Kind, NewVersion, Saved, Stepped, VersionRow};
 use crate::storage::{self, StorageError};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // History first: `/v1/admin/variants/{id}/{action}` would take these paths too.
-    cfg.service(
-        web::resource("/v1/admin/{kind:placements|variants}/{id}/versions")
-            .route(web::get().to(versions)),
-    )
-    .service(
-        web::resource("/v1/admin/{kind:placements|variants}/{id}/diff")
-            .route(web::get().to(versions_diff)),
-    )
-    .service(
-        web::resource("/v1/admin/placements")
-            .route(web::get().to(list_placements))
-            .route(web::post().to(create_placement)),
-    )
-    .service(
-        web::resource("/v1/admin/placements/{id}")
-            .route(web::get().to(get_placement))
-            .route(web::put().to(put_placement)),
-    )
-    .service(
-        web::resource("/v1/admin/placements/{id}/archive").route(web::post().to(archive_placement)),
-    )
-    .service(
-        web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)),
-    )
-    .service(
-        web::resource("/v1/admin/variants/{id}")
-            .route(web::get().to(get_variant))
-            .route(web::put().to(put_variant)),
-    )
-    .service(
-        web::resource("/v1/admin/variants/{id}/{action}").route(web::post().to(act_on_variant)),
-    )
-    .service(web::resource("/v1/admin/locales").route(web::get().to(list_locale_files)))
-    .service(
-        web::resource("/v1/admin/locales/{locale}/{file}")
-            .route(web::get().to(get_locale_file))
-            .route(web::put().to(put_locale_file)),
-    )
-    .service(
-        web::resource("/v1/admin/locales/{locale}/{file}/versions")
-            .route(web::get().to(locale_file_versions)),
-    )
-    .service(
-        web::resource("/v1/admin/locales/{locale}/{file}/diff")
-            .route(web::get().to(locale_file_diff)),
-    )
-    .service(
-        web::resource("/v1/admin/locales/{locale}/{file}/{action}")
-            .route(web::post().to(act_on_locale_file)),
-    )
-    .service(web::resource("/v1/admin/preview").route(web::post().to(super::preview::preview)))
-    .service(web::resource("/v1/admin/translations/coverage").route(web::get().to(coverage)));
+/// This area's part of the OpenAPI document (merged with the others by the application).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+        list_placements,
+        create_placement,
+        get_placement,
+        put_placement,
+        archive_placement,
+        versions,
+        versions_diff,
+        create_variant,
+        get_variant,
+        put_variant,
+        act_on_variant,
+        list_locale_files,
+        get_locale_file,
+        put_locale_file,
+        act_on_locale_file,
+        locale_file_versions,
+        locale_file_diff,
+        coverage,
+        super::preview::preview
+    ), components(schemas(
+        PlacementList,
+        PlacementAnswer,
+        VariantSummary,
+        VariantInput,
+        VariantAnswer,
+        VariantVersionDoc,
+        VersionDoc,
+        StepBody,
+        StepAnswer,
+        VariantLocales,
+        FluentAnswer,
+        LocaleFileList,
+        LocaleFileSummary,
+        HistoryAnswer,
+        AuditDoc,
+        DiffAnswer,
+        VersionAnswer,
+        super::LiveLocales,
+        super::IncompleteLocale,
+        super::Coverage,
+        super::MessageCoverage,
+        super::LocaleCoverage,
+        super::preview::PreviewRequest,
+        super::preview::PreviewAnswer,
+        super::preview::VariantExplained,
+        super::preview::Reason,
+        super::preview::RenderedLocale,
+        super::preview::ChosenVariant
+    )))]
+pub struct Api;
+
+/// Registers this area's state and routes.
+pub fn configure(service: web::Data<Authoring>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service);
+        // History first: `/v1/admin/variants/{id}/{action}` would take these paths too.
+        cfg.service(
+            web::resource("/v1/admin/{kind:placements|variants}/{id}/versions")
+                .route(web::get().to(versions)),
+        )
+        .service(
+            web::resource("/v1/admin/{kind:placements|variants}/{id}/diff")
+                .route(web::get().to(versions_diff)),
+        )
+        .service(
+            web::resource("/v1/admin/placements")
+                .route(web::get().to(list_placements))
+                .route(web::post().to(create_placement)),
+        )
+        .service(
+            web::resource("/v1/admin/placements/{id}")
+                .route(web::get().to(get_placement))
+                .route(web::put().to(put_placement)),
+        )
+        .service(
+            web::resource("/v1/admin/placements/{id}/archive").route(web::post().to(archive_placement)),
+        )
+        .service(
+            web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)),
+        )
+        .service(
+            web::resource("/v1/admin/variants/{id}")
+                .route(web::get().to(get_variant))
+                .route(web::put().to(put_variant)),
+        )
+        .service(
+            web::resource("/v1/admin/variants/{id}/{action}").route(web::post().to(act_on_variant)),
+        )
+        .service(web::resource("/v1/admin/locales").route(web::get().to(list_locale_files)))
+        .service(
+            web::resource("/v1/admin/locales/{locale}/{file}")
+                .route(web::get().to(get_locale_file))
+                .route(web::put().to(put_locale_file)),
+        )
+        .service(
+            web::resource("/v1/admin/locales/{locale}/{file}/versions")
+                .route(web::get().to(locale_file_versions)),
+        )
+        .service(
+            web::resource("/v1/admin/locales/{locale}/{file}/diff")
+                .route(web::get().to(locale_file_diff)),
+        )
+        .service(
+            web::resource("/v1/admin/locales/{locale}/{file}/{action}")
+                .route(web::post().to(act_on_locale_file)),
+        )
+        .service(web::resource("/v1/admin/preview").route(web::post().to(super::preview::preview)))
+        .service(web::resource("/v1/admin/translations/coverage").route(web::get().to(coverage)));
+    }
 }
 
-pub(super) const READERS: [&str; 4] = ["marketer", "reviewer", "publisher", "admin"];
-const AUTHORS: [&str; 2] = ["marketer", "admin"];
-const PLACEMENT_CREATORS: [&str; 3] = ["marketer", "publisher", "admin"];
-/// Placement changes are live at once: publishing, so the publisher's alone.
-const PLACEMENT_EDITORS: [&str; 1] = ["publisher"];
+crate::role_set!(
+    /// Everyone who works on content; workflow steps check their own roles on top.
+    pub Readers = Marketer, Reviewer, Publisher, Admin
+);
+crate::role_set!(pub Authors = Marketer, Admin);
+crate::role_set!(pub PlacementCreators = Marketer, Publisher, Admin);
+crate::role_set!(
+    /// Placement changes are live at once: publishing, so the publisher's alone.
+    pub PlacementEditors = Publisher
+);
 /// Previewing a stored person shows their traits and consents: personal data.
-pub(super) const PERSON_READERS: [&str; 2] = ["privacy", "admin"];
+pub(super) const PERSON_READERS: [Role; 2] = [Role::Privacy, Role::Admin];
 const BODY_LIMIT: usize = 256 * 1024;
 
-/// How versions and the audit log name a member of staff (the subject, bounded to fit).
-fn actor(claims: &StaffClaims) -> String {
-    let subject: String = claims.sub.chars().take(160).collect();
-    format!("staff:{subject}")
-}
 
 /// One version in a history.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -191,18 +249,18 @@ fn invalid_content(errors: Vec<ContentError>) -> Problem {
 }
 
 /// Tells every node and the CDN that live content changed.
-async fn went_live(state: &AppState, generation: u64, keys: Vec<String>, reason: String) {
-    state.announce_change(generation).await;
+async fn went_live(state: &Authoring, generation: u64, keys: Vec<String>, reason: String) {
+    state.catalog.announce_change(generation).await;
     state.purger.purge(keys, reason, generation);
 }
 
-async fn live_content(state: &AppState) -> Result<ContentSet, Problem> {
+async fn live_content(state: &Authoring) -> Result<ContentSet, Problem> {
     Ok(storage::load_content(&state.db).await?.0)
 }
 
 /// The live content and the catalog generation it is: a change checked against it
 /// goes live only if nothing else did meanwhile.
-async fn live_content_at(state: &AppState) -> Result<(ContentSet, u64), Problem> {
+async fn live_content_at(state: &Authoring) -> Result<(ContentSet, u64), Problem> {
     Ok(storage::load_content(&state.db).await?)
 }
 
@@ -254,7 +312,7 @@ pub struct PlacementList {
 }
 
 async fn placement_answer(
-    state: &AppState,
+    state: &Authoring,
     def: &PlacementDef,
 ) -> Result<PlacementAnswer, Problem> {
     let version = store::latest(&state.db, Kind::Placement, &def.id)
@@ -312,10 +370,9 @@ fn summarise(def: &PlacementDef, version: u32, latest: &[VersionRow]) -> Placeme
 #[utoipa::path(get, path = "/v1/admin/placements", tag = "authoring",
     responses((status = 200, body = PlacementList), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_placements(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let content = live_content(&state).await?;
     // Two queries for the whole list, not two per placement.
     let latest_variants = store::latest_per_target(&state.db, Kind::Variant, None).await?;
@@ -369,7 +426,7 @@ fn placement_body(body: &[u8], path_id: Option<&str>) -> Result<PlacementDef, Pr
 }
 
 async fn save_placement(
-    state: &AppState,
+    state: &Authoring,
     claims: &StaffClaims,
     def: PlacementDef,
     based_on: Option<u32>,
@@ -384,7 +441,7 @@ async fn save_placement(
         .unwrap_or_default();
     let errors = {
         let (content, checked) = (content.clone(), checked.clone());
-        let default_locale = state.settings.default_locale.clone();
+        let default_locale = state.default_locale.clone();
         off_the_runtime(move || super::check_placement(&content, &checked, &default_locale)).await?
     };
     if !errors.is_empty() {
@@ -407,7 +464,7 @@ async fn save_placement(
             target: &def.id,
             placement_id: None,
             document: &|_| document.clone(),
-            actor: &actor(claims),
+            actor: &claims.actor(),
             based_on,
             publish: true,
             seed,
@@ -448,11 +505,10 @@ async fn save_placement(
     responses((status = 201, body = PlacementAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_placement(
-    req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<PlacementCreators>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &PLACEMENT_CREATORS)?;
     let body = read_body(payload, BODY_LIMIT, "a placement is at most 256 KiB").await?;
     let def = placement_body(&body, None)?;
     let content = live_content_at(&state).await?;
@@ -477,11 +533,10 @@ pub async fn create_placement(
 #[utoipa::path(get, path = "/v1/admin/placements/{id}", tag = "authoring",
     responses((status = 200, body = PlacementAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_placement(
-    req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let content = live_content(&state).await?;
     let def = content
         .placements
@@ -504,9 +559,9 @@ pub async fn put_placement(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<PlacementEditors>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &PLACEMENT_EDITORS)?;
     let based_on = if_match(&req)?;
     let body = read_body(payload, BODY_LIMIT, "a placement is at most 256 KiB").await?;
     let def = placement_body(&body, Some(&path))?;
@@ -529,11 +584,10 @@ pub async fn put_placement(
     responses((status = 200, body = PlacementAnswer), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn archive_placement(
-    req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<PlacementEditors>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &PLACEMENT_EDITORS)?;
     let content = live_content_at(&state).await?;
     let def = content
         .0
@@ -626,7 +680,7 @@ pub struct VariantAnswer {
     pub latest: Option<VariantVersionDoc>,
 }
 
-async fn variant_answer(state: &AppState, id: &str) -> Result<Option<VariantAnswer>, Problem> {
+async fn variant_answer(state: &Authoring, id: &str) -> Result<Option<VariantAnswer>, Problem> {
     let live = store::live_variant(&state.db, id).await?;
     let latest = store::latest(&state.db, Kind::Variant, id).await?;
     let Some(placement) = latest
@@ -669,14 +723,14 @@ async fn variant_answer(state: &AppState, id: &str) -> Result<Option<VariantAnsw
 }
 
 async fn variant_errors(
-    state: &AppState,
+    state: &Authoring,
     content: &ContentSet,
     placement: &PlacementDef,
     def: &VariantDef,
     strictness: Strictness,
 ) -> Result<(), Problem> {
     let (content, placement, def) = (content.clone(), placement.clone(), def.clone());
-    let default_locale = state.settings.default_locale.clone();
+    let default_locale = state.default_locale.clone();
     let errors = off_the_runtime(move || {
         super::check_variant(&content, &placement, &def, &default_locale, strictness)
     })
@@ -689,7 +743,7 @@ async fn variant_errors(
 }
 
 async fn save_variant(
-    state: &AppState,
+    state: &Authoring,
     claims: &StaffClaims,
     placement: &str,
     def: VariantDef,
@@ -709,7 +763,7 @@ async fn save_variant(
             target: &def.id,
             placement_id: Some(placement),
             document: &document,
-            actor: &actor(claims),
+            actor: &claims.actor(),
             based_on,
             publish: false,
             seed,
@@ -750,12 +804,11 @@ fn placement_of<'c>(content: &'c ContentSet, id: &str) -> Result<&'c PlacementDe
     responses((status = 201, body = VariantAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_variant(
-    req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<Authors>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &AUTHORS)?;
     let body = read_body(payload, BODY_LIMIT, "a variant is at most 256 KiB").await?;
     let input: VariantInput = json_body(&body)?;
     let id = input
@@ -793,11 +846,10 @@ pub async fn create_variant(
 #[utoipa::path(get, path = "/v1/admin/variants/{id}", tag = "authoring",
     responses((status = 200, body = VariantAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_variant(
-    req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let answer = variant_answer(&state, &path)
         .await?
         .ok_or_else(|| not_found("such variant", "id"))?;
@@ -822,9 +874,9 @@ pub async fn put_variant(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<Authors>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &AUTHORS)?;
     let based_on = if_match(&req)?;
     let body = read_body(payload, BODY_LIMIT, "a variant is at most 256 KiB").await?;
     let input: VariantInput = json_body(&body)?;
@@ -913,7 +965,7 @@ async fn step_body(payload: web::Payload) -> Result<StepBody, Problem> {
 
 /// The version a step acts on, where it stands, and the stage it moves to.
 async fn plan_step(
-    state: &AppState,
+    state: &Authoring,
     kind: Kind,
     target: &str,
     action: Action,
@@ -980,7 +1032,7 @@ async fn plan_step(
         action,
         from,
         row.version as u32,
-        &actor(claims),
+        &claims.actor(),
         &row.author,
     )
     .map_err(|e| match e {
@@ -993,7 +1045,7 @@ async fn plan_step(
 }
 
 async fn apply_step(
-    state: &AppState,
+    state: &Authoring,
     row: &VersionRow,
     to: Stage,
     action: Action,
@@ -1005,7 +1057,7 @@ async fn apply_step(
         &state.db,
         row,
         to.as_str(),
-        &actor(claims),
+        &claims.actor(),
         note,
         action.as_str(),
         checked_at,
@@ -1035,7 +1087,7 @@ fn parse_action(name: &str) -> Result<Action, Problem> {
 /// The live Fluent files with each file's pending (newest unpublished) version in
 /// place of the live one: what a submitted variant will meet once translations land.
 pub(super) async fn fluent_with_pending(
-    state: &AppState,
+    state: &Authoring,
     live: &[FluentFile],
 ) -> Result<Vec<FluentFile>, Problem> {
     let mut files = live.to_vec();
@@ -1069,14 +1121,14 @@ pub(super) async fn fluent_with_pending(
     responses((status = 200, body = StepAnswer), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn act_on_variant(
-    req: HttpRequest,
+    claims: StaffUser<Readers>,
     path: web::Path<(String, String)>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
 ) -> Result<HttpResponse, Problem> {
     let (id, action) = path.into_inner();
     let action = parse_action(&action)?;
-    let claims = staff_of(&req, &state.auth, action.roles())?;
+    claims.require(action.roles())?;
     let step = step_body(payload).await?;
     let (row, to) = plan_step(&state, Kind::Variant, &id, action, &step, &claims).await?;
     let placement_id = row.placement_id.clone().unwrap_or_default();
@@ -1097,7 +1149,7 @@ pub async fn act_on_variant(
         // Publishing checks against what is live: a message still in review does not
         // count yet.
         variant_errors(&state, &content, &placement, &def, Strictness::Submit).await?;
-        let (l10n, _) = L10n::build(&content.fluent, &state.settings.default_locale);
+        let (l10n, _) = L10n::build(&content.fluent, &state.default_locale);
         locales = Some(super::live_locales(&l10n, &placement, &def));
     }
     // A publish goes live only on the content it was checked against.
@@ -1188,12 +1240,11 @@ pub struct VersionQuery {
     responses((status = 200, description = "The Fluent source", content_type = "text/plain"), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_locale_file(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<VersionQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
     let target = store::fluent_target(&locale, &file);
     let row = match query.version {
@@ -1258,9 +1309,9 @@ pub async fn put_locale_file(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<Authors>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &AUTHORS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
     let based_on = if_match(&req)?;
     let body = read_body(payload, BODY_LIMIT, "a Fluent resource is at most 256 KiB").await?;
@@ -1307,7 +1358,7 @@ pub async fn put_locale_file(
             target: &target,
             placement_id: None,
             document: &|_| source.clone(),
-            actor: &actor(&claims),
+            actor: &claims.actor(),
             based_on,
             publish: false,
             seed,
@@ -1346,15 +1397,15 @@ pub async fn put_locale_file(
     responses((status = 200, body = StepAnswer), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn act_on_locale_file(
-    req: HttpRequest,
+    claims: StaffUser<Readers>,
     path: web::Path<(String, String, String)>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
 ) -> Result<HttpResponse, Problem> {
     let (locale, file, action) = path.into_inner();
     let (locale, file) = fluent_path(&locale, &file)?;
     let action = parse_action(&action)?;
-    let claims = staff_of(&req, &state.auth, action.roles())?;
+    claims.require(action.roles())?;
     let step = step_body(payload).await?;
     let target = store::fluent_target(&locale, &file);
     let (row, to) = plan_step(&state, Kind::Fluent, &target, action, &step, &claims).await?;
@@ -1388,7 +1439,7 @@ pub async fn act_on_locale_file(
             content.fluent.push(candidate);
         }
         // One build of the resulting bundles serves the check and the report.
-        let default_locale = state.settings.default_locale.clone();
+        let default_locale = state.default_locale.clone();
         let (errors, l10n, content) = off_the_runtime(move || {
             let (l10n, _) = L10n::build(&content.fluent, &default_locale);
             (super::broken_by(&content, &l10n), l10n, content)
@@ -1472,10 +1523,9 @@ pub struct LocaleFileList {
 #[utoipa::path(get, path = "/v1/admin/locales", tag = "authoring",
     responses((status = 200, body = LocaleFileList), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_locale_files(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let mut files: Vec<LocaleFileSummary> = store::live_fluent(&state.db)
         .await?
         .into_iter()
@@ -1560,7 +1610,7 @@ pub struct VersionAnswer {
 }
 
 async fn history(
-    state: &AppState,
+    state: &Authoring,
     kind: Kind,
     target: &str,
     one: Option<u32>,
@@ -1601,7 +1651,7 @@ async fn history(
 }
 
 async fn diff(
-    state: &AppState,
+    state: &Authoring,
     kind: Kind,
     target: &str,
     query: &DiffQuery,
@@ -1659,12 +1709,11 @@ fn kind_of_path(kind: &str) -> Kind {
         ("version" = Option<u32>, Query, description = "One version, with its document")),
     responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn versions(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<HistoryQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     history(&state, kind_of_path(&path.0), &path.1, query.version).await
 }
 
@@ -1674,12 +1723,11 @@ pub async fn versions(
         ("from" = Option<u32>, Query,), ("to" = Option<u32>, Query,)),
     responses((status = 200, body = DiffAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn versions_diff(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<DiffQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     diff(&state, kind_of_path(&path.0), &path.1, &query).await
 }
 
@@ -1688,12 +1736,11 @@ pub async fn versions_diff(
     params(("version" = Option<u32>, Query, description = "One version, with its source")),
     responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn locale_file_versions(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<HistoryQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
     history(
         &state,
@@ -1709,12 +1756,11 @@ pub async fn locale_file_versions(
     params(("from" = Option<u32>, Query,), ("to" = Option<u32>, Query,)),
     responses((status = 200, body = DiffAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn locale_file_diff(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<DiffQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let (locale, file) = fluent_path(&path.0, &path.1)?;
     diff(
         &state,
@@ -1733,11 +1779,10 @@ pub async fn locale_file_diff(
 #[utoipa::path(get, path = "/v1/admin/translations/coverage", tag = "authoring",
     responses((status = 200, body = super::Coverage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn coverage(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     let content = live_content(&state).await?;
     Ok(no_store().json(super::coverage(&content, &catalog.l10n)))
 }

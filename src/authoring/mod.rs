@@ -9,6 +9,9 @@
 
 pub mod http;
 pub mod preview;
+mod service;
+
+pub use service::Authoring;
 pub mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,13 +8,13 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::workflow::Stage;
-use crate::app::AppState;
-use crate::auth::staff_of;
+use super::Authoring;
+use crate::auth::StaffUser;
 use crate::catalog::model::{ChannelState, VariantDef, VariantState};
 use crate::catalog::Catalog;
 use crate::context::{self, Attributes, Params, RawRequest};
@@ -116,19 +116,19 @@ pub struct PreviewAnswer {
     pub rendered: Vec<RenderedLocale>,
 }
 
-/// Authors, and privacy staff (who may name a stored person).
-const PREVIEWERS: [&str; 5] = ["marketer", "reviewer", "publisher", "admin", "privacy"];
+crate::role_set!(
+    /// Authors, and privacy staff (who may name a stored person).
+    pub Previewers = Marketer, Reviewer, Publisher, Admin, Privacy);
 
 /// `POST /v1/admin/preview`
 #[utoipa::path(post, path = "/v1/admin/preview", tag = "authoring", request_body = PreviewRequest,
     responses((status = 200, body = PreviewAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn preview(
-    req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Authoring>,
+    claims: StaffUser<Previewers>,
 ) -> Result<HttpResponse, Problem> {
-    let claims = staff_of(&req, &state.auth, &PREVIEWERS)?;
     let body = read_body(payload, 64 * 1024, "a preview request is at most 64 KiB").await?;
     let request: PreviewRequest = json_body(&body)?;
     // A stored person's traits and consents are personal data: authors preview with
@@ -136,7 +136,7 @@ pub async fn preview(
     if request.person_id.is_some()
         && !super::http::PERSON_READERS
             .iter()
-            .any(|role| claims.has_role(role))
+            .any(|role| claims.has(*role))
     {
         return Err(Problem::new(
             ProblemType::Forbidden,
@@ -196,7 +196,7 @@ pub async fn preview(
         .map(|c| std::mem::replace(&mut c.state, ChannelState::Active))
         .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel_name}`")))?;
 
-    let default_locale = state.settings.default_locale.clone();
+    let default_locale = state.default_locale.clone();
     let catalog =
         tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
             .await
@@ -240,7 +240,7 @@ pub async fn preview(
         traits.push((Cow::Borrowed(name.as_str()), Cow::Owned(text)));
     }
     let locales = if request.locales.is_empty() {
-        vec![state.settings.default_locale.clone()]
+        vec![state.default_locale.clone()]
     } else {
         request.locales.clone()
     };
@@ -301,7 +301,7 @@ pub async fn preview(
             detail: format!("the person opted out of `{channel_name}`"),
         });
     }
-    if crate::delivery::is_capped(&state, &catalog, &ctx, &request.placement).await? {
+    if crate::delivery::is_capped(None, &state.db, &catalog, &ctx, &request.placement).await? {
         let cap = placement.frequency_cap.map_or(String::new(), |c| {
             format!("{} impressions in {} days", c.impressions, c.days)
         });

@@ -2,6 +2,7 @@
 //! published → archived`, with who may take each step. Storage applies a step only
 //! from the state it was decided on (compare-and-set), so two reviewers cannot both act.
 
+use crate::auth::Role;
 use serde::{Deserialize, Serialize};
 
 /// Where one version of a variant or Fluent resource stands.
@@ -85,11 +86,11 @@ impl Action {
 
     /// The staff roles that may take this step. Only a publisher publishes or takes
     /// content out of service; an admin can do everything else.
-    pub fn roles(self) -> &'static [&'static str] {
+    pub fn roles(self) -> &'static [Role] {
         match self {
-            Action::Submit => &["marketer", "admin"],
-            Action::Approve | Action::Reject => &["reviewer", "admin"],
-            Action::Publish | Action::Archive => &["publisher"],
+            Action::Submit => &[Role::Marketer, Role::Admin],
+            Action::Approve | Action::Reject => &[Role::Reviewer, Role::Admin],
+            Action::Publish | Action::Archive => &[Role::Publisher],
         }
     }
 }
@@ -198,7 +199,7 @@ mod tests {
 
     #[test]
     fn only_publishers_publish() {
-        assert_eq!(Action::Publish.roles(), ["publisher"]);
-        assert!(!Action::Approve.roles().contains(&"marketer"));
+        assert_eq!(Action::Publish.roles(), [Role::Publisher]);
+        assert!(!Action::Approve.roles().contains(&Role::Marketer));
     }
 }

@@ -9,7 +9,7 @@ use fluent_bundle::{FluentArgs, FluentValue};
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
-use crate::app::AppState;
+use super::Delivery;
 use crate::catalog::rules::Value;
 use crate::catalog::{Catalog, CompiledField, Variant};
 use crate::context::{Attributes, HeadersRead, RequestContext};
@@ -128,10 +128,12 @@ pub enum Outcome {
 /// Time-dependent rules can change the answer at any minute.
 const TEMPORAL_MAX_AGE: u32 = 60;
 
-/// Has the request's person reached the placement's frequency cap? Answers from this
-/// node's cache of their recent impressions; a miss reads them from the database.
+/// Has the request's person reached the placement's frequency cap? Answers from
+/// `fatigue`, this node's cache of their recent impressions; a miss (or no cache, as in
+/// preview) reads them from the database.
 pub async fn is_capped(
-    state: &AppState,
+    fatigue: Option<&super::FatigueCache>,
+    db: &sea_orm::DatabaseConnection,
     catalog: &Catalog,
     ctx: &RequestContext,
     placement_id: &str,
@@ -145,19 +147,21 @@ pub async fn is_capped(
     };
     let window_start = ctx.now - chrono::Duration::days(i64::from(cap.days));
     let key = (person.key.clone(), placement.id.clone());
-    let times = match state.fatigue.get(&key) {
+    let times = match fatigue.and_then(|f| f.get(&key)) {
         Some(times) => times,
         None => {
             let times = Arc::new(
                 crate::storage::events::impressions_since(
-                    &state.db,
+                    db,
                     &person.key,
                     &placement.id,
                     window_start,
                 )
                 .await?,
             );
-            state.fatigue.insert(key, times.clone());
+            if let Some(fatigue) = fatigue {
+                fatigue.insert(key, times.clone());
+            }
             times
         }
     };
@@ -166,7 +170,7 @@ pub async fn is_capped(
 }
 
 pub fn answer(
-    state: &AppState,
+    state: &Delivery,
     catalog: &Catalog,
     ctx: &RequestContext,
     placement_id: &str,
@@ -371,7 +375,7 @@ struct Body<'a> {
 
 #[allow(clippy::too_many_arguments)]
 fn build(
-    state: &AppState,
+    state: &Delivery,
     catalog: &Catalog,
     ctx: &RequestContext,
     variant: &Variant,

@@ -1,395 +1,143 @@
 //! Content delivery over HTTP: `GET /v1/content/{placement}`, the batch
 //! `GET /v1/content?placements=a,b`, and the cohort endpoint `GET /v1/context`.
 //!
-//! Handlers parse, call context → decide → render, and map the result to headers a CDN
-//! can trust. Rendered answers that carry nothing personal are kept in a moka cache keyed
-//! by (generation, placement, variant, channel, device, locale chain), so a repeated
-//! request is a rule evaluation plus a cache hit: no database, no Fluent, no JSON.
+//! Handlers ([`http`]) parse, call context → decide → render ([`answer`]), and map the
+//! result to headers a CDN can trust. Rendered answers that carry nothing personal are
+//! kept in a moka cache keyed by (generation, placement, variant, channel, device,
+//! locale chain), so a repeated request is a rule evaluation plus a cache hit: no
+//! database, no Fluent, no JSON. [`Delivery`] is everything the area holds.
 
 mod answer;
+pub mod http;
 pub mod purge;
 
-pub use answer::{fluent_args, is_capped};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::{BufMut, Bytes, BytesMut};
-use chrono::Utc;
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
 
-use crate::app::AppState;
-use crate::context::{self, HeadersRead, RawRequest};
-use crate::problem::{Problem, ProblemType};
-pub use answer::{CachedAnswer, PurgeKeys, RenderKey};
-use answer::{Outcome, Sharing};
+pub use answer::{fluent_args, is_capped, CachedAnswer, PurgeKeys, RenderKey};
+pub use http::configure;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/content/{placement}").route(web::get().to(content_one)))
-        .service(web::resource("/v1/content").route(web::get().to(content_batch)))
-        .service(
-            web::resource("/v1/context")
-                .wrap(actix_web::middleware::from_fn(crate::ratelimit::context))
-                .route(web::get().to(cohort_context)),
-        );
+use crate::catalog::live::LiveCatalog;
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::engagement::writer::OnCommit;
+use crate::engagement::{EventKind, NewEvent};
+use crate::identity::Resolver;
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+use crate::tokens::{Lifetimes, Signer};
+
+/// Recent impression times per (person key, placement), for frequency caps.
+pub type FatigueCache = moka::sync::Cache<(String, Arc<str>), Arc<Vec<DateTime<Utc>>>>;
+
+/// Impression times kept per (person, placement): caps above this are not supported.
+const MAX_REMEMBERED_IMPRESSIONS: usize = 64;
+
+/// How stale another node's view of a person's impressions may get.
+const FATIGUE_TTL: Duration = Duration::from_secs(60);
+
+/// Everything delivery holds.
+pub struct Delivery {
+    pub live: LiveCatalog,
+    pub people: Resolver,
+    /// Frequency caps read recent impressions on a miss.
+    pub db: DatabaseConnection,
+    pub signer: Arc<Signer>,
+    pub rendered: moka::sync::Cache<RenderKey, Arc<CachedAnswer>>,
+    /// Recent impressions per (person, placement), kept current by this node's event
+    /// writer ([`Delivery::remember_impressions`]) and reloaded after `FATIGUE_TTL`.
+    pub fatigue: FatigueCache,
+    /// Absolute base URL for tracked links and open pixels.
+    pub public_url: String,
+    pub token_lifetimes: Lifetimes,
+    pub metrics: Arc<Metrics>,
+    /// Cache headers, batch size and cohort lifetime.
+    pub settings: Arc<Settings>,
+    /// The generation the rendered answers were made from.
+    rendered_generation: AtomicU64,
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+/// What [`Delivery::new`] needs besides the settings.
+pub struct DeliveryParts {
+    pub live: LiveCatalog,
+    pub people: Resolver,
+    pub db: DatabaseConnection,
+    pub signer: Arc<Signer>,
+    pub fatigue: FatigueCache,
+    pub public_url: String,
+    pub metrics: Arc<Metrics>,
 }
 
-fn raw_request(req: &HttpRequest) -> RawRequest<'_> {
-    RawRequest {
-        query: req.query_string(),
-        accept_language: header(req, "accept-language"),
-        ch_ua_mobile: header(req, "sec-ch-ua-mobile"),
-        user_agent: header(req, "user-agent"),
-        anonymous_id: header(req, "x-anonymous-id"),
-        authorization: header(req, "authorization"),
-        api_key: header(req, "x-api-key"),
-    }
-}
-
-/// The person the request names, resolved. With a cohort key an anonymous id is not
-/// needed (the key stands for them), so it is neither checked nor looked up.
-async fn person_of(
-    state: &AppState,
-    raw: &RawRequest<'_>,
-    params: &context::Params<'_>,
-) -> Result<Option<crate::identity::Person>, Problem> {
-    let mut naming = params.naming(raw);
-    if params.cohort.is_some() {
-        naming.anonymous_id = None;
-    }
-    let claim = crate::identity::claim(&naming, &state.auth, &state.identifier_types)?;
-    crate::identity::resolve(&claim, &state.people).await
-}
-
-/// `If-None-Match` against our ETag. Weak comparison (RFC 9110 §13.1.2): a CDN that
-/// compressed the body hands back `W/"…"`, which still names this representation.
-fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
-    let Some(value) = req.headers().get(header::IF_NONE_MATCH) else {
-        return false;
-    };
-    let Ok(value) = value.to_str() else {
-        return false;
-    };
-    let etag = etag.as_bytes();
-    value
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag)
-}
-
-fn cache_control(sharing: &Sharing, settings: &crate::config::Settings) -> String {
-    if sharing.private {
-        return "private, no-cache".to_string();
-    }
-    let mut max_age = sharing.max_age.min(settings.cache.max_age_secs);
-    let mut stale = if sharing.temporal {
-        0
-    } else {
-        settings.cache.stale_while_revalidate_secs
-    };
-    if let Some(until) = sharing.until_change {
-        max_age = max_age.min(until);
-        stale = stale.min(until - max_age);
-    }
-    if stale == 0 {
-        format!("public, max-age={max_age}")
-    } else {
-        format!("public, max-age={max_age}, stale-while-revalidate={stale}")
-    }
-}
-
-/// The answer with its caching headers; `None` is the empty decision (`204`).
-fn respond(
-    req: &HttpRequest,
-    body: Option<(Bytes, HeaderValue)>,
-    sharing: &Sharing,
-    read: HeadersRead,
-    purge_keys: &PurgeKeys,
-    settings: &crate::config::Settings,
-) -> HttpResponse {
-    let unchanged = body
-        .as_ref()
-        .is_some_and(|(_, etag)| not_modified(req, etag));
-    let mut response = match (&body, unchanged) {
-        (None, _) => HttpResponse::NoContent(),
-        (Some(_), true) => HttpResponse::NotModified(),
-        (Some(_), false) => HttpResponse::Ok(),
-    };
-    if let Some((_, etag)) = &body {
-        response.insert_header((header::ETAG, etag.clone()));
-    }
-    response.insert_header((header::CACHE_CONTROL, cache_control(sharing, settings)));
-    let vary = sharing.vary(read).vary();
-    if !vary.is_empty() {
-        response.insert_header((header::VARY, vary));
-    }
-    if vary_reads_client_hints(req) {
-        response.insert_header(("Accept-CH", "Sec-CH-UA-Mobile"));
-    }
-    if !purge_keys.keys.is_empty() {
-        response.insert_header(("Surrogate-Key", purge_keys.surrogate_key.clone()));
-        response.insert_header(("Cache-Tag", purge_keys.cache_tag.clone()));
-    }
-    match body {
-        Some((body, _)) if !unchanged => response.content_type("application/json").body(body),
-        _ => response.finish(),
-    }
-}
-
-/// Ask browsers for the mobile hint when they did not send it.
-fn vary_reads_client_hints(req: &HttpRequest) -> bool {
-    !req.headers().contains_key("sec-ch-ua-mobile")
-        && req.headers().contains_key(header::USER_AGENT)
-}
-
-/// `GET /v1/content/{placement}`: one placement's content for the request's context.
-#[utoipa::path(
-    get,
-    path = "/v1/content/{placement}",
-    tag = "delivery",
-    params(
-        ("placement" = String, Path, description = "Placement id, e.g. `home.hero`"),
-        ("channel" = Option<String>, Query, description = "Channel id (default `web`)"),
-        ("device" = Option<String>, Query, description = "desktop, mobile, tablet, tv, wearable, voice, unknown; default from Sec-CH-UA-Mobile / User-Agent"),
-        ("locale" = Option<String>, Query, description = "Comma-separated BCP 47 tags; default from Accept-Language"),
-        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2"),
-        ("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id)"),
-        ("cohort" = Option<String>, Query, description = "Cohort key from GET /v1/context: makes a person-dependent answer shareable"),
-    ),
-    responses(
-        (status = 200, description = "The content answer", body = answer::ContentAnswerDoc),
-        (status = 204, description = "No variant is eligible for this context"),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown placement", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The channel is retired", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn content_one(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    let catalog = state.catalog().await?;
-    let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
-    let person = person_of(&state, &raw, &params).await?;
-    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
-    let capped = answer::is_capped(&state, &catalog, &ctx, &path).await?;
-    let response = match answer::answer(&state, &catalog, &ctx, &path, capped)? {
-        Outcome::Content { answer, sharing } => respond(
-            &req,
-            Some((answer.body.clone(), answer.etag.clone())),
-            &sharing,
-            ctx.headers_read,
-            &answer.purge_keys,
-            &state.settings,
-        ),
-        Outcome::Empty { sharing, placement } => respond(
-            &req,
-            None,
-            &sharing,
-            ctx.headers_read,
-            &PurgeKeys::new(format!("placement/{placement}")),
-            &state.settings,
-        ),
-    };
-    Ok(response)
-}
-
-/// `GET /v1/content?placements=a,b,c`: several placements, answered in the order asked.
-#[utoipa::path(
-    get,
-    path = "/v1/content",
-    tag = "delivery",
-    params(
-        ("placements" = String, Query, description = "Comma-separated placement ids (at most `max_batch_placements`)"),
-        ("channel" = Option<String>, Query, description = "As for one placement"),
-        ("device" = Option<String>, Query),
-        ("locale" = Option<String>, Query),
-        ("anonymous_id" = Option<String>, Query),
-        ("cohort" = Option<String>, Query),
-    ),
-    responses(
-        (status = 200, description = "`{\"items\": [...]}`: a content answer, an empty decision (`variant: null`) or a problem per placement", body = answer::BatchDoc),
-        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The channel is retired", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn content_batch(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    let catalog = state.catalog().await?;
-    let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
-    let list = params.placements.as_deref().ok_or_else(|| {
-        Problem::invalid(
-            "placements",
-            "give the placements to answer: placements=a,b,c",
-        )
-    })?;
-    let ids: Vec<&str> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let max = state.settings.max_batch_placements;
-    if ids.is_empty() || ids.len() > max {
-        return Err(Problem::invalid(
-            "placements",
-            format!("give 1 to {max} placement ids"),
-        ));
-    }
-    let person = person_of(&state, &raw, &params).await?;
-    let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
-
-    let mut body = BytesMut::with_capacity(1024 * ids.len());
-    body.put_slice(b"{\"items\":[");
-    let mut sharing = Sharing::shared();
-    let mut keys: Vec<String> = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            body.put_u8(b',');
+impl Delivery {
+    pub fn new(parts: DeliveryParts, settings: Arc<Settings>) -> Delivery {
+        Delivery {
+            live: parts.live,
+            people: parts.people,
+            db: parts.db,
+            signer: parts.signer,
+            rendered: moka::sync::Cache::builder()
+                .max_capacity(settings.cache.rendered_capacity)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            fatigue: parts.fatigue,
+            public_url: parts.public_url,
+            token_lifetimes: Lifetimes::from_settings(&settings),
+            metrics: parts.metrics,
+            settings,
+            rendered_generation: AtomicU64::new(0),
         }
-        let capped = answer::is_capped(&state, &catalog, &ctx, id).await?;
-        match answer::answer(&state, &catalog, &ctx, id, capped) {
-            Ok(Outcome::Content {
-                answer,
-                sharing: item,
-            }) => {
-                body.put_slice(&answer.body);
-                sharing.merge(&item);
-                keys.push(answer.purge_keys.keys.clone());
-            }
-            Ok(Outcome::Empty {
-                sharing: item,
-                placement,
-            }) => {
-                sharing.merge(&item);
-                keys.push(format!("placement/{placement}"));
-                let empty = answer::empty_decision(&placement, &catalog, &ctx);
-                body.put_slice(&serde_json::to_vec(&empty).unwrap_or_default());
-            }
-            Err(problem) => {
-                #[derive(Serialize)]
-                struct ItemProblem<'a> {
-                    #[serde(flatten)]
-                    problem: &'a Problem,
-                    placement: &'a str,
+    }
+
+    /// The serving catalog. Rendered answers are keyed by generation, so those of an
+    /// older catalog are never served again; the first request to see a new generation
+    /// frees them.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, Problem> {
+        let catalog = self.live.current().await?;
+        if self
+            .rendered_generation
+            .swap(catalog.generation, Ordering::Relaxed)
+            != catalog.generation
+        {
+            self.rendered.invalidate_all();
+        }
+        Ok(catalog)
+    }
+
+    /// An empty impression cache, bounded.
+    pub fn fatigue_cache() -> FatigueCache {
+        moka::sync::Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(FATIGUE_TTL)
+            .build()
+    }
+
+    /// The event writer's commit hook that keeps cached impression histories current
+    /// with what this node commits.
+    pub fn remember_impressions(fatigue: FatigueCache) -> OnCommit {
+        Arc::new(move |events: &[&NewEvent]| {
+            for event in events {
+                let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key)
+                else {
+                    continue;
+                };
+                let key = (person.clone(), Arc::from(event.decision.placement.as_str()));
+                if let Some(known) = fatigue.get(&key) {
+                    // Only the newest few matter for any cap; a flood of impressions for
+                    // one person must not grow the list (or this writer's work) without
+                    // bound.
+                    let mut times = (*known).clone();
+                    times.push(event.occurred_at);
+                    if times.len() > MAX_REMEMBERED_IMPRESSIONS {
+                        times.sort_unstable();
+                        times.drain(..times.len() - MAX_REMEMBERED_IMPRESSIONS);
+                    }
+                    fatigue.insert(key, Arc::new(times));
                 }
-                if problem.problem_type() == Some(ProblemType::Internal) {
-                    return Err(problem);
-                }
-                body.put_slice(
-                    &serde_json::to_vec(&ItemProblem {
-                        problem: &problem,
-                        placement: id,
-                    })
-                    .unwrap_or_default(),
-                );
             }
-        }
-    }
-    body.put_slice(b"]}");
-    let surrogate = keys.join(" ");
-    let body = body.freeze();
-    let etag = answer::etag_of(&body);
-    Ok(respond(
-        &req,
-        Some((body, etag)),
-        &sharing,
-        ctx.headers_read,
-        &PurgeKeys::new(surrogate),
-        &state.settings,
-    ))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CohortAnswer {
-    /// Signed key to pass as `cohort=` on content requests.
-    pub cohort: String,
-    /// The person's sticky bucket in [0, 1000).
-    pub bucket: u16,
-    /// The person's segments (only for a person named by a token or a server key).
-    pub segments: Vec<String>,
-    /// RFC 3339 expiry of the key.
-    pub expires_at: String,
-}
-
-/// `GET /v1/context`: the person's cohort key (private; never cache it in a shared cache).
-#[utoipa::path(
-    get,
-    path = "/v1/context",
-    tag = "delivery",
-    params(
-        ("anonymous_id" = Option<String>, Query, description = "The person (or header X-Anonymous-Id); or an identity token as `Authorization: Bearer`"),
-        ("person_id" = Option<String>, Query, description = "With X-Api-Key: a person by id"),
-    ),
-    responses(
-        (status = 200, description = "The cohort key", body = CohortAnswer),
-        (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn cohort_context(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
-    let Some(person) = person_of(&state, &raw, &params).await? else {
-        return Err(Problem::invalid(
-            "anonymous_id",
-            "name the person with X-Anonymous-Id or anonymous_id, an identity token, or a server key with id.<type>",
-        ));
-    };
-    let bucket = person.bucket();
-    // Segments only for a verified person: an anonymous id must not reveal traits.
-    let segments: Vec<String> = match person.traits() {
-        Some(stored) => {
-            let catalog = state.catalog().await?;
-            catalog
-                .segments_of(&catalog.person_traits(stored))
-                .into_iter()
-                .map(String::from)
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    let now = Utc::now();
-    let opted_out: Vec<String> = person
-        .record
-        .as_ref()
-        .map(|r| {
-            r.consents
-                .iter()
-                .filter(|(_, granted)| !**granted)
-                .map(|(channel, _)| channel.clone())
-                .collect()
         })
-        .unwrap_or_default();
-    let (cohort, exp) = state.signer.cohort_key_with_opt_outs(
-        bucket,
-        &segments,
-        &opted_out,
-        now.timestamp().max(0) as u64,
-        state.settings.cohort_ttl_secs,
-    );
-    tracing::debug!(person = %person.log_id(), bucket, "cohort issued");
-    let expires_at = chrono::DateTime::from_timestamp(exp as i64, 0)
-        .unwrap_or(now)
-        .to_rfc3339();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header((header::VARY, "X-Anonymous-Id, Authorization"))
-        .json(CohortAnswer {
-            cohort,
-            bucket,
-            segments,
-            expires_at,
-        }))
+    }
 }

@@ -12,28 +12,37 @@ use super::{
     parse_event, EventContext, EventKind, NewEvent, Origin, Rejection, TrafficClass,
     MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH,
 };
-use crate::app::AppState;
+use super::Engagement;
 use crate::catalog::CompiledField;
 use crate::problem::{Problem, ProblemType};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use crate::ratelimit;
-    use actix_web::middleware::from_fn;
-    cfg.service(
-        web::resource("/v1/events")
-            .wrap(from_fn(ratelimit::events))
-            .route(web::post().to(post_events)),
-    )
-    .service(
-        web::resource("/v1/t/{token}")
-            .wrap(from_fn(ratelimit::links))
-            .route(web::get().to(tracked_link)),
-    )
-    .service(
-        web::resource("/v1/o/{file}")
-            .wrap(from_fn(ratelimit::links))
-            .route(web::get().to(open_pixel)),
-    );
+/// This area's part of the OpenAPI document (merged with the others by the application).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(post_events, tracked_link, open_pixel), components(schemas(EventsAccepted, crate::engagement::Rejection)))]
+pub struct Api;
+
+/// Registers this area's state and routes.
+pub fn configure(service: web::Data<Engagement>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service);
+        use crate::ratelimit;
+        use actix_web::middleware::from_fn;
+        cfg.service(
+            web::resource("/v1/events")
+                .wrap(from_fn(ratelimit::events))
+                .route(web::post().to(post_events)),
+        )
+        .service(
+            web::resource("/v1/t/{token}")
+                .wrap(from_fn(ratelimit::links))
+                .route(web::get().to(tracked_link)),
+        )
+        .service(
+            web::resource("/v1/o/{file}")
+                .wrap(from_fn(ratelimit::links))
+                .route(web::get().to(open_pixel)),
+        );
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -75,7 +84,7 @@ impl From<WriteError> for Problem {
 pub async fn post_events(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Engagement>,
 ) -> Result<HttpResponse, Problem> {
     let body =
         crate::problem::read_body(payload, MAX_BATCH_BYTES, "a batch is at most 1 MiB").await?;
@@ -109,10 +118,10 @@ pub async fn post_events(
                 .and_then(|v| v.to_str().ok()),
             ..crate::identity::Naming::default()
         },
-        &state.auth,
-        &state.identifier_types,
+        &state.people.auth,
+        &state.people.types,
     )?;
-    let verified = crate::identity::resolve(&claim, &state.people).await?;
+    let verified = crate::identity::resolve(&claim, &state.people.directory).await?;
     // A server key vouches for the people its events name; a wrong key is refused.
     let server_key = match req.headers().get("x-api-key") {
         None => None,
@@ -120,7 +129,7 @@ pub async fn post_events(
             let index = value
                 .to_str()
                 .ok()
-                .and_then(|key| state.auth.server_key(key))
+                .and_then(|key| state.people.auth.server_key(key))
                 .ok_or_else(|| {
                     Problem::new(ProblemType::Unauthorized, "the server key is not valid")
                         .with_field("X-Api-Key")
@@ -140,7 +149,7 @@ pub async fn post_events(
     let person_keys = if verified.is_some() || anonymous.is_empty() {
         Default::default()
     } else {
-        state.people.anonymous_keys(&anonymous).await?
+        state.people.directory.anonymous_keys(&anonymous).await?
     };
     let ctx = EventContext {
         signer: &state.signer,
@@ -190,7 +199,7 @@ pub async fn post_events(
 /// is over. The reader's click or image must not fail on our account, so a write
 /// failure is logged, not answered.
 async fn log_link_event(
-    state: &AppState,
+    state: &Engagement,
     req: &HttpRequest,
     kind: EventKind,
     claims: crate::tokens::LinkClaims,
@@ -207,7 +216,7 @@ async fn log_link_event(
     };
     // A link made for an anonymous id counts for the person the graph ties it to now.
     let person_key = match claims.an.as_deref().and_then(|k| k.strip_prefix("anon:")) {
-        Some(id) => match state.people.anonymous_keys(&[id]).await {
+        Some(id) => match state.people.directory.anonymous_keys(&[id]).await {
             Ok(keys) => keys.get(id).cloned().or(claims.an.clone()),
             Err(e) => {
                 tracing::warn!(error = %e, "person lookup for a tracked link failed");
@@ -257,7 +266,7 @@ async fn log_link_event(
 pub async fn tracked_link(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Engagement>,
 ) -> Result<HttpResponse, Problem> {
     let claims = state
         .signer
@@ -267,7 +276,7 @@ pub async fn tracked_link(
         .lk
         .clone()
         .ok_or_else(|| Problem::invalid("token", "this token is an open pixel, not a link"))?;
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     let target = catalog
         .placement(&claims.pl)
         .and_then(|(_, p)| p.variants.iter().find(|v| *v.id == *claims.va))
@@ -311,7 +320,7 @@ const PIXEL: &[u8] = &[
 pub async fn open_pixel(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Engagement>,
 ) -> Result<HttpResponse, Problem> {
     let token = path
         .strip_suffix(".gif")

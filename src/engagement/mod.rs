@@ -8,7 +8,10 @@
 
 pub mod http;
 pub mod provenance;
+mod service;
 pub mod writer;
+
+pub use service::Engagement;
 
 use std::collections::HashMap;
 

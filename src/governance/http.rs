@@ -8,30 +8,64 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluator::{self, set_state, EvaluationReport, TargetState};
 use super::policy::{self, PolicyDef, Scope};
-use crate::app::AppState;
-use crate::auth::staff_of;
+use super::Governance;
+use crate::auth::{Role, StaffUser};
 use crate::problem::json_body;
 use crate::problem::{Problem, ProblemType};
 use crate::storage::governance::{self as store, DecisionRow, NewDecision};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/governance/policies").route(web::get().to(list_policies)))
-        .service(
-            web::resource("/v1/governance/policies/{id}")
-                .route(web::put().to(put_policy))
-                .route(web::delete().to(delete_policy)),
-        )
-        .service(web::resource("/v1/governance/evaluations").route(web::post().to(evaluate)))
-        .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
-        .service(web::resource("/v1/governance/decisions/{id}/{verb}").route(web::post().to(act)))
-        .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
-        .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)))
-        .service(web::resource("/v1/governance/states").route(web::get().to(states)))
-        .service(web::resource("/v1/governance/sample-ratios").route(web::get().to(sample_ratios)))
-        .service(web::resource("/dashboard").route(web::get().to(dashboard)));
+/// This area's part of the OpenAPI document (merged with the others by the application).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_policies, put_policy, delete_policy, evaluate, list_decisions, act, reinstate, engagement_report, states, sample_ratios), components(schemas(
+        PolicyList,
+        DecisionList,
+        DecisionDoc,
+        super::policy::PolicyDef,
+        super::evaluator::EvaluationReport,
+        super::evaluator::ActionTaken,
+        super::Finding,
+        EngagementReport,
+        super::report::ReportRow,
+        States,
+        StateEntry,
+        SampleRatios,
+        super::integrity::SampleRatio,
+        super::integrity::Diversity,
+        super::integrity::VolumeJump,
+        super::EvidenceQuality
+    )))]
+pub struct Api;
+
+/// Registers this area's state and routes.
+pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service);
+        cfg.service(web::resource("/v1/governance/policies").route(web::get().to(list_policies)))
+            .service(
+                web::resource("/v1/governance/policies/{id}")
+                    .route(web::put().to(put_policy))
+                    .route(web::delete().to(delete_policy)),
+            )
+            .service(web::resource("/v1/governance/evaluations").route(web::post().to(evaluate)))
+            .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
+            .service(web::resource("/v1/governance/decisions/{id}/{verb:review|approve|reject}").route(web::post().to(act)))
+            .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
+            .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)))
+            .service(web::resource("/v1/governance/states").route(web::get().to(states)))
+            .service(web::resource("/v1/governance/sample-ratios").route(web::get().to(sample_ratios)))
+            .service(web::resource("/dashboard").route(web::get().to(dashboard)));
+    }
 }
 
-const READERS: [&str; 4] = ["governance", "governance_approver", "analyst", "admin"];
+crate::role_set!(pub Readers = Governance, GovernanceApprover, Analyst, Admin);
+crate::role_set!(
+    /// Policies, evaluations, reviews and reinstatements.
+    pub GovernanceStaff = Governance
+);
+crate::role_set!(
+    /// Acting on a decision: reviewing (`governance`) or deciding (`governance_approver`).
+    pub DecisionMakers = Governance, GovernanceApprover
+);
 
 /// Decisions about policies themselves (scope and action of a pending policy change).
 const POLICY_SCOPE: &str = "policy";
@@ -46,11 +80,10 @@ pub struct PolicyList {
 #[utoipa::path(get, path = "/v1/governance/policies", tag = "governance",
     responses((status = 200, body = PolicyList), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_policies(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(PolicyList {
@@ -69,17 +102,16 @@ pub async fn list_policies(
         (status = 400, description = "Invalid, naming the field", body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn put_policy(
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    who: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff_of(&req, &state.auth, &["governance"])?;
     let policy: PolicyDef = json_body(&body)?;
     if policy.id != *path {
         return Err(Problem::invalid("id", "must match the id in the path"));
     }
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     let channels = catalog.channel_ids();
     if let Some((field, message)) = policy::check(&policy, &channels).into_iter().next() {
         return Err(Problem::invalid(field, message));
@@ -108,12 +140,12 @@ pub async fn put_policy(
                 action: POLICY_CHANGE,
                 status: "pending",
                 evidence: evidence.to_string(),
-                actor: &format!("staff:{}", who.sub),
+                actor: &who.actor(),
                 comment: None,
             },
         )
         .await?;
-        tracing::info!(actor = %who.sub, policy = %policy.id, decision = id, "policy change awaits approval");
+        tracing::info!(actor = %who.subject(), policy = %policy.id, decision = id, "policy change awaits approval");
         let row = store::decision(&state.db, id)
             .await?
             .ok_or_else(|| Problem::new(ProblemType::Unavailable, "the decision was not stored"))?;
@@ -126,8 +158,8 @@ pub async fn put_policy(
     store::withdraw_proposals(&state.db, POLICY_SCOPE, &policy.id).await?;
     // A changed definition starts its runs again: old failures judged another rule.
     store::reset_policy_runs(&state.db, &policy.id).await?;
-    tracing::info!(actor = %who.sub, policy = %policy.id, "policy saved");
-    state.announce_change(generation).await;
+    tracing::info!(actor = %who.subject(), policy = %policy.id, "policy saved");
+    state.catalog.announce_change(generation).await;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(policy))
@@ -137,18 +169,17 @@ pub async fn put_policy(
 #[utoipa::path(delete, path = "/v1/governance/policies/{id}", tag = "governance",
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn delete_policy(
-    req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    who: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff_of(&req, &state.auth, &["governance"])?;
     let generation = store::delete_policy(&state.db, &path)
         .await?
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such policy").with_field("id"))?;
     store::reset_policy_runs(&state.db, &path).await?;
     store::withdraw_proposals(&state.db, POLICY_SCOPE, &path).await?;
-    tracing::info!(actor = %who.sub, policy = %path, "policy deleted");
-    state.announce_change(generation).await;
+    tracing::info!(actor = %who.subject(), policy = %path, "policy deleted");
+    state.catalog.announce_change(generation).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -158,38 +189,16 @@ pub struct EvaluateQuery {
     pub dry_run: bool,
 }
 
-/// Runs an evaluation and makes its changes visible everywhere.
-pub async fn run_evaluation(state: &AppState, dry_run: bool) -> Result<EvaluationReport, Problem> {
-    let catalog = state.catalog().await?;
-    let report = evaluator::evaluate(
-        &state.db,
-        &catalog.policies,
-        state.settings.safeguards(),
-        chrono::Utc::now(),
-        dry_run,
-    )
-    .await?;
-    if let Some(generation) = report.generation {
-        state.announce_change(generation).await;
-    }
-    if !report.purge_keys.is_empty() {
-        // CDNs purge by these surrogate keys (Surrogate-Key / Cache-Tag on answers).
-        tracing::info!(purge = %report.purge_keys.join(" "), "purge");
-    }
-    Ok(report)
-}
-
 /// `POST /v1/governance/evaluations[?dry_run=true]` (role `governance`).
 #[utoipa::path(post, path = "/v1/governance/evaluations", tag = "governance",
     params(("dry_run" = Option<bool>, Query, description = "Judge and report, change nothing")),
     responses((status = 200, body = EvaluationReport), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn evaluate(
-    req: HttpRequest,
     query: web::Query<EvaluateQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    _staff: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &["governance"])?;
-    let report = run_evaluation(&state, query.dry_run).await?;
+    let report = state.run_evaluation(query.dry_run).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(report))
@@ -254,11 +263,10 @@ pub struct DecisionQuery {
     params(("status" = Option<String>, Query, description = "recorded, applied, pending, reviewed, approved, rejected")),
     responses((status = 200, body = DecisionList), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_decisions(
-    req: HttpRequest,
     query: web::Query<DecisionQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     if let Some(status) = &query.status {
         if ![
             "recorded",
@@ -300,19 +308,18 @@ fn conflict(detail: impl Into<String>) -> Problem {
         (status = 403, description = "Wrong role, or the proposer/reviewer approving their own", body = Problem),
         (status = 404, body = Problem), (status = 409, description = "Not in a state for this", body = Problem)))]
 pub async fn act(
-    req: HttpRequest,
+    who: StaffUser<DecisionMakers>,
     path: web::Path<(String, String)>,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
 ) -> Result<HttpResponse, Problem> {
     let (id, verb) = path.into_inner();
-    let roles: &[&str] = match verb.as_str() {
-        "review" => &["governance"],
-        "approve" | "reject" => &["governance_approver"],
-        _ => return Err(Problem::new(ProblemType::NotFound, "no such action").with_field("verb")),
-    };
-    let who = staff_of(&req, &state.auth, roles)?;
-    let actor = format!("staff:{}", who.sub);
+    // The route admits only these verbs; each needs its own role.
+    who.require(match verb.as_str() {
+        "review" => &[Role::Governance],
+        _ => &[Role::GovernanceApprover],
+    })?;
+    let actor = who.actor();
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::invalid("id", "is not a decision id"))?;
@@ -421,7 +428,7 @@ pub async fn act(
 /// file import, or a switch to `propose` made in a hurry is never undone by approving
 /// an older request; such a request is withdrawn).
 async fn approve_policy_change(
-    state: &AppState,
+    state: &Governance,
     row: &DecisionRow,
     expected_status: &str,
 ) -> Result<(), Problem> {
@@ -431,7 +438,7 @@ async fn approve_policy_change(
     let policy: PolicyDef =
         serde_json::from_value(evidence["policy"].clone()).map_err(|e| Problem::internal(&e))?;
     let previous_hash = evidence["previous_hash"].as_str();
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     if let Some((field, message)) = policy::check(&policy, &catalog.channel_ids())
         .into_iter()
         .next()
@@ -462,7 +469,7 @@ async fn approve_policy_change(
     tx.commit()
         .await
         .map_err(crate::storage::StorageError::from)?;
-    state.announce_change(generation).await;
+    state.catalog.announce_change(generation).await;
     Ok(())
 }
 
@@ -474,9 +481,9 @@ fn parse_scope(scope: &str) -> Result<Scope, Problem> {
     }
 }
 
-async fn announce(state: &AppState, scope: Scope, target: &str) -> Result<(), Problem> {
+async fn announce(state: &Governance, scope: Scope, target: &str) -> Result<(), Problem> {
     let generation = crate::storage::generation(&state.db).await?;
-    state.announce_change(generation).await;
+    state.catalog.announce_change(generation).await;
     tracing::info!(purge = %format!("{}/{target}", scope.as_str()), "purge");
     Ok(())
 }
@@ -496,12 +503,11 @@ struct ReinstateBody {
     responses((status = 200, body = DecisionDoc), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn reinstate(
-    req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    who: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    let who = staff_of(&req, &state.auth, &["governance"])?;
-    let actor = format!("staff:{}", who.sub);
+    let actor = who.actor();
     let ReinstateBody {
         scope,
         target,
@@ -511,7 +517,7 @@ pub async fn reinstate(
     if comment.trim().is_empty() {
         return Err(Problem::invalid("comment", "say why it is reinstated"));
     }
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     let known = match scope_kind {
         Scope::Channel => catalog.channel(&target).is_some(),
         Scope::Variant => catalog
@@ -613,9 +619,9 @@ fn day(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Pr
 pub async fn engagement_report(
     req: HttpRequest,
     query: web::Query<ReportQuery>,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let to = day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = match day("from", query.from.as_deref())? {
         Some(from) => from,
@@ -717,10 +723,9 @@ pub struct SampleRatios {
 #[utoipa::path(get, path = "/v1/governance/sample-ratios", tag = "governance",
     responses((status = 200, body = SampleRatios), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn sample_ratios(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
     let (content, _) = crate::storage::load_content(&state.db).await?;
     let sample_ratios = evaluator::sample_ratios(&state.db, &content, chrono::Utc::now()).await?;
     Ok(HttpResponse::Ok()
@@ -759,9 +764,11 @@ pub struct States {
 /// `GET /v1/governance/states`: every channel's and variant's current state.
 #[utoipa::path(get, path = "/v1/governance/states", tag = "governance",
     responses((status = 200, body = States), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn states(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    staff_of(&req, &state.auth, &READERS)?;
-    let catalog = state.catalog().await?;
+pub async fn states(
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
+) -> Result<HttpResponse, Problem> {
+    let catalog = state.catalog.current().await?;
     let governed: std::collections::BTreeMap<String, String> = store::states(&state.db, "variant")
         .await?
         .into_iter()

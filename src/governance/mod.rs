@@ -8,6 +8,9 @@ pub mod http;
 pub mod integrity;
 pub mod policy;
 pub mod report;
+mod service;
+
+pub use service::Governance;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -9,24 +9,35 @@ use serde::Serialize;
 
 use super::directory::PeopleChanged;
 use super::graph::{self, Identifier, TraitValue};
-use crate::app::AppState;
-use crate::auth::Caller;
+use super::Identity;
+use crate::auth::{Caller, StaffUser};
+
+crate::role_set!(pub PrivacyStaff = Privacy);
 use crate::catalog::model::TraitType;
 use crate::catalog::Catalog;
 use crate::problem::{Problem, ProblemType};
 use crate::storage::identity::{self as store, IdentifyCommand, IdentifyError, IdentifyOutcome};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/identify")
-            .wrap(actix_web::middleware::from_fn(crate::ratelimit::identify))
-            .route(web::post().to(identify)),
-    )
-    .service(
-        web::resource("/v1/people/{id}")
-            .route(web::get().to(get_person))
-            .route(web::delete().to(erase_person)),
-    );
+/// This area's part of the OpenAPI document (merged with the others by the application).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(identify, get_person, erase_person), components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc)))]
+pub struct Api;
+
+/// Registers this area's state and routes.
+pub fn configure(service: web::Data<Identity>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service);
+        cfg.service(
+            web::resource("/v1/identify")
+                .wrap(actix_web::middleware::from_fn(crate::ratelimit::identify))
+                .route(web::post().to(identify)),
+        )
+        .service(
+            web::resource("/v1/people/{id}")
+                .route(web::get().to(get_person))
+                .route(web::delete().to(erase_person)),
+        );
+    }
 }
 
 /// An identify body is small: a few identifiers, at most 100 traits.
@@ -213,9 +224,9 @@ impl From<&IdentifyOutcome> for IdentifyAnswer {
 pub async fn identify(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let caller = state.auth.server_or_staff(
+    let caller = state.people.auth.server_or_staff(
         header_str(&req, "x-api-key"),
         header_str(&req, "authorization"),
         "identify",
@@ -229,10 +240,10 @@ pub async fn identify(
     .await?;
     let document: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::invalid("body", format!("not JSON: {e}")))?;
-    let catalog = state.catalog().await?;
-    let mut command = parse_identify(&document, &state.identifier_types, &catalog)?;
+    let catalog = state.catalog.current().await?;
+    let mut command = parse_identify(&document, &state.people.types, &catalog)?;
     command.actor = caller.actor();
-    let outcome = match store::identify(&state.db, &state.identifier_types, &command).await {
+    let outcome = match store::identify(&state.db, &state.people.types, &command).await {
         Ok(outcome) => outcome,
         Err(IdentifyError::Conflict(conflict)) => {
             return Err(Problem::new(
@@ -254,6 +265,7 @@ pub async fn identify(
         identifiers.extend(command.identifiers.iter().cloned());
         state
             .people
+            .directory
             .announce(PeopleChanged::new(people, &identifiers))
             .await;
         tracing::info!(
@@ -295,8 +307,8 @@ pub struct PersonAnswer {
     pub merges: Vec<MergeDoc>,
 }
 
-fn person_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Problem> {
-    Ok(state.auth.server_or_staff(
+fn person_caller(req: &HttpRequest, state: &Identity) -> Result<Caller, Problem> {
+    Ok(state.people.auth.server_or_staff(
         header_str(req, "x-api-key"),
         header_str(req, "authorization"),
         "identify",
@@ -320,13 +332,13 @@ fn person_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Problem>
 pub async fn get_person(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
     person_caller(&req, &state)?;
     let Some(record) = store::find_by_id(&state.db, &path).await? else {
         return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("id"));
     };
-    let catalog = state.catalog().await?;
+    let catalog = state.catalog.current().await?;
     let segments = catalog
         .segments_of(&catalog.person_traits(&record.traits))
         .into_iter()
@@ -377,14 +389,11 @@ pub async fn get_person(
     )
 )]
 pub async fn erase_person(
-    req: HttpRequest,
+    staff: StaffUser<PrivacyStaff>,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let staff = state
-        .auth
-        .staff_with_role(header_str(&req, "authorization"), &["privacy"])?;
-    let actor = format!("staff:{}", staff.sub);
+    let actor = staff.actor();
     let report = store::erase(&state.db, &path, &actor, |id| {
         format!(
             "erased:{:016x}",
@@ -395,6 +404,7 @@ pub async fn erase_person(
     .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such person").with_field("id"))?;
     state
         .people
+        .directory
         .announce(PeopleChanged::new(report.people.clone(), &report.removed))
         .await;
     tracing::info!(%actor, person = %report.person_id, "person erased");

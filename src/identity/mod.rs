@@ -9,6 +9,9 @@
 pub mod directory;
 pub mod graph;
 pub mod http;
+mod service;
+
+pub use service::{Identity, Resolver};
 
 use std::borrow::Cow;
 use std::sync::Arc;

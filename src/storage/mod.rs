@@ -96,6 +96,14 @@ pub async fn connect(
     Ok(db)
 }
 
+/// Connects and applies the migrations: what every command that uses the database
+/// does first.
+pub async fn open(url: &str) -> Result<DatabaseConnection, StorageError> {
+    let db = connect(url, || {}).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StorageError> {
     use migration::MigratorTrait;
     migration::Migrator::up(db, None).await?;
