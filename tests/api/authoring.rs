@@ -546,7 +546,7 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
     let en = "/v1/admin/locales/en/home.ftl";
     let fr = "/v1/admin/locales/fr/home.ftl";
     let current = app
-        .get_with(en, &[("Authorization", &format!("Bearer {}", marketer()))])
+        .get_with(en, &[("Authorization", &bearer(&marketer()))])
         .await;
     assert_eq!(current.status(), 200);
     assert!(header(&current, "content-type").starts_with("text/plain"));
@@ -626,7 +626,7 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
         .unwrap()
         .contains(&json!("home-hero-vip-title")));
     let draft = app
-        .get_with(en, &[("Authorization", &format!("Bearer {}", reviewer()))])
+        .get_with(en, &[("Authorization", &bearer(&reviewer()))])
         .await;
     assert_eq!(header(&draft, "tailor-state"), "draft");
     assert_eq!(draft.text().await.unwrap(), with_vip);
@@ -698,7 +698,7 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
     // The French translation goes through review too; publishing it reports the
     // variant live in French, and French visitors get French.
     let fr_source = app
-        .get_with(fr, &[("Authorization", &format!("Bearer {}", marketer()))])
+        .get_with(fr, &[("Authorization", &bearer(&marketer()))])
         .await
         .text()
         .await
@@ -779,10 +779,7 @@ async fn a_placement_may_allow_fallback_and_delivery_then_mixes_locales_with_a_w
     let app = spawn_app().await;
     let fr_ca = "/v1/admin/locales/fr-CA/home.ftl";
     let source = app
-        .get_with(
-            fr_ca,
-            &[("Authorization", &format!("Bearer {}", marketer()))],
-        )
+        .get_with(fr_ca, &[("Authorization", &bearer(&marketer()))])
         .await
         .text()
         .await
@@ -1335,6 +1332,14 @@ async fn purge_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value
     (format!("http://127.0.0.1:{port}/purge"), receiver)
 }
 
+/// The next request the purge webhook saw, waiting for it up to five seconds.
+async fn next_purge(purges: &mut tokio::sync::mpsc::UnboundedReceiver<Value>, what: &str) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
+        .await
+        .expect(what)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     let (url, mut purges) = purge_receiver().await;
@@ -1349,10 +1354,7 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     assert!(header(&served, "surrogate-key").contains("placement/home.hero"));
     create_vip(&app, "home-hero-spring-title").await;
     let published = review_and_publish(&app, "/v1/admin/variants/home-hero-vip").await;
-    let purge = tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
-        .await
-        .expect("the webhook was called")
-        .unwrap();
+    let purge = next_purge(&mut purges, "the webhook was called").await;
     assert_eq!(
         purge["surrogate_keys"],
         json!(["placement/home.hero", "variant/home-hero-vip"])
@@ -1360,10 +1362,7 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     assert_eq!(purge["generation"], published["generation"]);
     assert!(purge["reason"].as_str().unwrap().contains("home-hero-vip"));
     // Sent again once every node has the change, for a copy a slower node handed out.
-    let repeat = tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
-        .await
-        .expect("the purge was repeated")
-        .unwrap();
+    let repeat = next_purge(&mut purges, "the purge was repeated").await;
     assert_eq!(repeat, purge);
     // Archiving purges as well.
     let archived = step(
@@ -1374,10 +1373,7 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     )
     .await;
     assert_eq!(archived.status(), 200);
-    let purge = tokio::time::timeout(std::time::Duration::from_secs(5), purges.recv())
-        .await
-        .expect("the webhook was called")
-        .unwrap();
+    let purge = next_purge(&mut purges, "the webhook was called").await;
     assert_eq!(purge["surrogate_keys"][0], "placement/home.hero");
     assert!(
         purge["reason"].as_str().unwrap().ends_with("archived"),
@@ -1400,16 +1396,11 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
 
 #[tokio::test]
 async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
-    if std::env::var("REDIS_URL").is_err() {
-        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+    if redis_or_skip().is_none() {
         return;
     }
     let first = spawn_app().await;
-    let second = spawn_app_with(Options {
-        database_url: Some(first.database_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let second = first.second_node().await;
     // The second node has compiled and cached the catalog and a rendering.
     assert_eq!(
         second.json(HERO_EN).await["variant"]["id"],
@@ -1489,11 +1480,7 @@ async fn a_restart_keeps_what_the_admin_api_published_over_older_files() {
     review_and_publish(&first, "/v1/admin/variants/home-hero-default").await;
 
     // A second node starts and imports the (older) files: the database's versions stay.
-    let second = spawn_app_with(Options {
-        database_url: Some(first.database_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let second = first.second_node().await;
     let variant = second
         .admin_ok(
             Method::GET,
@@ -1507,30 +1494,13 @@ async fn a_restart_keeps_what_the_admin_api_published_over_older_files() {
     assert_eq!(second.json(HERO_EN).await["variant"]["id"], "home-hero-vip");
 }
 
-fn tailor_cli(dir: &std::path::Path, database_url: &str, args: &[&str]) -> (String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", database_url)
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("run tailor");
-    assert!(output.status.success(), "{args:?}: {output:?}");
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     let fixture = content_fixture(|_| {});
-    let app = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_on(fixture.path()).await;
     let path = "/v1/admin/variants/home-hero-default";
+    // `tailor` on the files the app imported, and on an export, against its database.
+    let files = tailor(fixture.path()).database(&app.database_url);
     app.admin_ok(
         Method::PUT,
         path,
@@ -1545,7 +1515,7 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     review_and_publish(&app, path).await;
 
     // The files still hold version 1: importing them keeps the database's version 2.
-    let (stdout, stderr) = tailor_cli(fixture.path(), &app.database_url, &["import"]);
+    let Run { stdout, stderr, .. } = files.run_ok(&["import"]);
     assert_eq!(
         stdout.trim(),
         "kept variant home-hero-default (the database has a newer version; run `tailor export`)"
@@ -1557,18 +1527,15 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     // Export writes version 2 back; importing the export changes nothing.
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_str().unwrap().to_string();
-    tailor_cli(
-        fixture.path(),
-        &app.database_url,
-        &["export", "--out", &out_arg],
-    );
+    files.run_ok(&["export", "--out", &out_arg]);
     let hero =
         std::fs::read_to_string(out.path().join("content/placements/home.hero.toml")).unwrap();
     let default = &hero[hero.find("id = \"home-hero-default\"").unwrap()..];
     let default = &default[..default.find("[[variant]]").unwrap_or(default.len())];
     assert!(default.contains("version = 2"), "{default}");
     assert!(default.contains("weight = 50"), "{default}");
-    let (stdout, stderr) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    let export = tailor(out.path()).database(&app.database_url);
+    let Run { stdout, stderr, .. } = export.run_ok(&["import"]);
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("0 added, 0 updated, 0 kept"), "{stderr}");
 
@@ -1586,7 +1553,7 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     )
     .await;
     review_and_publish(&app, path).await;
-    let (stdout, _) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    let stdout = export.run_ok(&["import"]).stdout;
     assert_eq!(
         stdout.trim(),
         "kept variant home-hero-default (the database has a newer version; run `tailor export`)"
@@ -1595,17 +1562,16 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
     // Export again, edit the file: new content on the current version, imported as 4.
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_str().unwrap().to_string();
-    tailor_cli(
-        fixture.path(),
-        &app.database_url,
-        &["export", "--out", &out_arg],
-    );
+    files.run_ok(&["export", "--out", &out_arg]);
     replace_in(
         &out.path().join("content/placements/home.hero.toml"),
         "weight = 55",
         "weight = 60",
     );
-    let (stdout, _) = tailor_cli(out.path(), &app.database_url, &["import"]);
+    let stdout = tailor(out.path())
+        .database(&app.database_url)
+        .run_ok(&["import"])
+        .stdout;
     assert_eq!(stdout.trim(), "updated variant home-hero-default");
     let history = app
         .admin_ok(Method::GET, &format!("{path}/versions"), &reviewer(), None)
@@ -1627,15 +1593,9 @@ async fn import_keeps_what_the_admin_api_published_and_export_writes_it_back() {
         "weight = 70",
         "weight = 75",
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .arg("import")
-        .current_dir(fixture.path())
-        .env("DATABASE_URL", &app.database_url)
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let output = files.run(&["import"]);
+    assert!(!output.ok());
+    let stdout = output.stdout;
     assert!(
         stdout.contains(
             "conflict variant home-hero-default: new content on the file's version 1, older than the database's version 4"
@@ -1807,7 +1767,7 @@ async fn a_message_id_taken_by_another_resource_meanwhile_cannot_be_published() 
     let en = "/v1/admin/locales/en/home.ftl";
     let extra = "/v1/admin/locales/en/extra.ftl";
     let source = app
-        .get_with(en, &[("Authorization", &format!("Bearer {}", marketer()))])
+        .get_with(en, &[("Authorization", &bearer(&marketer()))])
         .await
         .text()
         .await

@@ -7,26 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-fn tailor(root: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("run tailor");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn validate_accepts_the_demo_content() {
-    let (ok, stdout, stderr) = tailor(&repo_root(), &["validate"]);
-    assert!(ok, "{stdout}{stderr}");
-    assert!(stderr.contains("12 placements"), "{stderr}");
+    let run = tailor(&repo_root()).run(&["validate"]);
+    assert!(run.ok(), "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("12 placements"), "{}", run.stderr);
 }
 
 fn line_of(path: &Path, needle: &str) -> usize {
@@ -180,8 +165,15 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
     for (name, edit) in cases {
         let mut expected = (String::new(), String::new());
         let fixture = content_fixture(|root| expected = edit(root));
-        let (ok, stdout, stderr) = tailor(fixture.path(), &["validate"]);
-        assert!(!ok, "{name}: validate passed:\n{stdout}{stderr}");
+        let Run {
+            status,
+            stdout,
+            stderr,
+        } = tailor(fixture.path()).run(&["validate"]);
+        assert!(
+            !status.success(),
+            "{name}: validate passed:\n{stdout}{stderr}"
+        );
         let (location, message) = expected;
         let hit = stdout.lines().find(|l| l.contains(&location));
         let hit = hit.unwrap_or_else(|| panic!("{name}: no finding at {location}:\n{stdout}"));
@@ -194,39 +186,33 @@ fn validate_reports_each_kind_of_problem_at_its_file_and_line() {
 
 #[test]
 fn a_bad_configuration_value_stops_start_up_with_its_name() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .arg("validate")
-        .current_dir(repo_root())
+    let run = tailor(&repo_root())
         .env("TAILOR_BIND", "not-an-address")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`bind`"), "{stderr}");
+        .run(&["validate"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("`bind`"), "{}", run.stderr);
 
-    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .arg("validate")
-        .current_dir(repo_root())
+    let run = tailor(&repo_root())
         .env("TAILOR_CACHE__MAX_AGE_SECS", "soon")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.to_lowercase().contains("max_age_secs"), "{stderr}");
+        .run(&["validate"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        run.stderr.to_lowercase().contains("max_age_secs"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Starts `tailor serve` on a free port; returns the child and its port.
 fn spawn_serve(database_url: &str) -> (std::process::Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(repo_root())
-        .env("DATABASE_URL", database_url)
-        .env_remove("REDIS_URL")
+    let mut child = tailor(&repo_root())
+        .database(database_url)
         .env("TAILOR_LOG_FORMAT", "json")
         .env("TAILOR_SIGNING_SECRET", SIGNING_SECRET)
         // The fault tests flood events from one address: no per-client limit here
         // (nested settings from the environment, as operators set them).
         .env("TAILOR_RATE_LIMITS__EVENTS__PER_SECOND", "0")
+        .command(&["serve", "--bind", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -248,17 +234,13 @@ fn spawn_serve(database_url: &str) -> (std::process::Child, u16) {
 }
 
 async fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            return exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 30 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    within(
+        Instant::now(),
+        Duration::from_secs(30),
+        "still running 30 s after SIGTERM",
+        || std::future::ready(child.try_wait().unwrap()),
+    )
+    .await
 }
 
 fn sigterm(child: &std::process::Child) {
@@ -325,14 +307,13 @@ async fn every_acknowledged_event_survives_a_sigterm() {
             }
         }));
     }
-    let started = Instant::now();
-    while acknowledged.lock().unwrap().len() < 2_000 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "events are not being acknowledged"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    within(
+        Instant::now(),
+        Duration::from_secs(60),
+        "events are not being acknowledged",
+        || std::future::ready(acknowledged.lock().unwrap().len() >= 2_000),
+    )
+    .await;
     sigterm(&child);
     let exit = wait_for_exit(&mut child).await;
     assert!(exit.success(), "{exit:?}");
@@ -341,17 +322,9 @@ async fn every_acknowledged_event_survives_a_sigterm() {
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     let db = sea_orm::Database::connect(&database_url).await.unwrap();
-    use sea_orm::ConnectionTrait;
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT event_id FROM events".to_string(),
-        ))
+    let stored: std::collections::HashSet<String> = texts(&db, "SELECT event_id FROM events")
         .await
-        .unwrap();
-    let stored: std::collections::HashSet<String> = rows
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .into_iter()
         .collect();
     let missing: Vec<&String> = acknowledged
         .iter()
@@ -373,19 +346,10 @@ fn import_is_idempotent_and_reports_what_changed() {
         "sqlite://{}?mode=rwc",
         fixture.path().join("import.db").display()
     );
+    let cli = tailor(fixture.path()).database(&database);
     let import = || {
-        let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-            .arg("import")
-            .current_dir(fixture.path())
-            .env("DATABASE_URL", &database)
-            .env_remove("REDIS_URL")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        let run = cli.run_ok(&["import"]);
+        (run.stdout, run.stderr)
     };
     let (stdout, _) = import();
     assert!(stdout.contains("added placement home.hero"), "{stdout}");
@@ -422,38 +386,24 @@ fn export_writes_back_what_import_loaded() {
         "sqlite://{}?mode=rwc",
         fixture.path().join("export.db").display()
     );
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-            .args(args)
-            .current_dir(fixture.path())
-            .env("DATABASE_URL", &database)
-            .env_remove("REDIS_URL")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{args:?}: {output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    run(&["import"]);
+    let cli = tailor(fixture.path()).database(&database);
+    cli.run_ok(&["import"]);
     let out = tempfile::tempdir().unwrap();
-    let stdout = run(&["export", "--out", out.path().to_str().unwrap()]);
+    let stdout = cli
+        .run_ok(&["export", "--out", out.path().to_str().unwrap()])
+        .stdout;
     assert!(stdout.contains("placements/home.hero.toml"), "{stdout}");
     // The campaign variant, imported from content/variants/, is exported inside its placement.
     let hero =
         std::fs::read_to_string(out.path().join("content/placements/home.hero.toml")).unwrap();
     assert!(hero.contains("home-hero-winter-sale"));
     // What was exported is valid content, and importing it back changes nothing.
-    let (ok, stdout, stderr) = tailor(out.path(), &["validate"]);
-    assert!(ok, "{stdout}{stderr}");
-    let reimport = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .arg("import")
-        .current_dir(out.path())
-        .env("DATABASE_URL", &database)
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    assert!(reimport.status.success());
+    let run = tailor(out.path()).run(&["validate"]);
+    assert!(run.ok(), "{}{}", run.stdout, run.stderr);
+    let reimport = tailor(out.path()).database(&database).run(&["import"]);
+    assert!(reimport.ok());
     assert!(
-        String::from_utf8_lossy(&reimport.stderr).contains("0 added, 0 updated"),
+        reimport.stderr.contains("0 added, 0 updated"),
         "{reimport:?}"
     );
 }
@@ -461,18 +411,15 @@ fn export_writes_back_what_import_loaded() {
 #[tokio::test]
 async fn token_mints_development_tokens_the_server_accepts() {
     let mint = |args: &[&str], secret: Option<&str>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
-        command.arg("token").args(args).current_dir(repo_root());
-        match secret {
-            Some(secret) => command.env("TAILOR_DEV_TOKEN_SECRET", secret),
-            None => command.env_remove("TAILOR_DEV_TOKEN_SECRET"),
+        let cli = match secret {
+            Some(secret) => tailor(&repo_root()).env("TAILOR_DEV_TOKEN_SECRET", secret),
+            None => tailor(&repo_root()).env_remove("TAILOR_DEV_TOKEN_SECRET"),
         };
-        command.output().expect("run tailor token")
+        cli.run(&[&["token"], args].concat())
     };
     let output = mint(&["--role", "privacy"], Some(DEV_TOKEN_SECRET));
-    assert!(output.status.success());
-    let token = String::from_utf8(output.stdout).unwrap();
-    let token = token.trim();
+    assert!(output.ok());
+    let token = output.stdout.trim();
     assert_eq!(token.split('.').count(), 3, "the token alone on stdout");
 
     let app = spawn_app().await;
@@ -493,7 +440,7 @@ async fn token_mints_development_tokens_the_server_accepts() {
     );
     assert_eq!(mint(&["--role", "privacy"], None).status.code(), Some(2));
     let customer = mint(&["--customer", "C-1"], Some(DEV_TOKEN_SECRET));
-    assert!(customer.status.success());
+    assert!(customer.ok());
 }
 
 #[test]
@@ -515,8 +462,8 @@ fn validate_checks_segments_and_the_segments_rules_name() {
             "window_days = 0\nmin_sample = 2000",
         );
     });
-    let (ok, stdout, _) = tailor(fixture.path(), &["validate"]);
-    assert!(!ok);
+    let Run { status, stdout, .. } = tailor(fixture.path()).run(&["validate"]);
+    assert!(!status.success());
     let segments = fixture.path().join("content/segments.toml");
     let line = line_of(&segments, "channel == ");
     assert!(
@@ -543,29 +490,17 @@ fn validate_checks_segments_and_the_segments_rules_name() {
 fn governance_evaluate_runs_the_policies_once_and_prints_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_tailor"))
-            .args(args)
-            .current_dir(repo_root())
-            .env("DATABASE_URL", &url)
-            .env_remove("REDIS_URL")
-            .output()
-            .expect("run tailor")
-    };
-    assert!(run(&["import"]).status.success());
-    let output = run(&["governance", "evaluate", "--dry-run"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let cli = tailor(&repo_root()).database(&url);
+    assert!(cli.run(&["import"]).ok());
+    let output = cli.run(&["governance", "evaluate", "--dry-run"]);
+    assert!(output.ok(), "{}", output.stderr);
     let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("the report as JSON on stdout");
+        serde_json::from_str(&output.stdout).expect("the report as JSON on stdout");
     assert_eq!(report["dry_run"], true);
     assert_eq!(
         report["actions"],
         serde_json::json!([]),
         "no engagement yet: nothing to act on"
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("dry run"));
+    assert!(output.stderr.contains("dry run"));
 }

@@ -96,11 +96,7 @@ async fn a_missing_translation_falls_back_along_the_chain_and_is_reported() {
             "home-hero-default-title = Fait pour les sentiers",
         );
     });
-    let app = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_on(fixture.path()).await;
     // Without `allow_fallback`, the variant is not live in fr-CA: it is answered whole
     // in the next locale of the chain rather than mixing two.
     let body = app
@@ -131,11 +127,7 @@ async fn a_missing_translation_falls_back_along_the_chain_and_is_reported() {
             "channels = [\"web\", \"mobile_app\", \"email\", \"sms\", \"push\"]\nallow_fallback = [\"fr-CA\"]\n",
         );
     });
-    let app = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_on(fixture.path()).await;
     let body = app
         .json("/v1/content/home.hero?channel=sms&device=mobile&locale=fr-CA")
         .await;
@@ -697,9 +689,7 @@ async fn a_channel_retired_in_the_database_stops_serving() {
     assert!(states.contains(&("chat".into(), "protected".into())));
     assert!(states.contains(&("push".into(), "active".into())));
 
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
+    let db = app.db().await;
     assert!(tailor::storage::set_channel_state(
         &db,
         "push",
@@ -708,34 +698,29 @@ async fn a_channel_retired_in_the_database_stops_serving() {
     .await
     .unwrap());
     // The node notices through its generation poll (Redis makes it immediate).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let response = app.get(path).await;
-        if response.status() == 410 {
-            assert_problem(response, 410, "channel-retired", Some("channel")).await;
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "push was never retired"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let retired = within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(15),
+        "push was never retired",
+        || async {
+            let response = app.get(path).await;
+            (response.status() == 410).then_some(response)
+        },
+    )
+    .await;
+    assert_problem(retired, 410, "channel-retired", Some("channel")).await;
 }
 
 #[tokio::test]
 async fn a_redis_invalidation_reaches_a_node_at_once() {
-    let Ok(redis_url) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+    let Some(redis_url) = redis_or_skip() else {
         return;
     };
     // Polling is off (an hour), so only the pub/sub message can make the node reload.
     let app = spawn_app().await;
     let path = "/v1/content/home.hero?channel=push&device=mobile&locale=en";
     assert_eq!(app.get(path).await.status(), 200);
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
+    let db = app.db().await;
     tailor::storage::set_channel_state(&db, "push", tailor::catalog::model::ChannelState::Retired)
         .await
         .unwrap();
@@ -749,16 +734,13 @@ async fn a_redis_invalidation_reaches_a_node_at_once() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    loop {
-        if app.get(path).await.status() == 410 {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "not invalidated within one second"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(
+        started,
+        std::time::Duration::from_secs(1),
+        "not invalidated within one second",
+        || async { app.get(path).await.status() == 410 },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -798,11 +780,7 @@ async fn empty_decisions_html_fields_and_ending_campaigns_are_cached_safely() {
         footer.contains("[fields.title]"),
         "the flash sale reuses the footer's title field"
     );
-    let app = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_on(fixture.path()).await;
 
     let response = app
         .get("/v1/content/checkout.banner?channel=web&device=desktop&locale=en")

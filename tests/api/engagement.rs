@@ -5,14 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn tracking_token(app: &TestApp, path: &str) -> String {
-    let body = app.json(path).await;
-    body["tracking_token"]
-        .as_str()
-        .expect("tracking token")
-        .to_string()
-}
-
 async fn post(app: &TestApp, body: &serde_json::Value, person: Option<&str>) -> reqwest::Response {
     let mut request = app
         .client
@@ -27,11 +19,9 @@ async fn post(app: &TestApp, body: &serde_json::Value, person: Option<&str>) -> 
 #[tokio::test]
 async fn events_are_stored_once_and_rolled_up() {
     let app = spawn_app().await;
-    let token = tracking_token(
-        &app,
-        "/v1/content/home.hero?channel=sms&device=mobile&locale=fr",
-    )
-    .await;
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=sms&device=mobile&locale=fr")
+        .await;
     let now = chrono::Utc::now();
     let at = |seconds_ago: i64| (now - chrono::Duration::seconds(seconds_ago)).to_rfc3339();
     let batch = json!({"events": [
@@ -63,9 +53,9 @@ async fn events_are_stored_once_and_rolled_up() {
     );
 
     let db = app.db().await;
-    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events").await, 5);
+    assert_eq!(count(&db, "events").await, 5);
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM events WHERE placement = 'home.hero' AND channel = 'sms' AND locale = 'fr' AND person_key = 'anon:shopper-1'").await,
+        count(&db, "events WHERE placement = 'home.hero' AND channel = 'sms' AND locale = 'fr' AND person_key = 'anon:shopper-1'").await,
         5,
         "the decision comes from the token, the person from the batch"
     );
@@ -108,11 +98,9 @@ async fn events_are_stored_once_and_rolled_up() {
 #[tokio::test]
 async fn bad_events_are_rejected_by_index_and_field_and_the_rest_is_kept() {
     let app = spawn_app().await;
-    let token = tracking_token(
-        &app,
-        "/v1/content/home.hero?channel=push&device=mobile&locale=en",
-    )
-    .await;
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=push&device=mobile&locale=en")
+        .await;
     let forged = tailor::tokens::Signer::new(b"someone-else-entirely-someone-else-entirely")
         .tracking_token(
             "home.hero",
@@ -164,20 +152,15 @@ async fn bad_events_are_rejected_by_index_and_field_and_the_rest_is_kept() {
             (7, "".into()),
         ]
     );
-    assert_eq!(
-        scalar(&app.db().await, "SELECT COUNT(*) FROM events").await,
-        2
-    );
+    assert_eq!(count(&app.db().await, "events").await, 2);
 }
 
 #[tokio::test]
 async fn batches_have_limits_and_beacons_send_text_plain() {
     let app = spawn_app().await;
-    let token = tracking_token(
-        &app,
-        "/v1/content/home.hero?channel=web&device=desktop&locale=en",
-    )
-    .await;
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=web&device=desktop&locale=en")
+        .await;
     let events: Vec<serde_json::Value> = (0..501)
         .map(|i| json!({"event_id": format!("n-{i}"), "type": "view", "tracking_token": token}))
         .collect();
@@ -228,9 +211,9 @@ async fn batches_have_limits_and_beacons_send_text_plain() {
         1
     );
     assert_eq!(
-        scalar(
+        count(
             &app.db().await,
-            "SELECT COUNT(*) FROM events WHERE person_key = 'anon:visitor-9'"
+            "events WHERE person_key = 'anon:visitor-9'"
         )
         .await,
         1
@@ -240,11 +223,9 @@ async fn batches_have_limits_and_beacons_send_text_plain() {
 #[tokio::test]
 async fn an_unavailable_database_gets_503_never_202() {
     let app = spawn_app().await;
-    let token = tracking_token(
-        &app,
-        "/v1/content/home.hero?channel=web&device=desktop&locale=en",
-    )
-    .await;
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=web&device=desktop&locale=en")
+        .await;
     let db = app.db().await;
     db.execute_unprepared("ALTER TABLE events RENAME TO events_elsewhere")
         .await
@@ -263,7 +244,7 @@ async fn an_unavailable_database_gets_503_never_202() {
         response.json::<serde_json::Value>().await.unwrap()["accepted"],
         1
     );
-    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events").await, 1);
+    assert_eq!(count(&db, "events").await, 1);
 }
 
 #[tokio::test]
@@ -305,10 +286,17 @@ async fn tracked_links_redirect_to_the_variants_link_and_count_clicks_and_opens(
 
     let db = app.db().await;
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click' AND link = 'cta' AND person_key = 'anon:reader-1' AND channel = 'email'").await,
+        count(&db, "events WHERE kind = 'click' AND link = 'cta' AND person_key = 'anon:reader-1' AND channel = 'email'").await,
         1
     );
-    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'impression' AND person_key = 'anon:reader-1'").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            "events WHERE kind = 'impression' AND person_key = 'anon:reader-1'"
+        )
+        .await,
+        1
+    );
 
     // A tampered token is refused, never redirected.
     let token = link.rsplit('/').next().unwrap();
@@ -395,13 +383,9 @@ async fn a_frequency_cap_hides_the_survey_across_channels_after_an_impression() 
 #[tokio::test]
 async fn a_second_node_sees_the_cap_and_the_duplicate_from_the_database() {
     let first = spawn_app().await;
-    let second = spawn_app_with(Options {
-        database_url: Some(first.database_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let second = first.second_node().await;
     let web = "/v1/content/support.survey?channel=web&device=desktop&locale=en";
-    let token = tracking_token(&first, web).await;
+    let token = first.tracking_token(web).await;
     let batch = json!({"events": [{"event_id": "seen-on-first", "type": "impression", "tracking_token": token}]});
     assert_eq!(post(&first, &batch, Some("traveller")).await.status(), 202);
     assert_eq!(
@@ -412,8 +396,5 @@ async fn a_second_node_sees_the_cap_and_the_duplicate_from_the_database() {
         204
     );
     let ids: HashSet<&str> = ["seen-on-first"].into();
-    assert_eq!(
-        ids.len(),
-        scalar(&first.db().await, "SELECT COUNT(*) FROM events").await as usize
-    );
+    assert_eq!(ids.len(), count(&first.db().await, "events").await as usize);
 }

@@ -23,15 +23,16 @@ protected = [{protected}]
     )
 }
 
-async fn app_with_policy(policy: String) -> (TestApp, tempfile::TempDir) {
-    let fixture = content_fixture(|root| {
-        std::fs::write(root.join("content/governance.toml"), &policy).expect("write policy");
-    });
-    let app = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
+/// The demo content with this as its only governance policy file.
+fn policy_fixture(policy: &str) -> tempfile::TempDir {
+    content_fixture(|root| {
+        std::fs::write(root.join("content/governance.toml"), policy).expect("write policy");
     })
-    .await;
+}
+
+async fn app_with_policy(policy: String) -> (TestApp, tempfile::TempDir) {
+    let fixture = policy_fixture(&policy);
+    let app = spawn_app_on(fixture.path()).await;
     (app, fixture)
 }
 
@@ -57,15 +58,11 @@ async fn seed_month(app: &TestApp, tenth: bool) {
         } else {
             (impressions, clicks)
         };
-        let content: serde_json::Value = app
-            .get(&format!(
+        let token = app
+            .tracking_token(&format!(
                 "/v1/content/home.hero?channel={channel}&locale=en"
             ))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let token = content["tracking_token"].as_str().unwrap().to_string();
+            .await;
         for i in 0..impressions {
             let at = now - chrono::Duration::hours(1 + (i % (27 * 24)) as i64);
             // The answer was given just before: a token from that time.
@@ -81,33 +78,10 @@ async fn seed_month(app: &TestApp, tenth: bool) {
     app.post_events_from(&events, SEED_NETWORKS).await;
 }
 
-async fn evaluate(app: &TestApp, dry_run: bool) -> serde_json::Value {
-    let response = app
-        .client
-        .post(format!(
-            "{}/v1/governance/evaluations?dry_run={dry_run}",
-            app.address
-        ))
-        .bearer_auth(staff_token(&["governance"], ""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 async fn decisions(app: &TestApp) -> Vec<serde_json::Value> {
-    let response = app
-        .get_with(
-            "/v1/governance/decisions",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", staff_token(&["analyst"], "")),
-            )],
-        )
+    let body = app
+        .staff_json("/v1/governance/decisions", &["analyst"])
         .await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
     body["decisions"].as_array().unwrap().clone()
 }
 
@@ -125,12 +99,12 @@ async fn a_month_where_sms_underperforms_retires_sms_with_evidence_and_reinstati
     assert_eq!(sms_status(&app).await, 200);
 
     // A dry run says what would happen and changes nothing.
-    let dry = evaluate(&app, true).await;
+    let dry = app.evaluate(true).await;
     assert_eq!(dry["actions"][0]["target"], "sms");
     assert_eq!(sms_status(&app).await, 200);
     assert!(decisions(&app).await.is_empty());
 
-    let report = evaluate(&app, false).await;
+    let report = app.evaluate(false).await;
     let actions = report["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{report}");
     assert_eq!(actions[0]["target"], "sms");
@@ -159,7 +133,7 @@ async fn a_month_where_sms_underperforms_retires_sms_with_evidence_and_reinstati
     assert_eq!(decision["evidence"]["policy"]["id"], "channel-ctr");
 
     // Evaluating again in the same period on the same data changes nothing.
-    let again = evaluate(&app, false).await;
+    let again = app.evaluate(false).await;
     assert_eq!(again["actions"], json!([]));
     assert_eq!(decisions(&app).await.len(), 1);
 
@@ -185,7 +159,7 @@ async fn a_month_where_sms_underperforms_retires_sms_with_evidence_and_reinstati
 async fn a_tenth_of_the_data_or_a_protected_channel_retires_nothing() {
     let (small, _f1) = app_with_policy(channel_policy("auto", "")).await;
     seed_month(&small, true).await;
-    let report = evaluate(&small, false).await;
+    let report = small.evaluate(false).await;
     assert_eq!(report["actions"], json!([]), "{report}");
     assert!(report["findings"]
         .as_array()
@@ -196,7 +170,7 @@ async fn a_tenth_of_the_data_or_a_protected_channel_retires_nothing() {
 
     let (protected, _f2) = app_with_policy(channel_policy("auto", "\"sms\"")).await;
     seed_month(&protected, false).await;
-    let report = evaluate(&protected, false).await;
+    let report = protected.evaluate(false).await;
     assert_eq!(report["actions"], json!([]), "{report}");
     let sms = report["findings"]
         .as_array()
@@ -212,7 +186,7 @@ async fn a_tenth_of_the_data_or_a_protected_channel_retires_nothing() {
 async fn a_proposal_needs_a_reviewer_and_a_different_approver() {
     let (app, _fixture) = app_with_policy(channel_policy("propose", "")).await;
     seed_month(&app, false).await;
-    let report = evaluate(&app, false).await;
+    let report = app.evaluate(false).await;
     assert_eq!(report["actions"][0]["action"], "propose");
     let id = report["actions"][0]["decision_id"].as_i64().unwrap();
     assert_eq!(sms_status(&app).await, 200, "proposed, not retired");
@@ -338,7 +312,7 @@ async fn policies_through_the_api_are_validated_and_role_checked() {
     let list: serde_json::Value = app
         .get_with(
             "/v1/governance/policies",
-            &[("Authorization", &format!("Bearer {token}"))],
+            &[("Authorization", &bearer(&token))],
         )
         .await
         .json()
@@ -391,7 +365,7 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
             .unwrap();
         assert_eq!(response.status(), 202);
     }
-    let analyst = format!("Bearer {}", staff_token(&["analyst"], ""));
+    let analyst = bearer(&staff_token(&["analyst"], ""));
     let response = app
         .get_with(
             "/v1/reports/engagement?group_by=channel",
@@ -451,10 +425,7 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
     let marketer = app
         .get_with(
             "/v1/reports/engagement",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", staff_token(&["marketer"], "")),
-            )],
+            &[("Authorization", &bearer(&staff_token(&["marketer"], "")))],
         )
         .await;
     assert_problem(marketer, 403, "forbidden", Some("Authorization")).await;
@@ -485,7 +456,7 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
     }
     let (app, _fixture) = app_with_policy(channel_policy("propose", "")).await;
     seed_month(&app, false).await;
-    let report = evaluate(&app, false).await;
+    let report = app.evaluate(false).await;
     let id = report["actions"][0]["decision_id"].as_i64().unwrap();
     let reviewed = app
         .client
@@ -559,9 +530,7 @@ async fn failures_count_once_per_period_and_only_one_evaluator_acts_at_a_time() 
         channel_policy("auto", "").replace("consecutive_failures = 1", "consecutive_failures = 2");
     let (app, _fixture) = app_with_policy(policy).await;
     seed_month(&app, false).await;
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
+    let db = app.db().await;
     let (content, _) = tailor::storage::load_content(&db).await.unwrap();
     let policies = content.policies;
     // Half past midnight: "an hour later" is certainly the same period.
@@ -657,7 +626,7 @@ mode = "auto"
         }
     }
     app.post_events_from(&events, SEED_NETWORKS).await;
-    let report = evaluate(&app, false).await;
+    let report = app.evaluate(false).await;
     assert_eq!(
         report["actions"][0]["target"], "home-hero-spring-b",
         "{report}"
@@ -677,9 +646,7 @@ mode = "auto"
         assert_eq!(body["variant"]["id"], "home-hero-default");
     }
     // An import of the files does not bring it back: governance owns retirement.
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
+    let db = app.db().await;
     let (content, _) = tailor::storage::load_content(&db).await.unwrap();
     let spring = content
         .placements
@@ -700,10 +667,7 @@ async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_toke
     .await;
     let token = identity_token("C-seg", 300);
     let context: serde_json::Value = app
-        .get_with(
-            "/v1/context",
-            &[("Authorization", &format!("Bearer {token}"))],
-        )
+        .get_with("/v1/context", &[("Authorization", &bearer(&token))])
         .await
         .json()
         .await
@@ -744,7 +708,7 @@ async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_toke
         .unwrap();
     assert_eq!(response.status(), 202);
 
-    let analyst = format!("Bearer {}", staff_token(&["analyst"], ""));
+    let analyst = bearer(&staff_token(&["analyst"], ""));
     let report: serde_json::Value = app
         .get_with(
             "/v1/reports/engagement?group_by=segment",
@@ -789,20 +753,10 @@ async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_toke
 
 #[tokio::test]
 async fn the_server_runs_the_policies_on_its_schedule() {
-    let fixture = content_fixture(|root| {
-        std::fs::write(
-            root.join("content/governance.toml"),
-            channel_policy("auto", ""),
-        )
-        .expect("write policy");
-    });
+    let fixture = policy_fixture(&channel_policy("auto", ""));
     // The month is recorded first (by a node without a schedule): a scheduled run on
     // half of it would judge that half, once for the day.
-    let recorder = spawn_app_with(Options {
-        content_root: Some(fixture.path().to_path_buf()),
-        ..Options::default()
-    })
-    .await;
+    let recorder = spawn_app_on(fixture.path()).await;
     seed_month(&recorder, false).await;
     let app = spawn_app_with(Options {
         content_root: Some(fixture.path().to_path_buf()),
@@ -812,14 +766,13 @@ async fn the_server_runs_the_policies_on_its_schedule() {
     })
     .await;
     // Nobody calls the evaluator: the server's own schedule retires sms.
-    let started = std::time::Instant::now();
-    while sms_status(&app).await != 410 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "the scheduled evaluation did not retire sms"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(15),
+        "the scheduled evaluation did not retire sms",
+        || async { sms_status(&app).await == 410 },
+    )
+    .await;
     let recorded = decisions(&app).await;
     assert_eq!(recorded[0]["proposed_by"], "evaluator");
     assert_eq!(recorded[0]["target"], "sms");

@@ -93,18 +93,22 @@ pub fn replace_in(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).expect("write fixture file");
 }
 
+/// Every row an SQL statement answers.
+async fn rows(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_string(),
+    ))
+    .await
+    .expect(sql)
+}
+
 /// The first column of the first row an SQL statement answers, as a whole number
 /// (PostgreSQL answers COUNT as BIGINT, a SMALLINT column as i16, a SUM of nothing as
 /// NULL: 0).
 pub async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql.to_string(),
-        ))
-        .await
-        .expect(sql)
-        .expect("a row");
+    let rows = rows(db, sql).await;
+    let row = rows.first().expect("a row");
     row.try_get_by_index::<i64>(0)
         .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
         .or_else(|_| row.try_get_by_index::<i16>(0).map(i64::from))
@@ -113,6 +117,22 @@ pub async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
                 .map(|v| v.unwrap_or(0))
         })
         .expect("an integer")
+}
+
+/// How many rows there are in `rows`: a table with an optional `WHERE`
+/// (`"events WHERE kind = 'click'"`), or an aliased subquery
+/// (`"(SELECT DISTINCT source FROM events) AS sources"`).
+pub async fn count(db: &sea_orm::DatabaseConnection, rows: &str) -> i64 {
+    scalar(db, &format!("SELECT COUNT(*) FROM {rows}")).await
+}
+
+/// The first column of every row an SQL statement answers, as text.
+pub async fn texts(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<String> {
+    rows(db, sql)
+        .await
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("text"))
+        .collect()
 }
 
 /// A new, empty database for one test.
@@ -140,8 +160,32 @@ pub async fn fresh_database(dir: &Path) -> String {
     }
 }
 
+/// `REDIS_URL` when it names a server.
+pub fn redis_url() -> Option<String> {
+    std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// `REDIS_URL` for a test that needs Redis; without it, `None` and a line saying the
+/// test is skipped.
+pub fn redis_or_skip() -> Option<String> {
+    let url = redis_url();
+    if url.is_none() {
+        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+    }
+    url
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
+}
+
+/// An app serving the content and locales under `root` (a [`content_fixture`]).
+pub async fn spawn_app_on(root: &Path) -> TestApp {
+    spawn_app_with(Options {
+        content_root: Some(root.to_path_buf()),
+        ..Options::default()
+    })
+    .await
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
@@ -154,7 +198,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
-        redis_url: std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()),
+        redis_url: redis_url(),
         content_dir: root.join("content"),
         locales_dir: root.join("locales"),
         signing_secret: options.signing_secret.map(Secret::new),
@@ -199,23 +243,49 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
-    /// A connection to the app's database, to check what it stored.
+    /// A connection to the app's database (as a node connects), to check what it stored
+    /// or to change it behind the app's back.
     pub async fn db(&self) -> sea_orm::DatabaseConnection {
-        Database::connect(&self.database_url)
+        tailor::storage::connect(&self.database_url, || {})
             .await
             .expect("connect to the test database")
+    }
+
+    /// Another node on this app's database, with the default options.
+    pub async fn second_node(&self) -> TestApp {
+        spawn_app_with(Options {
+            database_url: Some(self.database_url.clone()),
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// The tracking token of a content answer (expecting `200`).
+    pub async fn tracking_token(&self, path: &str) -> String {
+        self.json(path).await["tracking_token"]
+            .as_str()
+            .expect("tracking token")
+            .to_string()
+    }
+
+    /// `POST /v1/governance/evaluations` as governance, expecting `200`; the report.
+    pub async fn evaluate(&self, dry_run: bool) -> serde_json::Value {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/governance/evaluations?dry_run={dry_run}"),
+                &staff_token(&["governance"], ""),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("json body")
     }
 
     /// `GET` with a staff token of these roles, expecting `200`; the JSON answer.
     pub async fn staff_json(&self, path: &str, roles: &[&str]) -> serde_json::Value {
         let response = self
-            .get_with(
-                path,
-                &[(
-                    "Authorization",
-                    &format!("Bearer {}", staff_token(roles, "")),
-                )],
-            )
+            .get_with(path, &[("Authorization", &bearer(&staff_token(roles, "")))])
             .await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.expect("json body")
@@ -343,6 +413,11 @@ pub fn identity_token(customer: &str, exp_in: i64) -> String {
     .expect("sign")
 }
 
+/// An `Authorization` header's value for a token.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
 /// A development staff token with these roles and scopes.
 pub fn staff_token(roles: &[&str], scope: &str) -> String {
     staff_token_for("reviewer-ana", roles, scope)
@@ -427,18 +502,45 @@ impl TestApp {
     }
 }
 
-/// Polls `holds` until it is true, failing with `what` once `limit` has passed since
-/// `started` (taken before the change whose spread is being timed).
+/// What a poll answers: `true`, or `Some` of what it found, once its condition holds.
+pub trait Holds {
+    type Value;
+    fn value(self) -> Option<Self::Value>;
+}
+
+impl Holds for bool {
+    type Value = ();
+    fn value(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Holds for Option<T> {
+    type Value = T;
+    fn value(self) -> Option<T> {
+        self
+    }
+}
+
+/// The one polling loop of the tests: asks `check` every 20 ms until it holds (`true`,
+/// or `Some(value)`: then the value), failing with `what` once `limit` has passed since
+/// `started` (taken before the change whose spread is being timed, or now for a plain
+/// generous deadline).
 pub async fn within<F, Fut>(
     started: std::time::Instant,
     limit: std::time::Duration,
     what: &str,
-    mut holds: F,
-) where
+    mut check: F,
+) -> <Fut::Output as Holds>::Value
+where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: std::future::Future,
+    Fut::Output: Holds,
 {
-    while !holds().await {
+    loop {
+        if let Some(value) = check().await.value() {
+            return value;
+        }
         assert!(started.elapsed() < limit, "{what}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -449,29 +551,39 @@ pub fn network(n: usize) -> String {
     format!("10.{}.{}.7", n / 256, n % 256)
 }
 
-/// The claims of a tracking token Tailor signed, re-signed with the test secret as if
-/// it had been issued at `issued_at` (for engagement in the past: the server refuses
-/// events that happened before their token was issued).
-pub fn token_issued_at(token: &str, issued_at: chrono::DateTime<chrono::Utc>) -> String {
+/// The claims of a token Tailor signed (with the test secret), expired or not.
+pub fn tracking_claims(token: &str) -> serde_json::Value {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let mut claims: serde_json::Value = jsonwebtoken::decode(
+    jsonwebtoken::decode(
         token,
         &jsonwebtoken::DecodingKey::from_secret(SIGNING_SECRET.as_bytes()),
         &validation,
     )
     .expect("a token signed with the test secret")
-    .claims;
-    claims["iat"] = serde_json::json!(issued_at.timestamp());
-    claims["exp"] = serde_json::json!(chrono::Utc::now().timestamp() + 3600);
+    .claims
+}
+
+/// Claims signed as Tailor signs tracking tokens (HS256, the test secret).
+pub fn sign_tracking(claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
+        claims,
         &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
     )
     .expect("sign")
+}
+
+/// The claims of a tracking token Tailor signed, re-signed with the test secret as if
+/// it had been issued at `issued_at` (for engagement in the past: the server refuses
+/// events that happened before their token was issued).
+pub fn token_issued_at(token: &str, issued_at: chrono::DateTime<chrono::Utc>) -> String {
+    let mut claims = tracking_claims(token);
+    claims["iat"] = serde_json::json!(issued_at.timestamp());
+    claims["exp"] = serde_json::json!(chrono::Utc::now().timestamp() + 3600);
+    sign_tracking(&claims)
 }
 
 impl TestApp {
@@ -510,5 +622,81 @@ impl TestApp {
                 assert_eq!(body["rejected"], serde_json::json!([]), "{body}");
             }
         }
+    }
+}
+
+/// The `tailor` binary, run in a root with `content/` and `locales/`. None of the test
+/// process's own `DATABASE_URL` or `REDIS_URL` reaches it: what a run needs is set on it.
+pub struct Tailor {
+    root: PathBuf,
+    env: Vec<(String, Option<String>)>,
+}
+
+/// What a run of `tailor` left.
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// `tailor` in `root` (see [`Tailor`]).
+pub fn tailor(root: &Path) -> Tailor {
+    Tailor {
+        root: root.to_path_buf(),
+        env: vec![("DATABASE_URL".into(), None), ("REDIS_URL".into(), None)],
+    }
+}
+
+impl Tailor {
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), Some(value.into())));
+        self
+    }
+
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.env.push((name.into(), None));
+        self
+    }
+
+    /// `DATABASE_URL`.
+    pub fn database(self, url: &str) -> Self {
+        self.env("DATABASE_URL", url)
+    }
+
+    /// The command with these arguments, for a test that spawns it.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"));
+        command.args(args).current_dir(&self.root);
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        command
+    }
+
+    /// Runs to the end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("run tailor");
+        Run {
+            status: output.status,
+            stdout: String::from_utf8(output.stdout).expect("UTF-8 on stdout"),
+            stderr: String::from_utf8(output.stderr).expect("UTF-8 on stderr"),
+        }
+    }
+
+    /// Runs to the end, expecting success.
+    pub fn run_ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert!(run.ok(), "tailor {args:?}: {run:?}");
+        run
     }
 }

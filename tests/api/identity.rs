@@ -5,10 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 async fn person(app: &TestApp, id: &str) -> serde_json::Value {
     let response = app
         .get_with(&format!("/v1/people/{id}"), &[("X-Api-Key", SERVER_KEY)])
@@ -57,19 +53,23 @@ async fn links_chain_into_one_person_and_a_repeated_call_changes_nothing() {
     assert_eq!(second["linked"], 1);
     assert_eq!(second["changed"], true);
 
-    let state = "SELECT (SELECT COUNT(*) FROM identity_links) * 1000000 \
-                 + (SELECT COUNT(*) FROM identifiers) * 1000 \
-                 + (SELECT COUNT(*) FROM person_traits) AS n";
-    let before = scalar(&app.db().await, state).await;
-    let updated = format!("SELECT COUNT(*) AS n FROM people WHERE updated_at = (SELECT updated_at FROM people WHERE id = '{person_id}')");
-    let again = app.identified(body).await;
-    assert_eq!(
-        scalar(&app.db().await, state).await,
-        before,
-        "no rows added by the repeat"
+    // The rows of the graph, table by table.
+    let state = || async {
+        let db = app.db().await;
+        let mut rows = Vec::new();
+        for table in ["identity_links", "identifiers", "person_traits"] {
+            rows.push(count(&db, table).await);
+        }
+        rows
+    };
+    let before = state().await;
+    let updated = format!(
+        "people WHERE updated_at = (SELECT updated_at FROM people WHERE id = '{person_id}')"
     );
+    let again = app.identified(body).await;
+    assert_eq!(state().await, before, "no rows added by the repeat");
     assert_eq!(
-        scalar(&app.db().await, &updated).await,
+        count(&app.db().await, &updated).await,
         1,
         "updated_at untouched"
     );
@@ -139,9 +139,7 @@ async fn two_customer_ids_are_never_merged_and_the_conflict_is_recorded() {
     )
     .await;
 
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
+    let db = app.db().await;
     let conflicts = tailor::storage::identity::conflicts(&db, 10).await.unwrap();
     assert_eq!(conflicts.len(), 2);
     assert!(conflicts
@@ -731,48 +729,27 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         "person_consents",
         "people",
     ] {
-        assert_eq!(
-            scalar(
-                &app.db().await,
-                &format!("SELECT COUNT(*) AS n FROM {table}")
-            )
-            .await,
-            0,
-            "{table}"
-        );
+        assert_eq!(count(&app.db().await, table).await, 0, "{table}");
     }
     assert_eq!(
-        scalar(
+        count(
             &app.db().await,
-            "SELECT COUNT(*) AS n FROM identity_merges WHERE identifiers NOT LIKE '%erased%'"
+            "identity_merges WHERE identifiers NOT LIKE '%erased%'"
         )
         .await,
         0,
         "merge records keep no identifiers"
     );
 
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = db.get_database_backend();
-    let count = |sql: &str| Statement::from_string(backend, sql.to_string());
-    let row = db
-        .query_one_raw(count(
-            "SELECT COUNT(*) AS n FROM events WHERE person_key = 'anon:a-del'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
-    let row = db
-        .query_one_raw(count(
-            "SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'erased:%'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    let db = app.db().await;
+    assert_eq!(
+        count(&db, "events WHERE person_key = 'anon:a-del'").await,
+        0
+    );
+    assert_eq!(
+        count(&db, "events WHERE person_key LIKE 'erased:%'").await,
+        1
+    );
     let audit = tailor::storage::identity::audit_of(&db, &person_id)
         .await
         .unwrap();
@@ -842,16 +819,11 @@ async fn racing_identify_calls_never_create_two_people() {
 
 #[tokio::test]
 async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
-    if std::env::var("REDIS_URL").is_err() {
-        eprintln!("skipped: REDIS_URL is not set (CI sets it)");
+    if redis_or_skip().is_none() {
         return;
     }
     let first = spawn_app().await;
-    let second = spawn_app_with(Options {
-        database_url: Some(first.database_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let second = first.second_node().await;
     first
         .identified(json!({"identifiers": {"customer_id": "C-node"}}))
         .await;
@@ -983,20 +955,13 @@ async fn caps_count_every_identifier_of_the_person_and_events_accept_identity_to
         .await
         .unwrap();
     assert_eq!(accepted.status(), 202);
-    let db = tailor::storage::connect(&app.database_url, || {})
-        .await
-        .unwrap();
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT person_key FROM events WHERE event_id = 'cap-ev-2'".to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let keys = texts(
+        &app.db().await,
+        "SELECT person_key FROM events WHERE event_id = 'cap-ev-2'",
+    )
+    .await;
     assert_eq!(
-        row.try_get::<String>("", "person_key").unwrap(),
+        keys.first().expect("a row").as_str(),
         "anon:laptop-cap",
         "the person's sticky key: the anonymous id they were first identified with"
     );
@@ -1028,16 +993,20 @@ async fn erasure_racing_identify_leaves_no_orphans() {
         assert!(attached.iter().all(|r| r.status() == 200));
     }
     assert_eq!(
-        scalar(
+        count(
             &app.db().await,
-            "SELECT COUNT(*) AS n FROM identifiers WHERE person_id NOT IN (SELECT id FROM people)"
+            "identifiers WHERE person_id NOT IN (SELECT id FROM people)"
         )
         .await,
         0,
         "every identifier belongs to a person that exists"
     );
     assert_eq!(
-        scalar(&app.db().await, "SELECT COUNT(*) AS n FROM person_traits WHERE person_id NOT IN (SELECT id FROM people)").await,
+        count(
+            &app.db().await,
+            "person_traits WHERE person_id NOT IN (SELECT id FROM people)"
+        )
+        .await,
         0
     );
     // And the graph still works for those identifiers.
@@ -1079,9 +1048,9 @@ async fn long_identifiers_fit_every_key() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 1, "{body}");
     assert_eq!(
-        scalar(
+        count(
             &app.db().await,
-            "SELECT COUNT(*) AS n FROM events WHERE person_key LIKE 'customer_id#%'"
+            "events WHERE person_key LIKE 'customer_id#%'"
         )
         .await,
         1

@@ -8,19 +8,9 @@ use serde_json::json;
 use crate::helpers::*;
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+/// The distinct sources events came from (for [`count`]).
+const SOURCES: &str = "(SELECT DISTINCT source FROM events WHERE source IS NOT NULL) AS sources";
 const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-
-async fn evaluate(app: &TestApp) -> serde_json::Value {
-    let response = app
-        .client
-        .post(format!("{}/v1/governance/evaluations", app.address))
-        .bearer_auth(staff_token(&["governance"], ""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
 
 fn finding<'a>(report: &'a serde_json::Value, policy: &str, target: &str) -> &'a serde_json::Value {
     report["findings"]
@@ -82,7 +72,7 @@ async fn the_forged_flood_from_one_address_retires_nothing_and_marks_nothing_at_
     let app = spawn_app().await;
     let variant = forged_flood(&app).await;
     assert_eq!(variant, "home-hero-winter-sale");
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     assert_eq!(report["actions"], json!([]), "{report}");
     let opt_outs = finding(&report, "variant-opt-outs", &variant);
     assert_eq!(opt_outs["verdict"], "unreliable", "{opt_outs}");
@@ -102,14 +92,11 @@ async fn the_forged_flood_from_one_address_retires_nothing_and_marks_nothing_at_
 
     // Provenance on every stored event: a keyed hash of the network, never the address.
     let db = app.db().await;
+    assert_eq!(count(&db, SOURCES).await, 1);
     assert_eq!(
-        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
-        1
-    );
-    assert_eq!(
-        scalar(
+        count(
             &db,
-            "SELECT COUNT(*) FROM events WHERE source LIKE 'net:%' AND traffic = 'human' AND source NOT LIKE '%127%'"
+            "events WHERE source LIKE 'net:%' AND traffic = 'human' AND source NOT LIKE '%127%'"
         )
         .await,
         2000
@@ -121,10 +108,9 @@ async fn the_same_flood_from_forty_networks_behind_the_proxy_still_retires_nothi
     let app = spawn_app().await;
     // The same 2,000 events spread evenly over forty networks: each sends 45 impressions
     // and 5 opt-outs (event k goes out from network k % 40).
-    let content = app
-        .json("/v1/content/home.hero?channel=web&locale=en")
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=web&locale=en")
         .await;
-    let token = content["tracking_token"].as_str().unwrap().to_string();
     let events: Vec<serde_json::Value> = (0..2000)
         .map(|k| {
             json!({"event_id": format!("flood-{k}"),
@@ -133,17 +119,14 @@ async fn the_same_flood_from_forty_networks_behind_the_proxy_still_retires_nothi
         })
         .collect();
     app.post_events_as(&events, 40, Some(CHROME)).await;
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     assert_eq!(report["actions"], json!([]), "{report}");
     let opt_outs = finding(&report, "variant-opt-outs", "home-hero-winter-sale");
     assert_eq!(opt_outs["verdict"], "unreliable");
     assert_eq!(opt_outs["evidence"]["against"]["sources"], 40);
     assert_eq!(opt_outs["evidence"]["against"]["top_source_share"], 0.025);
     let db = app.db().await;
-    assert_eq!(
-        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
-        40
-    );
+    assert_eq!(count(&db, SOURCES).await, 40);
     assert_eq!(
         variant_state(&app, "home-hero-winter-sale").await,
         "published"
@@ -205,7 +188,7 @@ const GENUINE: [(&str, usize, usize); 2] = [
 async fn genuine_traffic_from_200_networks_still_retires_a_variant_three_times_worse() {
     let app = spawn_app().await;
     genuine_traffic(&app, GENUINE).await;
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     let spring = finding(&report, "variant-opt-outs", "home-hero-spring-b");
     assert_eq!(spring["verdict"], "fail", "{spring}");
     assert!(spring["evidence"]["against"]["sources"].as_u64().unwrap() >= 50);
@@ -234,7 +217,7 @@ async fn more_automatic_retirements_than_the_breaker_allows_become_proposals() {
     })
     .await;
     genuine_traffic(&app, GENUINE).await;
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     let action = &report["actions"][0];
     assert_eq!(action["action"], "propose", "{report}");
     assert!(
@@ -276,7 +259,7 @@ async fn a_sample_ratio_mismatch_holds_automatic_action_in_its_placement() {
     assert_eq!(test["mismatch"], true, "{srm}");
     assert!(test["p_value"].as_f64().unwrap() < 0.001);
 
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     assert_eq!(
         finding(&report, "variant-opt-outs", "home-hero-spring-b")["verdict"],
         "fail"
@@ -342,7 +325,7 @@ async fn a_flood_backdated_over_ten_days_still_jumps_and_is_only_proposed() {
         ));
     }
     app.post_events_as(&events, 200, Some(CHROME)).await;
-    let report = evaluate(&app).await;
+    let report = app.evaluate(false).await;
     assert_eq!(
         finding(&report, "variant-opt-outs", "home-hero-spring-b")["verdict"],
         "fail",
@@ -364,26 +347,21 @@ async fn a_flood_backdated_over_ten_days_still_jumps_and_is_only_proposed() {
 #[tokio::test]
 async fn bot_clicks_are_stored_and_reported_but_change_no_rollup() {
     let app = spawn_app().await;
-    let content = app
-        .json("/v1/content/home.hero?channel=web&locale=en")
+    let token = &app
+        .tracking_token("/v1/content/home.hero?channel=web&locale=en")
         .await;
-    let token = content["tracking_token"].as_str().unwrap();
     let events: Vec<serde_json::Value> = (0..30)
         .map(|i| json!({"event_id": format!("bot-{i}"), "type": "click", "tracking_token": token}))
         .collect();
     app.post_events_as(&events, 3, Some(GOOGLEBOT)).await;
     let db = app.db().await;
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM events WHERE traffic = 'bot'").await,
+        count(&db, "events WHERE traffic = 'bot'").await,
         30,
         "stored"
     );
     for table in ["engagement_daily", "source_daily"] {
-        assert_eq!(
-            scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await,
-            0,
-            "{table}"
-        );
+        assert_eq!(count(&db, table).await, 0, "{table}");
     }
     // A person's click does count.
     app.post_events_as(
@@ -502,45 +480,23 @@ async fn past_the_limit_a_client_gets_429_with_retry_after_and_others_do_not() {
     assert!(metric >= 3.0, "{metric}");
 }
 
-/// The claims of a token Tailor signed (with the test secret).
-fn claims_of(token: &str) -> serde_json::Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode(
-        token,
-        &jsonwebtoken::DecodingKey::from_secret(SIGNING_SECRET.as_bytes()),
-        &validation,
-    )
-    .unwrap()
-    .claims
-}
-
 /// A token Tailor signed, re-signed with its lifetime already over.
 fn expired(token: &str) -> String {
-    let key = SIGNING_SECRET.as_bytes();
-    let mut claims = claims_of(token);
+    let mut claims = tracking_claims(token);
     let now = chrono::Utc::now().timestamp();
     claims["iat"] = json!(now - 2 * 86_400);
     claims["exp"] = json!(now - 60);
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(key),
-    )
-    .unwrap()
+    sign_tracking(&claims)
 }
 
 #[tokio::test]
 async fn tracking_tokens_expire_and_an_expired_link_redirects_without_counting() {
     let app = spawn_app().await;
-    let content = app
-        .json("/v1/content/home.hero?channel=web&locale=en")
+    let token = &app
+        .tracking_token("/v1/content/home.hero?channel=web&locale=en")
         .await;
-    let token = content["tracking_token"].as_str().unwrap();
     // A fresh web token lives about a day (tracking_token_ttl.web = 24h).
-    let payload = claims_of(token);
+    let payload = tracking_claims(token);
     let now = chrono::Utc::now().timestamp();
     let exp = payload["exp"].as_i64().unwrap();
     assert!(exp > now + 20 * 3600 && exp <= now + 24 * 3600, "{payload}");
@@ -585,16 +541,10 @@ async fn tracking_tokens_expire_and_an_expired_link_redirects_without_counting()
         email["fields"]["cta"].as_str().unwrap()
     );
     let db = app.db().await;
-    assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
-        0
-    );
+    assert_eq!(count(&db, "events WHERE kind = 'click'").await, 0);
     // The live link counts.
     assert_eq!(app.client.get(link).send().await.unwrap().status(), 302);
-    assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM events WHERE kind = 'click'").await,
-        1
-    );
+    assert_eq!(count(&db, "events WHERE kind = 'click'").await, 1);
 }
 
 #[tokio::test]
@@ -765,9 +715,9 @@ async fn making_automation_act_sooner_needs_a_second_person() {
     let refused = late("approve", dee).await.unwrap();
     assert_problem(refused, 409, "conflict", None).await;
     assert_eq!(policy_now(&app).await["mode"], "propose", "nothing written");
-    let withdrawn = scalar(
+    let withdrawn = count(
         &app.db().await,
-        &format!("SELECT COUNT(*) FROM governance_decisions WHERE id = {late_id} AND status = 'withdrawn'"),
+        &format!("governance_decisions WHERE id = {late_id} AND status = 'withdrawn'"),
     )
     .await;
     assert_eq!(withdrawn, 1);
@@ -810,7 +760,7 @@ async fn a_proxy_missing_from_trusted_proxies_is_one_source_and_not_throttled() 
     }
     let db = app.db().await;
     assert_eq!(
-        scalar(&db, "SELECT COUNT(DISTINCT source) FROM events").await,
+        count(&db, SOURCES).await,
         1,
         "the forwarded addresses are not believed"
     );
@@ -831,11 +781,7 @@ async fn a_proxy_missing_from_trusted_proxies_is_one_source_and_not_throttled() 
         .unwrap();
     assert_eq!(keyed.status(), 202);
     assert_eq!(
-        scalar(
-            &db,
-            "SELECT COUNT(*) FROM events WHERE event_id = 'k1' AND source LIKE 'key:%'"
-        )
-        .await,
+        count(&db, "events WHERE event_id = 'k1' AND source LIKE 'key:%'").await,
         1,
         "an anonymous id under a server key is the key's word, not a person's"
     );
