@@ -303,7 +303,16 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Checks every setting; the first bad one is named with its reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_endpoints()?;
+        self.validate_identity()?;
+        self.validate_tracking()?;
+        self.validate_limits()
+    }
+
+    /// Addresses, URLs, secrets and sizes.
+    fn validate_endpoints(&self) -> Result<(), ConfigError> {
         let invalid = |setting, reason: &str| {
             Err(ConfigError::Invalid {
                 setting,
@@ -366,6 +375,17 @@ impl Settings {
                 return invalid("purge_webhook_url", "must be an http(s) URL");
             }
         }
+        Ok(())
+    }
+
+    /// Token verifiers, server keys, identifier types, caches and workers.
+    fn validate_identity(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
         for (setting, tokens) in [
             ("identity_tokens", &self.identity_tokens),
             ("staff_tokens", &self.staff_tokens),
@@ -392,6 +412,17 @@ impl Settings {
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");
         }
+        Ok(())
+    }
+
+    /// Tracking-token lifetimes, and cache lifetimes that must stay within them.
+    fn validate_tracking(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
         if !self.tracking_token_ttl.contains_key("default") {
             return invalid("tracking_token_ttl", "needs a `default` entry");
         }
@@ -427,6 +458,17 @@ impl Settings {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Rate limits and governance safeguards.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
         let limits = &self.rate_limits;
         for (setting, limit) in [
             ("rate_limits.events", limits.events),

@@ -293,6 +293,9 @@ fn invalid(field: &str, detail: impl Into<String>) -> Problem {
 
 /// Resolves the context for content and cohort requests. `person` is who the request
 /// named, already resolved (see [`crate::identity::claim`]).
+/// The request's context: channel, device, locale chain, country, cohort, person and
+/// traits, each checked (a bad value is a `400` naming its parameter). Notes which
+/// headers were read, for `Vary`.
 pub fn resolve(
     raw: &RawRequest,
     params: &Params,
@@ -306,7 +309,53 @@ pub fn resolve(
         authorization: true,
         ..HeadersRead::default()
     };
+    let channel = channel_of(params, catalog)?;
+    let device = device_of(raw, params, &mut headers_read)?;
+    let chain = chain_of(raw, params, catalog, &mut headers_read)?;
+    let country = country_of(params)?;
+    let cohort = cohort_of(params, signer)?;
 
+    // With a cohort key an anonymous person is not needed for the choice, so the
+    // header is not read; a verified person still is (their traits render, their
+    // consents apply).
+    let person = match person {
+        Some(p) if cohort.is_some() && !p.verified => None,
+        other => other,
+    };
+    if cohort.is_none() {
+        // Without the parameter the header is consulted, present or not.
+        headers_read.anonymous_id = params.anonymous_id.is_none();
+    }
+    let mut traits = match person.as_ref().and_then(Person::traits) {
+        Some(stored) => catalog.person_traits(stored),
+        None => vec![None; catalog.traits.len()],
+    };
+    apply_trait_params(params, catalog, &mut traits)?;
+
+    // Segments come from a cohort key or from a verified person's stored traits, never
+    // from `t.*` parameters: anyone can send those.
+    let segments = match (&cohort, person.as_ref().and_then(Person::traits)) {
+        (Some(c), _) => c.s.iter().map(|s| s.as_str().into()).collect(),
+        (None, Some(stored)) => catalog.segments_of(&catalog.person_traits(stored)),
+        (None, None) => Vec::new(),
+    };
+
+    Ok(RequestContext {
+        channel,
+        device,
+        chain,
+        country,
+        person,
+        cohort,
+        traits,
+        segments,
+        headers_read,
+        now,
+    })
+}
+
+/// The channel (default `web`); a retired channel is a `410`.
+fn channel_of(params: &Params, catalog: &Catalog) -> Result<usize, Problem> {
     let channel_name = params.channel.as_deref().unwrap_or("web");
     let (channel, channel_def) = catalog.channel(channel_name).ok_or_else(|| {
         invalid(
@@ -324,8 +373,16 @@ pub fn resolve(
         )
         .with_field("channel"));
     }
+    Ok(channel)
+}
 
-    let device = match params.device.as_deref() {
+/// The device class: the parameter, else the client hint, else the User-Agent.
+fn device_of(
+    raw: &RawRequest,
+    params: &Params,
+    headers_read: &mut HeadersRead,
+) -> Result<DeviceClass, Problem> {
+    Ok(match params.device.as_deref() {
         Some(value) => DeviceClass::parse(value).ok_or_else(|| {
             invalid(
                 "device",
@@ -352,9 +409,18 @@ pub fn resolve(
                 }
             }
         }
-    };
+    })
+}
 
-    let chain = match params.locale.as_deref() {
+/// The locale chain: the `locale` parameter, else `Accept-Language`; negotiated once
+/// per distinct value (the catalog keeps the answers).
+fn chain_of(
+    raw: &RawRequest,
+    params: &Params,
+    catalog: &Catalog,
+    headers_read: &mut HeadersRead,
+) -> Result<Arc<Chain>, Problem> {
+    Ok(match params.locale.as_deref() {
         Some(list) => match catalog.negotiated_param.get(list) {
             Some(chain) => chain,
             None => {
@@ -399,9 +465,11 @@ pub fn resolve(
                 }
             }
         }
-    };
+    })
+}
 
-    let country = match params.country.as_deref() {
+fn country_of(params: &Params) -> Result<Option<Box<str>>, Problem> {
+    Ok(match params.country.as_deref() {
         Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
             Some(c.to_ascii_uppercase().into())
         }
@@ -412,9 +480,12 @@ pub fn resolve(
             ))
         }
         None => None,
-    };
+    })
+}
 
-    let cohort = match params.cohort.as_deref() {
+/// The cohort key, verified: one Tailor signed, not expired.
+fn cohort_of(params: &Params, signer: &Signer) -> Result<Option<CohortClaims>, Problem> {
+    Ok(match params.cohort.as_deref() {
         Some(key) => Some(signer.verify_cohort(key).map_err(|e| {
             let detail = match e {
                 TokenError::Expired => {
@@ -425,23 +496,15 @@ pub fn resolve(
             Problem::new(ProblemType::InvalidCohort, detail).with_field("cohort")
         })?),
         None => None,
-    };
+    })
+}
 
-    // With a cohort key an anonymous person is not needed for the choice, so the
-    // header is not read; a verified person still is (their traits render, their
-    // consents apply).
-    let person = match person {
-        Some(p) if cohort.is_some() && !p.verified => None,
-        other => other,
-    };
-    if cohort.is_none() {
-        // Without the parameter the header is consulted, present or not.
-        headers_read.anonymous_id = params.anonymous_id.is_none();
-    }
-    let mut traits = match person.as_ref().and_then(Person::traits) {
-        Some(stored) => catalog.person_traits(stored),
-        None => vec![None; catalog.traits.len()],
-    };
+/// `t.<name>=<value>` parameters over the stored traits, each checked against its type.
+fn apply_trait_params(
+    params: &Params,
+    catalog: &Catalog,
+    traits: &mut [Option<Value>],
+) -> Result<(), Problem> {
     for (name, value) in &params.traits {
         let field = format!("t.{name}");
         let (index, def) = catalog
@@ -463,27 +526,7 @@ pub fn resolve(
             },
         });
     }
-
-    // Segments come from a cohort key or from a verified person's stored traits, never
-    // from `t.*` parameters: anyone can send those.
-    let segments = match (&cohort, person.as_ref().and_then(Person::traits)) {
-        (Some(c), _) => c.s.iter().map(|s| s.as_str().into()).collect(),
-        (None, Some(stored)) => catalog.segments_of(&catalog.person_traits(stored)),
-        (None, None) => Vec::new(),
-    };
-
-    Ok(RequestContext {
-        channel,
-        device,
-        chain,
-        country,
-        person,
-        cohort,
-        traits,
-        segments,
-        headers_read,
-        now,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -82,265 +82,248 @@ fn settings() -> Result<Settings, ExitCode> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut settings = match settings() {
+    let settings = match settings() {
         Ok(s) => s,
         Err(code) => return code,
     };
     tailor::telemetry::init(settings.log_format);
     match cli.command {
-        Command::Serve { bind } => {
-            if let Some(bind) = bind {
-                settings.bind = bind;
-            }
-            let app = match Application::build(settings).await {
-                Ok(app) => app,
-                Err(e) => {
-                    eprintln!("tailor: {e:#}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            tracing::info!(port = app.port(), "listening");
-            match app.run_until_stopped().await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("tailor: server error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Serve { bind } => serve(settings, bind).await,
         Command::Governance {
             action: GovernanceCommand::Evaluate { dry_run },
-        } => {
-            let result = async {
-                let db = storage::open(&settings.database_url).await?;
-                let (content, _) = storage::load_content(&db).await?;
-                tailor::governance::evaluator::evaluate(
-                    &db,
-                    &content.policies,
-                    settings.safeguards(),
-                    chrono::Utc::now(),
-                    dry_run,
-                )
-                .await
-            }
-            .await;
-            match result {
-                Ok(report) => {
-                    // Nodes also notice the new generation by polling; Redis is faster.
-                    if let (Some(generation), Some(url)) = (report.generation, &settings.redis_url)
-                    {
-                        if let Err(e) = tailor::catalog::live::publish_generation(url, generation).await {
-                            eprintln!("tailor: could not tell the nodes through Redis: {e}");
-                        }
-                    }
-                    for key in &report.purge_keys {
-                        eprintln!("purge {key}");
-                    }
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                    eprintln!(
-                        "{} findings, {} actions{}",
-                        report.findings.len(),
-                        report.actions.len(),
-                        if dry_run {
-                            " (dry run: nothing changed)"
-                        } else {
-                            ""
-                        }
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => governance_evaluate(&settings, dry_run).await,
         Command::Token {
             role,
             scope,
             subject,
             customer,
             ttl,
-        } => {
-            let Some(secret) = &settings.dev_token_secret else {
-                eprintln!("tailor: set TAILOR_DEV_TOKEN_SECRET (development only) to mint tokens");
-                return ExitCode::from(2);
-            };
-            let unknown = tailor::auth::unknown_roles(&role);
-            if !unknown.is_empty() {
-                eprintln!(
-                    "tailor: unknown role(s) {}; known: {}",
-                    unknown.join(", "),
-                    tailor::auth::ROLES.join(", ")
-                );
-                return ExitCode::from(2);
-            }
-            let minted = match &customer {
-                Some(customer) => tailor::auth::mint_development(secret, customer, None, ttl),
-                None if role.is_empty() && scope.is_empty() => {
-                    eprintln!("tailor: give --role ROLE (staff) or --customer ID (identity)");
-                    return ExitCode::from(2);
-                }
-                None => {
-                    tailor::auth::mint_development(secret, &subject, Some((&role, &scope)), ttl)
-                }
-            };
-            match minted {
-                Ok(token) => {
-                    println!("{token}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Validate => {
-            let (loaded, findings) = files::check(
-                &settings.content_dir,
-                &settings.locales_dir,
-                &settings.default_locale,
-            );
-            for finding in &findings {
-                println!("{finding}");
-            }
-            if findings.is_empty() {
-                let variants: usize = loaded
-                    .content
-                    .placements
-                    .iter()
-                    .map(|p| p.variants.len())
-                    .sum();
-                let locales: std::collections::BTreeSet<&str> = loaded
-                    .content
-                    .fluent
-                    .iter()
-                    .map(|f| f.locale.as_str())
-                    .collect();
-                eprintln!(
-                    "ok: {} channels, {} placements, {} variants, {} locales",
-                    loaded.content.channels.len(),
-                    loaded.content.placements.len(),
-                    variants,
-                    locales.len()
-                );
-                ExitCode::SUCCESS
-            } else {
-                eprintln!("{} problem(s) found", findings.len());
-                ExitCode::FAILURE
-            }
-        }
+        } => token(&settings, &role, &scope, &subject, customer.as_deref(), ttl),
+        Command::Validate => validate(&settings),
         Command::Migrate => match storage::open(&settings.database_url).await {
             Ok(_) => {
                 eprintln!("migrations applied");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("tailor: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => failed(e),
         },
-        Command::Export { out } => {
-            let (content_dir, locales_dir) = match &out {
-                Some(dir) => (dir.join("content"), dir.join("locales")),
-                None => (settings.content_dir.clone(), settings.locales_dir.clone()),
-            };
-            let loaded = async {
-                let db = storage::open(&settings.database_url).await?;
-                storage::load_content(&db).await
-            }
-            .await;
-            let content = match loaded {
-                Ok((content, _)) => content,
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match files::write(&content, &content_dir, &locales_dir) {
-                Ok(written) => {
-                    for path in &written {
-                        println!("wrote {}", path.display());
-                    }
-                    eprintln!("{} files written", written.len());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Export { out } => export(&settings, out).await,
+        Command::Import => import(&settings).await,
+    }
+}
+
+/// `tailor: <error>` on stderr, exit status 1.
+fn failed(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tailor: {error}");
+    ExitCode::FAILURE
+}
+
+async fn serve(mut settings: Settings, bind: Option<String>) -> ExitCode {
+    if let Some(bind) = bind {
+        settings.bind = bind;
+    }
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => return failed(format_args!("{e:#}")),
+    };
+    tracing::info!(port = app.port(), "listening");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(format_args!("server error: {e}")),
+    }
+}
+
+async fn governance_evaluate(settings: &Settings, dry_run: bool) -> ExitCode {
+    let result = async {
+        let db = storage::open(&settings.database_url).await?;
+        let (content, _) = storage::load_content(&db).await?;
+        tailor::governance::evaluator::evaluate(
+            &db,
+            &content.policies,
+            settings.safeguards(),
+            chrono::Utc::now(),
+            dry_run,
+        )
+        .await
+    }
+    .await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return failed(e),
+    };
+    // Nodes also notice the new generation by polling; Redis is faster.
+    if let (Some(generation), Some(url)) = (report.generation, &settings.redis_url) {
+        if let Err(e) = tailor::catalog::live::publish_generation(url, generation).await {
+            eprintln!("tailor: could not tell the nodes through Redis: {e}");
         }
-        Command::Import => {
-            let (loaded, findings) = files::check(
-                &settings.content_dir,
-                &settings.locales_dir,
-                &settings.default_locale,
+    }
+    for key in &report.purge_keys {
+        eprintln!("purge {key}");
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    eprintln!(
+        "{} findings, {} actions{}",
+        report.findings.len(),
+        report.actions.len(),
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+fn token(
+    settings: &Settings,
+    role: &[String],
+    scope: &str,
+    subject: &str,
+    customer: Option<&str>,
+    ttl: u64,
+) -> ExitCode {
+    let Some(secret) = &settings.dev_token_secret else {
+        eprintln!("tailor: set TAILOR_DEV_TOKEN_SECRET (development only) to mint tokens");
+        return ExitCode::from(2);
+    };
+    let unknown = tailor::auth::unknown_roles(role);
+    if !unknown.is_empty() {
+        eprintln!(
+            "tailor: unknown role(s) {}; known: {}",
+            unknown.join(", "),
+            tailor::auth::ROLES.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let minted = match customer {
+        Some(customer) => tailor::auth::mint_development(secret, customer, None, ttl),
+        None if role.is_empty() && scope.is_empty() => {
+            eprintln!("tailor: give --role ROLE (staff) or --customer ID (identity)");
+            return ExitCode::from(2);
+        }
+        None => tailor::auth::mint_development(secret, subject, Some((role, scope)), ttl),
+    };
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+fn validate(settings: &Settings) -> ExitCode {
+    let (loaded, findings) = files::check(
+        &settings.content_dir,
+        &settings.locales_dir,
+        &settings.default_locale,
+    );
+    for finding in &findings {
+        println!("{finding}");
+    }
+    if !findings.is_empty() {
+        eprintln!("{} problem(s) found", findings.len());
+        return ExitCode::FAILURE;
+    }
+    let content = &loaded.content;
+    let variants: usize = content.placements.iter().map(|p| p.variants.len()).sum();
+    let locales: std::collections::BTreeSet<&str> =
+        content.fluent.iter().map(|f| f.locale.as_str()).collect();
+    eprintln!(
+        "ok: {} channels, {} placements, {} variants, {} locales",
+        content.channels.len(),
+        content.placements.len(),
+        variants,
+        locales.len()
+    );
+    ExitCode::SUCCESS
+}
+
+async fn export(settings: &Settings, out: Option<std::path::PathBuf>) -> ExitCode {
+    let (content_dir, locales_dir) = match &out {
+        Some(dir) => (dir.join("content"), dir.join("locales")),
+        None => (settings.content_dir.clone(), settings.locales_dir.clone()),
+    };
+    let loaded = async {
+        let db = storage::open(&settings.database_url).await?;
+        storage::load_content(&db).await
+    }
+    .await;
+    let content = match loaded {
+        Ok((content, _)) => content,
+        Err(e) => return failed(e),
+    };
+    match files::write(&content, &content_dir, &locales_dir) {
+        Ok(written) => {
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            eprintln!("{} files written", written.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+async fn import(settings: &Settings) -> ExitCode {
+    let (loaded, findings) = files::check(
+        &settings.content_dir,
+        &settings.locales_dir,
+        &settings.default_locale,
+    );
+    if !findings.is_empty() {
+        for finding in &findings {
+            println!("{finding}");
+        }
+        eprintln!("{} problem(s) found; nothing imported", findings.len());
+        return ExitCode::FAILURE;
+    }
+    let result = async {
+        let db = storage::open(&settings.database_url).await?;
+        storage::import(&db, &loaded.content).await
+    }
+    .await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return failed(e),
+    };
+    for item in &report.added {
+        println!("added {item}");
+    }
+    for item in &report.updated {
+        println!("updated {item}");
+    }
+    for item in &report.kept {
+        println!("kept {item} (the database has a newer version; run `tailor export`)");
+    }
+    for item in &report.conflicts {
+        println!("conflict {item}: not imported; export, redo the edit there, import again");
+    }
+    eprintln!(
+        "{} added, {} updated, {} kept, {} unchanged (generation {})",
+        report.added.len(),
+        report.updated.len(),
+        report.kept.len(),
+        report.unchanged,
+        report.generation
+    );
+    if let (true, Some(url)) = (report.changed(), &settings.redis_url) {
+        if let Err(e) = tailor::catalog::live::publish_generation(url, report.generation).await {
+            eprintln!(
+                "tailor: imported, but could not tell the servers through Redis ({e}); they will poll"
             );
-            if !findings.is_empty() {
-                for finding in &findings {
-                    println!("{finding}");
-                }
-                eprintln!("{} problem(s) found; nothing imported", findings.len());
-                return ExitCode::FAILURE;
-            }
-            let result = async {
-                let db = storage::open(&settings.database_url).await?;
-                storage::import(&db, &loaded.content).await
-            }
-            .await;
-            match result {
-                Ok(report) => {
-                    for item in &report.added {
-                        println!("added {item}");
-                    }
-                    for item in &report.updated {
-                        println!("updated {item}");
-                    }
-                    for item in &report.kept {
-                        println!(
-                            "kept {item} (the database has a newer version; run `tailor export`)"
-                        );
-                    }
-                    for item in &report.conflicts {
-                        println!(
-                            "conflict {item}: not imported; export, redo the edit there, import again"
-                        );
-                    }
-                    eprintln!(
-                        "{} added, {} updated, {} kept, {} unchanged (generation {})",
-                        report.added.len(),
-                        report.updated.len(),
-                        report.kept.len(),
-                        report.unchanged,
-                        report.generation
-                    );
-                    if let (true, Some(url)) = (report.changed(), &settings.redis_url) {
-                        if let Err(e) =
-                            tailor::catalog::live::publish_generation(url, report.generation).await
-                        {
-                            eprintln!("tailor: imported, but could not tell the servers through Redis ({e}); they will poll");
-                        }
-                    }
-                    if report.conflicts.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        eprintln!(
-                            "{} conflict(s): those files were not imported",
-                            report.conflicts.len()
-                        );
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => {
-                    eprintln!("tailor: {e}");
-                    ExitCode::FAILURE
-                }
-            }
         }
+    }
+    if report.conflicts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{} conflict(s): those files were not imported",
+            report.conflicts.len()
+        );
+        ExitCode::FAILURE
     }
 }

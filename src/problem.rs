@@ -243,6 +243,17 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// A JSON request body of at most `limit` bytes (a `413` saying `limit_text` beyond),
+/// as `T` (a `400` naming the wrong field): how handlers read a typed body.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    payload: actix_web::web::Payload,
+    limit: usize,
+    limit_text: &str,
+) -> Result<T, Problem> {
+    let body = read_body(payload, limit, limit_text).await?;
+    json_body(&body)
+}
+
 /// A JSON body, or a `400` naming the field that is wrong (by its path in the body).
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use fluent_bundle::{FluentArgs, FluentValue};
 use serde::Serialize;
 
-use crate::catalog::model::{FieldKind, TextMode};
-use crate::catalog::{Catalog, CompiledField, Variant};
+use crate::catalog::model::{ChannelDef, FieldKind, TextMode};
+use crate::catalog::{Catalog, CompiledField, Field, Variant};
 use crate::l10n::{Chain, FormatError};
 use crate::shaping::{self, SmsInfo};
 
@@ -173,35 +173,16 @@ pub fn render(
                 }
                 out.personal |= formatted.personal;
                 let mut text = formatted.text;
-                if !channel_def.isolation_marks && shaping::has_isolation_marks(&text) {
-                    // From a trait value or literal text: the channel must not carry them.
-                    text.retain(|c| !matches!(c, '\u{2068}' | '\u{2069}'));
-                }
-                if let Some(&max) = channel_def.field_max_chars.get(&*field.name) {
-                    let length = text.chars().count();
-                    if let Some(cut) = shaping::fit_chars(&text, max, ellipsis) {
-                        let detail =
-                            format!("{length} characters, more than {max} allowed on this channel");
-                        out.truncated(&field.name, id, &locale, detail);
-                        text = cut;
-                    }
-                }
-                if let Some(max_segments) = channel_def.max_sms_segments {
-                    if out.sms.is_none() && (&*field.name == "body" || !has_body(variant)) {
-                        let info = shaping::sms_info(&text);
-                        if info.segments > max_segments as usize {
-                            let detail = format!(
-                                "needs {} {:?} SMS segments, more than {max_segments} allowed",
-                                info.segments, info.encoding
-                            );
-                            out.truncated(&field.name, id, &locale, detail);
-                            if let Some(cut) = shaping::fit_sms(&text, max_segments as usize) {
-                                text = cut;
-                            }
-                        }
-                        out.sms = Some(shaping::sms_info(&text));
-                    }
-                }
+                text = fit_to_channel(
+                    &mut out,
+                    channel_def,
+                    variant,
+                    field,
+                    id,
+                    &locale,
+                    text,
+                    ellipsis,
+                );
                 // Limits count what the reader sees, so escaping comes last.
                 if field.kind == FieldKind::Text
                     && (channel_def.escape_html || channel_def.text == TextMode::Html)
@@ -231,6 +212,51 @@ pub fn render(
         }
     }
     out
+}
+
+/// Shapes a formatted text to the channel: strips isolation marks it must not carry,
+/// and cuts it to the field's character limit and the SMS segment limit (each cut is
+/// recorded as a violation and a warning).
+#[allow(clippy::too_many_arguments)]
+fn fit_to_channel(
+    out: &mut Rendered,
+    channel_def: &ChannelDef,
+    variant: &Variant,
+    field: &Field,
+    id: &Arc<str>,
+    locale: &Arc<str>,
+    mut text: String,
+    ellipsis: &str,
+) -> String {
+    if !channel_def.isolation_marks && shaping::has_isolation_marks(&text) {
+        // From a trait value or literal text: the channel must not carry them.
+        text.retain(|c| !matches!(c, '\u{2068}' | '\u{2069}'));
+    }
+    if let Some(&max) = channel_def.field_max_chars.get(&*field.name) {
+        let length = text.chars().count();
+        if let Some(cut) = shaping::fit_chars(&text, max, ellipsis) {
+            let detail = format!("{length} characters, more than {max} allowed on this channel");
+            out.truncated(&field.name, id, locale, detail);
+            text = cut;
+        }
+    }
+    if let Some(max_segments) = channel_def.max_sms_segments {
+        if out.sms.is_none() && (&*field.name == "body" || !has_body(variant)) {
+            let info = shaping::sms_info(&text);
+            if info.segments > max_segments as usize {
+                let detail = format!(
+                    "needs {} {:?} SMS segments, more than {max_segments} allowed",
+                    info.segments, info.encoding
+                );
+                out.truncated(&field.name, id, locale, detail);
+                if let Some(cut) = shaping::fit_sms(&text, max_segments as usize) {
+                    text = cut;
+                }
+            }
+            out.sms = Some(shaping::sms_info(&text));
+        }
+    }
+    text
 }
 
 fn has_body(variant: &Variant) -> bool {

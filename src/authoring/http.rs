@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::workflow::{self, Action, Stage, StepError};
-use super::{LiveLocales, Strictness};
 use super::Authoring;
+use super::{LiveLocales, Strictness};
 use crate::auth::{Role, StaffClaims, StaffUser};
 use crate::catalog::model::{
     ContentSet, DeviceClass, FieldValue, FluentFile, PlacementDef, VariantDef, VariantState,
@@ -26,7 +26,8 @@ use crate::storage::{self, StorageError};
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(
+    paths(
         list_placements,
         create_placement,
         get_placement,
@@ -46,7 +47,8 @@ use crate::storage::{self, StorageError};
         locale_file_diff,
         coverage,
         super::preview::preview
-    ), components(schemas(
+    ),
+    components(schemas(
         PlacementList,
         PlacementAnswer,
         VariantSummary,
@@ -75,7 +77,8 @@ use crate::storage::{self, StorageError};
         super::preview::Reason,
         super::preview::RenderedLocale,
         super::preview::ChosenVariant
-    )))]
+    ))
+)]
 pub struct Api;
 
 /// Registers this area's state and routes.
@@ -102,10 +105,12 @@ pub fn configure(service: web::Data<Authoring>) -> impl FnOnce(&mut web::Service
                 .route(web::put().to(put_placement)),
         )
         .service(
-            web::resource("/v1/admin/placements/{id}/archive").route(web::post().to(archive_placement)),
+            web::resource("/v1/admin/placements/{id}/archive")
+                .route(web::post().to(archive_placement)),
         )
         .service(
-            web::resource("/v1/admin/placements/{id}/variants").route(web::post().to(create_variant)),
+            web::resource("/v1/admin/placements/{id}/variants")
+                .route(web::post().to(create_variant)),
         )
         .service(
             web::resource("/v1/admin/variants/{id}")
@@ -151,7 +156,6 @@ crate::role_set!(
 /// Previewing a stored person shows their traits and consents: personal data.
 pub(super) const PERSON_READERS: [Role; 2] = [Role::Privacy, Role::Admin];
 const BODY_LIMIT: usize = 256 * 1024;
-
 
 /// One version in a history.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use crate::context::{self, Attributes, Params, RawRequest};
 use crate::decide::{decide, eligibility, Ineligible};
 use crate::identity::Person;
-use crate::problem::{json_body, read_body, Problem, ProblemType};
+use crate::problem::{read_json, Problem, ProblemType};
 use crate::render::{render_live, Warning};
 use crate::storage::authoring::{self as store, Kind};
 
@@ -129,8 +129,8 @@ pub async fn preview(
     state: web::Data<Authoring>,
     claims: StaffUser<Previewers>,
 ) -> Result<HttpResponse, Problem> {
-    let body = read_body(payload, 64 * 1024, "a preview request is at most 64 KiB").await?;
-    let request: PreviewRequest = json_body(&body)?;
+    let request: PreviewRequest =
+        read_json(payload, 64 * 1024, "a preview request is at most 64 KiB").await?;
     // A stored person's traits and consents are personal data: authors preview with
     // traits they give; only privacy staff and admins name a person.
     if request.person_id.is_some()
