@@ -224,52 +224,7 @@ impl JwtVerifier {
                 )
             })?]
         } else if let Some(path) = &settings.jwks_file {
-            let set: JwkSet = serde_json::from_slice(&read(path)?)
-                .map_err(|e| format!("{} is not a JWKS document: {e}", path.display()))?;
-            let mut keys = Vec::new();
-            for jwk in &set.keys {
-                // Keys published for encryption never verify signatures.
-                if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
-                    continue;
-                }
-                let key = DecodingKey::from_jwk(jwk)
-                    .map_err(|e| format!("a key in {} is unusable: {e}", path.display()))?;
-                let declared = jwk
-                    .common
-                    .key_algorithm
-                    .and_then(|a| a.to_string().parse::<Algorithm>().ok());
-                let usable: Vec<Algorithm> = algorithms
-                    .iter()
-                    .copied()
-                    .filter(|a| declared.is_none_or(|d| d == *a))
-                    .filter(|a| match &jwk.algorithm {
-                        jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => family(*a) == "rsa",
-                        jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
-                            family(*a) == "ec"
-                        }
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
-                            family(*a) == "ed"
-                        }
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => family(*a) == "hmac",
-                        _ => false,
-                    })
-                    .collect();
-                if !usable.is_empty() {
-                    keys.push(VerifyKey {
-                        kid: jwk.common.key_id.clone(),
-                        algorithms: usable,
-                        key,
-                    });
-                }
-            }
-            if keys.is_empty() {
-                return Err(format!(
-                    "{} has no key for {:?}",
-                    path.display(),
-                    settings.algorithms
-                ));
-            }
-            keys
+            jwks_keys(&read(path)?, path, &algorithms, &settings.algorithms)?
         } else {
             Vec::new()
         };
@@ -362,6 +317,54 @@ impl JwtVerifier {
             _ => AuthError::Invalid("it is malformed".into()),
         }
     }
+}
+
+/// The signature-verifying keys of a JWKS document usable with `algorithms` (keys for
+/// encryption, or of another family than their declared algorithm, are skipped).
+fn jwks_keys(
+    document: &[u8],
+    path: &std::path::Path,
+    algorithms: &[Algorithm],
+    named: &[String],
+) -> Result<Vec<VerifyKey>, String> {
+    let set: JwkSet = serde_json::from_slice(document)
+        .map_err(|e| format!("{} is not a JWKS document: {e}", path.display()))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        // Keys published for encryption never verify signatures.
+        if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+            continue;
+        }
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| format!("a key in {} is unusable: {e}", path.display()))?;
+        let declared = jwk
+            .common
+            .key_algorithm
+            .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+        let usable: Vec<Algorithm> = algorithms
+            .iter()
+            .copied()
+            .filter(|a| declared.is_none_or(|d| d == *a))
+            .filter(|a| match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => family(*a) == "rsa",
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => family(*a) == "ec",
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => family(*a) == "ed",
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => family(*a) == "hmac",
+                _ => false,
+            })
+            .collect();
+        if !usable.is_empty() {
+            keys.push(VerifyKey {
+                kid: jwk.common.key_id.clone(),
+                algorithms: usable,
+                key,
+            });
+        }
+    }
+    if keys.is_empty() {
+        return Err(format!("{} has no key for {named:?}", path.display()));
+    }
+    Ok(keys)
 }
 
 /// `aud` is one audience or a list (RFC 7519 §4.1.3); verification already checked it.
