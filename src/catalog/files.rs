@@ -414,7 +414,18 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
         }
         sources.files.push((path.clone(), lines));
     }
-    for locale_dir in sorted_entries(locales_dir, &mut errors) {
+    content.fluent = load_fluent(locales_dir, &mut errors);
+    Loaded {
+        content,
+        sources,
+        errors,
+    }
+}
+
+/// Every `locales/<locale>/*.ftl` file, in name order.
+fn load_fluent(locales_dir: &Path, errors: &mut Vec<FileError>) -> Vec<FluentFile> {
+    let mut fluent = Vec::new();
+    for locale_dir in sorted_entries(locales_dir, errors) {
         if !locale_dir.is_dir() {
             continue;
         }
@@ -423,14 +434,14 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        for path in sorted_entries(&locale_dir, &mut errors) {
+        for path in sorted_entries(&locale_dir, errors) {
             if path.extension().and_then(|e| e.to_str()) != Some("ftl") {
                 continue;
             }
-            let Some(source) = read(&path, &mut errors) else {
+            let Some(source) = read(&path, errors) else {
                 continue;
             };
-            content.fluent.push(FluentFile {
+            fluent.push(FluentFile {
                 locale: locale.clone(),
                 path: path
                     .file_name()
@@ -441,11 +452,7 @@ pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
             });
         }
     }
-    Loaded {
-        content,
-        sources,
-        errors,
-    }
+    fluent
 }
 
 #[derive(serde::Serialize)]

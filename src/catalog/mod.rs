@@ -242,62 +242,21 @@ impl Catalog {
         let mut placements = Vec::new();
         for def in content.placements.iter().filter(|p| !p.archived) {
             let placement_channels = channel_mask(&def.channels);
-            let mut variants = Vec::new();
-            for v in &def.variants {
-                let rule = match v
-                    .rule
-                    .as_deref()
-                    .map(|r| rules::compile(r, &content.traits))
-                {
-                    None => None,
-                    Some(Ok(rule)) => Some(rule),
-                    Some(Err(_)) => continue,
-                };
-                let fields = v
-                    .fields
-                    .iter()
-                    .filter_map(|(name, value)| {
-                        let kind = def.fields.get(name)?.kind;
-                        let value = match value {
-                            FieldValue::Message { message } => CompiledField::Message {
-                                id: Arc::from(message.as_str()),
-                                personal: message_is_personal(&l10n, message, &trait_ids),
-                            },
-                            FieldValue::Url { url } => CompiledField::Url(Arc::from(url.as_str())),
-                            FieldValue::Value { value } => CompiledField::Data(value.clone()),
-                        };
-                        Some(Field {
-                            name: Arc::from(name.as_str()),
-                            kind,
-                            value,
-                        })
-                    })
-                    .collect();
-                let devices = match &v.devices {
-                    None => u8::MAX,
-                    Some(list) => list.iter().fold(0u8, |m, d| m | (1 << *d as u8)),
-                };
-                let channels = match &v.channels {
-                    None => placement_channels,
-                    Some(list) => channel_mask(list) & placement_channels,
-                };
-                variants.push(Variant {
-                    id: Arc::from(v.id.as_str()),
-                    version: v.version,
-                    state: v.state,
-                    channels,
-                    devices,
-                    reads: rule.as_ref().map(Rule::reads).unwrap_or_default(),
-                    specificity: rule.as_ref().map_or(0, Rule::specificity),
-                    rule,
-                    priority: v.priority,
-                    weight: v.weight,
-                    starts_at: v.starts_at,
-                    ends_at: v.ends_at,
-                    live_locales: live_locales(&l10n, def, v),
-                    fields,
-                });
-            }
+            let variants = def
+                .variants
+                .iter()
+                .filter_map(|v| {
+                    compile_variant(
+                        def,
+                        v,
+                        content,
+                        &l10n,
+                        &trait_ids,
+                        placement_channels,
+                        &channel_mask,
+                    )
+                })
+                .collect();
             placements.push(Placement {
                 bucket_rank: bucket_rank(&def.id),
                 id: Arc::from(def.id.as_str()),
@@ -438,6 +397,72 @@ pub fn live_locales(
                 || messages_of(variant).all(|m| l10n.message_info(index, m).is_some())
         })
         .collect()
+}
+
+/// One variant, compiled: its rule (a rule that does not compile leaves the variant
+/// out; validation reports it), fields, channel and device masks and live locales.
+fn compile_variant(
+    def: &model::PlacementDef,
+    v: &model::VariantDef,
+    content: &ContentSet,
+    l10n: &L10n,
+    trait_ids: &[&str],
+    placement_channels: u64,
+    channel_mask: &dyn Fn(&[String]) -> u64,
+) -> Option<Variant> {
+    let rule = match v
+        .rule
+        .as_deref()
+        .map(|r| rules::compile(r, &content.traits))
+    {
+        None => None,
+        Some(Ok(rule)) => Some(rule),
+        Some(Err(_)) => return None,
+    };
+    let fields = v
+        .fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let kind = def.fields.get(name)?.kind;
+            let value = match value {
+                FieldValue::Message { message } => CompiledField::Message {
+                    id: Arc::from(message.as_str()),
+                    personal: message_is_personal(l10n, message, trait_ids),
+                },
+                FieldValue::Url { url } => CompiledField::Url(Arc::from(url.as_str())),
+                FieldValue::Value { value } => CompiledField::Data(value.clone()),
+            };
+            Some(Field {
+                name: Arc::from(name.as_str()),
+                kind,
+                value,
+            })
+        })
+        .collect();
+    let devices = match &v.devices {
+        None => u8::MAX,
+        Some(list) => list.iter().fold(0u8, |m, d| m | (1 << *d as u8)),
+    };
+    let channels = match &v.channels {
+        None => placement_channels,
+        Some(list) => channel_mask(list) & placement_channels,
+    };
+    Some(Variant {
+        id: Arc::from(v.id.as_str()),
+        version: v.version,
+        state: v.state,
+        channels,
+        devices,
+        reads: rule.as_ref().map(Rule::reads).unwrap_or_default(),
+        specificity: rule.as_ref().map_or(0, Rule::specificity),
+        rule,
+        priority: v.priority,
+        weight: v.weight,
+        starts_at: v.starts_at,
+        ends_at: v.ends_at,
+        live_locales: live_locales(l10n, def, v),
+        fields,
+    })
 }
 
 fn message_is_personal(l10n: &L10n, message: &str, traits: &[&str]) -> bool {
