@@ -6,6 +6,7 @@ pub mod entities;
 pub mod events;
 pub mod governance;
 pub mod identity;
+pub mod rollups;
 
 use std::collections::HashMap;
 use std::time::Duration;
