@@ -3,6 +3,7 @@
 
 pub mod authoring;
 pub mod entities;
+mod erasure;
 pub mod events;
 pub mod governance;
 pub mod identity;
