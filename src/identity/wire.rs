@@ -204,3 +204,78 @@ fn check_consents(
     }
     Ok(checked)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The repository's content: channels web, sms, email...; `points` is a number.
+    fn catalog() -> Catalog {
+        let loaded = crate::catalog::files::load(
+            std::path::Path::new("content"),
+            std::path::Path::new("locales"),
+        );
+        Catalog::compile(&loaded.content, "en", 0).0
+    }
+
+    fn problem(body: serde_json::Value) -> (String, String) {
+        let problem = parse_identify(&body, &IdentifierTypes::default(), &catalog())
+            .expect_err(&body.to_string());
+        let value = serde_json::to_value(&problem).unwrap();
+        (
+            value["field"].as_str().unwrap_or_default().to_string(),
+            value["detail"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    #[test]
+    fn a_valid_call_becomes_a_command() {
+        let command = parse_identify(
+            &json!({"identifiers": {"customer_id": "C1", "anonymous_id": ["a1", "a2"]},
+                "traits": {"points": 3, "tier": null}, "consents": {"sms": false}}),
+            &IdentifierTypes::default(),
+            &catalog(),
+        )
+        .unwrap();
+        assert_eq!(command.identifiers.len(), 3);
+        assert_eq!(command.traits["points"], json!(3));
+        assert!(command.traits["tier"].is_null(), "null removes a trait");
+        assert_eq!(command.consents["sms"], false);
+    }
+
+    #[test]
+    fn wrong_types_and_nulls_are_named_with_the_fields_own_message() {
+        let strings = "must be a string (or an array of strings)";
+        let cases = [
+            (json!([]), "body", "must be a JSON object"),
+            (json!({"identifiers": null}), "identifiers", "give an object of identifiers, e.g. {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}"),
+            (json!({"identifiers": {"customer_id": 1}}), "identifiers.customer_id", strings),
+            (json!({"identifiers": {"customer_id": null}}), "identifiers.customer_id", strings),
+            (json!({"identifiers": {"anonymous_id": ["a", 1]}}), "identifiers.anonymous_id", "values must be strings"),
+            (json!({"identifiers": {"customer_id": "C"}, "traits": null}), "traits", "must be an object of name: value"),
+            (json!({"identifiers": {"customer_id": "C"}, "traits": {"points": "x"}}), "traits.points", "must be a number"),
+            (json!({"identifiers": {"customer_id": "C"}, "consents": [true]}), "consents", "must be an object of channel: true|false"),
+            (json!({"identifiers": {"customer_id": "C"}, "consents": {"sms": null}}), "consents.sms", "must be true (opt in) or false (opt out)"),
+        ];
+        for (body, field, detail) in cases {
+            assert_eq!(
+                problem(body.clone()),
+                (field.into(), detail.into()),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_first() {
+        // Before the (missing) identifiers, whatever the order in the document.
+        let (field, detail) = problem(json!({"traits": 1, "extra": 1}));
+        assert_eq!(field, "extra");
+        assert_eq!(
+            detail,
+            "unknown field; expected identifiers, traits, consents"
+        );
+    }
+}
