@@ -88,12 +88,16 @@ impl Measure {
     }
 }
 
+/// A counter's field of [`Counts`], to read and to add to.
+type Field = fn(&Counts) -> &i64;
+type FieldMut = fn(&mut Counts) -> &mut i64;
+
 /// A counter's row of the table.
 struct Spec {
     column: &'static str,
     measure: Measure,
-    field: fn(&Counts) -> &i64,
-    field_mut: fn(&mut Counts) -> &mut i64,
+    field: Field,
+    field_mut: FieldMut,
 }
 
 impl Counter {
@@ -123,7 +127,7 @@ impl Counter {
         use FeedbackKind::{Ces, Csat, Nps};
         use Measure::{Answers, AnswersScoring, Events, ScoreSum};
         #[rustfmt::skip]
-        let (column, measure, field, field_mut): (_, _, fn(&Counts) -> &i64, fn(&mut Counts) -> &mut i64) = match self {
+        let (column, measure, field, field_mut): (_, _, Field, FieldMut) = match self {
             Counter::Impressions => ("impressions", Events(E::Impression), |c| &c.impressions, |c| &mut c.impressions),
             Counter::Views => ("views", Events(E::View), |c| &c.views, |c| &mut c.views),
             Counter::Clicks => ("clicks", Events(E::Click), |c| &c.clicks, |c| &mut c.clicks),

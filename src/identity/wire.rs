@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(command.identifiers.len(), 3);
         assert_eq!(command.traits["points"], json!(3));
         assert!(command.traits["tier"].is_null(), "null removes a trait");
-        assert_eq!(command.consents["sms"], false);
+        assert!(!command.consents["sms"], "an opt-out");
     }
 
     #[test]
