@@ -18,8 +18,9 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tailor::identity::directory::PersonDirectory;
 use tailor::identity::graph::{Identifier, IdentifierTypes};
+use tailor::identity::IdentifyCommand;
 use tailor::metrics::Metrics;
-use tailor::storage::identity::{identify, IdentifyCommand};
+use tailor::storage::identity::identify;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)

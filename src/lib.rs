@@ -27,6 +27,7 @@ pub mod shaping;
 pub mod storage;
 pub mod telemetry;
 pub mod tokens;
+pub mod wire;
 
 pub use app::Application;
 pub use config::Settings;

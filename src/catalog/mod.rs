@@ -7,6 +7,7 @@
 //! [`files::SourceMap`], the database path as names.
 
 pub mod files;
+pub mod ids;
 pub mod live;
 pub mod model;
 pub mod rules;

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use fluent_bundle::{FluentArgs, FluentValue};
 
+use super::ids::{valid_id, IdKind};
 use super::model::{ContentSet, FieldKind, FieldValue, TextMode, TraitType};
 use super::{rules, Catalog, Issue, Loc};
 use crate::l10n::L10n;
@@ -15,14 +16,6 @@ const BUILTIN_ATTRIBUTES: [&str; 11] = [
 ];
 /// Context values every message may use.
 pub const CONTEXT_VARIABLES: [&str; 2] = ["channel", "device"];
-
-fn valid_id(id: &str, extra: &[char]) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || extra.contains(&c))
-}
 
 pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     let mut issues = Vec::new();
@@ -53,7 +46,7 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             channel: Some(i),
             key,
         };
-        if !valid_id(&channel.id, &[]) {
+        if !valid_id(&channel.id, IdKind::Channel) {
             push(
                 at(Some("id")),
                 format!("channel id `{}` must be [a-z0-9_]", channel.id),
@@ -107,7 +100,7 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     let mut segment_ids = HashSet::new();
     for (i, segment) in content.segments.iter().enumerate() {
         let at = || Loc::Segments { index: Some(i) };
-        if !valid_id(&segment.id, &[]) {
+        if !valid_id(&segment.id, IdKind::Segment) {
             push(
                 at(),
                 format!("segment id `{}` must be [a-z0-9_]", segment.id),
@@ -133,7 +126,7 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     let mut trait_ids = HashSet::new();
     for (i, t) in content.traits.iter().enumerate() {
         let at = || Loc::Traits { index: Some(i) };
-        if !valid_id(&t.id, &[]) {
+        if !valid_id(&t.id, IdKind::Trait) {
             push(at(), format!("trait id `{}` must be [a-z0-9_]", t.id));
         }
         if BUILTIN_ATTRIBUTES.contains(&t.id.as_str()) || CONTEXT_VARIABLES.contains(&t.id.as_str())
@@ -168,7 +161,7 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     let mut variant_ids: HashMap<&str, usize> = HashMap::new();
     for (p, placement) in content.placements.iter().enumerate() {
         let at = |key| Loc::Placement { placement: p, key };
-        if !valid_id(&placement.id, &['.', '-']) {
+        if !valid_id(&placement.id, IdKind::Placement) {
             push(
                 at(Some("id")),
                 format!("placement id `{}` must be [a-z0-9_.-]", placement.id),
@@ -225,7 +218,7 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
                 variant: v,
                 key,
             };
-            if !valid_id(&variant.id, &['-', '.']) {
+            if !valid_id(&variant.id, IdKind::Variant) {
                 push(
                     vat(Some("id")),
                     format!("variant id `{}` must be [a-z0-9_.-]", variant.id),

@@ -14,8 +14,9 @@ use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
 use super::graph::Identifier;
+use super::model::PersonRecord;
 use crate::metrics::Metrics;
-use crate::storage::identity::{self as store, PersonRecord};
+use crate::storage::identity as store;
 use crate::storage::StorageError;
 
 /// Redis pub/sub channel for people changes.

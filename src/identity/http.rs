@@ -8,15 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::directory::PeopleChanged;
-use super::graph::{self, Identifier, TraitValue};
+use super::graph::{Identifier, TraitValue};
+use super::wire::parse_identify;
 use super::Identity;
 use crate::auth::{Caller, StaffUser};
+use crate::problem::{Problem, ProblemType};
+use crate::storage::identity::{self as store, IdentifyError, IdentifyOutcome};
 
 crate::role_set!(pub PrivacyStaff = Privacy);
-use crate::catalog::model::TraitType;
-use crate::catalog::Catalog;
-use crate::problem::{Problem, ProblemType};
-use crate::storage::identity::{self as store, IdentifyCommand, IdentifyError, IdentifyOutcome};
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
@@ -45,135 +44,9 @@ pub fn configure(service: web::Data<Identity>) -> impl FnOnce(&mut web::ServiceC
 
 /// An identify body is small: a few identifiers, at most 100 traits.
 const MAX_IDENTIFY_BYTES: usize = 64 * 1024;
-const MAX_IDENTIFIERS: usize = 20;
 
 fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Parses and checks an identify body against the identifier types and the catalog's
-/// channels and trait types. Pure apart from its inputs, so it is tested directly.
-pub fn parse_identify(
-    document: &serde_json::Value,
-    types: &graph::IdentifierTypes,
-    catalog: &Catalog,
-) -> Result<IdentifyCommand, Problem> {
-    let object = document
-        .as_object()
-        .ok_or_else(|| Problem::invalid("body", "must be a JSON object"))?;
-    for key in object.keys() {
-        if !matches!(key.as_str(), "identifiers" | "traits" | "consents") {
-            return Err(Problem::invalid(
-                key.as_str(),
-                "unknown field; expected identifiers, traits, consents",
-            ));
-        }
-    }
-    let identifiers = object
-        .get("identifiers")
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| {
-            Problem::invalid(
-                "identifiers",
-                "give an object of identifiers, e.g. {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}",
-            )
-        })?;
-    let mut command = IdentifyCommand::default();
-    for (kind, value) in identifiers {
-        let field = format!("identifiers.{kind}");
-        let values: Vec<&str> = match value {
-            serde_json::Value::String(s) => vec![s.as_str()],
-            serde_json::Value::Array(items) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .ok_or_else(|| Problem::invalid(field.as_str(), "values must be strings"))
-                })
-                .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(Problem::invalid(
-                    field,
-                    "must be a string (or an array of strings)",
-                ))
-            }
-        };
-        for value in values {
-            let id = types
-                .normalize(kind, value)
-                .map_err(|e| super::identifier_problem(&field, &e))?;
-            command.identifiers.push(id);
-        }
-    }
-    if command.identifiers.is_empty() || command.identifiers.len() > MAX_IDENTIFIERS {
-        return Err(Problem::invalid(
-            "identifiers",
-            format!("give 1 to {MAX_IDENTIFIERS} identifiers"),
-        ));
-    }
-    if let Some(traits) = object.get("traits") {
-        let traits = traits
-            .as_object()
-            .ok_or_else(|| Problem::invalid("traits", "must be an object of name: value"))?;
-        if traits.len() > graph::MAX_TRAITS {
-            return Err(Problem::invalid(
-                "traits",
-                format!(
-                    "{} traits; a call sets at most {}",
-                    traits.len(),
-                    graph::MAX_TRAITS
-                ),
-            ));
-        }
-        for (name, value) in traits {
-            let field = format!("traits.{name}");
-            if !graph::valid_trait_name(name) {
-                return Err(Problem::invalid(
-                    field,
-                    "trait names are 1-64 lowercase letters, digits or _",
-                ));
-            }
-            graph::check_trait_value(value).map_err(|reason| Problem::invalid(&field, reason))?;
-            if let (Some((_, def)), false) = (catalog.trait_def(name), value.is_null()) {
-                let fits = matches!(
-                    (def.kind, value),
-                    (TraitType::String, serde_json::Value::String(_))
-                        | (TraitType::Number, serde_json::Value::Number(_))
-                        | (TraitType::Bool, serde_json::Value::Bool(_))
-                );
-                if !fits {
-                    let expected = match def.kind {
-                        TraitType::String => "a string",
-                        TraitType::Number => "a number",
-                        TraitType::Bool => "true or false",
-                    };
-                    return Err(Problem::invalid(field, format!("must be {expected}")));
-                }
-            }
-            command.traits.insert(name.clone(), value.clone());
-        }
-    }
-    if let Some(consents) = object.get("consents") {
-        let consents = consents.as_object().ok_or_else(|| {
-            Problem::invalid("consents", "must be an object of channel: true|false")
-        })?;
-        for (channel, granted) in consents {
-            let field = format!("consents.{channel}");
-            if catalog.channel(channel).is_none() {
-                return Err(Problem::invalid(
-                    field,
-                    format!(
-                        "unknown channel; known: {}",
-                        catalog.channel_ids().join(", ")
-                    ),
-                ));
-            }
-            let granted = granted.as_bool().ok_or_else(|| {
-                Problem::invalid(&field, "must be true (opt in) or false (opt out)")
-            })?;
-            command.consents.insert(channel.clone(), granted);
-        }
-    }
-    Ok(command)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

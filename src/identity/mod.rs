@@ -5,11 +5,14 @@
 //! identifier or person id (verified), or an anonymous id (claimed: it picks the sticky
 //! bucket and applies the person's consents, but never reveals their traits).
 //! The only form of the person that may appear in logs is a keyed hash.
+//! [`model`] holds the values storage keeps for the graph, [`wire`] the identify body.
 
 pub mod directory;
 pub mod graph;
 pub mod http;
+pub mod model;
 mod service;
+pub mod wire;
 
 pub use service::{Identity, Resolver};
 
@@ -19,9 +22,9 @@ use std::sync::Arc;
 use crate::auth::{bearer, Auth};
 use crate::catalog::{stable_hash, BUCKETS};
 use crate::problem::{Problem, ProblemType};
-use crate::storage::identity::PersonRecord;
 use directory::PersonDirectory;
 use graph::{Identifier, IdentifierError, IdentifierTypes};
+pub use model::{IdentifyCommand, PersonRecord};
 
 /// A resolved person, as much as delivery needs.
 #[derive(Clone, Debug, PartialEq)]

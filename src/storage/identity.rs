@@ -8,7 +8,7 @@
 //! meantime starts again and sees the survivor. SQLite serialises writers anyway; one
 //! process-wide mutex keeps its read-then-write transactions from failing as busy.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query};
@@ -19,34 +19,15 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::entities::{
-    audit_entry, identifier, identity_conflict, identity_link, identity_merge, person,
-    person_consent, person_trait,
+    identifier, identity_conflict, identity_link, identity_merge, person, person_consent,
+    person_trait,
 };
+pub use super::erasure::{audit_of, erase, ErasureReport};
 use super::StorageError;
 use crate::identity::graph::{
     self, Conflict, Identifier, IdentifierTypes, KnownPerson, Plan, StoredTrait, TraitValue,
 };
-
-/// What delivery needs of a person.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct PersonRecord {
-    pub id: String,
-    pub sticky_key: String,
-    pub traits: BTreeMap<String, TraitValue>,
-    /// Per channel: `false` is an opt-out.
-    pub consents: BTreeMap<String, bool>,
-}
-
-/// An identify call, validated.
-#[derive(Clone, Debug, Default)]
-pub struct IdentifyCommand {
-    pub identifiers: Vec<Identifier>,
-    /// `null` removes a trait.
-    pub traits: BTreeMap<String, TraitValue>,
-    pub consents: BTreeMap<String, bool>,
-    /// Who made the call (`server-key:<name>` or `staff:<sub>`), for the records.
-    pub actor: String,
-}
+use crate::identity::model::{IdentifyCommand, PersonRecord};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct IdentifyOutcome {
@@ -89,7 +70,7 @@ impl From<sea_orm::DbErr> for IdentifyError {
 
 /// Attempts before a call that keeps losing races gives up (each loss means another
 /// call merged one of its people; that cannot repeat indefinitely).
-const ATTEMPTS: usize = 8;
+pub(super) const ATTEMPTS: usize = 8;
 
 fn col(n: &str) -> Alias {
     Alias::new(n)
@@ -137,7 +118,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
     load_record(db, person_id).await
 }
 
-async fn load_record<C: ConnectionTrait>(
+pub(super) async fn load_record<C: ConnectionTrait>(
     db: &C,
     person_id: &str,
 ) -> Result<Option<PersonRecord>, StorageError> {
@@ -265,7 +246,7 @@ pub async fn identify(
 }
 
 /// Deadlocks (PostgreSQL picks a victim) and serialisation failures are worth a retry.
-fn is_retryable(e: &StorageError) -> bool {
+pub(super) fn is_retryable(e: &StorageError) -> bool {
     let StorageError::Db(db) = e else {
         return false;
     };
@@ -291,23 +272,7 @@ async fn identify_in(
     given.dedup();
 
     if backend == DbBackend::Postgres {
-        let mut keys: Vec<i64> = given
-            .iter()
-            .map(|i| {
-                crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()])
-                    as i64
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            tx.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [key.into()],
-            ))
-            .await?;
-        }
+        lock_identifiers(tx, &given).await?;
     }
 
     let mut owners: Vec<Option<String>> = Vec::with_capacity(given.len());
@@ -321,41 +286,9 @@ async fn identify_in(
     owner_ids.sort();
     owner_ids.dedup();
 
-    let mut people: Vec<KnownPerson> = Vec::with_capacity(owner_ids.len());
-    for id in &owner_ids {
-        let mut select = Query::select();
-        select
-            .columns(["id", "created_at", "merged_into"].map(col))
-            .from(col("people"))
-            .and_where(Expr::col(col("id")).eq(id.as_str()));
-        if backend == DbBackend::Postgres {
-            select.lock(LockType::Update);
-        }
-        let Some(row) = tx.query_one(&select).await? else {
-            return Ok(Step::Raced);
-        };
-        let merged_into: Option<String> = row.try_get("", "merged_into")?;
-        if merged_into.is_some() {
-            return Ok(Step::Raced);
-        }
-        let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
-        let strong = identifier::Entity::find()
-            .filter(identifier::Column::PersonId.eq(id.as_str()))
-            .all(tx)
-            .await?
-            .into_iter()
-            .filter(|r| types.is_strong(&r.kind))
-            .map(|r| Identifier {
-                kind: r.kind,
-                value: r.value,
-            })
-            .collect();
-        people.push(KnownPerson {
-            id: id.clone(),
-            created_at,
-            strong,
-        });
-    }
+    let Some(people) = lock_people(tx, types, &owner_ids).await? else {
+        return Ok(Step::Raced);
+    };
 
     let mut outcome = IdentifyOutcome::default();
     let survivor = match graph::plan(&given, &owners, &people, types) {
@@ -430,6 +363,78 @@ async fn identify_in(
     outcome.identifiers = identifiers_of(tx, &survivor).await?;
     outcome.person_id = survivor;
     Ok(Step::Done(outcome))
+}
+
+/// PostgreSQL advisory locks on the call's identifiers, in sorted order (two calls
+/// never deadlock on them), held until the transaction ends.
+async fn lock_identifiers(
+    tx: &DatabaseTransaction,
+    given: &[Identifier],
+) -> Result<(), IdentifyError> {
+    let mut keys: Vec<i64> = given
+        .iter()
+        .map(|i| {
+            crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()])
+                as i64
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The people owning the call's identifiers, their rows locked (`FOR UPDATE` on
+/// PostgreSQL); `None` when one was merged away meanwhile (the call starts again).
+async fn lock_people(
+    tx: &DatabaseTransaction,
+    types: &IdentifierTypes,
+    owner_ids: &[String],
+) -> Result<Option<Vec<KnownPerson>>, IdentifyError> {
+    let backend = tx.get_database_backend();
+    let mut people: Vec<KnownPerson> = Vec::with_capacity(owner_ids.len());
+    for id in owner_ids {
+        let mut select = Query::select();
+        select
+            .columns(["id", "created_at", "merged_into"].map(col))
+            .from(col("people"))
+            .and_where(Expr::col(col("id")).eq(id.as_str()));
+        if backend == DbBackend::Postgres {
+            select.lock(LockType::Update);
+        }
+        let Some(row) = tx.query_one(&select).await? else {
+            return Ok(None);
+        };
+        let merged_into: Option<String> = row.try_get("", "merged_into")?;
+        if merged_into.is_some() {
+            return Ok(None);
+        }
+        let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
+        let strong = identifier::Entity::find()
+            .filter(identifier::Column::PersonId.eq(id.as_str()))
+            .all(tx)
+            .await?
+            .into_iter()
+            .filter(|r| types.is_strong(&r.kind))
+            .map(|r| Identifier {
+                kind: r.kind,
+                value: r.value,
+            })
+            .collect();
+        people.push(KnownPerson {
+            id: id.clone(),
+            created_at,
+            strong,
+        });
+    }
+    Ok(Some(people))
 }
 
 /// Moves everything of `merged` to `survivor`: identifiers, links, traits (newest
@@ -687,201 +692,4 @@ async fn record_conflict(
     .exec_without_returning(db)
     .await?;
     Ok(())
-}
-
-/// What an erasure removed.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ErasureReport {
-    pub person_id: String,
-    pub identifiers: u64,
-    pub traits: u64,
-    pub consents: u64,
-    pub links: u64,
-    pub events_pseudonymised: u64,
-    /// The identifiers that were removed (for cache invalidation; never logged).
-    #[serde(skip)]
-    pub removed: Vec<Identifier>,
-    /// Every id the person had (survivor and merged-away), for cache invalidation.
-    #[serde(skip)]
-    pub people: Vec<String>,
-}
-
-/// Removes a person's identifiers, traits, consents and links, replaces their event
-/// key by a pseudonym, scrubs identifiers from merge and conflict records, and writes an
-/// audit entry. `None` when there is no such person.
-pub async fn erase(
-    db: &DatabaseConnection,
-    person_id: &str,
-    actor: &str,
-    pseudonym: impl Fn(&str) -> String,
-) -> Result<Option<ErasureReport>, StorageError> {
-    let _serial = super::serialise_sqlite_writes(db).await;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let tx = db.begin().await?;
-        match erase_in(&tx, person_id, actor, &pseudonym).await {
-            Ok(report) => {
-                tx.commit().await?;
-                return Ok(report);
-            }
-            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
-                let _ = tx.rollback().await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Locks a person's row (`FOR UPDATE` on PostgreSQL), following merges to the
-/// survivor: whoever else changes this person's identifiers waits for us, and we for them.
-async fn lock_person(
-    tx: &DatabaseTransaction,
-    person_id: &str,
-) -> Result<Option<String>, StorageError> {
-    let mut id = person_id.to_string();
-    for _ in 0..64 {
-        let mut select = Query::select();
-        select
-            .columns(["id", "merged_into"].map(col))
-            .from(col("people"))
-            .and_where(Expr::col(col("id")).eq(id.as_str()));
-        if tx.get_database_backend() == DbBackend::Postgres {
-            select.lock(LockType::Update);
-        }
-        let Some(row) = tx.query_one(&select).await? else {
-            return Ok(None);
-        };
-        match row.try_get::<Option<String>>("", "merged_into")? {
-            Some(next) if next != id => id = next,
-            _ => return Ok(Some(id)),
-        }
-    }
-    Ok(None)
-}
-
-async fn erase_in(
-    tx: &DatabaseTransaction,
-    person_id: &str,
-    actor: &str,
-    pseudonym: &impl Fn(&str) -> String,
-) -> Result<Option<ErasureReport>, StorageError> {
-    let Some(root) = lock_person(tx, person_id).await? else {
-        return Ok(None);
-    };
-    let Some(record) = load_record(tx, &root).await? else {
-        return Ok(None);
-    };
-    // The person and everyone merged into them (tombstones nobody else writes).
-    let mut people: BTreeSet<String> = BTreeSet::from([root.clone()]);
-    for row in person::Entity::find()
-        .filter(person::Column::MergedInto.eq(root.as_str()))
-        .all(tx)
-        .await?
-    {
-        people.insert(row.id);
-    }
-    let ids: Vec<&str> = people.iter().map(String::as_str).collect();
-    let removed = identifiers_of(tx, &root).await?;
-    let mut report = ErasureReport {
-        person_id: root.clone(),
-        removed: removed.clone(),
-        people: people.iter().cloned().collect(),
-        ..ErasureReport::default()
-    };
-    report.identifiers = identifier::Entity::delete_many()
-        .filter(identifier::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(tx)
-        .await?
-        .rows_affected;
-    report.traits = person_trait::Entity::delete_many()
-        .filter(person_trait::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(tx)
-        .await?
-        .rows_affected;
-    report.consents = person_consent::Entity::delete_many()
-        .filter(person_consent::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(tx)
-        .await?
-        .rows_affected;
-    report.links = identity_link::Entity::delete_many()
-        .filter(identity_link::Column::PersonId.is_in(ids.iter().copied()))
-        .exec(tx)
-        .await?
-        .rows_affected;
-
-    // Events are keyed by the sticky key, or by an identifier's own key when they were
-    // logged before the identifier joined the person.
-    let mut keys: BTreeSet<String> = removed.iter().map(Identifier::sticky_key).collect();
-    keys.insert(record.sticky_key.clone());
-    for row in person::Entity::find()
-        .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .all(tx)
-        .await?
-    {
-        keys.insert(row.sticky_key);
-    }
-    let replacement = pseudonym(&root);
-    let update = Query::update()
-        .table(col("events"))
-        .value(col("person_key"), replacement.as_str())
-        .and_where(Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str)))
-        .to_owned();
-    report.events_pseudonymised = tx.execute(&update).await?.rows_affected();
-    // First impressions only serve velocity of later outcomes, which an erased person
-    // no longer has; two of them could also collide under one pseudonym.
-    let delete = Query::delete()
-        .from_table(col("first_impressions"))
-        .and_where(Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str)))
-        .to_owned();
-    tx.execute(&delete).await?;
-    for id in &ids {
-        identity_merge::Entity::update_many()
-            .col_expr(
-                identity_merge::Column::Identifiers,
-                Expr::value("{\"erased\":true}"),
-            )
-            .filter(
-                identity_merge::Column::SurvivorId
-                    .eq(*id)
-                    .or(identity_merge::Column::MergedId.eq(*id)),
-            )
-            .exec(tx)
-            .await?;
-        identity_conflict::Entity::update_many()
-            .col_expr(
-                identity_conflict::Column::Detail,
-                Expr::value("{\"erased\":true}"),
-            )
-            .filter(identity_conflict::Column::PersonIds.contains(*id))
-            .exec(tx)
-            .await?;
-    }
-    person::Entity::delete_many()
-        .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .exec(tx)
-        .await?;
-    audit_entry::Entity::insert(audit_entry::ActiveModel {
-        actor: Set(actor.to_string()),
-        action: Set("person.erase".into()),
-        target: Set(root.clone()),
-        detail: Set(serde_json::to_string(&report).unwrap_or_default()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .exec_without_returning(tx)
-    .await?;
-    Ok(Some(report))
-}
-
-/// The audit log for a target, oldest first.
-pub async fn audit_of<C: ConnectionTrait>(
-    db: &C,
-    target: &str,
-) -> Result<Vec<audit_entry::Model>, StorageError> {
-    Ok(audit_entry::Entity::find()
-        .filter(audit_entry::Column::Target.eq(target))
-        .order_by_asc(audit_entry::Column::Id)
-        .all(db)
-        .await?)
 }

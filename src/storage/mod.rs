@@ -2,10 +2,14 @@
 //! SQL (through sea-orm); everything above it sees [`ContentSet`]s and plain values.
 
 pub mod authoring;
+pub mod documents;
 pub mod entities;
+mod erasure;
 pub mod events;
 pub mod governance;
 pub mod identity;
+mod import;
+pub mod rollups;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,10 +26,11 @@ use crate::catalog::model::{
     ChannelDef, ChannelState, ContentSet, FluentFile, PlacementDef, VariantDef,
 };
 use crate::problem::{Problem, ProblemType};
-use authoring::{Imported, Kind};
+use documents::load_documents;
 use entities::{
     channel, fluent_resource, governance_policy, key_value, placement, segment, trait_def, variant,
 };
+pub use import::{import, ImportReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -132,402 +137,8 @@ fn from_json<T: serde::de::DeserializeOwned>(id: &str, text: &str) -> Result<T, 
     })
 }
 
-/// What an import changed, per kind of item.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    pub added: Vec<String>,
-    pub updated: Vec<String>,
-    /// Files older than the database's version (authored through the admin API since).
-    pub kept: Vec<String>,
-    /// Files with new content on top of an older version than the database's: not
-    /// imported (export, redo the edit, import).
-    pub conflicts: Vec<String>,
-    pub unchanged: usize,
-    pub generation: u64,
-}
-
-impl ImportReport {
-    pub fn changed(&self) -> bool {
-        !self.added.is_empty() || !self.updated.is_empty()
-    }
-}
-
 const GENERATION_KEY: &str = "catalog_generation";
 const SIGNING_SECRET_KEY: &str = "signing_secret";
-
-/// Imports a table of `{id, definition, content_hash, updated_at}` documents (traits,
-/// segments, policies): each item inserted, updated or counted unchanged.
-macro_rules! import_documents {
-    ($tx:expr, $module:ident, $items:expr, $kind:expr, $now:expr, $report:expr) => {
-        let existing: HashMap<String, String> = $module::Entity::find()
-            .all($tx)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m.content_hash))
-            .collect();
-        for def in &$items {
-            let definition = to_json(def);
-            let hash = content_hash(&definition);
-            let model = $module::ActiveModel {
-                id: Set(def.id.clone()),
-                definition: Set(definition),
-                content_hash: Set(hash.clone()),
-                updated_at: Set($now),
-            };
-            upsert!(
-                $tx,
-                $module::Entity,
-                model,
-                existing,
-                def.id,
-                hash,
-                $kind,
-                $report
-            );
-        }
-    };
-}
-
-/// The documents of such a table, ordered by id.
-macro_rules! load_documents {
-    ($db:expr, $module:ident, $into:expr) => {
-        let mut rows = $module::Entity::find().all($db).await?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        for row in rows {
-            $into.push(from_json(&row.id, &row.definition)?);
-        }
-    };
-}
-
-/// Inserts a new document, updates a changed one (by content hash), counts the rest.
-macro_rules! upsert {
-    ($tx:expr, $entity:path, $model:expr, $existing:expr, $id:expr, $hash:expr, $kind:expr, $report:expr) => {
-        match $existing.get($id.as_str()) {
-            Some(old) if *old == $hash => $report.unchanged += 1,
-            Some(_) => {
-                <$entity>::update($model).exec($tx).await?;
-                $report.updated.push(format!("{} {}", $kind, $id));
-            }
-            None => {
-                <$entity>::insert($model)
-                    .exec_without_returning($tx)
-                    .await?;
-                $report.added.push(format!("{} {}", $kind, $id));
-            }
-        }
-    };
-}
-
-/// Imports a placement's definition or a Fluent resource: documents without a version
-/// of their own, compared as they are with the live one and the history.
-async fn import_document<C: ConnectionTrait>(
-    tx: &C,
-    kind: Kind,
-    target: &str,
-    document: &str,
-    live: Option<&str>,
-    past: &[(u32, String)],
-    report: &mut ImportReport,
-) -> Result<(), StorageError> {
-    let step = import_step(
-        live == Some(document),
-        past.iter().any(|(_, doc)| doc == document),
-    );
-    let item = Imported {
-        kind,
-        target,
-        placement_id: None,
-        version: past.last().map_or(1, |(n, _)| n + 1),
-        state: "published",
-        document,
-    };
-    record(tx, item, live.is_some(), !past.is_empty(), step, report).await
-}
-
-/// Applies one import step to one target and reports it.
-async fn record<C: ConnectionTrait>(
-    tx: &C,
-    item: Imported<'_>,
-    existed: bool,
-    has_history: bool,
-    step: ImportStep,
-    report: &mut ImportReport,
-) -> Result<(), StorageError> {
-    let name = format!(
-        "{} {}",
-        match item.kind {
-            Kind::Fluent => "locale file",
-            other => other.as_str(),
-        },
-        item.target
-    );
-    match step {
-        ImportStep::Unchanged => {
-            report.unchanged += 1;
-            // The live row predates the history (an old database): record it once.
-            if !has_history {
-                authoring::record_import(tx, item, false).await?;
-            }
-        }
-        ImportStep::Kept => report.kept.push(name),
-        ImportStep::Conflict { file, newest } => report.conflicts.push(format!(
-            "{name}: new content on the file's version {file}, older than the database's version {newest}"
-        )),
-        ImportStep::Write => {
-            authoring::record_import(tx, item, true).await?;
-            if existed {
-                report.updated.push(name);
-            } else {
-                report.added.push(name);
-            }
-        }
-    }
-    Ok(())
-}
-
-enum ImportStep {
-    /// The file is what is live.
-    Unchanged,
-    /// New content in a file older than the database's version: not written.
-    Conflict { file: u32, newest: u32 },
-    /// The file is an older version than the live one: the database moved on (the admin
-    /// API); export to bring the files up to date.
-    Kept,
-    /// The file is new content: write it and record a version.
-    Write,
-}
-
-/// Compares a file's document with the live one and the history, by `print` (what makes
-/// two documents the same content).
-/// A file is what is live (`unchanged`), or the content of an older version (`older`),
-/// or new content.
-fn import_step(unchanged: bool, older: bool) -> ImportStep {
-    if unchanged {
-        ImportStep::Unchanged
-    } else if older {
-        ImportStep::Kept
-    } else {
-        ImportStep::Write
-    }
-}
-
-/// A variant's content without its version number (files keep the number they were
-/// written with; the database numbers every change) and, `without_state`, without its
-/// state (a version saved through the API keeps the state it was written in, `draft`,
-/// while the file exported after its publish says `published`).
-fn variant_print(document: &str, without_state: bool) -> String {
-    match serde_json::from_str::<serde_json::Value>(document) {
-        Ok(mut value) => {
-            value["version"] = serde_json::Value::from(0);
-            if without_state {
-                value["state"] = serde_json::Value::Null;
-            }
-            value.to_string()
-        }
-        Err(_) => document.to_string(),
-    }
-}
-
-/// Loads files' content into the database: inserts what is new, updates what changed,
-/// leaves the rest (and every channel's governance state) alone. Idempotent.
-pub async fn import(
-    db: &DatabaseConnection,
-    content: &ContentSet,
-) -> Result<ImportReport, StorageError> {
-    let now = Utc::now();
-    let tx = db.begin().await?;
-    let mut report = ImportReport::default();
-
-    let existing: HashMap<String, channel::Model> = channel::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
-    for def in &content.channels {
-        let definition = to_json(def);
-        match existing.get(&def.id) {
-            Some(row) if row.definition == definition => report.unchanged += 1,
-            Some(row) => {
-                // The state column belongs to governance; keep it in the document too.
-                let mut kept = def.clone();
-                kept.state = ChannelState::parse(&row.state).unwrap_or(def.state);
-                let kept_json = to_json(&kept);
-                if kept_json == row.definition {
-                    report.unchanged += 1;
-                    continue;
-                }
-                channel::Entity::update(channel::ActiveModel {
-                    id: Set(def.id.clone()),
-                    definition: Set(kept_json),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .exec(&tx)
-                .await?;
-                report.updated.push(format!("channel {}", def.id));
-            }
-            None => {
-                channel::Entity::insert(channel::ActiveModel {
-                    id: Set(def.id.clone()),
-                    state: Set(def.state.as_str().to_string()),
-                    definition: Set(definition),
-                    updated_at: Set(now),
-                })
-                .exec(&tx)
-                .await?;
-                report.added.push(format!("channel {}", def.id));
-            }
-        }
-    }
-
-    import_documents!(&tx, trait_def, content.traits, "trait", now, report);
-
-    import_documents!(&tx, segment, content.segments, "segment", now, report);
-
-    import_documents!(
-        &tx,
-        governance_policy,
-        content.policies,
-        "policy",
-        now,
-        report
-    );
-
-    // Placements, variants and Fluent files have a history: a file that matches an
-    // older version than the live one is stale (the admin API moved on), not an edit.
-    let history = authoring::all_documents(&tx).await?;
-    let history_of = |kind: Kind, target: &str| {
-        history
-            .get(&(kind.as_str().to_string(), target.to_string()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    };
-    let live_placements: HashMap<String, String> = placement::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.definition))
-        .collect();
-    let live_variants: HashMap<String, variant::Model> = variant::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
-    for def in &content.placements {
-        let shell = to_json(&PlacementDef {
-            variants: Vec::new(),
-            ..def.clone()
-        });
-        let live = live_placements.get(&def.id).map(String::as_str);
-        let past = history_of(Kind::Placement, &def.id);
-        import_document(
-            &tx,
-            Kind::Placement,
-            &def.id,
-            &shell,
-            live,
-            past,
-            &mut report,
-        )
-        .await?;
-        for v in &def.variants {
-            let past = history_of(Kind::Variant, &v.id);
-            let live = live_variants.get(&v.id);
-            let file_doc = to_json(v);
-            // A file publishing an older version's content is that older version (whatever
-            // stage it was saved in); a file archiving or drafting must match the stage too.
-            let stateless = v.state == crate::catalog::model::VariantState::Published;
-            let older_print = variant_print(&file_doc, stateless);
-            let mut step = import_step(
-                live.is_some_and(|m| {
-                    variant_print(&m.definition, false) == variant_print(&file_doc, false)
-                }),
-                past.iter()
-                    .any(|(_, doc)| variant_print(doc, stateless) == older_print),
-            );
-            let newest = past
-                .last()
-                .map(|(n, _)| *n)
-                .max(live.map(|m| m.version as u32))
-                .unwrap_or(0);
-            // New content written on top of an older version than the live one: the
-            // file was not exported after the admin API moved on. Writing it would
-            // silently undo reviewed work.
-            if matches!(step, ImportStep::Write) && live.is_some() && v.version < newest {
-                step = ImportStep::Conflict {
-                    file: v.version,
-                    newest,
-                };
-            }
-            let number = if newest == 0 {
-                v.version
-            } else {
-                v.version.max(newest + 1)
-            };
-            let stored = to_json(&VariantDef {
-                version: number,
-                ..v.clone()
-            });
-            let item = Imported {
-                kind: Kind::Variant,
-                target: &v.id,
-                placement_id: Some(&def.id),
-                version: number,
-                state: v.state.as_str(),
-                document: &stored,
-            };
-            match (&step, live) {
-                // Only the history is missing: record the live row as it is.
-                (ImportStep::Unchanged, Some(row)) if past.is_empty() => {
-                    report.unchanged += 1;
-                    let seed = Imported {
-                        version: row.version as u32,
-                        state: &row.state,
-                        document: &row.definition,
-                        ..item
-                    };
-                    authoring::record_import(&tx, seed, false).await?;
-                }
-                _ => {
-                    let has_history = !past.is_empty();
-                    record(&tx, item, live.is_some(), has_history, step, &mut report).await?
-                }
-            }
-        }
-    }
-
-    let live_files: HashMap<String, String> = fluent_resource::Entity::find()
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|m| (authoring::fluent_target(&m.locale, &m.path), m.source))
-        .collect();
-    for file in &content.fluent {
-        let target = authoring::fluent_target(&file.locale, &file.path);
-        let live = live_files.get(&target).map(String::as_str);
-        let past = history_of(Kind::Fluent, &target);
-        import_document(
-            &tx,
-            Kind::Fluent,
-            &target,
-            &file.source,
-            live,
-            past,
-            &mut report,
-        )
-        .await?;
-    }
-
-    report.generation = if report.changed() {
-        bump_generation(&tx).await?
-    } else {
-        read_generation(&tx).await?
-    };
-    tx.commit().await?;
-    Ok(report)
-}
 
 async fn read_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
     Ok(key_value::Entity::find_by_id(GENERATION_KEY.to_string())
@@ -626,9 +237,9 @@ async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageErro
         def.state = ChannelState::parse(&row.state).unwrap_or(def.state);
         content.channels.push(def);
     }
-    load_documents!(db, trait_def, content.traits);
-    load_documents!(db, segment, content.segments);
-    load_documents!(db, governance_policy, content.policies);
+    content.traits = load_documents::<trait_def::Entity, _, _>(db).await?;
+    content.segments = load_documents::<segment::Entity, _, _>(db).await?;
+    content.policies = load_documents::<governance_policy::Entity, _, _>(db).await?;
     // Governance owns variants' retirement: an import never brings one back.
     let retired: std::collections::HashSet<String> = governance::states(db, "variant")
         .await?
