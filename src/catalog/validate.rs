@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use fluent_bundle::{FluentArgs, FluentValue};
 
 use super::ids::{valid_id, IdKind};
-use super::model::{ContentSet, FieldKind, FieldValue, TextMode, TraitType};
+use super::model::{
+    ContentSet, FieldKind, FieldValue, PlacementDef, TextMode, TraitType, VariantDef,
+};
 use super::{rules, Catalog, Issue, Loc};
 use crate::l10n::L10n;
 
@@ -17,11 +19,24 @@ const BUILTIN_ATTRIBUTES: [&str; 11] = [
 /// Context values every message may use.
 pub const CONTEXT_VARIABLES: [&str; 2] = ["channel", "device"];
 
+/// Every content check, in file order: channels, policies, segments, traits, then
+/// placements with their variants.
 pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
     let mut issues = Vec::new();
     let mut push = |at: Loc, message: String| issues.push(Issue { at, message });
+    let channel_ids = check_channels(content, &mut push);
+    check_policies(content, &mut push);
+    check_segments(content, &mut push);
+    let trait_ids = check_traits(content, &mut push);
+    check_placements(content, l10n, &channel_ids, &trait_ids, &mut push);
+    issues
+}
 
-    // Channels.
+/// Channels; returns their ids.
+fn check_channels<'a>(
+    content: &'a ContentSet,
+    push: &mut dyn FnMut(Loc, String),
+) -> HashSet<&'a str> {
     let mut channel_ids = HashSet::new();
     if content.channels.is_empty() {
         push(
@@ -72,7 +87,11 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
         }
     }
 
-    // Retirement policies.
+    channel_ids
+}
+
+/// Retirement policies.
+fn check_policies(content: &ContentSet, push: &mut dyn FnMut(Loc, String)) {
     let channel_names: Vec<&str> = content.channels.iter().map(|c| c.id.as_str()).collect();
     let mut policy_ids = HashSet::new();
     for (i, policy) in content.policies.iter().enumerate() {
@@ -95,7 +114,9 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             );
         }
     }
+}
 
+fn check_segments(content: &ContentSet, push: &mut dyn FnMut(Loc, String)) {
     // Segments: rules over traits only, so a person's segments depend on nothing else.
     let mut segment_ids = HashSet::new();
     for (i, segment) in content.segments.iter().enumerate() {
@@ -121,8 +142,13 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             Ok(_) => {}
         }
     }
+}
 
-    // Traits.
+/// Traits; returns their ids.
+fn check_traits<'a>(
+    content: &'a ContentSet,
+    push: &mut dyn FnMut(Loc, String),
+) -> HashSet<&'a str> {
     let mut trait_ids = HashSet::new();
     for (i, t) in content.traits.iter().enumerate() {
         let at = || Loc::Traits { index: Some(i) };
@@ -154,9 +180,16 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
         }
     }
 
-    // Placements and variants.
-    let default = l10n.default_index();
-    let default_name = l10n.locale_name(default).to_string();
+    trait_ids
+}
+
+fn check_placements(
+    content: &ContentSet,
+    l10n: &L10n,
+    channel_ids: &HashSet<&str>,
+    trait_ids: &HashSet<&str>,
+    push: &mut dyn FnMut(Loc, String),
+) {
     let mut placement_ids = HashSet::new();
     let mut variant_ids: HashMap<&str, usize> = HashMap::new();
     for (p, placement) in content.placements.iter().enumerate() {
@@ -213,121 +246,158 @@ pub fn validate(content: &ContentSet, l10n: &L10n) -> Vec<Issue> {
             }
         }
         for (v, variant) in placement.variants.iter().enumerate() {
-            let vat = |key| Loc::Variant {
-                placement: p,
-                variant: v,
-                key,
-            };
-            if !valid_id(&variant.id, IdKind::Variant) {
-                push(
-                    vat(Some("id")),
-                    format!("variant id `{}` must be [a-z0-9_.-]", variant.id),
-                );
-            }
-            if variant_ids.insert(&variant.id, p).is_some() {
-                push(
-                    vat(Some("id")),
-                    format!("variant `{}` is defined twice", variant.id),
-                );
-            }
-            for channel in variant.channels.iter().flatten() {
-                if !channel_ids.contains(channel.as_str()) {
-                    push(
-                        vat(Some("channels")),
-                        format!("unknown channel `{channel}`"),
-                    );
-                } else if !placement.channels.contains(channel) {
-                    push(
-                        vat(Some("channels")),
-                        format!(
-                            "channel `{channel}` is not one of placement `{}`'s channels",
-                            placement.id
-                        ),
-                    );
-                }
-            }
-            if variant.weight == 0 {
-                push(vat(Some("weight")), "weight must be at least 1".into());
-            }
-            if let (Some(start), Some(end)) = (variant.starts_at, variant.ends_at) {
-                if start >= end {
-                    push(
-                        vat(Some("ends_at")),
-                        "ends_at must be after starts_at".into(),
-                    );
-                }
-            }
-            if let Some(rule) = &variant.rule {
-                match rules::compile(rule, &content.traits) {
-                    Err(e) => push(vat(Some("rule")), format!("rule: {e}")),
-                    Ok(rule) => {
-                        for name in rule.segment_names() {
-                            if !content.segments.iter().any(|s| s.id == name) {
-                                push(
-                                    vat(Some("rule")),
-                                    format!("rule: unknown segment `{name}` (segments.toml)"),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            for (name, def) in &placement.fields {
-                if def.required && !variant.fields.contains_key(name) {
-                    push(vat(None), format!("required field `{name}` is missing"));
-                }
-            }
-            for (name, value) in &variant.fields {
-                let fat = || Loc::VariantField {
-                    placement: p,
-                    variant: v,
-                    field: name.clone(),
-                };
-                let Some(def) = placement.fields.get(name) else {
-                    push(
-                        fat(),
-                        format!(
-                            "field `{name}` is not in placement `{}`'s schema",
-                            placement.id
-                        ),
-                    );
-                    continue;
-                };
-                match (value, def.kind.is_message()) {
-                    (FieldValue::Message { message }, true) => {
-                        if l10n.message_info(default, message).is_none() {
-                            push(
-                                fat(),
-                                format!("message `{message}` is missing in the default locale {default_name}"),
-                            );
-                            continue;
-                        }
-                        check_person_variables(
-                            l10n,
-                            message,
-                            &trait_ids,
-                            &mut |locale, path, line, text| {
-                                issues_push(&mut push, locale, path, line, text)
-                            },
+            check_variant(
+                content,
+                l10n,
+                (p, placement),
+                (v, variant),
+                &mut variant_ids,
+                channel_ids,
+                trait_ids,
+                push,
+            );
+        }
+    }
+}
+
+/// One variant of placement `p`: id, channels, weight, schedule, rule and fields.
+#[allow(clippy::too_many_arguments)]
+fn check_variant<'a>(
+    content: &ContentSet,
+    l10n: &L10n,
+    (p, placement): (usize, &PlacementDef),
+    (v, variant): (usize, &'a VariantDef),
+    variant_ids: &mut HashMap<&'a str, usize>,
+    channel_ids: &HashSet<&str>,
+    trait_ids: &HashSet<&str>,
+    push: &mut dyn FnMut(Loc, String),
+) {
+    let vat = |key| Loc::Variant {
+        placement: p,
+        variant: v,
+        key,
+    };
+    if !valid_id(&variant.id, IdKind::Variant) {
+        push(
+            vat(Some("id")),
+            format!("variant id `{}` must be [a-z0-9_.-]", variant.id),
+        );
+    }
+    if variant_ids.insert(&variant.id, p).is_some() {
+        push(
+            vat(Some("id")),
+            format!("variant `{}` is defined twice", variant.id),
+        );
+    }
+    for channel in variant.channels.iter().flatten() {
+        if !channel_ids.contains(channel.as_str()) {
+            push(
+                vat(Some("channels")),
+                format!("unknown channel `{channel}`"),
+            );
+        } else if !placement.channels.contains(channel) {
+            push(
+                vat(Some("channels")),
+                format!(
+                    "channel `{channel}` is not one of placement `{}`'s channels",
+                    placement.id
+                ),
+            );
+        }
+    }
+    if variant.weight == 0 {
+        push(vat(Some("weight")), "weight must be at least 1".into());
+    }
+    if let (Some(start), Some(end)) = (variant.starts_at, variant.ends_at) {
+        if start >= end {
+            push(
+                vat(Some("ends_at")),
+                "ends_at must be after starts_at".into(),
+            );
+        }
+    }
+    if let Some(rule) = &variant.rule {
+        match rules::compile(rule, &content.traits) {
+            Err(e) => push(vat(Some("rule")), format!("rule: {e}")),
+            Ok(rule) => {
+                for name in rule.segment_names() {
+                    if !content.segments.iter().any(|s| s.id == name) {
+                        push(
+                            vat(Some("rule")),
+                            format!("rule: unknown segment `{name}` (segments.toml)"),
                         );
                     }
-                    (FieldValue::Url { url }, false)
-                        if matches!(def.kind, FieldKind::Image | FieldKind::Link) =>
-                    {
-                        if !(url.starts_with("https://") || url.starts_with("http://")) {
-                            push(fat(), format!("`{url}` is not an http(s) URL"));
-                        }
-                    }
-                    (FieldValue::Value { .. }, false) if def.kind == FieldKind::Data => {}
-                    _ => push(
-                        fat(),
-                        format!("field `{name}` is of kind {:?}: wrong value form", def.kind),
-                    ),
                 }
             }
         }
     }
-    issues
+    for (name, def) in &placement.fields {
+        if def.required && !variant.fields.contains_key(name) {
+            push(vat(None), format!("required field `{name}` is missing"));
+        }
+    }
+    check_variant_fields(l10n, (p, placement), (v, variant), trait_ids, push);
+}
+
+/// A variant's fields against its placement's schema: kinds, URLs, messages present in
+/// the default locale and the person variables they use.
+fn check_variant_fields(
+    l10n: &L10n,
+    (p, placement): (usize, &PlacementDef),
+    (v, variant): (usize, &VariantDef),
+    trait_ids: &HashSet<&str>,
+    push: &mut dyn FnMut(Loc, String),
+) {
+    let default = l10n.default_index();
+    let default_name = l10n.locale_name(default);
+    for (name, value) in &variant.fields {
+        let fat = || Loc::VariantField {
+            placement: p,
+            variant: v,
+            field: name.clone(),
+        };
+        let Some(def) = placement.fields.get(name) else {
+            push(
+                fat(),
+                format!(
+                    "field `{name}` is not in placement `{}`'s schema",
+                    placement.id
+                ),
+            );
+            continue;
+        };
+        match (value, def.kind.is_message()) {
+            (FieldValue::Message { message }, true) => {
+                if l10n.message_info(default, message).is_none() {
+                    push(
+                        fat(),
+                        format!(
+                            "message `{message}` is missing in the default locale {default_name}"
+                        ),
+                    );
+                    continue;
+                }
+                check_person_variables(
+                    l10n,
+                    message,
+                    trait_ids,
+                    &mut |locale, path, line, text| issues_push(push, locale, path, line, text),
+                );
+            }
+            (FieldValue::Url { url }, false)
+                if matches!(def.kind, FieldKind::Image | FieldKind::Link) =>
+            {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    push(fat(), format!("`{url}` is not an http(s) URL"));
+                }
+            }
+            (FieldValue::Value { .. }, false) if def.kind == FieldKind::Data => {}
+            _ => push(
+                fat(),
+                format!("field `{name}` is of kind {:?}: wrong value form", def.kind),
+            ),
+        }
+    }
 }
 
 fn issues_push(
