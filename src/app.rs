@@ -399,7 +399,11 @@ async fn supervise(loops: Vec<(&'static str, Loop)>) {
         let Some((index, name)) = names.remove(&id) else {
             continue;
         };
-        tracing::error!(task = name, failure, "background loop stopped; restarting it");
+        tracing::error!(
+            task = name,
+            failure,
+            "background loop stopped; restarting it"
+        );
         let start = loops[index].1.clone();
         let task = running.spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -129,7 +129,9 @@ async fn main() -> ExitCode {
                     // Nodes also notice the new generation by polling; Redis is faster.
                     if let (Some(generation), Some(url)) = (report.generation, &settings.redis_url)
                     {
-                        if let Err(e) = tailor::catalog::live::publish_generation(url, generation).await {
+                        if let Err(e) =
+                            tailor::catalog::live::publish_generation(url, generation).await
+                        {
                             eprintln!("tailor: could not tell the nodes through Redis: {e}");
                         }
                     }

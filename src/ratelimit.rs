@@ -20,9 +20,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::Auth;
+use crate::config::{Limit, RateLimits};
 use crate::engagement::provenance::Provenance;
 use crate::metrics::Metrics;
-use crate::config::{Limit, RateLimits};
 use crate::problem::{Problem, ProblemType};
 
 /// The route classes with a limit of their own.

@@ -166,9 +166,10 @@ pub async fn preview(
         for row in
             store::latest_per_target(&state.db, Kind::Variant, Some(&request.placement)).await?
         {
-            let Some(stage) = Stage::parse(&row.state).filter(|s| s.is_pending()) else {
+            let stage = row.stage;
+            if !stage.is_pending() {
                 continue;
-            };
+            }
             let Ok(mut def) = serde_json::from_str::<VariantDef>(&row.document) else {
                 continue;
             };
@@ -180,7 +181,7 @@ pub async fn preview(
             }
         }
         let live = std::mem::take(&mut content.fluent);
-        content.fluent = super::http::fluent_with_pending(&state, &live).await?;
+        content.fluent = state.fluent_with_pending(&live).await?;
     }
     let rules: HashMap<String, String> = placement_def
         .variants

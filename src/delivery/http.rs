@@ -14,7 +14,10 @@ use crate::problem::{Problem, ProblemType};
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(content_one, content_batch, cohort_context), components(schemas(CohortAnswer)))]
+#[openapi(
+    paths(content_one, content_batch, cohort_context),
+    components(schemas(CohortAnswer))
+)]
 pub struct Api;
 
 /// Registers this area's state and routes.

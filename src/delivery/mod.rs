@@ -120,8 +120,7 @@ impl Delivery {
     pub fn remember_impressions(fatigue: FatigueCache) -> OnCommit {
         Arc::new(move |events: &[&NewEvent]| {
             for event in events {
-                let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key)
-                else {
+                let (EventKind::Impression, Some(person)) = (event.kind, &event.person_key) else {
                     continue;
                 };
                 let key = (person.clone(), Arc::from(event.decision.placement.as_str()));

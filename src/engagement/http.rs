@@ -8,17 +8,20 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::writer::WriteError;
+use super::Engagement;
 use super::{
     parse_event, EventContext, EventKind, NewEvent, Origin, Rejection, TrafficClass,
     MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH,
 };
-use super::Engagement;
 use crate::catalog::CompiledField;
 use crate::problem::{Problem, ProblemType};
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(post_events, tracked_link, open_pixel), components(schemas(EventsAccepted, crate::engagement::Rejection)))]
+#[openapi(
+    paths(post_events, tracked_link, open_pixel),
+    components(schemas(EventsAccepted, crate::engagement::Rejection))
+)]
 pub struct Api;
 
 /// Registers this area's state and routes.

@@ -16,7 +16,20 @@ use crate::storage::governance::{self as store, DecisionRow, NewDecision};
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_policies, put_policy, delete_policy, evaluate, list_decisions, act, reinstate, engagement_report, states, sample_ratios), components(schemas(
+#[openapi(
+    paths(
+        list_policies,
+        put_policy,
+        delete_policy,
+        evaluate,
+        list_decisions,
+        act,
+        reinstate,
+        engagement_report,
+        states,
+        sample_ratios
+    ),
+    components(schemas(
         PolicyList,
         DecisionList,
         DecisionDoc,
@@ -33,7 +46,8 @@ use crate::storage::governance::{self as store, DecisionRow, NewDecision};
         super::integrity::Diversity,
         super::integrity::VolumeJump,
         super::EvidenceQuality
-    )))]
+    ))
+)]
 pub struct Api;
 
 /// Registers this area's state and routes.
@@ -48,11 +62,18 @@ pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::Servic
             )
             .service(web::resource("/v1/governance/evaluations").route(web::post().to(evaluate)))
             .service(web::resource("/v1/governance/decisions").route(web::get().to(list_decisions)))
-            .service(web::resource("/v1/governance/decisions/{id}/{verb:review|approve|reject}").route(web::post().to(act)))
+            .service(
+                web::resource("/v1/governance/decisions/{id}/{verb:review|approve|reject}")
+                    .route(web::post().to(act)),
+            )
             .service(web::resource("/v1/governance/reinstate").route(web::post().to(reinstate)))
-            .service(web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)))
+            .service(
+                web::resource("/v1/reports/engagement").route(web::get().to(engagement_report)),
+            )
             .service(web::resource("/v1/governance/states").route(web::get().to(states)))
-            .service(web::resource("/v1/governance/sample-ratios").route(web::get().to(sample_ratios)))
+            .service(
+                web::resource("/v1/governance/sample-ratios").route(web::get().to(sample_ratios)),
+            )
             .service(web::resource("/dashboard").route(web::get().to(dashboard)));
     }
 }

@@ -20,7 +20,10 @@ use crate::storage::identity::{self as store, IdentifyCommand, IdentifyError, Id
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(identify, get_person, erase_person), components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc)))]
+#[openapi(
+    paths(identify, get_person, erase_person),
+    components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc))
+)]
 pub struct Api;
 
 /// Registers this area's state and routes.
