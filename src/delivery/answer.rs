@@ -259,6 +259,27 @@ pub fn answer(
             placement: placement.id.clone(),
         });
     };
+    let (rendered, personal_render, tracked) =
+        rendering(state, catalog, ctx, placement_index, placement, chosen);
+    // Trait values went into rendering: private even if no placeable showed them.
+    sharing.private |= rendered.personal || personal_render || tracked;
+    Ok(Outcome::Content {
+        sharing,
+        answer: rendered,
+    })
+}
+
+/// The chosen variant's answer: built for this request when it carries the person
+/// (trait placeables, tracked links), else from (or into) the shared rendering cache.
+/// With whether trait values were rendered and whether the links name the person.
+fn rendering(
+    state: &Delivery,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    placement_index: usize,
+    placement: &crate::catalog::Placement,
+    chosen: usize,
+) -> (Arc<CachedAnswer>, bool, bool) {
     let variant = &placement.variants[chosen];
     let personal_render = ctx.has_traits()
         && variant
@@ -331,12 +352,7 @@ pub fn answer(
             built
         }
     };
-    // Trait values went into rendering: private even if no placeable showed them.
-    sharing.private |= rendered.personal || personal_render || tracked_person.is_some();
-    Ok(Outcome::Content {
-        sharing,
-        answer: rendered,
-    })
+    (rendered, personal_render, tracked_person.is_some())
 }
 
 struct Fields<'a>(&'a [(Arc<str>, serde_json::Value)]);

@@ -3,111 +3,25 @@
 //! published or archived, change the live tables and the catalog generation together.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
-use super::{bump_generation, content_hash, StorageError};
+mod live;
+mod rows;
+
+pub(crate) use live::upsert_live;
+pub use live::{live_fluent, live_variant};
+pub use rows::{AuditEntry, LiveVariant, Version};
+
+use live::write_live;
+use rows::{stage_of, versions};
+
+use super::entities::{audit_entry, content_version};
+use super::{bump_generation, StorageError};
 use crate::authoring::workflow::Stage;
-
-/// One stored version of a placement, variant or Fluent resource, as the rest of the
-/// application sees it: typed kind, number and stage (the row's strings and `i32` stay
-/// here, at the storage boundary).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Version {
-    /// The row, for compare-and-set steps; nothing outside storage needs it.
-    row_id: i64,
-    pub kind: Kind,
-    pub target: String,
-    /// A variant's placement.
-    pub placement_id: Option<String>,
-    pub version: u32,
-    pub stage: Stage,
-    /// The definition (JSON) or the Fluent source.
-    pub document: String,
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-    pub changed_by: String,
-    pub changed_at: DateTime<Utc>,
-    pub note: Option<String>,
-}
-
-impl TryFrom<content_version::Model> for Version {
-    type Error = StorageError;
-
-    fn try_from(row: content_version::Model) -> Result<Version, StorageError> {
-        Ok(Version {
-            row_id: row.id,
-            kind: kind_of(&row.kind),
-            stage: stage_of(&row.state, "content_versions.state")?,
-            version: number_of(row.version, "content_versions.version")?,
-            target: row.target,
-            placement_id: row.placement_id,
-            document: row.document,
-            author: row.author,
-            created_at: row.created_at,
-            changed_by: row.changed_by,
-            changed_at: row.changed_at,
-            note: row.note,
-        })
-    }
-}
-
-/// The live row of a variant: what serves (or last served).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveVariant {
-    pub placement_id: String,
-    pub version: u32,
-    pub stage: Stage,
-    /// The definition (JSON).
-    pub definition: String,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<variant::Model> for LiveVariant {
-    type Error = StorageError;
-
-    fn try_from(row: variant::Model) -> Result<LiveVariant, StorageError> {
-        Ok(LiveVariant {
-            stage: stage_of(&row.state, "variants.state")?,
-            version: number_of(row.version, "variants.version")?,
-            placement_id: row.placement_id,
-            definition: row.definition,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-/// One audit entry of an authored target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub actor: String,
-    pub action: String,
-    pub at: DateTime<Utc>,
-    /// JSON.
-    pub detail: String,
-}
-
-fn stage_of(value: &str, column: &str) -> Result<Stage, StorageError> {
-    Stage::parse(value)
-        .ok_or_else(|| StorageError::Db(DbErr::Type(format!("{column} `{value}` is not a stage"))))
-}
-
-/// Version numbers are written from `u32`s; a negative one is a broken row.
-fn number_of(value: i32, column: &str) -> Result<u32, StorageError> {
-    u32::try_from(value).map_err(|_| {
-        StorageError::Db(DbErr::Type(format!(
-            "{column} {value} is not a version number"
-        )))
-    })
-}
-
-fn versions(rows: Vec<content_version::Model>) -> Result<Vec<Version>, StorageError> {
-    rows.into_iter().map(Version::try_from).collect()
-}
 
 /// What a version is of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -500,142 +414,6 @@ fn conflict_as_stale(
     }
 }
 
-/// Writes a version to the live table (`serving`), or takes its target out of service.
-async fn write_live<C: ConnectionTrait>(
-    tx: &C,
-    row: &Version,
-    serving: bool,
-) -> Result<(), StorageError> {
-    let kind = row.kind;
-    match (kind, serving) {
-        (Kind::Fluent, false) => {
-            let (locale, path) = row.target.split_once('/').unwrap_or(("", &row.target));
-            fluent_resource::Entity::delete_many()
-                .filter(fluent_resource::Column::Locale.eq(locale))
-                .filter(fluent_resource::Column::Path.eq(path))
-                .exec(tx)
-                .await?;
-            Ok(())
-        }
-        _ => {
-            let state = if serving {
-                Stage::Published
-            } else {
-                Stage::Archived
-            }
-            .as_str();
-            let document = match kind {
-                Kind::Variant => {
-                    let mut definition: serde_json::Value = serde_json::from_str(&row.document)
-                        .map_err(|source| StorageError::Document {
-                            id: row.target.clone(),
-                            source,
-                        })?;
-                    definition["state"] = serde_json::Value::from(state);
-                    definition.to_string()
-                }
-                _ => row.document.clone(),
-            };
-            upsert_live(
-                tx,
-                kind,
-                &row.target,
-                row.placement_id.as_deref(),
-                row.version,
-                state,
-                &document,
-            )
-            .await
-        }
-    }
-}
-
-/// Inserts or replaces a target's live row: a placement's definition, a variant's
-/// definition (with its version and state), a Fluent resource's source.
-pub(super) async fn upsert_live<C: ConnectionTrait>(
-    tx: &C,
-    kind: Kind,
-    target: &str,
-    placement_id: Option<&str>,
-    version: u32,
-    state: &str,
-    document: &str,
-) -> Result<(), StorageError> {
-    let now = Utc::now();
-    let hash = content_hash(document);
-    match kind {
-        Kind::Placement => {
-            placement::Entity::insert(placement::ActiveModel {
-                id: Set(target.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(placement::Column::Id)
-                    .update_columns([
-                        placement::Column::Definition,
-                        placement::Column::ContentHash,
-                        placement::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-        Kind::Variant => {
-            variant::Entity::insert(variant::ActiveModel {
-                id: Set(target.to_string()),
-                placement_id: Set(placement_id.unwrap_or_default().to_string()),
-                version: Set(version as i32),
-                state: Set(state.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(variant::Column::Id)
-                    .update_columns([
-                        variant::Column::PlacementId,
-                        variant::Column::Version,
-                        variant::Column::State,
-                        variant::Column::Definition,
-                        variant::Column::ContentHash,
-                        variant::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-        Kind::Fluent => {
-            let (locale, path) = target.split_once('/').unwrap_or(("", target));
-            fluent_resource::Entity::insert(fluent_resource::ActiveModel {
-                locale: Set(locale.to_string()),
-                path: Set(path.to_string()),
-                source: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    fluent_resource::Column::Locale,
-                    fluent_resource::Column::Path,
-                ])
-                .update_columns([
-                    fluent_resource::Column::Source,
-                    fluent_resource::Column::ContentHash,
-                    fluent_resource::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
 async fn audit<C: ConnectionTrait>(
     tx: &C,
     actor: &str,
@@ -655,32 +433,6 @@ async fn audit<C: ConnectionTrait>(
     .exec_without_returning(tx)
     .await?;
     Ok(())
-}
-
-/// The live Fluent resources: `(locale, path, source)`.
-pub async fn live_fluent(
-    db: &DatabaseConnection,
-) -> Result<Vec<(String, String, String)>, StorageError> {
-    Ok(fluent_resource::Entity::find()
-        .order_by_asc(fluent_resource::Column::Locale)
-        .order_by_asc(fluent_resource::Column::Path)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.locale, r.path, r.source))
-        .collect())
-}
-
-/// The live variant row's placement and version, if the variant exists.
-pub async fn live_variant(
-    db: &DatabaseConnection,
-    id: &str,
-) -> Result<Option<LiveVariant>, StorageError> {
-    variant::Entity::find_by_id(id.to_string())
-        .one(db)
-        .await?
-        .map(LiveVariant::try_from)
-        .transpose()
 }
 
 /// What `tailor import` writes for one target.
