@@ -6,6 +6,12 @@
 //! that is sticky per person and placement: the person's bucket is ranked by the
 //! placement's bucket permutation and the rank falls into one variant's share of
 //! [0, BUCKETS). Without a person the heaviest variant of the group is served.
+//!
+//! The eligibility gate is pure and shared: delivery ([`crate::delivery`]) stops at the
+//! first reason a placement or variant cannot serve, preview lists every reason, and
+//! both read them from [`blocks`] (the placement: channel retired or not offered, the
+//! person opted out or capped) and [`eligibility`] (each variant: state, channel,
+//! device, schedule, rule), so the two can never disagree.
 
 use chrono::{DateTime, Utc};
 
@@ -44,6 +50,71 @@ pub struct Decision {
     pub temporal: bool,
     /// The next schedule boundary of any otherwise-eligible variant.
     pub next_change: Option<DateTime<Utc>>,
+}
+
+/// What keeps a whole placement from serving a context, whichever variant is eligible;
+/// in the order the gate checks them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// The channel is retired (delivery answers 410 before it gets here).
+    ChannelRetired,
+    /// The placement is not offered on the context's channel.
+    ChannelNotOffered,
+    /// The person (or their cohort) opted out of the channel.
+    OptedOut,
+    /// The person saw the placement as often as its frequency cap allows.
+    FrequencyCap,
+}
+
+/// What the placement gate reads about a placement and a context. The caller gathers
+/// it (consents come with the person, a cap needs their recent impressions), so the
+/// gate itself stays pure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacementFacts {
+    pub channel_retired: bool,
+    pub channel_offered: bool,
+    pub opted_out: bool,
+    pub capped: bool,
+}
+
+impl PlacementFacts {
+    /// The facts for `placement` on the context's channel, nothing else known yet.
+    pub fn new(placement: &Placement, channel: usize) -> PlacementFacts {
+        PlacementFacts {
+            channel_retired: false,
+            channel_offered: placement.channels & (1 << channel) != 0,
+            opted_out: false,
+            capped: false,
+        }
+    }
+}
+
+/// Every block that applies, in gate order: delivery acts on the first, preview lists
+/// them all. Allocates nothing.
+pub fn blocks(facts: &PlacementFacts) -> impl Iterator<Item = Blocked> {
+    [
+        (facts.channel_retired, Blocked::ChannelRetired),
+        (!facts.channel_offered, Blocked::ChannelNotOffered),
+        (facts.opted_out, Blocked::OptedOut),
+        (facts.capped, Blocked::FrequencyCap),
+    ]
+    .into_iter()
+    .filter_map(|(applies, block)| applies.then_some(block))
+}
+
+/// The whole gate for one variant: may it serve this context at all (before ranking
+/// and the weighted choice)?
+pub fn eligible(
+    facts: &PlacementFacts,
+    variant: &crate::catalog::Variant,
+    input: &DecisionInput,
+) -> bool {
+    blocks(facts).next().is_none() && eligibility(variant, input).is_ok()
+}
+
+/// The variant a context gets: the decision's, unless the placement is blocked.
+pub fn chosen(facts: &PlacementFacts, decision: &Decision) -> Option<usize> {
+    decision.variant.filter(|_| blocks(facts).next().is_none())
 }
 
 /// Why a variant cannot serve a context (preview explains every variant with it).
@@ -355,6 +426,119 @@ mod tests {
         );
     }
 
+    #[test]
+    fn blocks_come_in_gate_order_and_none_means_open() {
+        let open = PlacementFacts {
+            channel_retired: false,
+            channel_offered: true,
+            opted_out: false,
+            capped: false,
+        };
+        assert_eq!(blocks(&open).next(), None);
+        let all = PlacementFacts {
+            channel_retired: true,
+            channel_offered: false,
+            opted_out: true,
+            capped: true,
+        };
+        assert_eq!(
+            blocks(&all).collect::<Vec<_>>(),
+            [
+                Blocked::ChannelRetired,
+                Blocked::ChannelNotOffered,
+                Blocked::OptedOut,
+                Blocked::FrequencyCap
+            ]
+        );
+        let capped = PlacementFacts {
+            capped: true,
+            ..open
+        };
+        assert_eq!(blocks(&capped).next(), Some(Blocked::FrequencyCap));
+    }
+
+    #[test]
+    fn a_blocked_placement_chooses_nothing_and_no_variant_is_eligible() {
+        let catalog = catalog(vec![variant("a", 1, 0, None)]);
+        let placement = &catalog.placements[0];
+        let input = input(0, Some(3));
+        let decision = decide(placement, &input);
+        let open = PlacementFacts::new(placement, 0);
+        assert_eq!(chosen(&open, &decision), Some(0));
+        assert!(eligible(&open, &placement.variants[0], &input));
+        let opted_out = PlacementFacts {
+            opted_out: true,
+            ..open
+        };
+        assert_eq!(chosen(&opted_out, &decision), None);
+        assert!(!eligible(&opted_out, &placement.variants[0], &input));
+    }
+
+    #[test]
+    fn the_variant_gate_names_the_first_failing_check() {
+        let mut draft = variant("draft", 1, 0, None);
+        draft.state = VariantState::Draft;
+        let mut email_only = variant("email", 1, 0, None);
+        email_only.channels = Some(vec!["email".into()]);
+        let mut ended = variant("ended", 1, 0, None);
+        ended.ends_at = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let german = variant("german", 1, 0, Some(r#"country == "DE""#));
+        let catalog = catalog(vec![draft, email_only, ended, german]);
+        let verdicts: Vec<_> = catalog.placements[0]
+            .variants
+            .iter()
+            .map(|v| eligibility(v, &input(0, None)))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                Err(Ineligible::NotPublished(VariantState::Draft)),
+                Err(Ineligible::Channel),
+                Err(Ineligible::Ended(
+                    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                )),
+                Err(Ineligible::Rule),
+            ]
+        );
+    }
+
+    /// A variant of a random shape: any state, channel limit, schedule around the test
+    /// clock, rule, priority and weight.
+    fn any_variant() -> impl proptest::strategy::Strategy<Value = VariantDef> {
+        use proptest::prelude::*;
+        (
+            0..3usize,
+            0..3usize,
+            0..3usize,
+            0..3usize,
+            0..3i32,
+            1..20u32,
+            0..3usize,
+        )
+            .prop_map(|(state, channels, schedule, rule, priority, weight, id)| {
+                let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+                let mut def = variant(
+                    &format!("v{id}"),
+                    weight,
+                    priority,
+                    [None, Some(r#"country == "FR""#), Some(r#"country == "DE""#)][rule],
+                );
+                def.state = [
+                    VariantState::Published,
+                    VariantState::Draft,
+                    VariantState::Archived,
+                ][state];
+                def.channels =
+                    [None, Some(vec!["web".into()]), Some(vec!["email".into()])][channels].clone();
+                match schedule {
+                    1 => def.starts_at = Some(now + chrono::Duration::days(1)),
+                    2 => def.ends_at = Some(now - chrono::Duration::days(1)),
+                    _ => {}
+                }
+                def
+            })
+    }
+
     proptest::proptest! {
         #[test]
         fn assignment_is_a_pure_function_of_id_and_placement(id in "[a-z0-9]{1,24}") {
@@ -363,6 +547,47 @@ mod tests {
             let first = decide(&catalog.placements[0], &input(0, Some(bucket)));
             let again = decide(&catalog.placements[0], &input(1, Some(bucket_of(&id))));
             proptest::prop_assert_eq!(first.variant, again.variant);
+        }
+    }
+
+    proptest::proptest! {
+        /// Delivery's choice always passes the gate preview explains with, and when
+        /// anything passes, something is chosen from the best eligible group.
+        #[test]
+        fn the_chosen_variant_is_always_one_the_gate_calls_eligible(
+            defs in proptest::collection::vec(any_variant(), 1..6),
+            channel in 0..2usize,
+            bucket in proptest::option::of(0..1000u16),
+            capped in proptest::bool::ANY,
+        ) {
+            // Ids are unique within a placement.
+            let defs: Vec<VariantDef> = defs
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut d)| { d.id = format!("v{i}"); d })
+                .collect();
+            let catalog = catalog(defs);
+            let placement = &catalog.placements[0];
+            let input = input(channel, bucket);
+            let facts = PlacementFacts { capped, ..PlacementFacts::new(placement, channel) };
+            let decision = decide(placement, &input);
+            let eligible_ones: Vec<usize> = (0..placement.variants.len())
+                .filter(|&i| eligible(&facts, &placement.variants[i], &input))
+                .collect();
+            match chosen(&facts, &decision) {
+                Some(i) => {
+                    proptest::prop_assert!(eligible_ones.contains(&i));
+                    let rank = |i: usize| {
+                        (placement.variants[i].priority, placement.variants[i].specificity)
+                    };
+                    proptest::prop_assert!(eligible_ones.iter().all(|&j| rank(j) <= rank(i)));
+                }
+                None => proptest::prop_assert!(eligible_ones.is_empty()),
+            }
+            // Without the placement's blocks, the decision's own pick passes the variant gate.
+            if let Some(i) = decision.variant {
+                proptest::prop_assert!(eligibility(&placement.variants[i], &input).is_ok());
+            }
         }
     }
 }

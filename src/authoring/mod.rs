@@ -4,15 +4,27 @@
 //!
 //! This module holds the checks and reports over plain content (no HTTP, no SQL):
 //! what a draft may be saved or submitted with, which locales a variant is live in,
-//! translation coverage, and diffs between versions. [`http`] wires them to the API,
-//! [`preview`] explains what a context would get.
+//! translation coverage, and diffs between versions.
+//!
+//! Layers: [`usecases`] orchestrate a change (load, check, store the version or step,
+//! announce it, purge) and fail with an [`error::AuthoringError`]; the handlers, one
+//! module per resource ([`placements`], [`variants`], [`fluent`], [`history`],
+//! [`preview`]), only extract, call a use case and shape the answer; [`http`] is the
+//! route table. [`workflow`] is the review state machine.
 
+pub mod error;
+pub mod fluent;
+pub mod history;
 pub mod http;
+pub mod placements;
 pub mod preview;
 mod service;
-
-pub use service::Authoring;
+pub mod usecases;
+pub mod variants;
 pub mod workflow;
+
+pub use error::AuthoringError;
+pub use service::Authoring;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -296,6 +308,22 @@ pub fn coverage(content: &ContentSet, l10n: &L10n) -> Coverage {
         locales,
         messages,
     }
+}
+
+/// The ids of the messages a Fluent source defines (whatever parses).
+pub fn message_ids(source: &str) -> Vec<String> {
+    let resource = match fluent_syntax::parser::parse(source) {
+        Ok(resource) => resource,
+        Err((resource, _)) => resource,
+    };
+    resource
+        .body
+        .iter()
+        .filter_map(|entry| match entry {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A unified diff between two versions' documents (JSON pretty-printed first, so a

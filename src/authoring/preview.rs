@@ -1,8 +1,9 @@
 //! `POST /v1/admin/preview`: what a context would get from a placement, and why. The
 //! preview compiles its own catalog from the live content (plus, for authors, the
 //! newest unpublished versions of the placement's variants and of every Fluent
-//! resource), then runs the same context resolution, selection and rendering as
-//! delivery, and explains every variant's eligibility gate by gate.
+//! resource), then runs the same context resolution, eligibility gate
+//! ([`crate::decide::blocks`], [`crate::decide::eligibility`]), selection and rendering
+//! as delivery, and explains every variant's eligibility gate by gate.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -16,9 +17,12 @@ use super::workflow::Stage;
 use super::Authoring;
 use crate::auth::StaffUser;
 use crate::catalog::model::{ChannelState, VariantDef, VariantState};
-use crate::catalog::Catalog;
-use crate::context::{self, Attributes, Params, RawRequest};
-use crate::decide::{decide, eligibility, Ineligible};
+use crate::catalog::{Catalog, Placement, Variant};
+use crate::context::{self, Attributes, Params, RawRequest, RequestContext};
+use crate::decide::{
+    blocks, chosen, decide, eligibility, eligible, Blocked, Decision, DecisionInput, Ineligible,
+    PlacementFacts,
+};
 use crate::identity::Person;
 use crate::problem::{read_json, Problem, ProblemType};
 use crate::render::{render_live, Warning};
@@ -147,7 +151,107 @@ pub async fn preview(
     if request.locales.len() > 10 {
         return Err(Problem::invalid("locales", "give at most 10 locales"));
     }
+    let staged = staged_catalog(&state, &request).await?;
+    let catalog = &staged.catalog;
+    let person = person_of(&state, &request).await?;
+    let locales = if request.locales.is_empty() {
+        vec![state.default_locale.clone()]
+    } else {
+        request.locales.clone()
+    };
+    let at = request.at.unwrap_or_else(Utc::now);
+    let ctx = context_of(
+        &state,
+        &request,
+        catalog,
+        &staged.channel,
+        &locales,
+        at,
+        person,
+    )?;
+    let (_, placement) = catalog.placement(&request.placement).ok_or_else(|| {
+        Problem::new(
+            ProblemType::UnknownPlacement,
+            "the placement did not compile",
+        )
+        .with_field("placement")
+    })?;
+    // The same gate as delivery's, every block kept.
+    let facts = PlacementFacts {
+        channel_retired: staged.channel_state == ChannelState::Retired,
+        opted_out: ctx.person.as_ref().and_then(|p| p.consent(&staged.channel)) == Some(false),
+        capped: crate::delivery::is_capped(None, &state.db, catalog, &ctx, &request.placement)
+            .await?,
+        ..PlacementFacts::new(placement, ctx.channel)
+    };
+    let attributes = Attributes {
+        context: &ctx,
+        catalog,
+    };
+    let input = ctx.decision_input(&attributes);
+    let decision = decide(placement, &input);
+    let chosen_index = chosen(&facts, &decision);
+    let variants = explain_variants(&staged, placement, &facts, &input, &decision);
+    let shown = match &request.variant {
+        Some(id) => Some(
+            placement
+                .variants
+                .iter()
+                .position(|v| *v.id == **id)
+                .ok_or_else(|| {
+                    Problem::new(
+                        ProblemType::NotFound,
+                        format!("placement `{}` has no variant `{id}`", placement.id),
+                    )
+                    .with_field("variant")
+                })?,
+        ),
+        None => decision.variant,
+    };
+    let rendered = match shown {
+        Some(index) => render(catalog, &ctx, &placement.variants[index], &locales)?,
+        None => Vec::new(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(PreviewAnswer {
+            placement: placement.id.to_string(),
+            channel: staged.channel.clone(),
+            channel_state: staged.channel_state.as_str().to_string(),
+            at,
+            chosen: chosen_index.map(|i| {
+                let v = &placement.variants[i];
+                ChosenVariant {
+                    id: v.id.to_string(),
+                    version: v.version,
+                    state: staged
+                        .pending
+                        .get(v.id.as_ref())
+                        .map_or("published", |s| s.as_str())
+                        .to_string(),
+                }
+            }),
+            variants,
+            rendered,
+        }))
+}
 
+/// The catalog a preview runs on, and what it needs to explain it.
+struct Staged {
+    catalog: Catalog,
+    /// The channel asked for, and its real state (compiled as active, so a retired
+    /// channel's would-be answer can still be shown).
+    channel: String,
+    channel_state: ChannelState,
+    /// Unpublished versions standing in for the live ones, by variant id.
+    pending: HashMap<String, Stage>,
+    /// Each variant's rule as written, to quote it.
+    rules: HashMap<String, String>,
+}
+
+/// Compiles the live content (plus, when asked, the newest unpublished versions of the
+/// placement's variants and of every Fluent resource) with the channel active.
+async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<Staged, Problem> {
     let (mut content, _) = crate::storage::load_content(&state.db).await?;
     let placement_def = content
         .placements
@@ -163,46 +267,54 @@ pub async fn preview(
     // Unpublished versions stand in for the live ones, as if published.
     let mut pending: HashMap<String, Stage> = HashMap::new();
     if request.include_unpublished {
-        for row in
+        for version in
             store::latest_per_target(&state.db, Kind::Variant, Some(&request.placement)).await?
         {
-            let Some(stage) = Stage::parse(&row.state).filter(|s| s.is_pending()) else {
+            if !version.stage.is_pending() {
                 continue;
-            };
-            let Ok(mut def) = serde_json::from_str::<VariantDef>(&row.document) else {
+            }
+            let Ok(mut def) = serde_json::from_str::<VariantDef>(&version.document) else {
                 continue;
             };
             def.state = VariantState::Published;
-            pending.insert(def.id.clone(), stage);
+            pending.insert(def.id.clone(), version.stage);
             match placement_def.variants.iter_mut().find(|v| v.id == def.id) {
                 Some(existing) => *existing = def,
                 None => placement_def.variants.push(def),
             }
         }
         let live = std::mem::take(&mut content.fluent);
-        content.fluent = super::http::fluent_with_pending(&state, &live).await?;
+        content.fluent = state.fluent_with_pending(&live).await?;
     }
     let rules: HashMap<String, String> = placement_def
         .variants
         .iter()
         .filter_map(|v| Some((v.id.clone(), v.rule.clone()?)))
         .collect();
-
-    let channel_name = request.channel.clone().unwrap_or_else(|| "web".into());
+    let channel = request.channel.clone().unwrap_or_else(|| "web".into());
     let channel_state = content
         .channels
         .iter_mut()
-        .find(|c| c.id == channel_name)
+        .find(|c| c.id == channel)
         .map(|c| std::mem::replace(&mut c.state, ChannelState::Active))
-        .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel_name}`")))?;
-
+        .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel}`")))?;
     let default_locale = state.default_locale.clone();
     let catalog =
         tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
             .await
             .map_err(|e| Problem::internal(&e))?;
+    Ok(Staged {
+        catalog,
+        channel,
+        channel_state,
+        pending,
+        rules,
+    })
+}
 
-    let person = match (&request.person_id, &request.anonymous_id) {
+/// The person named by the request: a stored one, or an anonymous visitor.
+async fn person_of(state: &Authoring, request: &PreviewRequest) -> Result<Option<Person>, Problem> {
+    Ok(match (&request.person_id, &request.anonymous_id) {
         (Some(id), _) => {
             let record = crate::storage::identity::find_by_id(&state.db, id)
                 .await?
@@ -223,7 +335,19 @@ pub async fn preview(
             Some(Person::anonymous(id))
         }
         (None, None) => None,
-    };
+    })
+}
+
+/// Resolves the request's context as delivery would, with the preview's field names.
+fn context_of(
+    state: &Authoring,
+    request: &PreviewRequest,
+    catalog: &Catalog,
+    channel: &str,
+    locales: &[String],
+    at: DateTime<Utc>,
+    person: Option<Person>,
+) -> Result<RequestContext, Problem> {
     let mut traits = Vec::new();
     for (name, value) in &request.traits {
         let text = match value {
@@ -239,13 +363,8 @@ pub async fn preview(
         };
         traits.push((Cow::Borrowed(name.as_str()), Cow::Owned(text)));
     }
-    let locales = if request.locales.is_empty() {
-        vec![state.default_locale.clone()]
-    } else {
-        request.locales.clone()
-    };
     let params = Params {
-        channel: Some(Cow::Borrowed(channel_name.as_str())),
+        channel: Some(Cow::Borrowed(channel)),
         device: Some(Cow::Borrowed(
             request.device.as_deref().unwrap_or("desktop"),
         )),
@@ -254,11 +373,10 @@ pub async fn preview(
         traits,
         ..Params::default()
     };
-    let at = request.at.unwrap_or_else(Utc::now);
-    let ctx = context::resolve(
+    context::resolve(
         &RawRequest::default(),
         &params,
-        &catalog,
+        catalog,
         &state.signer,
         at,
         person,
@@ -270,74 +388,35 @@ pub async fn preview(
         }
         Some("locale") => p.with_field("locales"),
         _ => p,
-    })?;
+    })
+}
 
-    let (_, placement) = catalog.placement(&request.placement).ok_or_else(|| {
-        Problem::new(
-            ProblemType::UnknownPlacement,
-            "the placement did not compile",
-        )
-        .with_field("placement")
-    })?;
-    let mut blocks: Vec<Reason> = Vec::new();
-    if channel_state == ChannelState::Retired {
-        blocks.push(Reason {
-            code: "channel_retired",
-            detail: format!("channel `{channel_name}` is retired: delivery answers 410"),
-        });
-    }
-    if placement.channels & (1 << ctx.channel) == 0 {
-        blocks.push(Reason {
-            code: "channel_not_offered",
-            detail: format!(
-                "placement `{}` is not offered on `{channel_name}`",
-                placement.id
-            ),
-        });
-    }
-    if ctx.person.as_ref().and_then(|p| p.consent(&channel_name)) == Some(false) {
-        blocks.push(Reason {
-            code: "opted_out",
-            detail: format!("the person opted out of `{channel_name}`"),
-        });
-    }
-    if crate::delivery::is_capped(None, &state.db, &catalog, &ctx, &request.placement).await? {
-        let cap = placement.frequency_cap.map_or(String::new(), |c| {
-            format!("{} impressions in {} days", c.impressions, c.days)
-        });
-        blocks.push(Reason {
-            code: "frequency_cap",
-            detail: format!("the person reached the placement's cap ({cap})"),
-        });
-    }
-
-    let attributes = Attributes {
-        context: &ctx,
-        catalog: &catalog,
-    };
-    let input = ctx.decision_input(&attributes);
-    let decision = decide(placement, &input);
+/// Every variant, eligible or not and why: the placement's blocks first, then the
+/// variant's own gate, or why an eligible one was not the one chosen.
+fn explain_variants(
+    staged: &Staged,
+    placement: &Placement,
+    facts: &PlacementFacts,
+    input: &DecisionInput,
+    decision: &Decision,
+) -> Vec<VariantExplained> {
     let best = decision.variant.map(|i| {
         let v = &placement.variants[i];
         (v.priority, v.specificity)
     });
-    let chosen_index = decision.variant.filter(|_| blocks.is_empty());
-    let names = catalog.l10n.locale_names();
-    let variants = placement
+    let chosen_index = chosen(facts, decision);
+    let names = staged.catalog.l10n.locale_names();
+    placement
         .variants
         .iter()
         .enumerate()
         .map(|(index, variant)| {
-            let verdict = eligibility(variant, &input);
-            let mut reasons: Vec<Reason> = blocks
-                .iter()
-                .map(|b| Reason {
-                    code: b.code,
-                    detail: b.detail.clone(),
-                })
+            let verdict = eligibility(variant, input);
+            let mut reasons: Vec<Reason> = blocks(facts)
+                .map(|block| explain_block(block, &staged.channel, placement))
                 .collect();
             match &verdict {
-                Err(why) => reasons.push(explain(why, rules.get(variant.id.as_ref()))),
+                Err(why) => reasons.push(explain(why, staged.rules.get(variant.id.as_ref()))),
                 Ok(()) if decision.variant == Some(index) => {}
                 Ok(()) if best.is_some_and(|b| (variant.priority, variant.specificity) < b) => {
                     reasons.push(Reason {
@@ -359,11 +438,11 @@ pub async fn preview(
             VariantExplained {
                 id: variant.id.to_string(),
                 version: variant.version,
-                state: pending.get(variant.id.as_ref()).map_or_else(
+                state: staged.pending.get(variant.id.as_ref()).map_or_else(
                     || variant.state.as_str().to_string(),
                     |s| s.as_str().to_string(),
                 ),
-                eligible: verdict.is_ok() && blocks.is_empty(),
+                eligible: eligible(facts, variant, input),
                 chosen: chosen_index == Some(index),
                 reasons,
                 live_locales: names
@@ -374,73 +453,66 @@ pub async fn preview(
                     .collect(),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let shown = match &request.variant {
-        Some(id) => Some(
-            placement
-                .variants
-                .iter()
-                .position(|v| *v.id == **id)
-                .ok_or_else(|| {
-                    Problem::new(
-                        ProblemType::NotFound,
-                        format!("placement `{}` has no variant `{id}`", placement.id),
-                    )
-                    .with_field("variant")
-                })?,
-        ),
-        None => decision.variant,
-    };
+/// The variant rendered in each requested locale.
+fn render(
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    variant: &Variant,
+    locales: &[String],
+) -> Result<Vec<RenderedLocale>, Problem> {
+    let args = crate::delivery::fluent_args(catalog, ctx, true);
     let mut rendered = Vec::new();
-    if let Some(index) = shown {
-        let variant = &placement.variants[index];
-        let args = crate::delivery::fluent_args(&catalog, &ctx, true);
-        for requested in &locales {
-            let tag = requested.parse().map_err(|_| {
-                Problem::invalid(
-                    "locales",
-                    format!("`{requested}` is not a BCP 47 language tag"),
-                )
-            })?;
-            let chain = catalog.l10n.negotiate(&[tag]);
-            let (out, answered) = render_live(&catalog, variant, ctx.channel, &chain, &args);
-            let locale = catalog.l10n.locale_name(answered).to_string();
-            rendered.push(RenderedLocale {
-                requested: requested.clone(),
-                locale,
-                variant: variant.id.to_string(),
-                fields: out
-                    .fields
-                    .into_iter()
-                    .map(|(name, value)| (name.to_string(), value))
-                    .collect(),
-                warnings: out.warnings,
+    for requested in locales {
+        let tag = requested.parse().map_err(|_| {
+            Problem::invalid(
+                "locales",
+                format!("`{requested}` is not a BCP 47 language tag"),
+            )
+        })?;
+        let chain = catalog.l10n.negotiate(&[tag]);
+        let (out, answered) = render_live(catalog, variant, ctx.channel, &chain, &args);
+        rendered.push(RenderedLocale {
+            requested: requested.clone(),
+            locale: catalog.l10n.locale_name(answered).to_string(),
+            variant: variant.id.to_string(),
+            fields: out
+                .fields
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+            warnings: out.warnings,
+        });
+    }
+    Ok(rendered)
+}
+
+fn explain_block(block: Blocked, channel: &str, placement: &Placement) -> Reason {
+    match block {
+        Blocked::ChannelRetired => Reason {
+            code: "channel_retired",
+            detail: format!("channel `{channel}` is retired: delivery answers 410"),
+        },
+        Blocked::ChannelNotOffered => Reason {
+            code: "channel_not_offered",
+            detail: format!("placement `{}` is not offered on `{channel}`", placement.id),
+        },
+        Blocked::OptedOut => Reason {
+            code: "opted_out",
+            detail: format!("the person opted out of `{channel}`"),
+        },
+        Blocked::FrequencyCap => {
+            let cap = placement.frequency_cap.map_or(String::new(), |c| {
+                format!("{} impressions in {} days", c.impressions, c.days)
             });
+            Reason {
+                code: "frequency_cap",
+                detail: format!("the person reached the placement's cap ({cap})"),
+            }
         }
     }
-
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(PreviewAnswer {
-            placement: placement.id.to_string(),
-            channel: channel_name,
-            channel_state: channel_state.as_str().to_string(),
-            at,
-            chosen: chosen_index.map(|i| {
-                let v = &placement.variants[i];
-                ChosenVariant {
-                    id: v.id.to_string(),
-                    version: v.version,
-                    state: pending
-                        .get(v.id.as_ref())
-                        .map_or("published", |s| s.as_str())
-                        .to_string(),
-                }
-            }),
-            variants,
-            rendered,
-        }))
 }
 
 fn explain(why: &Ineligible, rule: Option<&String>) -> Reason {

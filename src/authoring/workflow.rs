@@ -19,6 +19,9 @@ pub enum Stage {
     /// Replaced: a newer version was saved before this one was published, or a newer
     /// version was published over it. Kept for history and diffs.
     Superseded,
+    /// Retired in the content files (imported so): outside the review workflow, no step
+    /// applies to it; a new version starts over.
+    Retired,
 }
 
 impl Stage {
@@ -30,6 +33,7 @@ impl Stage {
             Stage::Published => "published",
             Stage::Archived => "archived",
             Stage::Superseded => "superseded",
+            Stage::Retired => "retired",
         }
     }
 
@@ -41,6 +45,7 @@ impl Stage {
             Stage::Published,
             Stage::Archived,
             Stage::Superseded,
+            Stage::Retired,
         ]
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -50,10 +55,17 @@ impl Stage {
     pub fn is_pending(self) -> bool {
         matches!(self, Stage::Draft | Stage::InReview | Stage::Approved)
     }
+
+    /// A stage the review workflow moves versions out of ([`step`]); imports may store
+    /// others.
+    pub fn in_workflow(self) -> bool {
+        self != Stage::Retired
+    }
 }
 
-/// A step in the workflow (`POST .../{action}`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A step in the workflow (`POST .../{action}`; the route admits only these names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     Submit,
     Approve,

@@ -13,7 +13,7 @@ use super::Delivery;
 use crate::catalog::rules::Value;
 use crate::catalog::{Catalog, CompiledField, Variant};
 use crate::context::{Attributes, HeadersRead, RequestContext};
-use crate::decide::decide;
+use crate::decide::{blocks, chosen, decide, Blocked, PlacementFacts};
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
 use crate::render::{render_live, Warning};
@@ -183,16 +183,6 @@ pub fn answer(
         )
         .with_field("placement")
     })?;
-    if placement.channels & (1 << ctx.channel) == 0 {
-        return Err(Problem::new(
-            ProblemType::UnknownPlacement,
-            format!(
-                "placement `{placement_id}` is not offered on channel `{}`",
-                catalog.channels[ctx.channel].id
-            ),
-        )
-        .with_field("placement"));
-    }
     // A person who opted out of this channel gets nothing on it, whichever id named them.
     // A cohort key carries its members' opt-outs: the empty answer is then the same for
     // all of them, so it stays shareable.
@@ -202,15 +192,35 @@ pub fn answer(
         .cohort
         .as_ref()
         .is_some_and(|c| c.o.iter().any(|o| **o == **channel_id));
-    if person_opted_out || cohort_opted_out {
-        return Ok(Outcome::Empty {
-            sharing: Sharing {
-                private: person_opted_out,
-                person_matters: true,
-                ..Sharing::shared()
-            },
-            placement: placement.id.clone(),
-        });
+    let facts = PlacementFacts {
+        // Context resolution answered 410 for a retired channel already.
+        channel_retired: false,
+        opted_out: person_opted_out || cohort_opted_out,
+        capped,
+        ..PlacementFacts::new(placement, ctx.channel)
+    };
+    // The first block decides; a capped placement still needs the decision (below) for
+    // how its empty answer may be shared.
+    let blocked = blocks(&facts).next();
+    match blocked {
+        Some(Blocked::ChannelNotOffered) => {
+            return Err(Problem::new(
+                ProblemType::UnknownPlacement,
+                format!("placement `{placement_id}` is not offered on channel `{channel_id}`"),
+            )
+            .with_field("placement"));
+        }
+        Some(Blocked::OptedOut) => {
+            return Ok(Outcome::Empty {
+                sharing: Sharing {
+                    private: person_opted_out,
+                    person_matters: true,
+                    ..Sharing::shared()
+                },
+                placement: placement.id.clone(),
+            });
+        }
+        Some(Blocked::ChannelRetired | Blocked::FrequencyCap) | None => {}
     }
     let attributes = Attributes {
         context: ctx,
@@ -236,19 +246,40 @@ pub fn answer(
             || placement.frequency_cap.is_some()
             || ctx.person.as_ref().is_some_and(|p| p.record.is_some()),
     };
-    if capped {
+    if blocked.is_some() {
         sharing.private = true;
         return Ok(Outcome::Empty {
             sharing,
             placement: placement.id.clone(),
         });
     }
-    let Some(chosen) = decision.variant else {
+    let Some(chosen) = chosen(&facts, &decision) else {
         return Ok(Outcome::Empty {
             sharing,
             placement: placement.id.clone(),
         });
     };
+    let (rendered, personal_render, tracked) =
+        rendering(state, catalog, ctx, placement_index, placement, chosen);
+    // Trait values went into rendering: private even if no placeable showed them.
+    sharing.private |= rendered.personal || personal_render || tracked;
+    Ok(Outcome::Content {
+        sharing,
+        answer: rendered,
+    })
+}
+
+/// The chosen variant's answer: built for this request when it carries the person
+/// (trait placeables, tracked links), else from (or into) the shared rendering cache.
+/// With whether trait values were rendered and whether the links name the person.
+fn rendering(
+    state: &Delivery,
+    catalog: &Catalog,
+    ctx: &RequestContext,
+    placement_index: usize,
+    placement: &crate::catalog::Placement,
+    chosen: usize,
+) -> (Arc<CachedAnswer>, bool, bool) {
     let variant = &placement.variants[chosen];
     let personal_render = ctx.has_traits()
         && variant
@@ -321,12 +352,7 @@ pub fn answer(
             built
         }
     };
-    // Trait values went into rendering: private even if no placeable showed them.
-    sharing.private |= rendered.personal || personal_render || tracked_person.is_some();
-    Ok(Outcome::Content {
-        sharing,
-        answer: rendered,
-    })
+    (rendered, personal_render, tracked_person.is_some())
 }
 
 struct Fields<'a>(&'a [(Arc<str>, serde_json::Value)]);

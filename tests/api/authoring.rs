@@ -1709,6 +1709,7 @@ async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
 
 #[tokio::test]
 async fn a_publish_checked_against_older_content_is_refused() {
+    use tailor::authoring::workflow::Stage;
     use tailor::storage::authoring::{self as store, Kind, Stepped};
     let app = spawn_app().await;
     let path = "/v1/admin/variants/home-hero-vip";
@@ -1726,7 +1727,7 @@ async fn a_publish_checked_against_older_content_is_refused() {
     let refused = store::step(
         &db,
         &approved,
-        "published",
+        Stage::Published,
         "staff:pat",
         None,
         "publish",
@@ -1741,7 +1742,7 @@ async fn a_publish_checked_against_older_content_is_refused() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.state, "approved");
+    assert_eq!(row.stage, Stage::Approved);
     assert!(store::live_variant(&db, "home-hero-vip")
         .await
         .unwrap()
@@ -1750,7 +1751,7 @@ async fn a_publish_checked_against_older_content_is_refused() {
     let done = store::step(
         &db,
         &row,
-        "published",
+        Stage::Published,
         "staff:pat",
         None,
         "publish",

@@ -3,16 +3,25 @@
 //! published or archived, change the live tables and the catalog generation together.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
-use super::{bump_generation, content_hash, StorageError};
+mod live;
+mod rows;
 
-pub use content_version::Model as VersionRow;
+pub(crate) use live::upsert_live;
+pub use live::{live_fluent, live_variant};
+pub use rows::{AuditEntry, LiveVariant, Version};
+
+use live::write_live;
+use rows::{stage_of, versions};
+
+use super::entities::{audit_entry, content_version};
+use super::{bump_generation, StorageError};
+use crate::authoring::workflow::Stage;
 
 /// What a version is of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,13 +51,15 @@ pub async fn history<C: ConnectionTrait>(
     db: &C,
     kind: Kind,
     target: &str,
-) -> Result<Vec<VersionRow>, StorageError> {
-    Ok(content_version::Entity::find()
-        .filter(content_version::Column::Kind.eq(kind.as_str()))
-        .filter(content_version::Column::Target.eq(target))
-        .order_by_asc(content_version::Column::Version)
-        .all(db)
-        .await?)
+) -> Result<Vec<Version>, StorageError> {
+    versions(
+        content_version::Entity::find()
+            .filter(content_version::Column::Kind.eq(kind.as_str()))
+            .filter(content_version::Column::Target.eq(target))
+            .order_by_asc(content_version::Column::Version)
+            .all(db)
+            .await?,
+    )
 }
 
 pub async fn version<C: ConnectionTrait>(
@@ -56,27 +67,35 @@ pub async fn version<C: ConnectionTrait>(
     kind: Kind,
     target: &str,
     number: u32,
-) -> Result<Option<VersionRow>, StorageError> {
-    Ok(content_version::Entity::find()
+) -> Result<Option<Version>, StorageError> {
+    // A number past `i32` was never stored.
+    let Ok(number) = i32::try_from(number) else {
+        return Ok(None);
+    };
+    content_version::Entity::find()
         .filter(content_version::Column::Kind.eq(kind.as_str()))
         .filter(content_version::Column::Target.eq(target))
-        .filter(content_version::Column::Version.eq(number as i32))
+        .filter(content_version::Column::Version.eq(number))
         .one(db)
-        .await?)
+        .await?
+        .map(Version::try_from)
+        .transpose()
 }
 
 pub async fn latest<C: ConnectionTrait>(
     db: &C,
     kind: Kind,
     target: &str,
-) -> Result<Option<VersionRow>, StorageError> {
-    Ok(content_version::Entity::find()
+) -> Result<Option<Version>, StorageError> {
+    content_version::Entity::find()
         .filter(content_version::Column::Kind.eq(kind.as_str()))
         .filter(content_version::Column::Target.eq(target))
         .order_by_desc(content_version::Column::Version)
         .limit(1)
         .one(db)
-        .await?)
+        .await?
+        .map(Version::try_from)
+        .transpose()
 }
 
 /// The newest version of every target of a kind (of one placement's variants, when
@@ -85,7 +104,7 @@ pub async fn latest_per_target(
     db: &DatabaseConnection,
     kind: Kind,
     placement: Option<&str>,
-) -> Result<Vec<VersionRow>, StorageError> {
+) -> Result<Vec<Version>, StorageError> {
     // Only the newest row of each target leaves the database (the unique index on
     // kind, target, version answers the subquery), not the whole history.
     let mut query = content_version::Entity::find()
@@ -99,7 +118,7 @@ pub async fn latest_per_target(
     if let Some(placement) = placement {
         query = query.filter(content_version::Column::PlacementId.eq(placement));
     }
-    Ok(query.all(db).await?)
+    versions(query.all(db).await?)
 }
 
 /// A new version to save.
@@ -124,7 +143,7 @@ pub struct NewVersion<'a> {
 /// The result of a save.
 pub enum Saved {
     Version {
-        row: Box<VersionRow>,
+        version: Box<Version>,
         /// The catalog generation, when the save went live.
         generation: Option<u64>,
     },
@@ -149,7 +168,7 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
                 new.target,
                 new.placement_id,
                 *number,
-                "published",
+                Stage::Published,
                 document.clone(),
                 "import",
                 now,
@@ -162,7 +181,7 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
             }
         }
     }
-    let latest_number = current.as_ref().map_or(0, |r| r.version as u32);
+    let latest_number = current.as_ref().map_or(0, |r| r.version);
     if let Some(based_on) = new.based_on {
         if based_on != latest_number {
             return Ok(Saved::Stale {
@@ -172,7 +191,11 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
     }
     let number = latest_number + 1;
     let document = (new.document)(number);
-    let stage = if new.publish { "published" } else { "draft" };
+    let stage = if new.publish {
+        Stage::Published
+    } else {
+        Stage::Draft
+    };
     supersede(&tx, new.kind, new.target, new.publish, None, new.actor, now).await?;
     let row = match conflict_as_stale(
         insert_version(
@@ -210,12 +233,12 @@ pub async fn save(db: &DatabaseConnection, new: NewVersion<'_>) -> Result<Saved,
         &format!("{}.save", new.kind.as_str()),
         new.kind,
         new.target,
-        serde_json::json!({"version": number, "state": stage}),
+        serde_json::json!({"version": number, "state": stage.as_str()}),
     )
     .await?;
     tx.commit().await?;
     Ok(Saved::Version {
-        row: Box::new(row),
+        version: Box::new(row),
         generation,
     })
 }
@@ -237,8 +260,8 @@ pub enum Stepped {
 /// the caller's checks ran against.
 pub async fn step(
     db: &DatabaseConnection,
-    row: &VersionRow,
-    to: &str,
+    row: &Version,
+    to: Stage,
     actor: &str,
     note: Option<&str>,
     action: &str,
@@ -247,28 +270,28 @@ pub async fn step(
     let _serial = super::serialise_sqlite_writes(db).await;
     let now = Utc::now();
     let tx = db.begin().await?;
-    let kind = kind_of(&row.kind);
-    if to == "published" {
-        supersede(&tx, kind, &row.target, true, Some(row.id), actor, now).await?;
+    let kind = row.kind;
+    if to == Stage::Published {
+        supersede(&tx, kind, &row.target, true, Some(row.row_id), actor, now).await?;
     }
     let moved = content_version::Entity::update_many()
-        .col_expr(content_version::Column::State, Expr::value(to))
+        .col_expr(content_version::Column::State, Expr::value(to.as_str()))
         .col_expr(content_version::Column::ChangedBy, Expr::value(actor))
         .col_expr(content_version::Column::ChangedAt, Expr::value(now))
         .col_expr(
             content_version::Column::Note,
             Expr::value(note.map(str::to_string)),
         )
-        .filter(content_version::Column::Id.eq(row.id))
-        .filter(content_version::Column::State.eq(row.state.as_str()))
+        .filter(content_version::Column::Id.eq(row.row_id))
+        .filter(content_version::Column::State.eq(row.stage.as_str()))
         .exec(&tx)
         .await?;
     if moved.rows_affected != 1 {
         return Ok(Stepped::StateChanged);
     }
-    let live_change = match (to, row.state.as_str()) {
-        ("published", _) => Some(true),
-        ("archived", "published") => Some(false),
+    let live_change = match (to, row.stage) {
+        (Stage::Published, _) => Some(true),
+        (Stage::Archived, Stage::Published) => Some(false),
         _ => None,
     };
     let generation = match live_change {
@@ -284,10 +307,10 @@ pub async fn step(
     audit(
         &tx,
         actor,
-        &format!("{}.{action}", row.kind),
+        &format!("{}.{action}", kind.as_str()),
         kind,
         &row.target,
-        serde_json::json!({"version": row.version, "from": row.state, "to": to, "note": note}),
+        serde_json::json!({"version": row.version, "from": row.stage.as_str(), "to": to.as_str(), "note": note}),
     )
     .await?;
     tx.commit().await?;
@@ -325,12 +348,19 @@ async fn supersede<C: ConnectionTrait>(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
-    let mut stages = vec!["draft", "in_review", "approved"];
+    let mut stages = vec![
+        Stage::Draft.as_str(),
+        Stage::InReview.as_str(),
+        Stage::Approved.as_str(),
+    ];
     if including_published {
-        stages.push("published");
+        stages.push(Stage::Published.as_str());
     }
     content_version::Entity::update_many()
-        .col_expr(content_version::Column::State, Expr::value("superseded"))
+        .col_expr(
+            content_version::Column::State,
+            Expr::value(Stage::Superseded.as_str()),
+        )
         .col_expr(content_version::Column::ChangedBy, Expr::value(actor))
         .col_expr(content_version::Column::ChangedAt, Expr::value(now))
         .filter(content_version::Column::Kind.eq(kind.as_str()))
@@ -349,16 +379,16 @@ async fn insert_version<C: ConnectionTrait>(
     target: &str,
     placement_id: Option<&str>,
     number: u32,
-    state: &str,
+    state: Stage,
     document: String,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<VersionRow, DbErr> {
+) -> Result<content_version::Model, DbErr> {
     let model = content_version::ActiveModel {
         kind: Set(kind.as_str().to_string()),
         target: Set(target.to_string()),
         version: Set(number as i32),
-        state: Set(state.to_string()),
+        state: Set(state.as_str().to_string()),
         document: Set(document),
         placement_id: Set(placement_id.map(str::to_string)),
         author: Set(actor.to_string()),
@@ -375,144 +405,13 @@ async fn insert_version<C: ConnectionTrait>(
 
 /// A unique-index violation (another save took the number) as `Err(())`.
 fn conflict_as_stale(
-    result: Result<VersionRow, DbErr>,
-) -> Result<Result<VersionRow, ()>, StorageError> {
+    result: Result<content_version::Model, DbErr>,
+) -> Result<Result<Version, ()>, StorageError> {
     match result {
-        Ok(row) => Ok(Ok(row)),
+        Ok(row) => Ok(Ok(Version::try_from(row)?)),
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(Err(())),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Writes a version to the live table (`serving`), or takes its target out of service.
-async fn write_live<C: ConnectionTrait>(
-    tx: &C,
-    row: &VersionRow,
-    serving: bool,
-) -> Result<(), StorageError> {
-    let kind = kind_of(&row.kind);
-    match (kind, serving) {
-        (Kind::Fluent, false) => {
-            let (locale, path) = row.target.split_once('/').unwrap_or(("", &row.target));
-            fluent_resource::Entity::delete_many()
-                .filter(fluent_resource::Column::Locale.eq(locale))
-                .filter(fluent_resource::Column::Path.eq(path))
-                .exec(tx)
-                .await?;
-            Ok(())
-        }
-        _ => {
-            let state = if serving { "published" } else { "archived" };
-            let document = match kind {
-                Kind::Variant => {
-                    let mut definition: serde_json::Value = serde_json::from_str(&row.document)
-                        .map_err(|source| StorageError::Document {
-                            id: row.target.clone(),
-                            source,
-                        })?;
-                    definition["state"] = serde_json::Value::from(state);
-                    definition.to_string()
-                }
-                _ => row.document.clone(),
-            };
-            upsert_live(
-                tx,
-                kind,
-                &row.target,
-                row.placement_id.as_deref(),
-                row.version as u32,
-                state,
-                &document,
-            )
-            .await
-        }
-    }
-}
-
-/// Inserts or replaces a target's live row: a placement's definition, a variant's
-/// definition (with its version and state), a Fluent resource's source.
-pub(super) async fn upsert_live<C: ConnectionTrait>(
-    tx: &C,
-    kind: Kind,
-    target: &str,
-    placement_id: Option<&str>,
-    version: u32,
-    state: &str,
-    document: &str,
-) -> Result<(), StorageError> {
-    let now = Utc::now();
-    let hash = content_hash(document);
-    match kind {
-        Kind::Placement => {
-            placement::Entity::insert(placement::ActiveModel {
-                id: Set(target.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(placement::Column::Id)
-                    .update_columns([
-                        placement::Column::Definition,
-                        placement::Column::ContentHash,
-                        placement::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-        Kind::Variant => {
-            variant::Entity::insert(variant::ActiveModel {
-                id: Set(target.to_string()),
-                placement_id: Set(placement_id.unwrap_or_default().to_string()),
-                version: Set(version as i32),
-                state: Set(state.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(variant::Column::Id)
-                    .update_columns([
-                        variant::Column::PlacementId,
-                        variant::Column::Version,
-                        variant::Column::State,
-                        variant::Column::Definition,
-                        variant::Column::ContentHash,
-                        variant::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-        Kind::Fluent => {
-            let (locale, path) = target.split_once('/').unwrap_or(("", target));
-            fluent_resource::Entity::insert(fluent_resource::ActiveModel {
-                locale: Set(locale.to_string()),
-                path: Set(path.to_string()),
-                source: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    fluent_resource::Column::Locale,
-                    fluent_resource::Column::Path,
-                ])
-                .update_columns([
-                    fluent_resource::Column::Source,
-                    fluent_resource::Column::ContentHash,
-                    fluent_resource::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 async fn audit<C: ConnectionTrait>(
@@ -534,28 +433,6 @@ async fn audit<C: ConnectionTrait>(
     .exec_without_returning(tx)
     .await?;
     Ok(())
-}
-
-/// The live Fluent resources: `(locale, path, source)`.
-pub async fn live_fluent(
-    db: &DatabaseConnection,
-) -> Result<Vec<(String, String, String)>, StorageError> {
-    Ok(fluent_resource::Entity::find()
-        .order_by_asc(fluent_resource::Column::Locale)
-        .order_by_asc(fluent_resource::Column::Path)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.locale, r.path, r.source))
-        .collect())
-}
-
-/// The live variant row's placement and version, if the variant exists.
-pub async fn live_variant(
-    db: &DatabaseConnection,
-    id: &str,
-) -> Result<Option<variant::Model>, StorageError> {
-    Ok(variant::Entity::find_by_id(id.to_string()).one(db).await?)
 }
 
 /// What `tailor import` writes for one target.
@@ -590,10 +467,13 @@ pub async fn record_import<C: ConnectionTrait>(
         .await?;
     }
     content_version::Entity::update_many()
-        .col_expr(content_version::Column::State, Expr::value("superseded"))
+        .col_expr(
+            content_version::Column::State,
+            Expr::value(Stage::Superseded.as_str()),
+        )
         .filter(content_version::Column::Kind.eq(item.kind.as_str()))
         .filter(content_version::Column::Target.eq(item.target))
-        .filter(content_version::Column::State.eq("published"))
+        .filter(content_version::Column::State.eq(Stage::Published.as_str()))
         .exec(tx)
         .await?;
     insert_version(
@@ -602,7 +482,7 @@ pub async fn record_import<C: ConnectionTrait>(
         item.target,
         item.placement_id,
         item.version,
-        item.state,
+        stage_of(item.state, "an imported state")?,
         item.document.to_string(),
         "import",
         Utc::now(),
@@ -643,6 +523,17 @@ pub async fn audit_trail(
     db: &DatabaseConnection,
     kind: Kind,
     target: &str,
-) -> Result<Vec<audit_entry::Model>, StorageError> {
-    super::identity::audit_of(db, &format!("{}:{target}", kind.as_str())).await
+) -> Result<Vec<AuditEntry>, StorageError> {
+    Ok(
+        super::identity::audit_of(db, &format!("{}:{target}", kind.as_str()))
+            .await?
+            .into_iter()
+            .map(|a: audit_entry::Model| AuditEntry {
+                actor: a.actor,
+                action: a.action,
+                at: a.created_at,
+                detail: a.detail,
+            })
+            .collect(),
+    )
 }
