@@ -3,15 +3,18 @@
 //! kept. [`assess`] is the pure decision (statistics in [`stats`]); [`evaluator`] runs
 //! it against the database and acts; [`http`] serves policies, decisions and reports.
 
+pub mod approval;
 pub mod evaluator;
 pub mod http;
 pub mod integrity;
+pub mod plan;
 pub mod policy;
 pub mod report;
 mod service;
+pub mod stats;
+pub mod workflow;
 
 pub use service::Governance;
-pub mod stats;
 
 use std::collections::BTreeMap;
 
@@ -35,6 +38,14 @@ pub struct Observation {
     pub sources: SourceEvidence,
     /// Bot events over the window (stored, never judged), for the report.
     pub bot_events: i64,
+}
+
+/// A channel's or variant's governance state, as governance sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetState {
+    Active,
+    AtRisk,
+    Retired,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
