@@ -190,36 +190,7 @@ pub fn assess(
             .collect();
         for (index, (o, e)) in targets.iter().zip(&estimates).enumerate() {
             let sufficient = e.n >= policy.min_sample;
-            let threshold = match policy.threshold {
-                Threshold::Absolute { absolute } => Some(absolute),
-                Threshold::Relative {
-                    relative_to,
-                    factor,
-                } => {
-                    // The others of its group: a target is not its own peer, and one whose
-                    // good numbers come from too few sources sets no bar.
-                    let peers: Vec<f64> = targets
-                        .iter()
-                        .zip(&estimates)
-                        .enumerate()
-                        .filter(|(i, (p, pe))| {
-                            *i != index
-                                && p.peer_group == o.peer_group
-                                && pe.n >= policy.min_sample
-                                && peer_ok[*i]
-                        })
-                        .map(|(_, (_, pe))| pe.value)
-                        .collect();
-                    let peer = match relative_to {
-                        Peer::Median => median(&peers),
-                        Peer::Best => match direction {
-                            Direction::HigherIsBetter => peers.iter().copied().reduce(f64::max),
-                            Direction::LowerIsBetter => peers.iter().copied().reduce(f64::min),
-                        },
-                    };
-                    peer.map(|p| p * factor)
-                }
-            };
+            let threshold = threshold_for(policy, targets, &estimates, &peer_ok, index);
             let p_value = match (sufficient, threshold) {
                 (true, Some(t)) => e.p_value_worse(t, direction),
                 _ => 1.0,
@@ -276,7 +247,55 @@ pub fn assess(
             });
         }
     }
-    // False discovery control over every judged test of this evaluation.
+    control_false_discoveries(&mut findings);
+    findings
+}
+
+/// The bar target `index` is judged against: the policy's absolute one, or its peers'
+/// median or best times the factor.
+fn threshold_for(
+    policy: &PolicyDef,
+    targets: &[Observation],
+    estimates: &[Estimate],
+    peer_ok: &[bool],
+    index: usize,
+) -> Option<f64> {
+    let o = &targets[index];
+    match policy.threshold {
+        Threshold::Absolute { absolute } => Some(absolute),
+        Threshold::Relative {
+            relative_to,
+            factor,
+        } => {
+            // The others of its group: a target is not its own peer, and one whose good
+            // numbers come from too few sources sets no bar.
+            let peers: Vec<f64> = targets
+                .iter()
+                .zip(estimates)
+                .enumerate()
+                .filter(|(i, (p, pe))| {
+                    *i != index
+                        && p.peer_group == o.peer_group
+                        && pe.n >= policy.min_sample
+                        && peer_ok[*i]
+                })
+                .map(|(_, (_, pe))| pe.value)
+                .collect();
+            let peer = match relative_to {
+                Peer::Median => median(&peers),
+                Peer::Best => match policy.metric.direction() {
+                    Direction::HigherIsBetter => peers.iter().copied().reduce(f64::max),
+                    Direction::LowerIsBetter => peers.iter().copied().reduce(f64::min),
+                },
+            };
+            peer.map(|p| p * factor)
+        }
+    }
+}
+
+/// False discovery control over every judged test of one evaluation: a judged finding
+/// fails only when its whole interval is on the wrong side and its q-value is small.
+fn control_false_discoveries(findings: &mut [Finding]) {
     let judged: Vec<usize> = findings
         .iter()
         .enumerate()
@@ -301,7 +320,6 @@ pub fn assess(
             f.verdict = Verdict::Fail;
         }
     }
-    findings
 }
 
 #[cfg(test)]
