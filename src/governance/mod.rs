@@ -1,7 +1,10 @@
 //! Governance: policies read engagement and retire the channels and variants that stop
 //! earning their place — automatically or after two people agree — with the evidence
-//! kept. [`assess`] is the pure decision (statistics in [`stats`]); [`evaluator`] runs
-//! it against the database and acts; [`http`] serves policies, decisions and reports.
+//! kept. [`assess`] judges each target (statistics in [`stats`], evidence quality in
+//! [`integrity`]); [`plan`] decides what an evaluation does; [`evaluator`] reads its
+//! input and writes its plan; [`approval`] is the four-eyes state machine of decisions;
+//! [`workflow`] is what staff do (policies, decisions, reinstatement); [`http`] serves
+//! it all. The pure modules (`assess`, `plan`, `approval`, `stats`, `report`) do no I/O.
 
 pub mod approval;
 pub mod evaluator;
