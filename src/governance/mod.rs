@@ -1,17 +1,23 @@
 //! Governance: policies read engagement and retire the channels and variants that stop
 //! earning their place — automatically or after two people agree — with the evidence
-//! kept. [`assess`] is the pure decision (statistics in [`stats`]); [`evaluator`] runs
-//! it against the database and acts; [`http`] serves policies, decisions and reports.
+//! kept. [`assess`] judges each target (statistics in [`stats`], evidence quality in
+//! [`integrity`]); [`plan`] decides what an evaluation does; [`evaluator`] reads its
+//! input and writes its plan; [`approval`] is the four-eyes state machine of decisions;
+//! [`workflow`] is what staff do (policies, decisions, reinstatement); [`http`] serves
+//! it all. The pure modules (`assess`, `plan`, `approval`, `stats`, `report`) do no I/O.
 
+pub mod approval;
 pub mod evaluator;
 pub mod http;
 pub mod integrity;
+pub mod plan;
 pub mod policy;
 pub mod report;
 mod service;
+pub mod stats;
+pub mod workflow;
 
 pub use service::Governance;
-pub mod stats;
 
 use std::collections::BTreeMap;
 
@@ -35,6 +41,14 @@ pub struct Observation {
     pub sources: SourceEvidence,
     /// Bot events over the window (stored, never judged), for the report.
     pub bot_events: i64,
+}
+
+/// A channel's or variant's governance state, as governance sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetState {
+    Active,
+    AtRisk,
+    Retired,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -179,36 +193,7 @@ pub fn assess(
             .collect();
         for (index, (o, e)) in targets.iter().zip(&estimates).enumerate() {
             let sufficient = e.n >= policy.min_sample;
-            let threshold = match policy.threshold {
-                Threshold::Absolute { absolute } => Some(absolute),
-                Threshold::Relative {
-                    relative_to,
-                    factor,
-                } => {
-                    // The others of its group: a target is not its own peer, and one whose
-                    // good numbers come from too few sources sets no bar.
-                    let peers: Vec<f64> = targets
-                        .iter()
-                        .zip(&estimates)
-                        .enumerate()
-                        .filter(|(i, (p, pe))| {
-                            *i != index
-                                && p.peer_group == o.peer_group
-                                && pe.n >= policy.min_sample
-                                && peer_ok[*i]
-                        })
-                        .map(|(_, (_, pe))| pe.value)
-                        .collect();
-                    let peer = match relative_to {
-                        Peer::Median => median(&peers),
-                        Peer::Best => match direction {
-                            Direction::HigherIsBetter => peers.iter().copied().reduce(f64::max),
-                            Direction::LowerIsBetter => peers.iter().copied().reduce(f64::min),
-                        },
-                    };
-                    peer.map(|p| p * factor)
-                }
-            };
+            let threshold = threshold_for(policy, targets, &estimates, &peer_ok, index);
             let p_value = match (sufficient, threshold) {
                 (true, Some(t)) => e.p_value_worse(t, direction),
                 _ => 1.0,
@@ -265,7 +250,55 @@ pub fn assess(
             });
         }
     }
-    // False discovery control over every judged test of this evaluation.
+    control_false_discoveries(&mut findings);
+    findings
+}
+
+/// The bar target `index` is judged against: the policy's absolute one, or its peers'
+/// median or best times the factor.
+fn threshold_for(
+    policy: &PolicyDef,
+    targets: &[Observation],
+    estimates: &[Estimate],
+    peer_ok: &[bool],
+    index: usize,
+) -> Option<f64> {
+    let o = &targets[index];
+    match policy.threshold {
+        Threshold::Absolute { absolute } => Some(absolute),
+        Threshold::Relative {
+            relative_to,
+            factor,
+        } => {
+            // The others of its group: a target is not its own peer, and one whose good
+            // numbers come from too few sources sets no bar.
+            let peers: Vec<f64> = targets
+                .iter()
+                .zip(estimates)
+                .enumerate()
+                .filter(|(i, (p, pe))| {
+                    *i != index
+                        && p.peer_group == o.peer_group
+                        && pe.n >= policy.min_sample
+                        && peer_ok[*i]
+                })
+                .map(|(_, (_, pe))| pe.value)
+                .collect();
+            let peer = match relative_to {
+                Peer::Median => median(&peers),
+                Peer::Best => match policy.metric.direction() {
+                    Direction::HigherIsBetter => peers.iter().copied().reduce(f64::max),
+                    Direction::LowerIsBetter => peers.iter().copied().reduce(f64::min),
+                },
+            };
+            peer.map(|p| p * factor)
+        }
+    }
+}
+
+/// False discovery control over every judged test of one evaluation: a judged finding
+/// fails only when its whole interval is on the wrong side and its q-value is small.
+fn control_false_discoveries(findings: &mut [Finding]) {
     let judged: Vec<usize> = findings
         .iter()
         .enumerate()
@@ -290,7 +323,6 @@ pub fn assess(
             f.verdict = Verdict::Fail;
         }
     }
-    findings
 }
 
 #[cfg(test)]

@@ -93,32 +93,42 @@ fn decimal(minor: i64, currency: &str) -> String {
 /// A velocity histogram: (bucket, count).
 type Histogram = Vec<(i16, i64)>;
 
-/// Builds the rows, ordered by their group values.
-pub fn build(
-    group_by: &[&str],
-    sums: Vec<RollupSum>,
-    revenue: Vec<(Vec<String>, String, i64)>,
-    velocity: Vec<(Vec<String>, String, i16, i64)>,
-    provenance: Provenance,
-) -> Vec<ReportRow> {
-    // group → source → judged events
+/// Group → source → judged events.
+fn index_sources(
+    sources: Vec<(Vec<String>, String, i64)>,
+) -> BTreeMap<Vec<String>, BTreeMap<String, i64>> {
     let mut per_source: BTreeMap<Vec<String>, BTreeMap<String, i64>> = BTreeMap::new();
-    for (keys, source, n) in provenance.sources {
+    for (keys, source, n) in sources {
         *per_source
             .entry(keys)
             .or_default()
             .entry(source)
             .or_default() += n;
     }
-    // group → (bot events, all events)
-    let mut traffic: BTreeMap<Vec<String>, (i64, i64)> = BTreeMap::new();
-    for (keys, class, n) in provenance.traffic {
-        let entry = traffic.entry(keys).or_default();
+    per_source
+}
+
+/// Group → (bot events, all events).
+fn index_traffic(traffic: Vec<(Vec<String>, String, i64)>) -> BTreeMap<Vec<String>, (i64, i64)> {
+    let mut by_group: BTreeMap<Vec<String>, (i64, i64)> = BTreeMap::new();
+    for (keys, class, n) in traffic {
+        let entry = by_group.entry(keys).or_default();
         if class == crate::engagement::TrafficClass::Bot.as_str() {
             entry.0 += n;
         }
         entry.1 += n;
     }
+    by_group
+}
+
+/// Revenue per currency over everything, and per group.
+#[allow(clippy::type_complexity)]
+fn index_revenue(
+    revenue: Vec<(Vec<String>, String, i64)>,
+) -> (
+    BTreeMap<String, i64>,
+    BTreeMap<Vec<String>, BTreeMap<String, i64>>,
+) {
     let mut totals: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_group: BTreeMap<Vec<String>, BTreeMap<String, i64>> = BTreeMap::new();
     for (keys, currency, amount) in revenue {
@@ -129,6 +139,13 @@ pub fn build(
             .entry(currency)
             .or_default() += amount;
     }
+    (totals, by_group)
+}
+
+/// (group, outcome) → velocity histogram.
+fn index_velocity(
+    velocity: Vec<(Vec<String>, String, i16, i64)>,
+) -> BTreeMap<(Vec<String>, String), Histogram> {
     let mut histograms: BTreeMap<(Vec<String>, String), Histogram> = BTreeMap::new();
     for (keys, outcome, bucket, count) in velocity {
         histograms
@@ -136,6 +153,21 @@ pub fn build(
             .or_default()
             .push((bucket, count));
     }
+    histograms
+}
+
+/// Builds the rows, ordered by their group values.
+pub fn build(
+    group_by: &[&str],
+    sums: Vec<RollupSum>,
+    revenue: Vec<(Vec<String>, String, i64)>,
+    velocity: Vec<(Vec<String>, String, i16, i64)>,
+    provenance: Provenance,
+) -> Vec<ReportRow> {
+    let per_source = index_sources(provenance.sources);
+    let traffic = index_traffic(provenance.traffic);
+    let (totals, by_group) = index_revenue(revenue);
+    let histograms = index_velocity(velocity);
     let quantile = |keys: &Vec<String>, outcome: &str, q: f64| {
         histograms
             .get(&(keys.clone(), outcome.to_string()))

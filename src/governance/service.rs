@@ -1,13 +1,18 @@
 //! What the governance area holds: the database (policies, decisions, rollups), the live
 //! catalog it retires from and reinstates into, and the configured safeguards. The
 //! scheduled evaluation and the evaluation endpoint both go through
-//! [`Governance::run_evaluation`].
+//! [`Governance::run_evaluation`]; what reviewers read (reports, states, sample ratios)
+//! is here too. What staff change is in [`super::workflow`].
 
 use sea_orm::DatabaseConnection;
 
 use super::evaluator::{self, EvaluationReport, Safeguards};
+use super::integrity::SampleRatio;
+use super::report::{self, Provenance, ReportRow};
 use crate::catalog::live::LiveCatalog;
 use crate::problem::Problem;
+use crate::storage::events as rollups;
+use crate::storage::governance as store;
 
 pub struct Governance {
     pub db: DatabaseConnection,
@@ -56,5 +61,75 @@ impl Governance {
                 Err(problem) => tracing::warn!(%problem, "governance evaluation failed"),
             }
         }
+    }
+}
+
+/// (channel id, state) and (variant id, placement id, state), in catalog order.
+pub type TargetStates = (Vec<(String, String)>, Vec<(String, String, String)>);
+
+impl Governance {
+    /// The engagement report's rows per `group_by` over `[from, to]`.
+    pub async fn engagement(
+        &self,
+        group_by: &[&str],
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<ReportRow>, Problem> {
+        let db = &self.db;
+        let (sums, revenue, velocity, provenance) = if group_by.contains(&"segment") {
+            // Rollups are not kept per segment: read the event log (no velocity).
+            let (sums, revenue, sources, traffic) =
+                rollups::sum_by_segment(db, group_by, from, to).await?;
+            (sums, revenue, Vec::new(), Provenance { sources, traffic })
+        } else {
+            let sources = rollups::sum_sources(db, group_by, from, to)
+                .await?
+                .into_iter()
+                .map(|(keys, source, _kind, n)| (keys, source, n))
+                .collect();
+            (
+                rollups::sum_rollups(db, group_by, from, to).await?,
+                rollups::sum_revenue(db, group_by, from, to).await?,
+                rollups::sum_velocity(db, group_by, from, to).await?,
+                Provenance {
+                    sources,
+                    traffic: rollups::sum_traffic(db, group_by, from, to).await?,
+                },
+            )
+        };
+        Ok(report::build(group_by, sums, revenue, velocity, provenance))
+    }
+
+    /// The sample-ratio test of every weighted split now.
+    pub async fn sample_ratios(&self) -> Result<Vec<SampleRatio>, Problem> {
+        let (content, _) = crate::storage::load_content(&self.db).await?;
+        Ok(evaluator::sample_ratios(&self.db, &content, chrono::Utc::now()).await?)
+    }
+
+    /// Every channel's and variant's current state: the catalog's, overridden for
+    /// variants by what governance stored (this node's catalog may lag).
+    pub async fn target_states(&self) -> Result<TargetStates, Problem> {
+        let catalog = self.catalog.current().await?;
+        let governed: std::collections::BTreeMap<String, String> =
+            store::states(&self.db, "variant")
+                .await?
+                .into_iter()
+                .collect();
+        let channels = catalog
+            .channels
+            .iter()
+            .map(|c| (c.id.to_string(), c.def.state.as_str().to_string()))
+            .collect();
+        let mut variants = Vec::new();
+        for placement in &catalog.placements {
+            for v in &placement.variants {
+                let state = governed
+                    .get(v.id.as_ref())
+                    .cloned()
+                    .unwrap_or_else(|| v.state.as_str().to_string());
+                variants.push((v.id.to_string(), placement.id.to_string(), state));
+            }
+        }
+        Ok((channels, variants))
     }
 }

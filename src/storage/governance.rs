@@ -8,25 +8,49 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entities::{governance_decision, governance_state, governance_status, key_value};
+use super::entities::{
+    channel, governance_decision, governance_state, governance_status, key_value,
+};
 use super::StorageError;
+use crate::catalog::model::ChannelState;
+use crate::governance::approval::{Decision, DecisionStatus};
+use crate::governance::policy::Scope;
 
-pub use governance_decision::Model as DecisionRow;
 pub use governance_status::Model as StatusRow;
 
-pub async fn status_of<C: ConnectionTrait>(
-    db: &C,
-    scope: &str,
-    target: &str,
-    policy: &str,
-) -> Result<Option<StatusRow>, StorageError> {
-    Ok(governance_status::Entity::find_by_id((
-        scope.to_string(),
-        target.to_string(),
-        policy.to_string(),
-    ))
-    .one(db)
-    .await?)
+/// Rows become domain decisions here: the rest of the area never sees a sea-orm model
+/// or a status string.
+fn into_decision(row: governance_decision::Model) -> Result<Decision, StorageError> {
+    let status = DecisionStatus::parse(&row.status).ok_or_else(|| {
+        StorageError::Db(sea_orm::DbErr::Custom(format!(
+            "decision {} has an unknown status `{}`",
+            row.id, row.status
+        )))
+    })?;
+    Ok(Decision {
+        id: row.id,
+        period: row.period,
+        scope: row.scope,
+        target: row.target,
+        policy: row.policy_id,
+        action: row.action,
+        status,
+        evidence: row.evidence,
+        proposed_by: row.proposed_by,
+        reviewed_by: row.reviewed_by,
+        review_comment: row.review_comment,
+        decided_by: row.decided_by,
+        decision_comment: row.decision_comment,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+const OPEN: [&str; 2] = ["pending", "reviewed"];
+
+/// Every failure run of every target and policy (what one evaluation plans from).
+pub async fn statuses<C: ConnectionTrait>(db: &C) -> Result<Vec<StatusRow>, StorageError> {
+    Ok(governance_status::Entity::find().all(db).await?)
 }
 
 pub async fn put_status<C: ConnectionTrait>(
@@ -90,7 +114,7 @@ pub struct NewDecision<'a> {
     pub target: &'a str,
     pub policy: &'a str,
     pub action: &'a str,
-    pub status: &'a str,
+    pub status: DecisionStatus,
     pub evidence: String,
     pub actor: &'a str,
     pub comment: Option<String>,
@@ -101,17 +125,16 @@ pub async fn insert_decision<C: ConnectionTrait>(
     d: NewDecision<'_>,
 ) -> Result<i64, StorageError> {
     let now = Utc::now();
-    let applied = d.status == "applied" || d.status == "recorded";
     let result = governance_decision::Entity::insert(governance_decision::ActiveModel {
         period: Set(d.period.to_string()),
         scope: Set(d.scope.to_string()),
         target: Set(d.target.to_string()),
         policy_id: Set(d.policy.to_string()),
         action: Set(d.action.to_string()),
-        status: Set(d.status.to_string()),
+        status: Set(d.status.as_str().to_string()),
         evidence: Set(d.evidence),
         proposed_by: Set(d.actor.to_string()),
-        decided_by: Set(applied.then(|| d.actor.to_string())),
+        decided_by: Set(d.status.decided_on_insert().then(|| d.actor.to_string())),
         decision_comment: Set(d.comment),
         created_at: Set(now),
         updated_at: Set(now),
@@ -125,39 +148,45 @@ pub async fn insert_decision<C: ConnectionTrait>(
 pub async fn decision<C: ConnectionTrait>(
     db: &C,
     id: i64,
-) -> Result<Option<DecisionRow>, StorageError> {
-    Ok(governance_decision::Entity::find_by_id(id).one(db).await?)
+) -> Result<Option<Decision>, StorageError> {
+    governance_decision::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(into_decision)
+        .transpose()
 }
 
 /// Decisions, newest first, optionally only those with a status.
 pub async fn decisions<C: ConnectionTrait>(
     db: &C,
-    status: Option<&str>,
+    status: Option<DecisionStatus>,
     limit: u64,
-) -> Result<Vec<DecisionRow>, StorageError> {
+) -> Result<Vec<Decision>, StorageError> {
     let mut query = governance_decision::Entity::find();
     if let Some(status) = status {
-        query = query.filter(governance_decision::Column::Status.eq(status));
+        query = query.filter(governance_decision::Column::Status.eq(status.as_str()));
     }
-    Ok(query
+    query
         .order_by_desc(governance_decision::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(into_decision)
+        .collect()
 }
 
-/// An open proposal (pending or reviewed) for a target, if there is one.
-pub async fn open_proposal<C: ConnectionTrait>(
+/// Every target with an open proposal (pending or reviewed): (scope, target).
+pub async fn open_proposals<C: ConnectionTrait>(
     db: &C,
-    scope: &str,
-    target: &str,
-) -> Result<Option<DecisionRow>, StorageError> {
+) -> Result<std::collections::BTreeSet<(String, String)>, StorageError> {
     Ok(governance_decision::Entity::find()
-        .filter(governance_decision::Column::Scope.eq(scope))
-        .filter(governance_decision::Column::Target.eq(target))
-        .filter(governance_decision::Column::Status.is_in(["pending", "reviewed"]))
-        .one(db)
-        .await?)
+        .filter(governance_decision::Column::Status.is_in(OPEN))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.scope, row.target))
+        .collect())
 }
 
 /// Saves a decision's new status and reviewers, only if its status is still
@@ -165,37 +194,37 @@ pub async fn open_proposal<C: ConnectionTrait>(
 /// when someone else changed it first.
 pub async fn update_decision<C: ConnectionTrait>(
     db: &C,
-    row: &DecisionRow,
-    expected: &str,
+    decision: &Decision,
+    expected: DecisionStatus,
 ) -> Result<bool, StorageError> {
     use sea_orm::sea_query::Expr;
     let result = governance_decision::Entity::update_many()
         .col_expr(
             governance_decision::Column::Status,
-            Expr::value(row.status.clone()),
+            Expr::value(decision.status.as_str()),
         )
         .col_expr(
             governance_decision::Column::ReviewedBy,
-            Expr::value(row.reviewed_by.clone()),
+            Expr::value(decision.reviewed_by.clone()),
         )
         .col_expr(
             governance_decision::Column::ReviewComment,
-            Expr::value(row.review_comment.clone()),
+            Expr::value(decision.review_comment.clone()),
         )
         .col_expr(
             governance_decision::Column::DecidedBy,
-            Expr::value(row.decided_by.clone()),
+            Expr::value(decision.decided_by.clone()),
         )
         .col_expr(
             governance_decision::Column::DecisionComment,
-            Expr::value(row.decision_comment.clone()),
+            Expr::value(decision.decision_comment.clone()),
         )
         .col_expr(
             governance_decision::Column::UpdatedAt,
             Expr::value(Utc::now()),
         )
-        .filter(governance_decision::Column::Id.eq(row.id))
-        .filter(governance_decision::Column::Status.eq(expected))
+        .filter(governance_decision::Column::Id.eq(decision.id))
+        .filter(governance_decision::Column::Status.eq(expected.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -220,7 +249,7 @@ pub async fn withdraw_proposals<C: ConnectionTrait>(
         )
         .filter(governance_decision::Column::Scope.eq(scope))
         .filter(governance_decision::Column::Target.eq(target))
-        .filter(governance_decision::Column::Status.is_in(["pending", "reviewed"]))
+        .filter(governance_decision::Column::Status.is_in(OPEN))
         .exec(db)
         .await?;
     Ok(())
@@ -275,6 +304,52 @@ pub async fn set_state<C: ConnectionTrait>(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Sets a channel's or variant's governance state and bumps the content generation,
+/// inside the caller's transaction (the decision that causes it commits with it).
+pub async fn set_target_state<C: ConnectionTrait>(
+    db: &C,
+    scope: Scope,
+    target: &str,
+    state: crate::governance::TargetState,
+) -> Result<(), StorageError> {
+    use crate::governance::TargetState;
+    match scope {
+        Scope::Channel => {
+            let state = match state {
+                TargetState::Active => ChannelState::Active,
+                TargetState::AtRisk => ChannelState::AtRisk,
+                TargetState::Retired => ChannelState::Retired,
+            };
+            // An unknown channel changes nothing (and bumps nothing).
+            let updated = channel::Entity::update_many()
+                .col_expr(
+                    channel::Column::State,
+                    sea_orm::sea_query::Expr::value(state.as_str()),
+                )
+                .col_expr(
+                    channel::Column::UpdatedAt,
+                    sea_orm::sea_query::Expr::value(Utc::now()),
+                )
+                .filter(channel::Column::Id.eq(target))
+                .exec(db)
+                .await?;
+            if updated.rows_affected == 0 {
+                return Ok(());
+            }
+        }
+        Scope::Variant => {
+            let value = match state {
+                TargetState::Active => None,
+                TargetState::AtRisk => Some("at_risk"),
+                TargetState::Retired => Some("retired"),
+            };
+            set_state(db, "variant", target, value).await?;
+        }
+    }
+    super::bump_generation(db).await?;
     Ok(())
 }
 
@@ -348,18 +423,6 @@ pub async fn unlock(db: &DatabaseConnection, holder: &str) -> Result<(), Storage
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// Creates or replaces a policy (the API's `PUT`), bumping the content generation.
-pub async fn put_policy(
-    db: &DatabaseConnection,
-    policy: &crate::governance::policy::PolicyDef,
-) -> Result<u64, StorageError> {
-    use sea_orm::TransactionTrait;
-    let tx = db.begin().await?;
-    let generation = put_policy_in(&tx, policy).await?;
-    tx.commit().await?;
-    Ok(generation)
 }
 
 /// Saves a policy and bumps the generation inside the caller's transaction.
@@ -452,25 +515,24 @@ pub async fn automatic_retirements_since<C: ConnectionTrait>(
 ) -> Result<u64, StorageError> {
     Ok(governance_decision::Entity::find()
         .filter(governance_decision::Column::Action.eq("retire"))
-        .filter(governance_decision::Column::Status.eq("applied"))
+        .filter(governance_decision::Column::Status.eq(DecisionStatus::Applied.as_str()))
         .filter(governance_decision::Column::ProposedBy.eq("evaluator"))
         .filter(governance_decision::Column::CreatedAt.gte(since))
         .count(db)
         .await?)
 }
 
-/// Deletes a policy; `None` when there was none.
-pub async fn delete_policy(db: &DatabaseConnection, id: &str) -> Result<Option<u64>, StorageError> {
-    use sea_orm::TransactionTrait;
-    let tx = db.begin().await?;
+/// Deletes a policy inside the caller's transaction and bumps the generation; `None`
+/// when there was none (nothing written).
+pub async fn delete_policy_in<C: ConnectionTrait>(
+    tx: &C,
+    id: &str,
+) -> Result<Option<u64>, StorageError> {
     let deleted = super::entities::governance_policy::Entity::delete_by_id(id.to_string())
-        .exec(&tx)
+        .exec(tx)
         .await?;
     if deleted.rows_affected == 0 {
-        tx.rollback().await?;
         return Ok(None);
     }
-    let generation = super::bump_generation(&tx).await?;
-    tx.commit().await?;
-    Ok(Some(generation))
+    Ok(Some(super::bump_generation(tx).await?))
 }
