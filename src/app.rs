@@ -455,3 +455,49 @@ async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_that_stops_is_started_again_and_the_others_keep_running() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let ticks = Arc::new(AtomicU32::new(0));
+        let (first, second) = (starts.clone(), ticks.clone());
+        let loops: Vec<(&'static str, Loop)> = vec![
+            (
+                "fails twice",
+                Box::new(move || {
+                    let starts = first.clone();
+                    Box::pin(async move {
+                        if starts.fetch_add(1, Ordering::SeqCst) < 2 {
+                            panic!("a bug in a loop");
+                        }
+                        std::future::pending::<()>().await
+                    })
+                }),
+            ),
+            (
+                "steady",
+                Box::new(move || {
+                    let ticks = second.clone();
+                    Box::pin(async move {
+                        loop {
+                            ticks.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    })
+                }),
+            ),
+        ];
+        let supervisor = tokio::spawn(supervise(loops));
+        // Paused time: the restart pauses advance instantly, in order.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(starts.load(Ordering::SeqCst), 3, "started, restarted twice");
+        assert!(ticks.load(Ordering::SeqCst) >= 10, "the other loop ran on");
+        assert!(!supervisor.is_finished(), "the supervisor keeps watching");
+        supervisor.abort();
+    }
+}

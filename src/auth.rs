@@ -700,6 +700,48 @@ mod tests {
         (secret, auth)
     }
 
+    role_set!(Editors = Publisher, Admin);
+
+    #[test]
+    fn a_staff_user_holds_one_of_the_routes_roles_and_is_named_one_way() {
+        let (secret, auth) = dev();
+        let bearer = |subject: &str, roles: &[&str]| {
+            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            let token = mint_development(&secret, subject, Some((&roles, "")), 60).expect("mint");
+            format!("Bearer {token}")
+        };
+        let admin = StaffUser::<Editors>::verify(&auth, Some(&bearer("ana", &["admin"])))
+            .expect("admin is an editor");
+        assert_eq!(admin.actor(), "staff:ana");
+        assert!(admin.has(Role::Admin) && !admin.has(Role::Publisher));
+        assert_eq!(
+            admin.require(&[Role::Privacy, Role::Marketer]),
+            Err(AuthError::Forbidden(
+                "this needs the role privacy or marketer".into()
+            ))
+        );
+        assert_eq!(
+            StaffUser::<Editors>::verify(&auth, Some(&bearer("bo", &["marketer"]))).err(),
+            Some(AuthError::Forbidden(
+                "this needs the role publisher or admin".into()
+            ))
+        );
+        assert!(matches!(
+            StaffUser::<Editors>::verify(&auth, None),
+            Err(AuthError::Missing(_))
+        ));
+        // Records bound the subject; every area names staff the same way.
+        let long = "x".repeat(500);
+        let user = StaffUser::<AnyStaff>::verify(&auth, Some(&bearer(&long, &["analyst"])))
+            .expect("any role");
+        assert_eq!(user.actor().len(), "staff:".len() + 160);
+        assert_eq!(user.actor(), user.claims().actor());
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(ROLES.len(), Role::ALL.len());
+    }
+
     #[test]
     fn development_tokens_verify_and_carry_roles() {
         let (secret, auth) = dev();

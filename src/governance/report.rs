@@ -260,42 +260,57 @@ pub fn build(
     rows
 }
 
+/// A rate in a CSV cell: six decimals, empty when there is none.
+fn rate(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.6}")).unwrap_or_default()
+}
+
+/// The CSV's fixed columns after the group: each name with its cell, declared once so
+/// the header and the rows cannot drift apart.
+type CsvColumn = (&'static str, fn(&ReportRow) -> String);
+const CSV_COLUMNS: [CsvColumn; 26] = [
+    ("impressions", |r| r.impressions.to_string()),
+    ("views", |r| r.views.to_string()),
+    ("clicks", |r| r.clicks.to_string()),
+    ("conversions", |r| r.conversions.to_string()),
+    ("dismissals", |r| r.dismissals.to_string()),
+    ("opt_ins", |r| r.opt_ins.to_string()),
+    ("opt_outs", |r| r.opt_outs.to_string()),
+    ("shares", |r| r.shares.to_string()),
+    ("click_through", |r| rate(r.click_through)),
+    ("conversion_rate", |r| rate(r.conversion_rate)),
+    ("engagement_rate", |r| rate(r.engagement_rate)),
+    ("opt_out_rate", |r| rate(r.opt_out_rate)),
+    ("csat_count", |r| r.csat_count.to_string()),
+    ("csat_average", |r| rate(r.csat_average)),
+    ("nps_count", |r| r.nps_count.to_string()),
+    ("nps", |r| rate(r.nps)),
+    ("ces_count", |r| r.ces_count.to_string()),
+    ("ces_average", |r| rate(r.ces_average)),
+    ("click_velocity_p50_secs", |r| {
+        rate(r.click_velocity_p50_secs)
+    }),
+    ("click_velocity_p90_secs", |r| {
+        rate(r.click_velocity_p90_secs)
+    }),
+    ("conversion_velocity_p50_secs", |r| {
+        rate(r.conversion_velocity_p50_secs)
+    }),
+    ("conversion_velocity_p90_secs", |r| {
+        rate(r.conversion_velocity_p90_secs)
+    }),
+    ("sources", |r| r.sources.to_string()),
+    ("top_source_share", |r| rate(r.top_source_share)),
+    ("bot_events", |r| r.bot_events.to_string()),
+    ("bot_share", |r| rate(r.bot_share)),
+];
+
 /// The rows as CSV: group columns, counts, rates, then revenue per currency present.
 pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
     let currencies: std::collections::BTreeSet<&String> =
         rows.iter().flat_map(|r| r.revenue.keys()).collect();
     let mut header: Vec<String> = group_by.iter().map(|d| d.to_string()).collect();
-    header.extend(
-        [
-            "impressions",
-            "views",
-            "clicks",
-            "conversions",
-            "dismissals",
-            "opt_ins",
-            "opt_outs",
-            "shares",
-            "click_through",
-            "conversion_rate",
-            "engagement_rate",
-            "opt_out_rate",
-            "csat_count",
-            "csat_average",
-            "nps_count",
-            "nps",
-            "ces_count",
-            "ces_average",
-            "click_velocity_p50_secs",
-            "click_velocity_p90_secs",
-            "conversion_velocity_p50_secs",
-            "conversion_velocity_p90_secs",
-            "sources",
-            "top_source_share",
-            "bot_events",
-            "bot_share",
-        ]
-        .map(String::from),
-    );
+    header.extend(CSV_COLUMNS.iter().map(|(name, _)| name.to_string()));
     for c in &currencies {
         header.push(format!("revenue_{c}"));
         header.push(format!("revenue_share_{c}"));
@@ -313,7 +328,6 @@ pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
             s
         }
     };
-    let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     let mut out = header.join(",");
     out.push_str("\r\n");
     for r in rows {
@@ -321,50 +335,10 @@ pub fn to_csv(group_by: &[&str], rows: &[ReportRow]) -> String {
             .iter()
             .map(|d| field(r.group.get(*d).map(String::as_str).unwrap_or("")))
             .collect();
-        cells.extend(
-            [
-                r.impressions,
-                r.views,
-                r.clicks,
-                r.conversions,
-                r.dismissals,
-                r.opt_ins,
-                r.opt_outs,
-                r.shares,
-            ]
-            .map(|n| n.to_string()),
-        );
-        cells.extend(
-            [
-                r.click_through,
-                r.conversion_rate,
-                r.engagement_rate,
-                r.opt_out_rate,
-            ]
-            .map(opt),
-        );
-        cells.push(r.csat_count.to_string());
-        cells.push(opt(r.csat_average));
-        cells.push(r.nps_count.to_string());
-        cells.push(opt(r.nps));
-        cells.push(r.ces_count.to_string());
-        cells.push(opt(r.ces_average));
-        cells.extend(
-            [
-                r.click_velocity_p50_secs,
-                r.click_velocity_p90_secs,
-                r.conversion_velocity_p50_secs,
-                r.conversion_velocity_p90_secs,
-            ]
-            .map(opt),
-        );
-        cells.push(r.sources.to_string());
-        cells.push(opt(r.top_source_share));
-        cells.push(r.bot_events.to_string());
-        cells.push(opt(r.bot_share));
+        cells.extend(CSV_COLUMNS.iter().map(|(_, cell)| cell(r)));
         for c in &currencies {
             cells.push(r.revenue.get(*c).cloned().unwrap_or_default());
-            cells.push(opt(r.revenue_share.get(*c).copied()));
+            cells.push(rate(r.revenue_share.get(*c).copied()));
         }
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
