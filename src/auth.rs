@@ -100,9 +100,18 @@ macro_rules! role_set {
 }
 
 role_set!(
-    /// Any staff token, whatever its roles (routes that check roles themselves).
+    /// A staff token holding any one of the roles.
     pub AnyStaff = Marketer, Reviewer, Publisher, Governance, GovernanceApprover, Analyst, Privacy, Admin
 );
+
+/// Any verified staff token, whatever its roles: for routes whose roles depend on the
+/// request (a workflow step's verb), which then check them with [`StaffUser::require`]
+/// so the `403` names exactly the roles that step needs.
+pub struct RolesCheckedByHandler;
+
+impl Roles for RolesCheckedByHandler {
+    const ACCEPTED: &'static [Role] = &[];
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -619,12 +628,31 @@ pub struct StaffUser<R: Roles = AnyStaff> {
 impl<R: Roles> StaffUser<R> {
     /// Checks `authorization` against `auth` (what the extractor does).
     pub fn verify(auth: &Auth, authorization: Option<&str>) -> Result<StaffUser<R>, AuthError> {
-        let names: Vec<&str> = R::ACCEPTED.iter().map(|r| r.as_str()).collect();
-        let claims = auth.staff_with_role(authorization, &names)?;
+        let claims = if R::ACCEPTED.is_empty() {
+            auth.staff(authorization)?
+        } else {
+            let names: Vec<&str> = R::ACCEPTED.iter().map(|r| r.as_str()).collect();
+            auth.staff_with_role(authorization, &names)?
+        };
         Ok(StaffUser {
             claims,
             accepted: std::marker::PhantomData,
         })
+    }
+
+    /// The request's staff token, checked as the extractor checks it: for handlers that
+    /// must answer something else (an unknown verb) before the token is looked at.
+    pub fn of(req: &actix_web::HttpRequest) -> Result<StaffUser<R>, crate::problem::Problem> {
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        match req.app_data::<actix_web::web::Data<Auth>>() {
+            Some(auth) => StaffUser::verify(auth, authorization).map_err(Into::into),
+            None => Err(crate::problem::Problem::internal(&std::io::Error::other(
+                "the staff extractor has no Auth registered",
+            ))),
+        }
     }
 
     /// How records (audit, decisions, erasures) name this caller: `staff:<sub>`.
@@ -672,16 +700,7 @@ impl<R: Roles> actix_web::FromRequest for StaffUser<R> {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let authorization = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        std::future::ready(match req.app_data::<actix_web::web::Data<Auth>>() {
-            Some(auth) => StaffUser::verify(auth, authorization).map_err(Into::into),
-            None => Err(crate::problem::Problem::internal(&std::io::Error::other(
-                "the staff extractor has no Auth registered",
-            ))),
-        })
+        std::future::ready(StaffUser::of(req))
     }
 }
 

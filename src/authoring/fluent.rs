@@ -10,7 +10,7 @@ use super::http::{
 };
 use super::workflow::Action;
 use super::Authoring;
-use crate::auth::StaffUser;
+use crate::auth::{RolesCheckedByHandler, StaffUser};
 use crate::problem::{read_body, Problem};
 
 #[derive(Deserialize)]
@@ -100,8 +100,9 @@ pub async fn put_locale_file(
     responses((status = 200, body = StepAnswer), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn act_on_locale_file(
-    claims: StaffUser<Readers>,
+    // The resource's path is checked before the token, as it always has been.
     path: FluentPath,
+    claims: StaffUser<RolesCheckedByHandler>,
     action: web::Path<(String, String, Action)>,
     payload: web::Payload,
     state: web::Data<Authoring>,

@@ -202,9 +202,9 @@ fn unknown_action(name: &str) -> Problem {
     .with_field("action")
 }
 
-/// `POST /v1/admin/variants/{id}/{anything else}`: names the actions there are.
+/// `POST /v1/admin/variants/{id}/{anything else}`: names the actions there are (before
+/// any token is checked, as it always has).
 async fn unknown_variant_action(
-    _staff: StaffUser<Readers>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
     Err(unknown_action(&path.1))
@@ -213,7 +213,6 @@ async fn unknown_variant_action(
 /// `POST /v1/admin/locales/{locale}/{file}/{anything else}`: the resource's path is
 /// checked first, as for the actions there are.
 async fn unknown_locale_file_action(
-    _staff: StaffUser<Readers>,
     _file: FluentPath,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, Problem> {

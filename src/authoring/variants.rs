@@ -13,7 +13,7 @@ use super::http::{no_store, Authors, IfMatch, Readers, StepAnswer, StepBody, BOD
 use super::usecases::{document_of, LiveView, VariantView};
 use super::workflow::Action;
 use super::Authoring;
-use crate::auth::StaffUser;
+use crate::auth::{RolesCheckedByHandler, StaffUser};
 use crate::catalog::ids::{valid_id, IdKind};
 use crate::catalog::model::{DeviceClass, FieldValue, VariantDef, VariantState};
 use crate::problem::{read_json, Problem};
@@ -207,7 +207,7 @@ pub async fn put_variant(
     responses((status = 200, body = StepAnswer), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn act_on_variant(
-    claims: StaffUser<Readers>,
+    claims: StaffUser<RolesCheckedByHandler>,
     path: web::Path<(String, Action)>,
     payload: web::Payload,
     state: web::Data<Authoring>,

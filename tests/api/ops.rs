@@ -40,3 +40,75 @@ async fn openapi_lists_every_endpoint_and_docs_render_it() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("/openapi.json"));
 }
+
+/// What a caller learns, and in which order, stays as it was: an unknown step or verb
+/// and a malformed resource path are answered before the token is looked at, and a
+/// step's 403 names exactly the roles that step needs.
+#[tokio::test]
+async fn unknown_actions_bad_paths_and_wrong_roles_are_answered_as_before() {
+    let app = spawn_app().await;
+    let post = |path: &str, token: Option<String>, body: String| {
+        let mut request = app
+            .client
+            .post(format!("{}{path}", app.address))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let no_body = || String::new();
+
+    let r = post("/v1/admin/variants/home-hero-vip/promote", None, no_body())
+        .await
+        .unwrap();
+    assert_problem(r, 404, "not-found", Some("action")).await;
+    let r = post("/v1/admin/locales/xx!/home.ftl/submit", None, no_body())
+        .await
+        .unwrap();
+    assert_problem(r, 400, "invalid-parameter", Some("locale")).await;
+    let r = post("/v1/governance/decisions/1/frobnicate", None, no_body())
+        .await
+        .unwrap();
+    assert_problem(r, 404, "not-found", Some("verb")).await;
+
+    let governance = Some(staff_token(&["governance"], ""));
+    let r = post(
+        "/v1/admin/variants/home-hero-vip/publish",
+        governance.clone(),
+        no_body(),
+    )
+    .await
+    .unwrap();
+    let body = assert_problem(r, 403, "forbidden", Some("Authorization")).await;
+    assert_eq!(body["detail"], "this needs the role publisher");
+    let r = post(
+        "/v1/admin/variants/home-hero-vip/submit",
+        governance.clone(),
+        no_body(),
+    )
+    .await
+    .unwrap();
+    let body = assert_problem(r, 403, "forbidden", Some("Authorization")).await;
+    assert_eq!(body["detail"], "this needs the role marketer or admin");
+    let approver = Some(staff_token(&["governance_approver"], ""));
+    let comment = serde_json::json!({"comment": "ok"}).to_string();
+    let r = post(
+        "/v1/governance/decisions/1/review",
+        approver,
+        comment.clone(),
+    )
+    .await
+    .unwrap();
+    let body = assert_problem(r, 403, "forbidden", Some("Authorization")).await;
+    assert_eq!(body["detail"], "this needs the role governance");
+
+    // A governance body is read up to 256 KiB: a long comment is refused by its own
+    // rule, not by a size limit.
+    let long = serde_json::json!({"comment": "x".repeat(100_000)}).to_string();
+    let r = post("/v1/governance/decisions/1/review", governance, long)
+        .await
+        .unwrap();
+    assert_problem(r, 400, "invalid-parameter", Some("comment")).await;
+}

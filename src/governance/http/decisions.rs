@@ -2,12 +2,12 @@
 //! and reinstatement (recorded as a decision).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{no_store, DecisionMakers, GovernanceStaff, Readers};
+use super::{no_store, GovernanceStaff, Readers};
 use super::{BODY_LIMIT, BODY_LIMIT_TEXT};
-use crate::auth::{Role, StaffUser};
+use crate::auth::{Role, RolesCheckedByHandler, StaffUser};
 use crate::governance::approval::{Decision, DecisionStatus, Verb};
 use crate::governance::Governance;
 use crate::problem::{read_json, Problem, ProblemType};
@@ -106,16 +106,17 @@ struct CommentBody {
         (status = 403, description = "Wrong role, or the proposer/reviewer approving their own", body = Problem),
         (status = 404, body = Problem), (status = 409, description = "Not in a state for this", body = Problem)))]
 pub async fn act(
-    who: StaffUser<DecisionMakers>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,
     state: web::Data<Governance>,
 ) -> Result<HttpResponse, Problem> {
     let (id, verb) = path.into_inner();
-    // The route admits only these verbs.
+    // An unknown verb is a 404 before the token is looked at; then each verb needs its
+    // own role, and the 403 names it.
     let verb = Verb::parse(&verb)
-        .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such resource"))?;
-    // Each verb needs its own role.
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such action").with_field("verb"))?;
+    let who = StaffUser::<RolesCheckedByHandler>::of(&req)?;
     who.require(match verb {
         Verb::Review => &[Role::Governance],
         Verb::Approve | Verb::Reject => &[Role::GovernanceApprover],

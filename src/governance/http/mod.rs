@@ -57,11 +57,12 @@ pub use reports::{EngagementReport, SampleRatios, StateEntry, States};
 )]
 pub struct Api;
 
-/// Registers this area's state and routes.
-/// Policies, comments and reinstatements are small documents.
-const BODY_LIMIT: usize = 64 * 1024;
-const BODY_LIMIT_TEXT: &str = "a governance request is at most 64 KiB";
+/// Policies, comments and reinstatements: bodies up to the size actix allowed them
+/// before they were read through `read_json`.
+const BODY_LIMIT: usize = 256 * 1024;
+const BODY_LIMIT_TEXT: &str = "a governance request is at most 256 KiB";
 
+/// Registers this area's state and routes.
 pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(service);
@@ -81,7 +82,7 @@ pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::Servic
                 .route(web::get().to(decisions::list_decisions)),
         )
         .service(
-            web::resource("/v1/governance/decisions/{id}/{verb:review|approve|reject}")
+            web::resource("/v1/governance/decisions/{id}/{verb}")
                 .route(web::post().to(decisions::act)),
         )
         .service(
@@ -104,10 +105,6 @@ crate::role_set!(pub Readers = Governance, GovernanceApprover, Analyst, Admin);
 crate::role_set!(
     /// Policies, evaluations, reviews and reinstatements.
     pub GovernanceStaff = Governance
-);
-crate::role_set!(
-    /// Acting on a decision: reviewing (`governance`) or deciding (`governance_approver`).
-    pub DecisionMakers = Governance, GovernanceApprover
 );
 
 /// The approval rules' errors as problems: a broken four-eyes rule is forbidden, a
