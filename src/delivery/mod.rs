@@ -97,10 +97,10 @@ impl Delivery {
     /// frees them.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, Problem> {
         let catalog = self.live.current().await?;
-        if self
-            .rendered_generation
-            .swap(catalog.generation, Ordering::Relaxed)
-            != catalog.generation
+        // A read on every request; the write (and the sweep) only when it changed.
+        let seen = &self.rendered_generation;
+        if seen.load(Ordering::Relaxed) != catalog.generation
+            && seen.swap(catalog.generation, Ordering::Relaxed) != catalog.generation
         {
             self.rendered.invalidate_all();
         }
