@@ -20,6 +20,8 @@ use tailor::identity::directory::PersonDirectory;
 use tailor::identity::graph::{Identifier, IdentifierTypes};
 use tailor::identity::IdentifyCommand;
 use tailor::metrics::Metrics;
+use tailor::redis_link::RedisLink;
+use tailor::resilience::{Breaker, Dependency};
 use tailor::storage::identity::identify;
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -170,30 +172,47 @@ async fn main() {
         })
         .collect();
     let metrics = Arc::new(Metrics::new());
+    // Generous bounds: this measures the levels, not the breakers.
+    let dependency = |name| {
+        Arc::new(Dependency::new(
+            name,
+            Duration::from_secs(5),
+            Breaker::new(3, Duration::from_secs(1)),
+            metrics.clone(),
+        ))
+    };
+    let database = dependency("database");
     let redis = match std::env::var("REDIS_URL") {
         Ok(url) => {
-            let client = redis::Client::open(url).expect("redis url");
-            let mut conn = redis::aio::ConnectionManager::new(client)
-                .await
-                .expect("redis");
-            let _: () = redis::cmd("FLUSHDB")
-                .query_async(&mut conn)
-                .await
-                .expect("flush");
-            Some(conn)
+            let link = RedisLink::new(
+                &url,
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+                dependency("redis"),
+            )
+            .expect("redis url");
+            let _: () = link.query(&redis::cmd("FLUSHDB")).await.expect("flush");
+            Some(link)
         }
         Err(_) => None,
     };
     let ttl = Duration::from_secs(600);
-    let directory =
-        PersonDirectory::new(db.clone(), redis.clone(), ttl, 2_000_000, metrics.clone());
+    let directory = PersonDirectory::new(
+        db.clone(),
+        database.clone(),
+        redis.clone(),
+        ttl,
+        2_000_000,
+        metrics.clone(),
+    );
     report("resolve, cold (database)", timed(&directory, &ids).await);
     report(
         "resolve, cached (this node, moka)",
         timed(&directory, &ids).await,
     );
     if redis.is_some() {
-        let second_node = PersonDirectory::new(db.clone(), redis, ttl, 2_000_000, metrics);
+        let second_node =
+            PersonDirectory::new(db.clone(), database, redis, ttl, 2_000_000, metrics.clone());
         report(
             "resolve, shared (Redis, empty moka)",
             timed(&second_node, &ids).await,

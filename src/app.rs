@@ -35,6 +35,8 @@ use crate::identity::{Identity, Resolver};
 use crate::metrics::Metrics;
 use crate::ops::Ops;
 use crate::ratelimit::{Limiters, RateLimiting};
+use crate::redis_link::RedisLink;
+use crate::resilience::{probe_periodically, Breaker, Dependency};
 use crate::storage;
 use crate::tokens::Signer;
 
@@ -68,10 +70,7 @@ impl Application {
         settings.validate()?;
         let settings = Arc::new(settings);
         let metrics = Arc::new(Metrics::new());
-        let query_counter = metrics.db_queries.clone();
-        let db = storage::connect(&settings.database_url, move || query_counter.inc())
-            .await
-            .with_context(|| "connecting to the database (database_url)")?;
+        let db = connect_patiently(&settings, &metrics).await?;
         storage::migrate(&db).await.context("applying migrations")?;
         if settings.import_on_start {
             import_files(&db, &settings).await?;
@@ -83,15 +82,36 @@ impl Application {
                 .context("reading the signing secret")?,
         };
         crate::identity::set_log_key(secret.as_bytes());
-        let (redis, redis_client) = match &settings.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.as_str()).context("redis_url")?;
-                let manager = redis::aio::ConnectionManager::new(client.clone())
-                    .await
-                    .context("connecting to Redis (redis_url)")?;
-                (Some(manager), Some(client))
-            }
-            None => (None, None),
+        let resilience = &settings.resilience;
+        let breaker = || {
+            Breaker::new(
+                resilience.breaker_failures,
+                Duration::from_millis(resilience.breaker_open_ms),
+            )
+        };
+        let database = Arc::new(Dependency::new(
+            "database",
+            Duration::from_millis(resilience.database_timeout_ms),
+            breaker(),
+            metrics.clone(),
+        ));
+        // Never waits for Redis: a node starts with it down and connects when it can.
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                RedisLink::new(
+                    url,
+                    Duration::from_millis(resilience.redis_timeout_ms),
+                    Duration::from_millis(resilience.probe_timeout_ms),
+                    Arc::new(Dependency::new(
+                        "redis",
+                        Duration::from_millis(resilience.redis_timeout_ms),
+                        breaker(),
+                        metrics.clone(),
+                    )),
+                )
+                .context("redis_url")?,
+            ),
+            None => None,
         };
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -112,6 +132,7 @@ impl Application {
             settings,
             metrics,
             redis,
+            database,
             live,
             signer: Arc::new(Signer::new(secret.as_bytes())),
             secret,
@@ -122,7 +143,7 @@ impl Application {
             .catalog()
             .await
             .map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
-        let loops = background_loops(&shared, &areas, redis_client);
+        let loops = background_loops(&shared, &areas);
         let server = serve(areas, listener, &shared.settings)?;
         Ok(Application {
             port,
@@ -159,7 +180,9 @@ struct Shared {
     db: DatabaseConnection,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<RedisLink>,
+    /// The database as request paths see it (timeout, breaker, probe status).
+    database: Arc<Dependency>,
     live: LiveCatalog,
     signer: Arc<Signer>,
     secret: String,
@@ -180,6 +203,7 @@ impl Shared {
             types: Arc::new(types),
             directory: Arc::new(PersonDirectory::new(
                 self.db.clone(),
+                self.database.clone(),
                 self.redis.clone(),
                 Duration::from_secs(settings.person_cache_secs),
                 1_000_000,
@@ -200,6 +224,8 @@ impl Shared {
         };
         let events = Arc::new(EventWriter::start(
             self.db.clone(),
+            self.database.clone(),
+            Duration::from_millis(settings.resilience.database_write_timeout_ms),
             writers,
             Delivery::remember_impressions(fatigue.clone()),
         ));
@@ -212,6 +238,7 @@ impl Shared {
                 live: self.live.clone(),
                 people: people.clone(),
                 db: self.db.clone(),
+                database: self.database.clone(),
                 signer: self.signer.clone(),
                 fatigue,
                 public_url,
@@ -252,8 +279,8 @@ impl Shared {
                 safeguards: settings.safeguards(),
             }),
             ops: web::Data::new(Ops {
-                db: self.db.clone(),
-                redis: self.redis.clone(),
+                database: self.database.clone(),
+                redis: self.redis.as_ref().map(|link| link.dependency().clone()),
                 metrics: self.metrics.clone(),
                 live: self.live.clone(),
                 openapi: openapi_document()?,
@@ -331,12 +358,44 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
 
 /// The loops that run beside the server: catalog polling and (with Redis) the catalog
 /// and people listeners, the rate limiters' sweeper, and the governance schedule.
-fn background_loops(
-    shared: &Shared,
-    areas: &Areas,
-    redis: Option<redis::Client>,
-) -> Vec<(&'static str, Loop)> {
+fn background_loops(shared: &Shared, areas: &Areas) -> Vec<(&'static str, Loop)> {
     let mut loops: Vec<(&'static str, Loop)> = Vec::new();
+    let resilience = &shared.settings.resilience;
+    let every = Duration::from_millis(resilience.probe_interval_ms);
+    let within = Duration::from_millis(resilience.probe_timeout_ms);
+    let (database, db) = (shared.database.clone(), shared.db.clone());
+    loops.push((
+        "database probe",
+        Box::new(move || {
+            let db = db.clone();
+            Box::pin(probe_periodically(
+                database.clone(),
+                every,
+                within,
+                move || {
+                    let db = db.clone();
+                    async move { storage::ping(&db).await.map_err(|e| describe_db_error(&e)) }
+                },
+            ))
+        }),
+    ));
+    if let Some(link) = shared.redis.clone() {
+        loops.push((
+            "redis probe",
+            Box::new(move || {
+                let link = link.clone();
+                Box::pin(probe_periodically(
+                    link.dependency().clone(),
+                    every,
+                    within,
+                    move || {
+                        let link = link.clone();
+                        async move { link.ping().await }
+                    },
+                ))
+            }),
+        ));
+    }
     let live = shared.live.clone();
     let every = Duration::from_secs(shared.settings.catalog_poll_secs);
     loops.push((
@@ -362,17 +421,17 @@ fn background_loops(
             }),
         ));
     }
-    if let Some(client) = redis {
+    if let Some(link) = shared.redis.clone() {
         let live = shared.live.clone();
-        let catalog_client = client.clone();
+        let catalog_link = link.clone();
         loops.push((
             "catalog listener",
-            Box::new(move || Box::pin(live.clone().listen(catalog_client.clone()))),
+            Box::new(move || Box::pin(live.clone().listen(catalog_link.clone()))),
         ));
         let people = areas.delivery.people.clone();
         loops.push((
             "people listener",
-            Box::new(move || Box::pin(people.clone().listen(client.clone()))),
+            Box::new(move || Box::pin(people.clone().listen(link.clone()))),
         ));
     }
     loops
@@ -410,6 +469,66 @@ async fn supervise(loops: Vec<(&'static str, Loop)>) {
             start().await
         });
         names.insert(task.id(), (index, name));
+    }
+}
+
+/// Connects to the database, retrying with backoff for `database_start_timeout_secs`
+/// (each attempt logged), so nodes started before their database come up on their own.
+async fn connect_patiently(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<DatabaseConnection> {
+    let patience = Duration::from_secs(settings.resilience.database_start_timeout_secs);
+    let acquire = Duration::from_millis(settings.resilience.database_acquire_timeout_ms);
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(250);
+    for attempt in 1.. {
+        let counter = metrics.db_queries.clone();
+        match storage::connect_within(&settings.database_url, acquire, move || counter.inc()).await
+        {
+            Ok(db) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, "connected to the database");
+                }
+                return Ok(db);
+            }
+            Err(e) if started.elapsed() + pause < patience => {
+                tracing::warn!(
+                    attempt,
+                    retry_in_ms = pause.as_millis() as u64,
+                    reason = describe_db_error(&e),
+                    "database not reachable at start; retrying"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(
+                    attempt,
+                    waited_secs = started.elapsed().as_secs(),
+                    reason = describe_db_error(&e),
+                    "database not reachable at start; giving up"
+                );
+                return Err(anyhow::anyhow!(
+                    "the database was not reachable after {attempt} attempts over {} s ({})",
+                    started.elapsed().as_secs(),
+                    describe_db_error(&e)
+                ));
+            }
+        }
+    }
+    unreachable!("the attempts never run out")
+}
+
+/// A database error's kind for logs and `/readyz`: never the URL (it may carry a password).
+fn describe_db_error(e: &storage::StorageError) -> String {
+    if e.is_outage() {
+        let text = e.to_string();
+        // sqlx names what went wrong first ("pool timed out…", "error communicating…").
+        let text = text.split(" at ").next().unwrap_or_default();
+        text.chars().take(160).collect()
+    } else {
+        "the database answered with an error".into()
     }
 }
 

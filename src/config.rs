@@ -97,6 +97,49 @@ pub struct Settings {
     /// More automatic retirements than this within 24 hours turns the planned ones into
     /// proposals (a circuit breaker against mass retirement).
     pub governance_max_auto_retirements: u32,
+    /// Timeouts, breakers and probes around the database and Redis.
+    pub resilience: Resilience,
+}
+
+/// How the request paths fail fast when the database or Redis falters (see
+/// `resilience`), and how long a starting node waits for its database.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resilience {
+    /// Bound on one Redis call (connecting included) from a request.
+    pub redis_timeout_ms: u64,
+    /// Bound on waiting for a pooled database connection.
+    pub database_acquire_timeout_ms: u64,
+    /// Bound on one database lookup from a request (person, frequency cap).
+    pub database_timeout_ms: u64,
+    /// Bound on one event group's transaction.
+    pub database_write_timeout_ms: u64,
+    /// Consecutive failures that open a dependency's breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker refuses calls before one trial call may go.
+    pub breaker_open_ms: u64,
+    /// How often the background probe checks each dependency (what `/readyz` reports).
+    pub probe_interval_ms: u64,
+    /// Bound on one probe.
+    pub probe_timeout_ms: u64,
+    /// How long a starting node retries its database before giving up (exit 1).
+    pub database_start_timeout_secs: u64,
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Resilience {
+            redis_timeout_ms: 50,
+            database_acquire_timeout_ms: 250,
+            database_timeout_ms: 750,
+            database_write_timeout_ms: 5000,
+            breaker_failures: 3,
+            breaker_open_ms: 1000,
+            probe_interval_ms: 500,
+            probe_timeout_ms: 500,
+            database_start_timeout_secs: 30,
+        }
+    }
 }
 
 /// A token bucket: `per_second` sustained, `burst` at once; `per_second = 0` disables it.
@@ -271,6 +314,7 @@ impl Default for Settings {
             tracking_token_ttl: default_tracking_token_ttl(),
             rate_limits: RateLimits::default(),
             governance_max_auto_retirements: 3,
+            resilience: Resilience::default(),
         }
     }
 }
@@ -487,6 +531,35 @@ impl Settings {
         }
         if self.governance_max_auto_retirements > 1000 {
             return invalid("governance_max_auto_retirements", "must be at most 1000");
+        }
+        let r = &self.resilience;
+        for (setting, value, max) in [
+            ("resilience.redis_timeout_ms", r.redis_timeout_ms, 60_000),
+            (
+                "resilience.database_acquire_timeout_ms",
+                r.database_acquire_timeout_ms,
+                60_000,
+            ),
+            (
+                "resilience.database_timeout_ms",
+                r.database_timeout_ms,
+                60_000,
+            ),
+            (
+                "resilience.database_write_timeout_ms",
+                r.database_write_timeout_ms,
+                300_000,
+            ),
+            ("resilience.breaker_open_ms", r.breaker_open_ms, 600_000),
+            ("resilience.probe_interval_ms", r.probe_interval_ms, 600_000),
+            ("resilience.probe_timeout_ms", r.probe_timeout_ms, 60_000),
+        ] {
+            if value == 0 || value > max {
+                return invalid(setting, &format!("must be from 1 to {max}"));
+            }
+        }
+        if r.breaker_failures == 0 {
+            return invalid("resilience.breaker_failures", "must be at least 1");
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! Prometheus metrics, served at `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -20,6 +20,10 @@ pub struct Metrics {
     pub expired_link_events: IntCounter,
     pub rate_limited: IntCounterVec,
     pub undeclared_proxy_requests: IntCounter,
+    /// Calls to the database and Redis on request paths, by outcome (see `resilience`).
+    pub dependency_calls: IntCounterVec,
+    /// 1 while the background probe finds a dependency answering, 0 while it does not.
+    pub dependency_up: IntGaugeVec,
 }
 
 impl Metrics {
@@ -99,8 +103,26 @@ impl Metrics {
             "Requests through an internal proxy missing from trusted_proxies (every client behind it counts as one)",
         )
         .expect("static metric definition");
+        let dependency_calls = IntCounterVec::new(
+            Opts::new(
+                "dependency_calls_total",
+                "Calls to a dependency (database, redis) by outcome: ok, failed, timed_out, short_circuited (breaker open)",
+            ),
+            &["dependency", "outcome"],
+        )
+        .expect("static metric definition");
+        let dependency_up = IntGaugeVec::new(
+            Opts::new(
+                "dependency_up",
+                "1 while the background probe finds the dependency answering",
+            ),
+            &["dependency"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(bot_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(dependency_calls.clone()),
+            Box::new(dependency_up.clone()),
             Box::new(undeclared_proxy_requests.clone()),
             Box::new(expired_link_events.clone()),
             Box::new(rate_limited.clone()),
@@ -133,6 +155,8 @@ impl Metrics {
             expired_link_events,
             rate_limited,
             undeclared_proxy_requests,
+            dependency_calls,
+            dependency_up,
         }
     }
 

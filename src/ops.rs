@@ -8,7 +8,8 @@ use serde::Serialize;
 use utoipa::OpenApi;
 
 use crate::catalog::model::ChannelState;
-use crate::problem::{Problem, ProblemType};
+use crate::problem::Problem;
+use crate::resilience::{Dependency, Status};
 
 /// The document's head and the operations endpoints; each area adds its own paths and
 /// schemas (`<area>::http::Api`), merged by the application into one document.
@@ -19,14 +20,22 @@ use crate::problem::{Problem, ProblemType};
         description = "Contextual, localised, edge-cacheable content delivery."
     ),
     paths(channels, healthz, readyz, metrics),
-    components(schemas(Problem, crate::problem::ContentError, ChannelList, ChannelEntry))
+    components(schemas(
+        Problem,
+        crate::problem::ContentError,
+        ChannelList,
+        ChannelEntry,
+        Readiness,
+        crate::resilience::Status
+    ))
 )]
 pub struct ApiDoc;
 
 /// What the operations endpoints hold.
 pub struct Ops {
-    pub db: sea_orm::DatabaseConnection,
-    pub redis: Option<redis::aio::ConnectionManager>,
+    /// What the background probes last found (`/readyz` never probes on the request).
+    pub database: std::sync::Arc<Dependency>,
+    pub redis: Option<std::sync::Arc<Dependency>>,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub live: crate::catalog::live::LiveCatalog,
     /// The whole API's OpenAPI document, serialised once.
@@ -59,30 +68,49 @@ pub async fn healthz() -> HttpResponse {
         .json(Health { status: "ok" })
 }
 
-/// Readiness: the database (and Redis, when configured) answer.
+/// What `/readyz` reports: overall, and per dependency.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`; `degraded` (Redis down: serving, without shared caches and instant
+    /// invalidation); or `unavailable` (the database is down: `503`).
+    status: &'static str,
+    /// Per dependency (`database`, and `redis` when configured): what the background
+    /// probe last found.
+    dependencies: std::collections::BTreeMap<&'static str, Status>,
+}
+
+/// Readiness, from the background probes' latest findings (it never waits on a
+/// dependency). `503` only when the database is down: without Redis a node still
+/// serves everything, with shared caches and instant invalidation degraded.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "Ready"),
-    (status = 503, description = "A dependency is down", body = Problem, content_type = "application/problem+json"),
+    (status = 200, description = "Ready, or degraded (Redis down)", body = Readiness),
+    (status = 503, description = "The database is down", body = Readiness),
 ))]
-pub async fn readyz(state: web::Data<Ops>) -> Result<HttpResponse, Problem> {
-    crate::storage::ping(&state.db).await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness: database");
-        Problem::new(ProblemType::Unavailable, "the database is not reachable").with_retry_after(5)
-    })?;
+pub async fn readyz(state: web::Data<Ops>) -> HttpResponse {
+    let mut dependencies = std::collections::BTreeMap::new();
+    let database = state.database.status();
+    let database_down = database.state == "down";
+    dependencies.insert("database", database);
+    let mut redis_down = false;
     if let Some(redis) = &state.redis {
-        let mut conn = redis.clone();
-        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-        if let Err(e) = pong {
-            tracing::warn!(error = %e, "readiness: redis");
-            return Err(
-                Problem::new(ProblemType::Unavailable, "Redis is not reachable")
-                    .with_retry_after(5),
-            );
-        }
+        let status = redis.status();
+        redis_down = status.state == "down";
+        dependencies.insert("redis", status);
     }
-    Ok(HttpResponse::Ok()
+    let (mut response, status) = match (database_down, redis_down) {
+        (true, _) => (HttpResponse::ServiceUnavailable(), "unavailable"),
+        (false, true) => (HttpResponse::Ok(), "degraded"),
+        (false, false) => (HttpResponse::Ok(), "ready"),
+    };
+    if database_down {
+        response.insert_header((header::RETRY_AFTER, "1"));
+    }
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Health { status: "ready" }))
+        .json(Readiness {
+            status,
+            dependencies,
+        })
 }
 
 /// Prometheus metrics.

@@ -180,8 +180,16 @@ pub async fn preview(
     let facts = PlacementFacts {
         channel_retired: staged.channel_state == ChannelState::Retired,
         opted_out: ctx.person.as_ref().and_then(|p| p.consent(&staged.channel)) == Some(false),
-        capped: crate::delivery::is_capped(None, &state.db, catalog, &ctx, &request.placement)
-            .await?,
+        capped: crate::delivery::is_capped(
+            None,
+            &state.db,
+            None,
+            catalog,
+            &ctx,
+            &request.placement,
+        )
+        .await
+        .map_err(Problem::from)?,
         ..PlacementFacts::new(placement, ctx.channel)
     };
     let attributes = Attributes {

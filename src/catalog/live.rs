@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 
 use super::Catalog;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+use crate::redis_link::RedisLink;
 use crate::storage::{self, StorageError};
 
 /// Redis pub/sub channel for content changes (payload: the new generation).
@@ -33,7 +33,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// One entry, replaced on change; moka makes concurrent misses compile once.
     compiled: moka::future::Cache<(), Arc<Catalog>>,
-    redis: Option<redis::aio::ConnectionManager>,
+    reloading: tokio::sync::Mutex<()>,
+    redis: Option<RedisLink>,
 }
 
 impl LiveCatalog {
@@ -41,7 +42,7 @@ impl LiveCatalog {
         db: DatabaseConnection,
         default_locale: String,
         metrics: Arc<Metrics>,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Option<RedisLink>,
     ) -> LiveCatalog {
         LiveCatalog {
             inner: Arc::new(Inner {
@@ -49,6 +50,7 @@ impl LiveCatalog {
                 default_locale,
                 metrics,
                 compiled: moka::future::Cache::builder().max_capacity(1).build(),
+                reloading: tokio::sync::Mutex::new(()),
                 redis,
             }),
         }
@@ -60,11 +62,12 @@ impl LiveCatalog {
             .compiled
             .try_get_with((), self.load())
             .await
-            .map_err(|e: Arc<StorageError>| match &*e {
-                StorageError::Db(_) => {
-                    Problem::from(StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))
+            .map_err(|e: Arc<StorageError>| {
+                if e.is_outage() {
+                    Problem::from(StorageError::Unavailable(e.to_string()))
+                } else {
+                    Problem::internal(&*e)
                 }
-                other => Problem::internal(other),
             })
     }
 
@@ -94,24 +97,30 @@ impl LiveCatalog {
         Ok(Arc::new(catalog))
     }
 
-    /// Drops the compiled catalog, then compiles the new one. Rendered answers are keyed
-    /// by generation, so nothing rendered from the old catalog is served after this.
+    /// Compiles the stored catalog and serves it from now on. Rendered answers are
+    /// keyed by generation, so nothing rendered from the old catalog is served after
+    /// this. When the database cannot be read the old catalog keeps serving (a node
+    /// with no catalog could answer nothing); the poll tries again.
     pub async fn reload(&self) {
-        self.inner.compiled.invalidate(&()).await;
-        if let Err(problem) = self.current().await {
-            tracing::warn!(%problem, "catalog reload failed; will retry on the next request");
+        // One reload at a time: each reads a generation no older than the last one's,
+        // so a slow compile never replaces a newer catalog with an older one.
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        match self.load().await {
+            Ok(catalog) => self.inner.compiled.insert((), catalog).await,
+            Err(e) => tracing::warn!(error = %e, "catalog reload failed; serving the one loaded"),
         }
     }
 
     /// Tells every node that content changed: the others through Redis first (they
     /// poll without it), then this one (so the caller's next request sees the change).
     pub async fn announce_change(&self, generation: u64) {
-        if let Some(conn) = &self.inner.redis {
-            let mut conn = conn.clone();
-            let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                .arg(INVALIDATION_CHANNEL)
-                .arg(generation.to_string())
-                .query_async(&mut conn)
+        if let Some(link) = &self.inner.redis {
+            let sent: Result<i64, _> = link
+                .query(
+                    redis::cmd("PUBLISH")
+                        .arg(INVALIDATION_CHANNEL)
+                        .arg(generation.to_string()),
+                )
                 .await;
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
@@ -132,42 +141,40 @@ impl LiveCatalog {
         interval.tick().await;
         loop {
             interval.tick().await;
-            match storage::generation(&self.inner.db).await {
-                Ok(generation) => {
-                    if self.generation().await.is_some_and(|g| g != generation) {
-                        tracing::info!(generation, "catalog changed; reloading");
-                        self.reload().await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not read the catalog generation"),
-            }
+            self.revalidate().await;
         }
     }
 
-    /// Redis pub/sub: reloads within moments of a change on any node. Resubscribes after
-    /// a lost connection; runs until aborted.
-    pub async fn listen(self, client: redis::Client) {
-        loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if let Err(e) = pubsub.subscribe(INVALIDATION_CHANNEL).await {
-                        tracing::warn!(error = %e, "redis subscribe failed");
-                    } else {
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            let payload: String = message.get_payload().unwrap_or_default();
-                            let announced: Option<u64> = payload.parse().ok();
-                            if announced.is_none() || self.generation().await != announced {
-                                tracing::info!(generation = ?announced, "invalidation received");
-                                self.reload().await;
-                            }
-                        }
-                    }
+    /// Reloads when the stored generation differs from the one being served.
+    async fn revalidate(&self) {
+        match storage::generation(&self.inner.db).await {
+            Ok(generation) => {
+                if self.generation().await.is_some_and(|g| g != generation) {
+                    tracing::info!(generation, "catalog changed; reloading");
+                    self.reload().await;
                 }
-                Err(e) => tracing::warn!(error = %e, "redis pub/sub unavailable; retrying"),
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            Err(e) => tracing::warn!(error = %e, "could not read the catalog generation"),
         }
+    }
+
+    /// Redis pub/sub: reloads within moments of a change on any node; after every
+    /// (re)subscription it compares generations at once, for what it may have missed.
+    /// Runs until aborted.
+    pub async fn listen(self, link: RedisLink) {
+        let this = &self;
+        link.listen(
+            INVALIDATION_CHANNEL,
+            |payload| async move {
+                let announced: Option<u64> = payload.parse().ok();
+                if announced.is_none() || this.generation().await != announced {
+                    tracing::info!(generation = ?announced, "invalidation received");
+                    this.reload().await;
+                }
+            },
+            || this.revalidate(),
+        )
+        .await
     }
 }
 

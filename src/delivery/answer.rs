@@ -130,14 +130,16 @@ const TEMPORAL_MAX_AGE: u32 = 60;
 
 /// Has the request's person reached the placement's frequency cap? Answers from
 /// `fatigue`, this node's cache of their recent impressions; a miss (or no cache, as in
-/// preview) reads them from the database.
+/// preview) reads them from the database, through its breaker when `database` is given
+/// (a request path: an outage is then an error the caller can degrade on).
 pub async fn is_capped(
     fatigue: Option<&super::FatigueCache>,
     db: &sea_orm::DatabaseConnection,
+    database: Option<&crate::resilience::Dependency>,
     catalog: &Catalog,
     ctx: &RequestContext,
     placement_id: &str,
-) -> Result<bool, Problem> {
+) -> Result<bool, crate::storage::StorageError> {
     let (Some((_, placement)), Some(person)) = (catalog.placement(placement_id), &ctx.person)
     else {
         return Ok(false);
@@ -150,15 +152,20 @@ pub async fn is_capped(
     let times = match fatigue.and_then(|f| f.get(&key)) {
         Some(times) => times,
         None => {
-            let times = Arc::new(
-                crate::storage::events::impressions_since(
-                    db,
-                    &person.key,
-                    &placement.id,
-                    window_start,
-                )
-                .await?,
+            let read = crate::storage::events::impressions_since(
+                db,
+                &person.key,
+                &placement.id,
+                window_start,
             );
+            let times = Arc::new(match database {
+                Some(database) => {
+                    database
+                        .call(read, crate::storage::StorageError::is_outage)
+                        .await?
+                }
+                None => read.await?,
+            });
             if let Some(fatigue) = fatigue {
                 fatigue.insert(key, times.clone());
             }
@@ -499,6 +506,22 @@ pub fn fluent_args<'a>(
     args
 }
 
+/// The answer `body` (an object with a `warnings` list, or a batch) with `extra`
+/// warnings added. Only for degraded answers, which are rare and never cached shared:
+/// the cached rendering stays as it was.
+pub fn with_warnings(body: &[u8], extra: &[Warning]) -> Bytes {
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(body) else {
+        return Bytes::copy_from_slice(body);
+    };
+    let warnings = object
+        .entry("warnings")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let serde_json::Value::Array(list) = warnings {
+        list.extend(extra.iter().filter_map(|w| serde_json::to_value(w).ok()));
+    }
+    Bytes::from(serde_json::to_vec(&object).unwrap_or_default())
+}
+
 pub fn etag_of(body: &[u8]) -> HeaderValue {
     let hash = xxhash_rust::xxh3::xxh3_128(body);
     HeaderValue::from_str(&format!("\"{hash:032x}\""))
@@ -546,4 +569,7 @@ pub struct ContentAnswerDoc {
 #[allow(dead_code)]
 pub struct BatchDoc {
     items: Vec<ContentAnswerDoc>,
+    /// Only on a degraded answer (a dependency was down): what it had to do without,
+    /// e.g. `person-unresolved`, `frequency-cap-unchecked`.
+    warnings: Option<Vec<Warning>>,
 }

@@ -11,6 +11,7 @@ use super::answer::{self, Outcome, Sharing};
 use super::{Delivery, PurgeKeys};
 use crate::context::{self, HeadersRead, RawRequest};
 use crate::problem::{Problem, ProblemType};
+use crate::render::Warning;
 
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
@@ -50,18 +51,74 @@ fn raw_request(req: &HttpRequest) -> RawRequest<'_> {
     }
 }
 
-/// The person the request names, resolved. With a cohort key an anonymous id is not
-/// needed (the key stands for them), so it is neither checked nor looked up.
-async fn person_of(
-    state: &Delivery,
-    raw: &RawRequest<'_>,
-    params: &context::Params<'_>,
-) -> Result<Option<crate::identity::Person>, Problem> {
+/// How the request names its person. With a cohort key an anonymous id is not needed
+/// (the key stands for them), so it is neither checked nor looked up.
+fn naming_of<'a>(
+    raw: &RawRequest<'a>,
+    params: &'a context::Params<'a>,
+) -> crate::identity::Naming<'a> {
     let mut naming = params.naming(raw);
     if params.cohort.is_some() {
         naming.anonymous_id = None;
     }
-    state.people.person(&naming).await
+    naming
+}
+
+/// The person the request names, resolved. When they cannot be looked up (database
+/// and Redis unreachable, person not cached here) the content is what nobody in
+/// particular would get, and a warning says so (see [`respond`]): never an error.
+async fn person_of(
+    state: &Delivery,
+    raw: &RawRequest<'_>,
+    params: &context::Params<'_>,
+    shortfalls: &mut Vec<Warning>,
+) -> Result<Option<crate::identity::Person>, Problem> {
+    let resolved = state
+        .people
+        .person_or_nobody(&naming_of(raw, params))
+        .await?;
+    if resolved.unresolved {
+        shortfalls.push(Warning {
+            code: "person-unresolved",
+            field: None,
+            detail: "the person could not be looked up just now; this is the answer for nobody in particular".into(),
+        });
+    }
+    Ok(resolved.person)
+}
+
+/// Whether the person reached the placement's frequency cap; when their recent
+/// impressions cannot be read (database down), not capped, with a warning.
+async fn capped(
+    state: &Delivery,
+    catalog: &crate::catalog::Catalog,
+    ctx: &context::RequestContext,
+    placement: &str,
+    shortfalls: &mut Vec<Warning>,
+) -> Result<bool, Problem> {
+    let checked = answer::is_capped(
+        Some(&state.fatigue),
+        &state.db,
+        Some(&state.database),
+        catalog,
+        ctx,
+        placement,
+    )
+    .await;
+    match checked {
+        Ok(capped) => Ok(capped),
+        Err(e) if e.is_outage() => {
+            shortfalls.push(Warning {
+                code: "frequency-cap-unchecked",
+                field: None,
+                detail: format!(
+                    "{placement}: recent impressions could not be read; its frequency cap was not applied"
+                ),
+            });
+            Ok(false)
+        }
+        Err(e) => Err(Problem::from(e)),
+    }
 }
 
 /// `If-None-Match` against our ETag. Weak comparison (RFC 9110 §13.1.2): a CDN that
@@ -101,7 +158,9 @@ fn cache_control(sharing: &Sharing, settings: &crate::config::Settings) -> Strin
     }
 }
 
-/// The answer with its caching headers; `None` is the empty decision (`204`).
+/// The answer with its caching headers; `None` is the empty decision (`204`). An
+/// answer with `shortfalls` (made without a dependency) is private, lists them in its
+/// `warnings` and names their codes in `Tailor-Degraded` (a `204` has no body).
 fn respond(
     req: &HttpRequest,
     body: Option<(Bytes, HeaderValue)>,
@@ -109,7 +168,22 @@ fn respond(
     read: HeadersRead,
     purge_keys: &PurgeKeys,
     settings: &crate::config::Settings,
+    shortfalls: &[Warning],
 ) -> HttpResponse {
+    let mut sharing = *sharing;
+    let body = match body {
+        Some((bytes, _)) if !shortfalls.is_empty() => {
+            sharing.private = true;
+            let bytes = answer::with_warnings(&bytes, shortfalls);
+            let etag = answer::etag_of(&bytes);
+            Some((bytes, etag))
+        }
+        other => {
+            sharing.private |= !shortfalls.is_empty();
+            other
+        }
+    };
+    let sharing = &sharing;
     let unchanged = body
         .as_ref()
         .is_some_and(|(_, etag)| not_modified(req, etag));
@@ -132,6 +206,11 @@ fn respond(
     if !purge_keys.keys.is_empty() {
         response.insert_header(("Surrogate-Key", purge_keys.surrogate_key.clone()));
         response.insert_header(("Cache-Tag", purge_keys.cache_tag.clone()));
+    }
+    if !shortfalls.is_empty() {
+        let mut codes: Vec<&str> = shortfalls.iter().map(|w| w.code).collect();
+        codes.dedup();
+        response.insert_header(("Tailor-Degraded", codes.join(", ")));
     }
     match body {
         Some((body, _)) if !unchanged => response.content_type("application/json").body(body),
@@ -176,9 +255,10 @@ pub async fn content_one(
     let catalog = state.catalog().await?;
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
-    let person = person_of(&state, &raw, &params).await?;
+    let mut shortfalls = Vec::new();
+    let person = person_of(&state, &raw, &params, &mut shortfalls).await?;
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
-    let capped = answer::is_capped(Some(&state.fatigue), &state.db, &catalog, &ctx, &path).await?;
+    let capped = capped(&state, &catalog, &ctx, &path, &mut shortfalls).await?;
     let response = match answer::answer(&state, &catalog, &ctx, &path, capped)? {
         Outcome::Content { answer, sharing } => respond(
             &req,
@@ -187,6 +267,7 @@ pub async fn content_one(
             ctx.headers_read,
             &answer.purge_keys,
             &state.settings,
+            &shortfalls,
         ),
         Outcome::Empty { sharing, placement } => respond(
             &req,
@@ -195,6 +276,7 @@ pub async fn content_one(
             ctx.headers_read,
             &PurgeKeys::new(format!("placement/{placement}")),
             &state.settings,
+            &shortfalls,
         ),
     };
     Ok(response)
@@ -244,7 +326,8 @@ pub async fn content_batch(
             format!("give 1 to {max} placement ids"),
         ));
     }
-    let person = person_of(&state, &raw, &params).await?;
+    let mut shortfalls = Vec::new();
+    let person = person_of(&state, &raw, &params, &mut shortfalls).await?;
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
 
     let mut body = BytesMut::with_capacity(1024 * ids.len());
@@ -255,7 +338,7 @@ pub async fn content_batch(
         if i > 0 {
             body.put_u8(b',');
         }
-        let capped = answer::is_capped(Some(&state.fatigue), &state.db, &catalog, &ctx, id).await?;
+        let capped = capped(&state, &catalog, &ctx, id, &mut shortfalls).await?;
         match answer::answer(&state, &catalog, &ctx, id, capped) {
             Ok(Outcome::Content {
                 answer,
@@ -305,6 +388,7 @@ pub async fn content_batch(
         ctx.headers_read,
         &PurgeKeys::new(surrogate),
         &state.settings,
+        &shortfalls,
     ))
 }
 
@@ -332,6 +416,7 @@ pub struct CohortAnswer {
     responses(
         (status = 200, description = "The cohort key", body = CohortAnswer),
         (status = 400, description = "No or a malformed person id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The person could not be looked up just now (database down); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this client network (or server key); retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -341,7 +426,9 @@ pub async fn cohort_context(
 ) -> Result<HttpResponse, Problem> {
     let raw = raw_request(&req);
     let params = context::parse_params(raw.query);
-    let Some(person) = person_of(&state, &raw, &params).await? else {
+    // A cohort key stands for the person for hours: never issued from a guess, so
+    // a person who cannot be looked up gets a 503 here (content still degrades).
+    let Some(person) = state.people.person(&naming_of(&raw, &params)).await? else {
         return Err(Problem::invalid(
             "anonymous_id",
             "name the person with X-Anonymous-Id or anonymous_id, an identity token, or a server key with id.<type>",

@@ -29,6 +29,7 @@ use crate::engagement::{EventKind, NewEvent};
 use crate::identity::Resolver;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+use crate::resilience::Dependency;
 use crate::tokens::{Lifetimes, Signer};
 
 /// Recent impression times per (person key, placement), for frequency caps.
@@ -46,6 +47,8 @@ pub struct Delivery {
     pub people: Resolver,
     /// Frequency caps read recent impressions on a miss.
     pub db: DatabaseConnection,
+    /// The database's breaker and timeout, for those reads.
+    pub database: Arc<Dependency>,
     pub signer: Arc<Signer>,
     pub rendered: moka::sync::Cache<RenderKey, Arc<CachedAnswer>>,
     /// Recent impressions per (person, placement), kept current by this node's event
@@ -66,6 +69,7 @@ pub struct DeliveryParts {
     pub live: LiveCatalog,
     pub people: Resolver,
     pub db: DatabaseConnection,
+    pub database: Arc<Dependency>,
     pub signer: Arc<Signer>,
     pub fatigue: FatigueCache,
     pub public_url: String,
@@ -78,6 +82,7 @@ impl Delivery {
             live: parts.live,
             people: parts.people,
             db: parts.db,
+            database: parts.database,
             signer: parts.signer,
             rendered: moka::sync::Cache::builder()
                 .max_capacity(settings.cache.rendered_capacity)

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
 use super::NewEvent;
+use crate::resilience::Dependency;
 use crate::storage::events::{store_events, FirstImpressionCache};
+use crate::storage::StorageError;
 
 /// Events per transaction, at most.
 const GROUP_LIMIT: usize = 10_000;
@@ -50,15 +53,30 @@ impl EventWriter {
     /// more for PostgreSQL, whose round trips then overlap. Concurrent groups stay
     /// correct: the primary key settles racing duplicates, rollup rows are written in
     /// one global order.
-    pub fn start(db: DatabaseConnection, writers: usize, on_commit: OnCommit) -> EventWriter {
+    ///
+    /// Each transaction goes through the database's breaker and is bounded by
+    /// `write_timeout`: with the database down, callers get `Unavailable` (a `503`)
+    /// within the pool's acquire timeout, or at once while the breaker is open.
+    pub fn start(
+        db: DatabaseConnection,
+        database: Arc<Dependency>,
+        write_timeout: Duration,
+        writers: usize,
+        on_commit: OnCommit,
+    ) -> EventWriter {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (shutdown, stop) = watch::channel(false);
         let receiver = Arc::new(Mutex::new(receiver));
         let first_seen: FirstImpressionCache = moka::sync::Cache::new(1_000_000);
         let tasks = (0..writers.max(1))
             .map(|_| {
+                let target = Target {
+                    db: db.clone(),
+                    database: database.clone(),
+                    write_timeout,
+                };
                 tokio::spawn(run(
-                    db.clone(),
+                    target,
                     receiver.clone(),
                     stop.clone(),
                     on_commit.clone(),
@@ -104,8 +122,32 @@ impl EventWriter {
     }
 }
 
-async fn run(
+/// Where groups are written, and how an outage is noticed.
+struct Target {
     db: DatabaseConnection,
+    database: Arc<Dependency>,
+    write_timeout: Duration,
+}
+
+impl Target {
+    async fn store(
+        &self,
+        events: &[&NewEvent],
+        first_seen: &FirstImpressionCache,
+    ) -> Result<Vec<bool>, StorageError> {
+        self.database
+            .call_within(
+                self.write_timeout,
+                store_events(&self.db, events, first_seen),
+                StorageError::is_outage,
+            )
+            .await
+            .map_err(StorageError::from)
+    }
+}
+
+async fn run(
+    target: Target,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     mut stop: watch::Receiver<bool>,
     on_commit: OnCommit,
@@ -140,7 +182,7 @@ async fn run(
         };
         // A panic must not take the writer down with it: the group's callers get a
         // 503 (their reply senders drop), the next group is written as usual.
-        let flushed = AssertUnwindSafe(flush(&db, group, &on_commit, &first_seen))
+        let flushed = AssertUnwindSafe(flush(&target, group, &on_commit, &first_seen))
             .catch_unwind()
             .await;
         if flushed.is_err() {
@@ -150,7 +192,7 @@ async fn run(
 }
 
 async fn flush(
-    db: &DatabaseConnection,
+    target: &Target,
     group: Vec<Job>,
     on_commit: &OnCommit,
     first_seen: &FirstImpressionCache,
@@ -177,11 +219,12 @@ async fn flush(
             .collect();
         // One global order of keys: concurrent writers never wait on each other in a cycle.
         unique.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-        let mut result = store_events(db, &unique, first_seen).await;
+        let mut result = target.store(&unique, first_seen).await;
         if let Err(e) = &result {
-            // One retry covers a dropped connection or a serialisation failure.
+            // One retry covers a dropped connection or a serialisation failure (an
+            // outage opens the breaker, and the retry is then refused at once).
             tracing::warn!(error = %e, "event group failed; retrying once");
-            result = store_events(db, &unique, first_seen).await;
+            result = target.store(&unique, first_seen).await;
         }
         let stored = match result {
             Ok(inserted) => {
@@ -199,7 +242,7 @@ async fn flush(
             }
             Err(e) => {
                 tracing::error!(error = %e, events = unique.len(), "event group not stored");
-                Err(WriteError::Unavailable)
+                Err((WriteError::Unavailable, e.is_outage()))
             }
         };
         (is_first, stored)
@@ -216,14 +259,15 @@ async fn flush(
                 let _ = job.reply.send(Ok(flags));
             }
         }
-        Err(error) if group.len() > 1 => {
+        Err((error, false)) if group.len() > 1 => {
             // One bad batch must not fail its neighbours: write each job on its own.
+            // (Not when the database is down: each would only wait to fail.)
             tracing::warn!(jobs = group.len(), %error, "writing the group's jobs one by one");
             for job in group {
-                Box::pin(flush(db, vec![job], on_commit, first_seen)).await;
+                Box::pin(flush(target, vec![job], on_commit, first_seen)).await;
             }
         }
-        Err(error) => {
+        Err((error, _)) => {
             for job in group {
                 let _ = job.reply.send(Err(error.clone()));
             }

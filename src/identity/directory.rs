@@ -5,9 +5,15 @@
 //!
 //! Entries are keyed by a 128-bit hash of (type, value): identifiers never appear in
 //! Redis keys or invalidation messages.
+//!
+//! Every Redis and database call goes through its dependency's timeout and breaker
+//! ([`crate::resilience`]). A change that could not be sent to Redis waits in an outbox
+//! and is sent when the listener subscribes again; and a node that (re)subscribes drops
+//! its whole local cache, since it may have missed changes meanwhile
+//! ([`PersonDirectory::catch_up`]).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -16,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::graph::Identifier;
 use super::model::PersonRecord;
 use crate::metrics::Metrics;
+use crate::redis_link::RedisLink;
+use crate::resilience::Dependency;
 use crate::storage::identity as store;
 use crate::storage::StorageError;
 
@@ -30,6 +38,9 @@ pub struct PeopleChanged {
     pub people: Vec<String>,
     /// Hex keys of the identifiers (see [`key_of`]).
     pub keys: Vec<String>,
+    /// Every entry: sent when more changes were missed than the outbox holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everything: bool,
 }
 
 impl PeopleChanged {
@@ -47,9 +58,23 @@ impl PeopleChanged {
             .collect();
         keys.sort();
         keys.dedup();
-        PeopleChanged { people, keys }
+        PeopleChanged {
+            people,
+            keys,
+            everything: false,
+        }
     }
 }
+
+/// Changes not yet sent to Redis (it was unreachable), sent when it is back.
+#[derive(Default)]
+struct Outbox {
+    changes: Vec<PeopleChanged>,
+    /// More changes than [`OUTBOX_LIMIT`] were waiting: every shared entry must go.
+    overflowed: bool,
+}
+
+const OUTBOX_LIMIT: usize = 10_000;
 
 /// The cache key of an identifier.
 pub fn key_of(id: &Identifier) -> u128 {
@@ -71,7 +96,9 @@ pub struct PersonDirectory {
     epoch: std::sync::atomic::AtomicU64,
     db: DatabaseConnection,
     local: moka::future::Cache<u128, Entry>,
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<RedisLink>,
+    database: Arc<Dependency>,
+    outbox: Mutex<Outbox>,
     ttl: Duration,
     metrics: Arc<Metrics>,
 }
@@ -79,7 +106,8 @@ pub struct PersonDirectory {
 impl PersonDirectory {
     pub fn new(
         db: DatabaseConnection,
-        redis: Option<redis::aio::ConnectionManager>,
+        database: Arc<Dependency>,
+        redis: Option<RedisLink>,
         ttl: Duration,
         capacity: u64,
         metrics: Arc<Metrics>,
@@ -93,6 +121,8 @@ impl PersonDirectory {
                 .support_invalidation_closures()
                 .build(),
             redis,
+            database,
+            outbox: Mutex::new(Outbox::default()),
             ttl,
             metrics,
         }
@@ -114,7 +144,11 @@ impl PersonDirectory {
             .try_get_with(key, self.load(key, id, started))
             .await
             .map_err(|e: Arc<StorageError>| {
-                StorageError::Db(sea_orm::DbErr::Custom(e.to_string()))
+                if e.is_outage() {
+                    StorageError::Unavailable(e.to_string())
+                } else {
+                    StorageError::Db(sea_orm::DbErr::Custom(e.to_string()))
+                }
             })?;
         if self.epoch.load(Ordering::Acquire) != started {
             self.local.invalidate(&key).await;
@@ -123,12 +157,9 @@ impl PersonDirectory {
     }
 
     async fn load(&self, key: u128, id: &Identifier, started: u64) -> Result<Entry, StorageError> {
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
-            let cached: Result<Option<String>, _> = redis::cmd("GET")
-                .arg(redis_key(key))
-                .query_async(&mut conn)
-                .await;
+        if let Some(link) = &self.redis {
+            let cached: Result<Option<String>, _> =
+                link.query(redis::cmd("GET").arg(redis_key(key))).await;
             match cached {
                 Ok(Some(text)) => {
                     if let Ok(entry) = serde_json::from_str::<Option<PersonRecord>>(&text) {
@@ -141,35 +172,46 @@ impl PersonDirectory {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis person lookup failed; using the database")
+                    tracing::debug!(error = %e, "redis person lookup failed; using the database")
                 }
             }
         }
         let entry = if id.kind == super::PERSON_ID {
-            store::find_by_id(&self.db, &id.value).await?
+            self.database
+                .call(
+                    store::find_by_id(&self.db, &id.value),
+                    StorageError::is_outage,
+                )
+                .await?
         } else {
-            store::find_by_identifier(&self.db, id).await?
+            self.database
+                .call(
+                    store::find_by_identifier(&self.db, id),
+                    StorageError::is_outage,
+                )
+                .await?
         };
         self.metrics
             .person_lookups
             .with_label_values(&["database"])
             .inc();
         let changed_meanwhile = self.epoch.load(Ordering::Acquire) != started;
-        if let (Some(conn), false) = (&self.redis, changed_meanwhile) {
-            let mut conn = conn.clone();
+        if let (Some(link), false) = (&self.redis, changed_meanwhile) {
             let text = serde_json::to_string(&entry).unwrap_or_default();
             // NX: a fresher value written by another node is not overwritten with ours. A
             // change that raced this read is cleaned up by its second delete.
-            let stored: Result<Option<String>, _> = redis::cmd("SET")
-                .arg(redis_key(key))
-                .arg(text)
-                .arg("EX")
-                .arg(self.ttl.as_secs().max(1))
-                .arg("NX")
-                .query_async(&mut conn)
+            let stored: Result<Option<String>, _> = link
+                .query(
+                    redis::cmd("SET")
+                        .arg(redis_key(key))
+                        .arg(text)
+                        .arg("EX")
+                        .arg(self.ttl.as_secs().max(1))
+                        .arg("NX"),
+                )
                 .await;
             if let Err(e) = stored {
-                tracing::warn!(error = %e, "redis person store failed");
+                tracing::debug!(error = %e, "redis person store failed");
             }
         }
         Ok(entry.map(Arc::new))
@@ -201,11 +243,15 @@ impl PersonDirectory {
             .person_lookups
             .with_label_values(&["database"])
             .inc_by(misses.len() as u64);
-        let known: std::collections::HashMap<String, String> =
-            store::owners(&self.db, "anonymous_id", &misses)
-                .await?
-                .into_iter()
-                .collect();
+        let known: std::collections::HashMap<String, String> = self
+            .database
+            .call(
+                store::owners(&self.db, "anonymous_id", &misses),
+                StorageError::is_outage,
+            )
+            .await?
+            .into_iter()
+            .collect();
         for id in misses {
             let identifier = Identifier::new("anonymous_id", id);
             if known.contains_key(id) {
@@ -222,6 +268,10 @@ impl PersonDirectory {
     /// Drops this node's entries for a change (from this node or another).
     pub fn forget(&self, change: &PeopleChanged) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        if change.everything {
+            self.local.invalidate_all();
+            return;
+        }
         let keys: Vec<u128> = change
             .keys
             .iter()
@@ -249,38 +299,114 @@ impl PersonDirectory {
 
     /// Makes a change visible everywhere: shared entries deleted, every node told, and
     /// both once more shortly after (see [`SECOND_DELETE_AFTER`]).
-    pub async fn announce(&self, change: PeopleChanged) {
+    pub async fn announce(self: &Arc<Self>, change: PeopleChanged) {
         self.forget(&change);
-        let Some(conn) = self.redis.clone() else {
+        let Some(link) = self.redis.clone() else {
             return;
         };
-        publish(conn.clone(), &change).await;
+        if let Err(reason) = publish(&link, &change).await {
+            tracing::warn!(
+                reason,
+                "could not send a people change to Redis; it waits in the outbox"
+            );
+            self.hold(change);
+            return;
+        }
+        let directory = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_DELETE_AFTER).await;
-            publish(conn, &change).await;
+            if publish(&link, &change).await.is_err() {
+                directory.hold(change);
+            }
         });
+    }
+
+    fn hold(&self, change: PeopleChanged) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.changes.len() < OUTBOX_LIMIT {
+            outbox.changes.push(change);
+        } else {
+            outbox.overflowed = true;
+        }
+    }
+
+    /// After (re)subscribing: drops every local entry (changes announced while this
+    /// node was not listening were missed), then sends what waits in the outbox.
+    pub async fn catch_up(&self) {
+        self.forget(&PeopleChanged {
+            everything: true,
+            ..PeopleChanged::default()
+        });
+        let Some(link) = &self.redis else {
+            return;
+        };
+        let Outbox {
+            changes,
+            overflowed,
+        } = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        if changes.is_empty() && !overflowed {
+            return;
+        }
+        tracing::info!(
+            changes = changes.len(),
+            overflowed,
+            "sending held people changes"
+        );
+        let everything = overflowed.then(|| PeopleChanged {
+            everything: true,
+            ..PeopleChanged::default()
+        });
+        for change in changes.into_iter().chain(everything) {
+            if publish(link, &change).await.is_err() {
+                self.hold(change);
+            }
+        }
     }
 }
 
 /// Deletes the shared entries of a change and tells every node (this one included).
-async fn publish(mut conn: redis::aio::ConnectionManager, change: &PeopleChanged) {
-    if !change.keys.is_empty() {
+async fn publish(link: &RedisLink, change: &PeopleChanged) -> Result<(), String> {
+    if change.everything {
+        forget_every_shared_entry(link).await?;
+    } else if !change.keys.is_empty() {
         let mut del = redis::cmd("DEL");
         for key in &change.keys {
             del.arg(format!("tailor:person:{key}"));
         }
-        let deleted: Result<i64, _> = del.query_async(&mut conn).await;
-        if let Err(e) = deleted {
-            tracing::warn!(error = %e, "could not delete shared person entries");
-        }
+        let _: i64 = link.query(&del).await.map_err(|e| e.to_string())?;
     }
     let payload = serde_json::to_string(change).unwrap_or_default();
-    let sent: Result<i64, _> = redis::cmd("PUBLISH")
-        .arg(PEOPLE_CHANNEL)
-        .arg(payload)
-        .query_async(&mut conn)
-        .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, "could not publish a people change; other nodes catch up within the cache TTL");
+    let _: i64 = link
+        .query(redis::cmd("PUBLISH").arg(PEOPLE_CHANNEL).arg(payload))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Deletes every shared person entry, a page of keys at a time.
+async fn forget_every_shared_entry(link: &RedisLink) -> Result<(), String> {
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = link
+            .query(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg("tailor:person:*")
+                    .arg("COUNT")
+                    .arg(1000),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if !keys.is_empty() {
+            let _: i64 = link
+                .query(redis::cmd("UNLINK").arg(&keys))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
     }
 }

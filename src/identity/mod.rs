@@ -14,7 +14,7 @@ pub mod model;
 mod service;
 pub mod wire;
 
-pub use service::{Identity, Resolver};
+pub use service::{Identity, Resolved, Resolver};
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -206,14 +206,38 @@ pub async fn resolve(
     claim: &Claim,
     directory: &PersonDirectory,
 ) -> Result<Option<Person>, Problem> {
+    resolve_claim(claim, directory).await.map_err(|e| match e {
+        Unresolved::Unreachable(e) => Problem::from(e),
+        Unresolved::Refused(problem) => problem,
+    })
+}
+
+/// Why a claim named no person.
+pub enum Unresolved {
+    /// The database (and Redis) could not be asked.
+    Unreachable(crate::storage::StorageError),
+    /// The claim is wrong (e.g. an unknown person id).
+    Refused(Problem),
+}
+
+pub async fn resolve_claim(
+    claim: &Claim,
+    directory: &PersonDirectory,
+) -> Result<Option<Person>, Unresolved> {
     let (id, verified, header) = match claim {
         Claim::Nobody => return Ok(None),
         Claim::Verified(id, header) => (id, true, *header),
         Claim::Anonymous(id, field) => (id, false, *field),
     };
-    let record = directory.resolve(id).await?;
+    let record = match directory.resolve(id).await {
+        Ok(record) => record,
+        Err(e) if e.is_outage() => return Err(Unresolved::Unreachable(e)),
+        Err(e) => return Err(Unresolved::Refused(Problem::from(e))),
+    };
     if id.kind == PERSON_ID && record.is_none() {
-        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("person_id"));
+        return Err(Unresolved::Refused(
+            Problem::new(ProblemType::NotFound, "no such person").with_field("person_id"),
+        ));
     }
     let mut person = Person::from_graph(id, record, verified);
     person.via_header = match header {

@@ -5,17 +5,23 @@
 //! [`Identity`] is the identify and people endpoints' state.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 
 use super::directory::{PeopleChanged, PersonDirectory, PEOPLE_CHANNEL};
 use super::graph::IdentifierTypes;
-use super::{claim, resolve, Naming, Person};
+use super::{claim, resolve, resolve_claim, Naming, Person, Unresolved};
 use crate::auth::Auth;
 use crate::catalog::live::LiveCatalog;
 use crate::problem::Problem;
+use crate::redis_link::RedisLink;
+
+/// Who a request names, as far as could be told.
+pub struct Resolved {
+    pub person: Option<Person>,
+    /// A person was named but could not be looked up.
+    pub unresolved: bool,
+}
 
 /// Turns a request's naming into a person; cheap to clone.
 #[derive(Clone)]
@@ -32,29 +38,43 @@ impl Resolver {
         resolve(&claim, &self.directory).await
     }
 
-    /// Redis pub/sub: drops this node's cached people when any node changes them.
-    /// Resubscribes after a lost connection; runs until aborted.
-    pub async fn listen(self, client: redis::Client) {
-        loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if let Err(e) = pubsub.subscribe(PEOPLE_CHANNEL).await {
-                        tracing::warn!(error = %e, "redis subscribe failed");
-                    } else {
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            let payload: String = message.get_payload().unwrap_or_default();
-                            match serde_json::from_str::<PeopleChanged>(&payload) {
-                                Ok(change) => self.directory.forget(&change),
-                                Err(e) => tracing::warn!(error = %e, "malformed people change"),
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "redis pub/sub unavailable; retrying"),
+    /// The person `naming` names, or nobody with `unresolved` set when the person
+    /// could not be looked up (database and Redis unreachable, person not cached):
+    /// delivery then answers as for nobody rather than fail.
+    pub async fn person_or_nobody(&self, naming: &Naming<'_>) -> Result<Resolved, Problem> {
+        let claim = claim(naming, &self.auth, &self.types)?;
+        match resolve_claim(&claim, &self.directory).await {
+            Ok(person) => Ok(Resolved {
+                person,
+                unresolved: false,
+            }),
+            Err(Unresolved::Unreachable(e)) => {
+                tracing::debug!(error = %e, "person not resolved; answering as for nobody");
+                Ok(Resolved {
+                    person: None,
+                    unresolved: true,
+                })
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            Err(Unresolved::Refused(problem)) => Err(problem),
         }
+    }
+
+    /// Redis pub/sub: drops this node's cached people when any node changes them;
+    /// after every (re)subscription it drops them all and sends its held changes
+    /// ([`PersonDirectory::catch_up`]). Runs until aborted.
+    pub async fn listen(self, link: RedisLink) {
+        let directory = &self.directory;
+        link.listen(
+            PEOPLE_CHANNEL,
+            |payload| async move {
+                match serde_json::from_str::<PeopleChanged>(&payload) {
+                    Ok(change) => directory.forget(&change),
+                    Err(e) => tracing::warn!(error = %e, "malformed people change"),
+                }
+            },
+            || directory.catch_up(),
+        )
+        .await
     }
 }
 

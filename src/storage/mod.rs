@@ -42,20 +42,52 @@ pub enum StorageError {
         #[source]
         source: serde_json::Error,
     },
+    /// The call was not made or not answered: the breaker was open or it timed out.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl StorageError {
+    /// The database could not be reached (as opposed to answering with an error).
+    pub fn is_outage(&self) -> bool {
+        use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::RuntimeErr;
+        match self {
+            StorageError::Unavailable(_) => true,
+            StorageError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => true,
+            StorageError::Db(DbErr::Query(RuntimeErr::SqlxError(e)))
+            | StorageError::Db(DbErr::Exec(RuntimeErr::SqlxError(e))) => matches!(
+                e.as_ref(),
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl From<crate::resilience::CallError<StorageError>> for StorageError {
+    fn from(error: crate::resilience::CallError<StorageError>) -> StorageError {
+        use crate::resilience::CallError;
+        match error {
+            CallError::Failed(e) => e,
+            other @ (CallError::Open(_) | CallError::TimedOut(_)) => {
+                StorageError::Unavailable(other.to_string())
+            }
+        }
+    }
 }
 
 impl From<StorageError> for Problem {
     fn from(error: StorageError) -> Problem {
-        match &error {
-            StorageError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => {
-                tracing::warn!(error = %error, "database unavailable");
-                Problem::new(
-                    ProblemType::Unavailable,
-                    "the database is unavailable; try again shortly",
-                )
-                .with_retry_after(2)
-            }
-            _ => Problem::internal(&error),
+        if error.is_outage() {
+            tracing::warn!(error = %error, "database unavailable");
+            Problem::new(
+                ProblemType::Unavailable,
+                "the database is unavailable; try again shortly",
+            )
+            .with_retry_after(1)
+        } else {
+            Problem::internal(&error)
         }
     }
 }
@@ -80,11 +112,21 @@ pub async fn connect(
     url: &str,
     on_query: impl Fn() + Send + Sync + 'static,
 ) -> Result<DatabaseConnection, StorageError> {
+    connect_within(url, Duration::from_secs(5), on_query).await
+}
+
+/// [`connect`] with a bound on waiting for a pooled connection (and on opening one):
+/// a server keeps it short, so a request fails fast when the database is down.
+pub async fn connect_within(
+    url: &str,
+    acquire_timeout: Duration,
+    on_query: impl Fn() + Send + Sync + 'static,
+) -> Result<DatabaseConnection, StorageError> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout);
     if url.starts_with("sqlite:") {
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

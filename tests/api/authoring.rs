@@ -44,24 +44,6 @@ async fn create_vip(app: &TestApp, title_message: &str) {
     .await;
 }
 
-/// A workflow step on the newest version, named explicitly (as a reviewer who read it
-/// would).
-async fn step(app: &TestApp, path: &str, action: &str, token: &str) -> reqwest::Response {
-    let history = app
-        .admin(Method::GET, &format!("{path}/versions"), token, None)
-        .await;
-    let body = match history.status().as_u16() {
-        200 => {
-            let history: Value = history.json().await.unwrap();
-            let newest = history["versions"].as_array().unwrap().last().unwrap()["version"].clone();
-            Some(json!({ "version": newest }))
-        }
-        _ => None,
-    };
-    app.admin(Method::POST, &format!("{path}/{action}"), token, body)
-        .await
-}
-
 /// Submit (ann), approve (rob), publish (pat): the answer to the publish.
 async fn review_and_publish(app: &TestApp, path: &str) -> Value {
     for (action, token) in [
@@ -69,7 +51,7 @@ async fn review_and_publish(app: &TestApp, path: &str) -> Value {
         ("approve", reviewer()),
         ("publish", publisher()),
     ] {
-        let response = step(app, path, action, &token).await;
+        let response = app.step(path, action, &token).await;
         let status = response.status();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 200, "{action} {path}: {body}");
@@ -236,36 +218,36 @@ async fn a_variant_is_reviewed_before_it_serves_and_an_edit_keeps_the_published_
         "home-hero-winter-sale"
     );
     assert_problem(
-        step(&app, path, "publish", &publisher()).await,
+        app.step(path, "publish", &publisher()).await,
         409,
         "conflict",
         Some("version"),
     )
     .await;
     assert_problem(
-        step(&app, path, "approve", &reviewer()).await,
+        app.step(path, "approve", &reviewer()).await,
         409,
         "conflict",
         Some("version"),
     )
     .await;
 
-    assert_eq!(step(&app, path, "submit", &ann).await.status(), 200);
-    let own = step(&app, path, "approve", &ann).await;
+    assert_eq!(app.step(path, "submit", &ann).await.status(), 200);
+    let own = app.step(path, "approve", &ann).await;
     let problem = assert_problem(own, 403, "forbidden", None).await;
     assert!(problem["detail"]
         .as_str()
         .unwrap()
         .contains("cannot approve"));
-    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
+    assert_eq!(app.step(path, "approve", &reviewer()).await.status(), 200);
     // Approving twice: the version is no longer in review.
-    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 409);
+    assert_eq!(app.step(path, "approve", &reviewer()).await.status(), 409);
     assert_eq!(
         app.json(HERO_EN).await["variant"]["id"],
         "home-hero-winter-sale"
     );
 
-    let published = step(&app, path, "publish", &publisher()).await;
+    let published = app.step(path, "publish", &publisher()).await;
     assert_eq!(published.status(), 200);
     let published: Value = published.json().await.unwrap();
     assert_eq!(published["state"], "published");
@@ -385,7 +367,7 @@ async fn a_variant_is_reviewed_before_it_serves_and_an_edit_keeps_the_published_
     );
 
     // Archiving takes it out of service at once.
-    let archived = step(&app, path, "archive", &publisher()).await;
+    let archived = app.step(path, "archive", &publisher()).await;
     assert_eq!(archived.status(), 200);
     assert_eq!(
         app.json(HERO_EN).await["variant"]["id"],
@@ -595,7 +577,7 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
     let path = "/v1/admin/variants/home-hero-vip";
     create_vip(&app, "home-hero-vip-title").await;
     let problem = assert_problem(
-        step(&app, path, "submit", &marketer()).await,
+        app.step(path, "submit", &marketer()).await,
         422,
         "invalid-content",
         Some("fields.title"),
@@ -632,13 +614,13 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
     assert_eq!(draft.text().await.unwrap(), with_vip);
 
     // With the message pending, the variant can go to review, but not live before it.
-    assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
-    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
-    let early = step(&app, path, "publish", &publisher()).await;
+    assert_eq!(app.step(path, "submit", &marketer()).await.status(), 200);
+    assert_eq!(app.step(path, "approve", &reviewer()).await.status(), 200);
+    let early = app.step(path, "publish", &publisher()).await;
     assert_problem(early, 422, "invalid-content", Some("fields.title")).await;
     let published_ftl = review_and_publish(&app, en).await;
     assert_eq!(published_ftl["version"], 2);
-    let published = step(&app, path, "publish", &publisher()).await;
+    let published = app.step(path, "publish", &publisher()).await;
     assert_eq!(published.status(), 200);
     let published: Value = published.json().await.unwrap();
     assert_eq!(published["locales"]["live_locales"], json!(["en"]));
@@ -738,9 +720,9 @@ async fn fluent_resources_are_parsed_versioned_reviewed_and_gate_the_locales_a_v
     // Removing a message a published variant needs from the default locale is refused.
     app.put_ftl(en, &marketer(), &source).await;
     for (action, token) in [("submit", marketer()), ("approve", reviewer())] {
-        assert_eq!(step(&app, en, action, &token).await.status(), 200);
+        assert_eq!(app.step(en, action, &token).await.status(), 200);
     }
-    let refused = step(&app, en, "publish", &publisher()).await;
+    let refused = app.step(en, "publish", &publisher()).await;
     let problem = assert_problem(refused, 422, "invalid-content", None).await;
     assert!(problem["detail"]
         .as_str()
@@ -1365,13 +1347,9 @@ async fn a_publish_purges_its_surrogate_keys_through_the_webhook() {
     let repeat = next_purge(&mut purges, "the purge was repeated").await;
     assert_eq!(repeat, purge);
     // Archiving purges as well.
-    let archived = step(
-        &app,
-        "/v1/admin/variants/home-hero-vip",
-        "archive",
-        &publisher(),
-    )
-    .await;
+    let archived = app
+        .step("/v1/admin/variants/home-hero-vip", "archive", &publisher())
+        .await;
     assert_eq!(archived.status(), 200);
     let purge = next_purge(&mut purges, "the webhook was called").await;
     assert_eq!(purge["surrogate_keys"][0], "placement/home.hero");
@@ -1413,7 +1391,8 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
     create_vip(&first, "home-hero-spring-title").await;
     for (action, token) in [("submit", marketer()), ("approve", reviewer())] {
         assert_eq!(
-            step(&first, "/v1/admin/variants/home-hero-vip", action, &token)
+            first
+                .step("/v1/admin/variants/home-hero-vip", action, &token)
                 .await
                 .status(),
             200
@@ -1421,14 +1400,10 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
     }
     let started = std::time::Instant::now();
     assert_eq!(
-        step(
-            &first,
-            "/v1/admin/variants/home-hero-vip",
-            "publish",
-            &publisher()
-        )
-        .await
-        .status(),
+        first
+            .step("/v1/admin/variants/home-hero-vip", "publish", &publisher())
+            .await
+            .status(),
         200
     );
     within(
@@ -1441,14 +1416,10 @@ async fn a_publish_on_one_node_is_served_by_another_within_a_second() {
     // And archiving, the other way round.
     let started = std::time::Instant::now();
     assert_eq!(
-        step(
-            &second,
-            "/v1/admin/variants/home-hero-vip",
-            "archive",
-            &publisher()
-        )
-        .await
-        .status(),
+        second
+            .step("/v1/admin/variants/home-hero-vip", "archive", &publisher())
+            .await
+            .status(),
         200
     );
     within(
@@ -1612,7 +1583,7 @@ async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
     let app = spawn_app().await;
     let path = "/v1/admin/variants/home-hero-vip";
     create_vip(&app, "home-hero-spring-title").await;
-    assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
+    assert_eq!(app.step(path, "submit", &marketer()).await.status(), 200);
     // Approving and publishing name the version that was read.
     let unnamed = app
         .admin(Method::POST, &format!("{path}/approve"), &reviewer(), None)
@@ -1651,8 +1622,8 @@ async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
         )
         .await;
     assert_eq!(edited.status(), 200);
-    assert_eq!(step(&app, path, "submit", &ada).await.status(), 200);
-    let own = step(&app, path, "approve", &ada).await;
+    assert_eq!(app.step(path, "submit", &ada).await.status(), 200);
+    let own = app.step(path, "approve", &ada).await;
     assert_problem(own, 403, "forbidden", None).await;
     // Version 1 was superseded by the edit: publishing it is refused.
     let old = app
@@ -1664,11 +1635,8 @@ async fn a_step_acts_on_the_version_that_was_read_and_only_once() {
         )
         .await;
     assert_problem(old, 409, "conflict", Some("version")).await;
-    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
-    assert_eq!(
-        step(&app, path, "publish", &publisher()).await.status(),
-        200
-    );
+    assert_eq!(app.step(path, "approve", &reviewer()).await.status(), 200);
+    assert_eq!(app.step(path, "publish", &publisher()).await.status(), 200);
     assert_eq!(app.json(HERO_EN).await["variant"]["version"], 2);
 
     // A new draft exists; archiving without a version takes the serving one out.
@@ -1714,8 +1682,8 @@ async fn a_publish_checked_against_older_content_is_refused() {
     let app = spawn_app().await;
     let path = "/v1/admin/variants/home-hero-vip";
     create_vip(&app, "home-hero-spring-title").await;
-    assert_eq!(step(&app, path, "submit", &marketer()).await.status(), 200);
-    assert_eq!(step(&app, path, "approve", &reviewer()).await.status(), 200);
+    assert_eq!(app.step(path, "submit", &marketer()).await.status(), 200);
+    assert_eq!(app.step(path, "approve", &reviewer()).await.status(), 200);
 
     // The checks ran against generation g - 1; something else went live since.
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
@@ -1787,12 +1755,9 @@ async fn a_message_id_taken_by_another_resource_meanwhile_cannot_be_published() 
         .await;
     assert_eq!(saved.status(), 200);
     review_and_publish(&app, en).await;
-    assert_eq!(step(&app, extra, "submit", &marketer()).await.status(), 200);
-    assert_eq!(
-        step(&app, extra, "approve", &reviewer()).await.status(),
-        200
-    );
-    let refused = step(&app, extra, "publish", &publisher()).await;
+    assert_eq!(app.step(extra, "submit", &marketer()).await.status(), 200);
+    assert_eq!(app.step(extra, "approve", &reviewer()).await.status(), 200);
+    let refused = app.step(extra, "publish", &publisher()).await;
     let problem = assert_problem(refused, 422, "invalid-content", Some("en/extra.ftl")).await;
     assert!(
         problem["detail"]

@@ -39,6 +39,8 @@ pub struct Options {
     /// `None`: the production defaults.
     pub rate_limits: Option<tailor::config::RateLimits>,
     pub max_auto_retirements: u32,
+    /// Overrides `REDIS_URL` (a fault test's own server, a black hole).
+    pub redis_url: Option<String>,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             trusted_proxies: vec!["127.0.0.1/32"],
             rate_limits: None,
             max_auto_retirements: 3,
+            redis_url: None,
         }
     }
 }
@@ -198,7 +201,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
-        redis_url: redis_url(),
+        redis_url: options.redis_url.or_else(redis_url),
         content_dir: root.join("content"),
         locales_dir: root.join("locales"),
         signing_secret: options.signing_secret.map(Secret::new),
@@ -487,6 +490,38 @@ impl TestApp {
         let text = response.text().await.expect("body");
         assert!(status.is_success(), "{method} {path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A workflow step (`submit`, `approve`, `publish`, `archive`…) on the newest
+    /// version of the document at `path`, named explicitly (as a reviewer who read it
+    /// would).
+    pub async fn step(&self, path: &str, action: &str, token: &str) -> reqwest::Response {
+        let history = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("{path}/versions"),
+                token,
+                None,
+            )
+            .await;
+        let body = match history.status().as_u16() {
+            200 => {
+                let history: serde_json::Value = history.json().await.expect("json");
+                let newest = history["versions"]
+                    .as_array()
+                    .and_then(|v| v.last())
+                    .map(|v| v["version"].clone());
+                newest.map(|version| serde_json::json!({ "version": version }))
+            }
+            _ => None,
+        };
+        self.admin(
+            reqwest::Method::POST,
+            &format!("{path}/{action}"),
+            token,
+            body,
+        )
+        .await
     }
 
     /// `PUT` of a Fluent resource as text/plain.
