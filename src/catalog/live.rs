@@ -179,14 +179,20 @@ impl LiveCatalog {
 }
 
 /// Tells every node through Redis that the content generation changed (for commands
-/// that change the database outside a server).
+/// that change the database outside a server). Gives up after two seconds: the nodes
+/// poll anyway.
 pub async fn publish_generation(redis_url: &str, generation: u64) -> anyhow::Result<()> {
     let client = redis::Client::open(redis_url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(INVALIDATION_CHANNEL)
-        .arg(generation.to_string())
-        .query_async(&mut conn)
-        .await?;
+    let publish = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PUBLISH")
+            .arg(INVALIDATION_CHANNEL)
+            .arg(generation.to_string())
+            .query_async::<i64>(&mut conn)
+            .await
+    };
+    tokio::time::timeout(Duration::from_secs(2), publish)
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer within 2 s"))??;
     Ok(())
 }

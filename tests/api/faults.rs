@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::services::{free_port, BlackHole, OwnPostgres, OwnRedis};
+use crate::services::{free_port, own_servers_or_skip, BlackHole, OwnPostgres, OwnRedis};
 
 /// The bound a request gets in these tests: far above a degraded answer's cost (tens of
 /// milliseconds), far below the ~9.5 s a Redis call hung for before the breakers.
@@ -123,6 +123,9 @@ async fn a_black_hole_redis_costs_a_request_its_timeout_once_and_then_nothing() 
 
 #[tokio::test]
 async fn a_node_starts_with_redis_down_and_connects_when_it_comes_up() {
+    if !own_servers_or_skip() {
+        return;
+    }
     let port = free_port();
     let app = spawn_app_with(Options {
         redis_url: Some(format!("redis://127.0.0.1:{port}")),
@@ -187,6 +190,9 @@ async fn two_nodes_on(redis: &OwnRedis) -> (TestApp, TestApp, String) {
 
 #[tokio::test]
 async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_it_returns() {
+    if !own_servers_or_skip() {
+        return;
+    }
     let mut redis = OwnRedis::start().await;
     let (first, second, token) = two_nodes_on(&redis).await;
 
@@ -253,6 +259,9 @@ async fn served_variant(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn content_published_while_redis_was_down_is_served_by_the_other_node_when_it_returns() {
+    if !own_servers_or_skip() {
+        return;
+    }
     let mut redis = OwnRedis::start().await;
     let (first, second, _) = two_nodes_on(&redis).await;
     let before = served_variant(&second).await;
@@ -284,6 +293,9 @@ async fn content_published_while_redis_was_down_is_served_by_the_other_node_when
 
 #[tokio::test]
 async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_quick_503() {
+    if !own_servers_or_skip() {
+        return;
+    }
     let pg = OwnPostgres::start().await;
     let app = spawn_app_with(Options {
         database_url: Some(pg.url()),
@@ -403,6 +415,9 @@ async fn a_node_retries_its_database_at_start_then_gives_up_with_a_clear_log() {
 
 #[tokio::test]
 async fn a_node_started_before_its_database_comes_up_when_the_database_does() {
+    if !own_servers_or_skip() {
+        return;
+    }
     let pg = OwnPostgres::start().await;
     pg.stop();
     let port = free_port();

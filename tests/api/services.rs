@@ -9,6 +9,30 @@ use std::time::{Duration, Instant};
 
 use super::helpers::within;
 
+/// Whether this machine can run the tests' own servers (`redis-server`, and
+/// PostgreSQL's `initdb`/`pg_ctl`). Without them a test says it is skipped, unless
+/// `REQUIRE_FAULT_TESTS` is set (CI sets it): then their absence fails the test.
+pub fn own_servers_or_skip() -> bool {
+    let redis = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("redis-server").is_file())
+    });
+    let postgres = postgres_bin_dir().is_some();
+    if redis && postgres {
+        return true;
+    }
+    let missing = format!(
+        "redis-server {}, PostgreSQL server programs {}",
+        if redis { "found" } else { "missing" },
+        if postgres { "found" } else { "missing" }
+    );
+    assert!(
+        std::env::var_os("REQUIRE_FAULT_TESTS").is_none(),
+        "fault tests required, but {missing} (apt-get install redis-server postgresql)"
+    );
+    eprintln!("skipped: {missing} (apt-get install redis-server postgresql)");
+    false
+}
+
 /// A port nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -113,15 +137,19 @@ pub struct OwnPostgres {
     bin: PathBuf,
 }
 
-fn postgres_bin() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL's server programs under /usr/lib/postgresql")
+/// The newest `/usr/lib/postgresql/<version>/bin` with `initdb` (Debian's layout).
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
         .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|bin| bin.join("initdb").exists())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().expect("initdb under /usr/lib/postgresql/*/bin")
+    found.pop().map(|(_, bin)| bin)
 }
 
 /// `/proc/self` belongs to the process's effective user.
@@ -136,7 +164,7 @@ impl OwnPostgres {
             .prefix("tailor-pg-")
             .tempdir()
             .expect("tempdir");
-        let bin = postgres_bin();
+        let bin = postgres_bin_dir().expect("initdb under /usr/lib/postgresql/*/bin");
         let pg = OwnPostgres {
             port: free_port(),
             dir,
