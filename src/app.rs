@@ -36,6 +36,7 @@ use crate::metrics::Metrics;
 use crate::ops::Ops;
 use crate::ratelimit::{Limiters, RateLimiting};
 use crate::redis_link::RedisLink;
+use crate::resilience::gate::DatabaseGate;
 use crate::resilience::{probe_periodically, Breaker, Dependency};
 use crate::storage;
 use crate::tokens::Signer;
@@ -44,6 +45,7 @@ use crate::tokens::Signer;
 #[derive(Clone)]
 struct Areas {
     auth: web::Data<Auth>,
+    database_gate: web::Data<DatabaseGate>,
     delivery: web::Data<Delivery>,
     engagement: web::Data<Engagement>,
     identity: web::Data<Identity>,
@@ -246,8 +248,17 @@ impl Shared {
             },
             settings.clone(),
         );
+        let needs_database = [
+            crate::identity::http::NEEDS_DATABASE,
+            crate::authoring::http::NEEDS_DATABASE,
+            crate::governance::http::NEEDS_DATABASE,
+        ];
         let areas = Areas {
             auth: web::Data::from(auth.clone()),
+            database_gate: web::Data::new(DatabaseGate::new(
+                self.database.clone(),
+                needs_database.concat(),
+            )),
             delivery: web::Data::new(delivery),
             engagement: web::Data::new(Engagement {
                 events: events.clone(),
@@ -319,6 +330,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
         App::new()
             .app_data(areas.auth)
             .app_data(areas.rate_limits)
+            .app_data(areas.database_gate)
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| crate::problem::extractor_error(e, None)),
@@ -331,6 +343,9 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
                 web::JsonConfig::default()
                     .error_handler(|e, _| crate::problem::extractor_error(e, Some("body"))),
             )
+            .wrap(actix_web::middleware::from_fn(
+                crate::resilience::gate::guard,
+            ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let metrics = metrics.clone();

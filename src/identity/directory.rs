@@ -337,9 +337,18 @@ impl PersonDirectory {
             everything: true,
             ..PeopleChanged::default()
         });
+        self.send_held().await;
+    }
+
+    /// Sends the changes held while Redis could not be reached, once it can be again
+    /// (the listener calls this every second, and after every subscription).
+    pub async fn send_held(&self) {
         let Some(link) = &self.redis else {
             return;
         };
+        if !link.dependency().available() {
+            return;
+        }
         let Outbox {
             changes,
             overflowed,

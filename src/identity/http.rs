@@ -25,6 +25,9 @@ crate::role_set!(pub PrivacyStaff = Privacy);
 )]
 pub struct Api;
 
+/// Routes that need the database for every answer (see `resilience::gate`).
+pub const NEEDS_DATABASE: &[&str] = &["/v1/identify", "/v1/people/"];
+
 /// Registers this area's state and routes.
 pub fn configure(service: web::Data<Identity>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -16,6 +16,9 @@ use crate::catalog::live::LiveCatalog;
 use crate::problem::Problem;
 use crate::redis_link::RedisLink;
 
+/// How often held people changes are retried.
+const RESEND_HELD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Who a request names, as far as could be told.
 pub struct Resolved {
     pub person: Option<Person>,
@@ -61,10 +64,12 @@ impl Resolver {
 
     /// Redis pub/sub: drops this node's cached people when any node changes them;
     /// after every (re)subscription it drops them all and sends its held changes
-    /// ([`PersonDirectory::catch_up`]). Runs until aborted.
+    /// ([`PersonDirectory::catch_up`]), and every second it sends changes held while
+    /// Redis could not be reached ([`PersonDirectory::send_held`]: this node's own calls
+    /// may have failed while its subscription stayed up). Runs until aborted.
     pub async fn listen(self, link: RedisLink) {
         let directory = &self.directory;
-        link.listen(
+        let listening = link.listen(
             PEOPLE_CHANNEL,
             |payload| async move {
                 match serde_json::from_str::<PeopleChanged>(&payload) {
@@ -73,8 +78,16 @@ impl Resolver {
                 }
             },
             || directory.catch_up(),
-        )
-        .await
+        );
+        let resending = async {
+            let mut every = tokio::time::interval(RESEND_HELD_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                directory.send_held().await;
+            }
+        };
+        tokio::join!(listening, resending);
     }
 }
 

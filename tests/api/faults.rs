@@ -359,6 +359,38 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     let body = until_probe_says(&app, "database", "down").await;
     assert_eq!(body["status"], "unavailable");
     assert_eq!(readiness(&app).await.0, 503);
+    // Routes that need the database for everything are refused at once while its
+    // breaker is open (the probe opened it), without waiting for the pool.
+    let before = app
+        .metric(
+            "tailor_dependency_calls_total{dependency=\"database\",outcome=\"short_circuited\"}",
+        )
+        .await;
+    let identify = bounded_client()
+        .post(format!("{}/v1/identify", app.address))
+        .header("X-Api-Key", SERVER_KEY)
+        .json(&json!({"identifiers": {"customer_id": "C-during"}}))
+        .send()
+        .await
+        .expect("answered within the bound");
+    assert_eq!(identify.status(), 503);
+    assert_eq!(header(&identify, "retry-after"), "1");
+    let admin = get(
+        &app,
+        "/v1/admin/placements",
+        &[("Authorization", &bearer(&staff_token(&["marketer"], "")))],
+    )
+    .await;
+    assert_eq!(admin.status(), 503);
+    let after = app
+        .metric(
+            "tailor_dependency_calls_total{dependency=\"database\",outcome=\"short_circuited\"}",
+        )
+        .await;
+    assert!(
+        after >= before + 2.0,
+        "refused by the gate: {before} → {after}"
+    );
     // Content that names nobody is served as ever.
     assert_eq!(get(&app, HERO, &[]).await.status(), 200);
 

@@ -5,6 +5,14 @@ async fn health_readiness_and_metrics() {
     let app = spawn_app().await;
     assert_eq!(app.json("/healthz").await["status"], "ok");
     assert_eq!(app.json("/readyz").await["status"], "ready");
+    // Readiness is what the background probe found, per dependency.
+    within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(10),
+        "the probe never reported the database up",
+        || async { app.json("/readyz").await["dependencies"]["database"]["state"] == "up" },
+    )
+    .await;
     app.get("/v1/content/home.hero?channel=sms").await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(

@@ -62,7 +62,12 @@ pub struct Api;
 const BODY_LIMIT: usize = 256 * 1024;
 const BODY_LIMIT_TEXT: &str = "a governance request is at most 256 KiB";
 
+/// Routes that need the database for every answer (see `resilience::gate`); the
+/// dashboard is a static page, served anyway.
+pub const NEEDS_DATABASE: &[&str] = &["/v1/governance/", "/v1/reports/"];
+
 /// Registers this area's state and routes.
+
 pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(service);

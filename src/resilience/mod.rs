@@ -20,6 +20,8 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
+pub mod gate;
+
 /// A circuit breaker: closed, it lets calls through; after `failures_to_open`
 /// consecutive failures it opens for `open_for`; then one trial call goes through and
 /// its outcome closes or reopens it. Pure: the caller says what time it is.
@@ -166,7 +168,7 @@ impl Dependency {
         self.name
     }
 
-    fn count(&self, outcome: &str) {
+    pub(crate) fn count(&self, outcome: &str) {
         self.metrics
             .dependency_calls
             .with_label_values(&[self.name, outcome])
