@@ -90,7 +90,6 @@ pub const NEEDS_DATABASE: &[&str] = &["/v1/admin/"];
 
 /// Registers this area's state and routes. No two resources match the same path, so
 /// their order does not matter.
-
 pub fn configure(service: web::Data<Authoring>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(service);

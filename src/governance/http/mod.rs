@@ -67,7 +67,6 @@ const BODY_LIMIT_TEXT: &str = "a governance request is at most 256 KiB";
 pub const NEEDS_DATABASE: &[&str] = &["/v1/governance/", "/v1/reports/"];
 
 /// Registers this area's state and routes.
-
 pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(service);
