@@ -67,6 +67,7 @@ wait_ready() { # base
     sleep 0.1
   done
   echo "not ready: $1" >&2
+  cat "$work"/*.log >&2
   exit 1
 }
 ms_of() { awk '{ printf "%.1f", $1 * 1000 }'; }

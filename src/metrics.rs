@@ -193,7 +193,8 @@ pub fn record_request<B>(
         .http_duration
         .with_label_values(&[route.as_str()])
         .observe(elapsed.as_secs_f64());
-    if status.is_server_error() {
+    // A 503 is a deliberate answer during an outage (logged once, by the probe).
+    if status.is_server_error() && status != actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
         tracing::warn!(%route, status = status.as_u16(), "request failed");
     } else {
         tracing::debug!(%route, status = status.as_u16(), "request");

@@ -142,6 +142,10 @@ impl RedisLink {
                     }
                     tracing::warn!(channel, "redis subscription ended; subscribing again");
                 }
+                // While the probe reports Redis down it has said so once already.
+                Err(reason) if self.dependency.status().state == "down" => {
+                    tracing::debug!(channel, reason, "redis subscribe failed; retrying")
+                }
                 Err(reason) => {
                     tracing::warn!(channel, reason, "redis subscribe failed; retrying")
                 }

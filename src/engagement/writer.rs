@@ -220,9 +220,14 @@ async fn flush(
         // One global order of keys: concurrent writers never wait on each other in a cycle.
         unique.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         let mut result = target.store(&unique, first_seen).await;
-        if let Err(e) = &result {
-            // One retry covers a dropped connection or a serialisation failure (an
-            // outage opens the breaker, and the retry is then refused at once).
+        // One retry covers a dropped connection or a serialisation failure; not a call
+        // the breaker refused or that timed out (the database is down: the probe says
+        // so once, and callers get a 503 at once).
+        if let Some(e) = result
+            .as_ref()
+            .err()
+            .filter(|e| !matches!(e, StorageError::Unavailable(_)))
+        {
             tracing::warn!(error = %e, "event group failed; retrying once");
             result = target.store(&unique, first_seen).await;
         }
@@ -239,6 +244,10 @@ async fn flush(
                     .iter()
                     .map(|e| e.event_id.clone())
                     .collect::<HashSet<String>>())
+            }
+            Err(e @ StorageError::Unavailable(_)) => {
+                tracing::debug!(error = %e, events = unique.len(), "event group not stored");
+                Err((WriteError::Unavailable, true))
             }
             Err(e) => {
                 tracing::error!(error = %e, events = unique.len(), "event group not stored");

@@ -92,6 +92,14 @@ impl Breaker {
         }
     }
 
+    /// Opens it now, whatever the count (the probe found the dependency down).
+    pub fn trip(&mut self, now: Instant) {
+        self.consecutive_failures = self.consecutive_failures.max(self.failures_to_open);
+        self.state = BreakerState::Open {
+            until: now + self.open_for,
+        };
+    }
+
     pub fn is_closed(&self) -> bool {
         self.state == BreakerState::Closed
     }
@@ -226,7 +234,9 @@ impl Dependency {
     }
 
     /// Records a probe's finding: the status `/readyz` reports, the breaker (a success
-    /// closes it), and a recovery tick when the dependency came back.
+    /// closes it; a failure opens it, and keeps it open while failures go on, so no
+    /// request waits on a dependency the probe knows is down), and a recovery tick when
+    /// the dependency came back.
     pub fn record_probe(&self, outcome: Result<(), String>) {
         let now = Utc::now();
         let up = outcome.is_ok();
@@ -253,9 +263,9 @@ impl Dependency {
                 self.recovered.send_modify(|n| *n += 1);
             }
             (_, true) => self.breaker().succeeded(),
-            ("down", false) => {}
+            ("down", false) => self.breaker().trip(Instant::now()),
             (_, false) => {
-                self.breaker().failed(Instant::now());
+                self.breaker().trip(Instant::now());
                 tracing::warn!(
                     dependency = self.name,
                     reason = outcome.err().unwrap_or_default(),
@@ -386,6 +396,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_trip_opens_at_once_whatever_the_count() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::new(3, OPEN_FOR);
+        breaker.trip(t0);
+        assert!(!breaker.admit(t0));
+        assert!(
+            breaker.admit(t0 + OPEN_FOR),
+            "then a trial, as after failures"
+        );
+    }
+
     fn dependency(timeout: Duration) -> Dependency {
         Dependency::new(
             "test",
@@ -420,7 +442,12 @@ mod tests {
 
     #[test]
     fn the_probe_reports_state_reason_and_recovery() {
-        let dep = dependency(Duration::from_secs(1));
+        let dep = Dependency::new(
+            "test",
+            Duration::from_secs(1),
+            Breaker::new(3, Duration::from_secs(3600)),
+            Arc::new(Metrics::new()),
+        );
         let recoveries = dep.recoveries();
         assert_eq!(dep.status().state, "unknown");
         dep.record_probe(Err("connection refused".into()));

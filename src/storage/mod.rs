@@ -80,7 +80,8 @@ impl From<crate::resilience::CallError<StorageError>> for StorageError {
 impl From<StorageError> for Problem {
     fn from(error: StorageError) -> Problem {
         if error.is_outage() {
-            tracing::warn!(error = %error, "database unavailable");
+            // Once per request: the probe logs the outage once, metrics count these.
+            tracing::debug!(error = %error, "database unavailable");
             Problem::new(
                 ProblemType::Unavailable,
                 "the database is unavailable; try again shortly",
@@ -151,11 +152,43 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, StorageError> {
     Ok(db)
 }
 
+/// Applies the migrations not yet applied. On PostgreSQL, under an advisory lock: nodes
+/// started together on a new database take turns instead of racing to create the same
+/// tables (the later ones then find nothing left to do).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StorageError> {
     use migration::MigratorTrait;
-    migration::Migrator::up(db, None).await?;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        migration::Migrator::up(db, None).await?;
+        return Ok(());
+    }
+    let sqlx_error =
+        |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()));
+    // A session lock lives on one connection: keep this one until the migrations ran.
+    let mut holder = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx_error)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await
+        .map_err(sqlx_error)?;
+    let migrated = migration::Migrator::up(db, None).await;
+    let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await;
+    if unlocked.is_err() {
+        // Dropping the connection ends its session, and the lock with it.
+        holder.close_on_drop();
+    }
+    migrated?;
     Ok(())
 }
+
+/// The advisory lock key the migrations run under ("tailor" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7461_696c_6f72;
 
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StorageError> {
     db.ping().await?;
