@@ -425,24 +425,32 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
 
 #[tokio::test]
 async fn a_node_retries_its_database_at_start_then_gives_up_with_a_clear_log() {
-    let port = free_port();
-    let run = tailor(&repo_root())
-        .database(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
-        .env("TAILOR_BIND", "127.0.0.1:0")
-        .env("TAILOR_RESILIENCE__DATABASE_START_TIMEOUT_SECS", "2")
-        .run(&["serve"]);
-    assert!(!run.ok(), "{run:?}");
-    let retries = run
-        .stderr
-        .matches("database not reachable at start; retrying")
-        .count();
-    assert!(retries >= 2, "each attempt is logged: {}", run.stderr);
-    assert!(run.stderr.contains("giving up"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("not reachable after"),
-        "the exit names the reason: {}",
-        run.stderr
-    );
+    let hole = BlackHole::start();
+    // A port that refuses, and a server that accepts and never answers.
+    for port in [free_port(), hole.port] {
+        let run = tailor(&repo_root())
+            .database(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .env("TAILOR_BIND", "127.0.0.1:0")
+            .env("TAILOR_RESILIENCE__DATABASE_START_TIMEOUT_SECS", "2")
+            .run(&["serve"]);
+        assert!(!run.ok(), "{run:?}");
+        let retries = run
+            .stderr
+            .matches("database not reachable at start; retrying")
+            .count();
+        assert!(retries >= 2, "each attempt is logged: {}", run.stderr);
+        assert!(run.stderr.contains("giving up"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("not reachable after"),
+            "the exit names the reason: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("postgres://"),
+            "the database URL (it may hold a password) is never logged: {}",
+            run.stderr
+        );
+    }
 }
 
 #[tokio::test]
