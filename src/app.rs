@@ -543,7 +543,10 @@ fn describe_db_error(e: &storage::StorageError) -> String {
         let text = text.split(" at ").next().unwrap_or_default();
         text.chars().take(160).collect()
     } else {
-        "the database answered with an error".into()
+        match e.sqlstate() {
+            Some(code) => format!("the database refused: SQLSTATE {code}"),
+            None => "the database answered with an error".into(),
+        }
     }
 }
 

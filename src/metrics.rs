@@ -18,12 +18,18 @@ pub struct Metrics {
     pub purges: IntCounterVec,
     pub bot_events: IntCounter,
     pub expired_link_events: IntCounter,
+    /// Clicks and opens through tracked links that could not be stored.
+    pub link_events_lost: IntCounter,
     pub rate_limited: IntCounterVec,
     pub undeclared_proxy_requests: IntCounter,
     /// Calls to the database and Redis on request paths, by outcome (see `resilience`).
     pub dependency_calls: IntCounterVec,
     /// 1 while the background probe finds a dependency answering, 0 while it does not.
     pub dependency_up: IntGaugeVec,
+    /// People changes this node holds until Redis takes them.
+    pub people_changes_held: IntGauge,
+    /// 1 while a dependency's breaker refuses calls.
+    pub dependency_breaker_open: IntGaugeVec,
 }
 
 impl Metrics {
@@ -90,6 +96,16 @@ impl Metrics {
             "Clicks and opens through tracked links whose token no longer counts",
         )
         .expect("static metric definition");
+        let people_changes_held = IntGauge::new(
+            "people_changes_held",
+            "People changes this node holds until Redis answers again (then sent to the other nodes)",
+        )
+        .expect("static metric definition");
+        let link_events_lost = IntCounter::new(
+            "link_events_lost_total",
+            "Clicks and opens through tracked links not stored (the database was down); the redirect or pixel was still served",
+        )
+        .expect("static metric definition");
         let rate_limited = IntCounterVec::new(
             Opts::new(
                 "rate_limited_total",
@@ -119,12 +135,23 @@ impl Metrics {
             &["dependency"],
         )
         .expect("static metric definition");
+        let dependency_breaker_open = IntGaugeVec::new(
+            Opts::new(
+                "dependency_breaker_open",
+                "1 while the dependency's circuit breaker refuses calls",
+            ),
+            &["dependency"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(bot_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(dependency_breaker_open.clone()),
             Box::new(dependency_calls.clone()),
             Box::new(dependency_up.clone()),
             Box::new(undeclared_proxy_requests.clone()),
             Box::new(expired_link_events.clone()),
+            Box::new(link_events_lost.clone()),
+            Box::new(people_changes_held.clone()),
             Box::new(rate_limited.clone()),
             Box::new(person_lookups.clone()),
             Box::new(purges.clone()),
@@ -153,10 +180,13 @@ impl Metrics {
             purges,
             bot_events,
             expired_link_events,
+            link_events_lost,
+            people_changes_held,
             rate_limited,
             undeclared_proxy_requests,
             dependency_calls,
             dependency_up,
+            dependency_breaker_open,
         }
     }
 

@@ -71,44 +71,49 @@ pub async fn healthz() -> HttpResponse {
 /// What `/readyz` reports: overall, and per dependency.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
-    /// `ready`; `degraded` (Redis down: serving, without shared caches and instant
-    /// invalidation); or `unavailable` (the database is down: `503`).
+    /// `ready`, or `degraded`: a dependency is down and the node serves what it can
+    /// without it (see the README's Operations section).
     status: &'static str,
     /// Per dependency (`database`, and `redis` when configured): what the background
     /// probe last found.
     dependencies: std::collections::BTreeMap<&'static str, Status>,
 }
 
-/// Readiness, from the background probes' latest findings (it never waits on a
-/// dependency). `503` only when the database is down: without Redis a node still
-/// serves everything, with shared caches and instant invalidation degraded.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "Ready, or degraded (Redis down)", body = Readiness),
-    (status = 503, description = "The database is down", body = Readiness),
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct ReadinessQuery {
+    /// `true`: answer `503` while any dependency is down (for deployments that would
+    /// rather drain a degraded node than let it serve).
+    #[serde(default)]
+    strict: bool,
+}
+
+/// Readiness, from the background probes' latest findings: it never waits on a
+/// dependency. A node with a dependency down still serves (content for nobody in
+/// particular, cached people; see Operations), so it stays in rotation (`200`,
+/// `degraded`) unless `strict=true` asks otherwise: every node shares the database and
+/// Redis, and taking them all out would turn a degraded service into none.
+#[utoipa::path(get, path = "/readyz", tag = "ops", params(ReadinessQuery), responses(
+    (status = 200, description = "Ready, or degraded (a dependency is down)", body = Readiness),
+    (status = 503, description = "`strict=true` and a dependency is down", body = Readiness),
 ))]
-pub async fn readyz(state: web::Data<Ops>) -> HttpResponse {
+pub async fn readyz(state: web::Data<Ops>, query: web::Query<ReadinessQuery>) -> HttpResponse {
     let mut dependencies = std::collections::BTreeMap::new();
-    let database = state.database.status();
-    let database_down = database.state == "down";
-    dependencies.insert("database", database);
-    let mut redis_down = false;
+    dependencies.insert("database", state.database.status());
     if let Some(redis) = &state.redis {
-        let status = redis.status();
-        redis_down = status.state == "down";
-        dependencies.insert("redis", status);
+        dependencies.insert("redis", redis.status());
     }
-    let (mut response, status) = match (database_down, redis_down) {
-        (true, _) => (HttpResponse::ServiceUnavailable(), "unavailable"),
-        (false, true) => (HttpResponse::Ok(), "degraded"),
-        (false, false) => (HttpResponse::Ok(), "ready"),
+    let degraded = dependencies.values().any(|status| status.state == "down");
+    let mut response = match (degraded, query.strict) {
+        (true, true) => HttpResponse::ServiceUnavailable(),
+        _ => HttpResponse::Ok(),
     };
-    if database_down {
+    if degraded && query.strict {
         response.insert_header((header::RETRY_AFTER, "1"));
     }
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Readiness {
-            status,
+            status: if degraded { "degraded" } else { "ready" },
             dependencies,
         })
 }

@@ -61,7 +61,9 @@ impl From<WriteError> for Problem {
     fn from(error: WriteError) -> Problem {
         Problem::new(
             ProblemType::Unavailable,
-            format!("{error}; nothing from this request was stored, send it again"),
+            // A transaction cut short by a timeout may still have committed: the
+            // resend is safe either way (event ids are counted once).
+            format!("{error}; send the same events again (their ids make them count once)"),
         )
         .with_retry_after(1)
     }
@@ -222,7 +224,7 @@ async fn log_link_event(
         Some(id) => match state.people.directory.anonymous_keys(&[id]).await {
             Ok(keys) => keys.get(id).cloned().or(claims.an.clone()),
             Err(e) => {
-                tracing::warn!(error = %e, "person lookup for a tracked link failed");
+                tracing::debug!(error = %e, "person lookup for a tracked link failed");
                 claims.an.clone()
             }
         },
@@ -246,7 +248,9 @@ async fn log_link_event(
         ),
     };
     if let Err(e) = state.events.write(vec![event]).await {
-        tracing::warn!(error = %e, kind = kind.as_str(), "email/SMS engagement not stored");
+        // The redirect (or pixel) is served anyway; the count is lost, and counted.
+        state.metrics.link_events_lost.inc();
+        tracing::debug!(error = %e, kind = kind.as_str(), "email/SMS engagement not stored");
     }
 }
 

@@ -220,14 +220,10 @@ async fn flush(
         // One global order of keys: concurrent writers never wait on each other in a cycle.
         unique.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         let mut result = target.store(&unique, first_seen).await;
-        // One retry covers a dropped connection or a serialisation failure; not a call
-        // the breaker refused or that timed out (the database is down: the probe says
-        // so once, and callers get a 503 at once).
-        if let Some(e) = result
-            .as_ref()
-            .err()
-            .filter(|e| !matches!(e, StorageError::Unavailable(_)))
-        {
+        // One retry covers a serialisation failure; not an outage (the database is
+        // unreachable or the breaker refused: callers get a 503 at once and resend,
+        // and their event ids make the resend count once).
+        if let Some(e) = result.as_ref().err().filter(|e| !e.is_outage()) {
             tracing::warn!(error = %e, "event group failed; retrying once");
             result = target.store(&unique, first_seen).await;
         }
@@ -245,7 +241,7 @@ async fn flush(
                     .map(|e| e.event_id.clone())
                     .collect::<HashSet<String>>())
             }
-            Err(e @ StorageError::Unavailable(_)) => {
+            Err(e) if e.is_outage() => {
                 tracing::debug!(error = %e, events = unique.len(), "event group not stored");
                 Err((WriteError::Unavailable, true))
             }

@@ -305,7 +305,7 @@ impl PersonDirectory {
             return;
         };
         if let Err(reason) = publish(&link, &change).await {
-            tracing::warn!(
+            tracing::debug!(
                 reason,
                 "could not send a people change to Redis; it waits in the outbox"
             );
@@ -323,11 +323,17 @@ impl PersonDirectory {
 
     fn hold(&self, change: PeopleChanged) {
         let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.changes.is_empty() && !outbox.overflowed {
+            tracing::warn!("people changes wait for Redis to be sent to the other nodes");
+        }
         if outbox.changes.len() < OUTBOX_LIMIT {
             outbox.changes.push(change);
         } else {
             outbox.overflowed = true;
         }
+        self.metrics
+            .people_changes_held
+            .set(outbox.changes.len() as i64);
     }
 
     /// After (re)subscribing: drops every local entry (changes announced while this
@@ -361,6 +367,7 @@ impl PersonDirectory {
             overflowed,
             "sending held people changes"
         );
+        self.metrics.people_changes_held.set(0);
         let everything = overflowed.then(|| PeopleChanged {
             everything: true,
             ..PeopleChanged::default()

@@ -28,6 +28,10 @@ pub mod gate;
 #[derive(Clone, Debug)]
 pub struct Breaker {
     state: BreakerState,
+    /// Opened by the probe ([`Breaker::trip`]): only the probe's success closes it
+    /// outright. Opened by failing calls, it closes through a successful trial call, so
+    /// a probe that gets through while real calls do not cannot keep reopening it.
+    tripped: bool,
     consecutive_failures: u32,
     failures_to_open: u32,
     open_for: Duration,
@@ -50,6 +54,7 @@ impl Breaker {
     pub fn new(failures_to_open: u32, open_for: Duration) -> Breaker {
         Breaker {
             state: BreakerState::Closed,
+            tripped: false,
             consecutive_failures: 0,
             failures_to_open: failures_to_open.max(1),
             open_for,
@@ -79,7 +84,15 @@ impl Breaker {
 
     pub fn succeeded(&mut self) {
         self.state = BreakerState::Closed;
+        self.tripped = false;
         self.consecutive_failures = 0;
+    }
+
+    /// The probe got an answer: closes a breaker the probe opened.
+    pub fn probe_succeeded(&mut self) {
+        if self.tripped {
+            self.succeeded();
+        }
     }
 
     pub fn failed(&mut self, now: Instant) {
@@ -94,6 +107,7 @@ impl Breaker {
 
     /// Opens it now, whatever the count (the probe found the dependency down).
     pub fn trip(&mut self, now: Instant) {
+        self.tripped = true;
         self.consecutive_failures = self.consecutive_failures.max(self.failures_to_open);
         self.state = BreakerState::Open {
             until: now + self.open_for,
@@ -140,11 +154,16 @@ pub struct Status {
     pub reason: Option<String>,
 }
 
+/// Failed probes in a row that make a dependency `down`.
+pub const PROBE_FAILURES_TO_DOWN: u32 = 2;
+
 /// A shared dependency as the request paths see it: timeout, breaker, probe status.
 pub struct Dependency {
     name: &'static str,
     timeout: Duration,
     breaker: Mutex<Breaker>,
+    /// Probes failed in a row (see [`PROBE_FAILURES_TO_DOWN`]).
+    failed_probes: std::sync::atomic::AtomicU32,
     status: RwLock<Status>,
     recovered: watch::Sender<u64>,
     metrics: Arc<Metrics>,
@@ -161,6 +180,7 @@ impl Dependency {
             name,
             timeout,
             breaker: Mutex::new(breaker),
+            failed_probes: std::sync::atomic::AtomicU32::new(0),
             status: RwLock::new(Status {
                 state: "unknown",
                 checked_at: None,
@@ -181,6 +201,19 @@ impl Dependency {
             .dependency_calls
             .with_label_values(&[self.name, outcome])
             .inc();
+    }
+
+    /// Changes the breaker, and publishes whether it is open.
+    fn with_breaker(&self, change: impl FnOnce(&mut Breaker)) {
+        let open = {
+            let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+            change(&mut breaker);
+            !breaker.is_closed()
+        };
+        self.metrics
+            .dependency_breaker_open
+            .with_label_values(&[self.name])
+            .set(i64::from(open));
     }
 
     fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -211,17 +244,21 @@ impl Dependency {
         }
         match tokio::time::timeout(timeout, attempt).await {
             Err(_) => {
-                self.breaker().failed(Instant::now());
+                self.with_breaker(|b| b.failed(Instant::now()));
                 self.count("timed_out");
                 Err(CallError::TimedOut(self.name))
             }
             Ok(Err(e)) if is_outage(&e) => {
-                self.breaker().failed(Instant::now());
+                self.with_breaker(|b| b.failed(Instant::now()));
                 self.count("failed");
                 Err(CallError::Failed(e))
             }
             Ok(answer) => {
-                self.breaker().succeeded();
+                if !self.breaker().is_closed() {
+                    self.with_breaker(Breaker::succeeded);
+                } else {
+                    self.breaker().succeeded();
+                }
                 self.count("ok");
                 answer.map_err(CallError::Failed)
             }
@@ -233,45 +270,60 @@ impl Dependency {
         self.breaker().is_closed()
     }
 
-    /// Records a probe's finding: the status `/readyz` reports, the breaker (a success
-    /// closes it; a failure opens it, and keeps it open while failures go on, so no
-    /// request waits on a dependency the probe knows is down), and a recovery tick when
-    /// the dependency came back.
+    /// Records a probe's finding: the status `/readyz` reports, the breaker, and a
+    /// recovery tick when the dependency came back. One failed probe counts as one
+    /// failed call; [`PROBE_FAILURES_TO_DOWN`] in a row make the dependency `down` and
+    /// open the breaker until a probe gets an answer again, so no request waits on a
+    /// dependency the probe knows is down. (One slow answer is not an outage: a
+    /// recovery makes every node subscribe afresh and drop its cached people.)
     pub fn record_probe(&self, outcome: Result<(), String>) {
+        use std::sync::atomic::Ordering;
         let now = Utc::now();
-        let up = outcome.is_ok();
-        let previous = {
+        let failures = match outcome {
+            Ok(()) => {
+                self.failed_probes.store(0, Ordering::Relaxed);
+                0
+            }
+            Err(_) => self.failed_probes.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        let (previous, state) = {
             let mut status = self.status.write().unwrap_or_else(|e| e.into_inner());
             let previous = status.state;
-            let state = if up { "up" } else { "down" };
+            let state = match (&outcome, failures >= PROBE_FAILURES_TO_DOWN) {
+                (Ok(()), _) => "up",
+                (Err(_), true) => "down",
+                (Err(_), false) => previous,
+            };
             if previous != state {
                 status.since = now;
             }
             status.state = state;
             status.checked_at = Some(now);
             status.reason = outcome.as_ref().err().cloned();
-            previous
+            (previous, state)
         };
         self.metrics
             .dependency_up
             .with_label_values(&[self.name])
-            .set(i64::from(up));
-        match (previous, up) {
-            ("down", true) => {
-                self.breaker().succeeded();
+            .set(i64::from(state != "down"));
+        match (previous, state) {
+            ("down", "up") => {
+                self.with_breaker(Breaker::probe_succeeded);
                 tracing::info!(dependency = self.name, "dependency is back");
                 self.recovered.send_modify(|n| *n += 1);
             }
-            (_, true) => self.breaker().succeeded(),
-            ("down", false) => self.breaker().trip(Instant::now()),
-            (_, false) => {
-                self.breaker().trip(Instant::now());
-                tracing::warn!(
-                    dependency = self.name,
-                    reason = outcome.err().unwrap_or_default(),
-                    "dependency is down"
-                );
+            (_, "up") => self.with_breaker(Breaker::probe_succeeded),
+            (_, "down") => {
+                self.with_breaker(|b| b.trip(Instant::now()));
+                if previous != "down" {
+                    tracing::warn!(
+                        dependency = self.name,
+                        reason = outcome.err().unwrap_or_default(),
+                        "dependency is down"
+                    );
+                }
             }
+            _ => self.with_breaker(|b| b.failed(Instant::now())),
         }
     }
 
@@ -426,6 +478,9 @@ mod tests {
         assert!(matches!(hung, Err(CallError::TimedOut("test"))));
         let refused = dep.call(async { Ok::<_, ()>(()) }, |_| true).await;
         assert!(matches!(refused, Err(CallError::Open("test"))));
+        // The probe finds it down, then back: calls go through again.
+        dep.record_probe(Err("timed out".into()));
+        dep.record_probe(Err("timed out".into()));
         dep.record_probe(Ok(()));
         assert!(dep.call(async { Ok::<_, ()>(()) }, |_| true).await.is_ok());
     }
@@ -450,17 +505,42 @@ mod tests {
         );
         let recoveries = dep.recoveries();
         assert_eq!(dep.status().state, "unknown");
+        dep.record_probe(Ok(()));
+        dep.record_probe(Err("timed out".into()));
+        let slow = dep.status();
+        assert_eq!(
+            (slow.state, slow.reason.as_deref()),
+            ("up", Some("timed out")),
+            "one slow answer is not an outage"
+        );
+        assert!(dep.available());
         dep.record_probe(Err("connection refused".into()));
         let down = dep.status();
         assert_eq!(
             (down.state, down.reason.as_deref()),
             ("down", Some("connection refused"))
         );
-        assert!(!dep.available(), "a failed probe opens the breaker");
+        assert!(!dep.available(), "failed probes in a row open the breaker");
         assert_eq!(*recoveries.borrow(), 0);
         dep.record_probe(Ok(()));
         assert_eq!(dep.status().state, "up");
-        assert!(dep.available());
+        assert!(dep.available(), "the probe closes what the probe opened");
         assert_eq!(*recoveries.borrow(), 1);
+    }
+
+    #[test]
+    fn a_good_probe_does_not_close_a_breaker_that_failing_calls_opened() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::new(1, OPEN_FOR);
+        breaker.failed(t0);
+        breaker.probe_succeeded();
+        assert!(
+            !breaker.admit(t0),
+            "still open: the calls fail, whatever the ping says"
+        );
+        assert!(breaker.admit(t0 + OPEN_FOR), "a trial call decides");
+        breaker.trip(t0);
+        breaker.probe_succeeded();
+        assert!(breaker.is_closed());
     }
 }

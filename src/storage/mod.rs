@@ -56,11 +56,40 @@ impl StorageError {
             StorageError::Unavailable(_) => true,
             StorageError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => true,
             StorageError::Db(DbErr::Query(RuntimeErr::SqlxError(e)))
-            | StorageError::Db(DbErr::Exec(RuntimeErr::SqlxError(e))) => matches!(
-                e.as_ref(),
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
-            ),
+            | StorageError::Db(DbErr::Exec(RuntimeErr::SqlxError(e))) => match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                // Class 08 (connection exception) and the server going away: admin or
+                // crash shutdown, cannot connect now (starting up, failing over).
+                Sqlx::Database(e) => e.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
             _ => false,
+        }
+    }
+}
+
+impl StorageError {
+    /// The database's error code (SQLSTATE), when it answered with one: e.g. `28P01`
+    /// (wrong password) or `3D000` (no such database) at start-up.
+    pub fn sqlstate(&self) -> Option<String> {
+        use sea_orm::RuntimeErr;
+        let runtime = match self {
+            StorageError::Db(DbErr::Conn(e) | DbErr::Query(e) | DbErr::Exec(e)) => e,
+            _ => return None,
+        };
+        match runtime {
+            RuntimeErr::SqlxError(e) => match e.as_ref() {
+                sea_orm::sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }
@@ -169,11 +198,22 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StorageError> {
         .acquire()
         .await
         .map_err(sqlx_error)?;
-    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *holder)
-        .await
-        .map_err(sqlx_error)?;
+    let mut waiting_logged = false;
+    loop {
+        let (locked,): (bool,) = sea_orm::sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .fetch_one(&mut *holder)
+            .await
+            .map_err(sqlx_error)?;
+        if locked {
+            break;
+        }
+        if !waiting_logged {
+            tracing::info!("another node is applying the migrations; waiting for it");
+            waiting_logged = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     let migrated = migration::Migrator::up(db, None).await;
     let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK)

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::services::{free_port, own_servers_or_skip, BlackHole, OwnPostgres, OwnRedis};
+use crate::services::{
+    free_port, own_servers_or_skip, BlackHole, KillOnDrop, OwnPostgres, OwnRedis, Proxy,
+};
 
 /// The bound a request gets in these tests: far above a degraded answer's cost (tens of
 /// milliseconds), far below the ~9.5 s a Redis call hung for before the breakers.
@@ -112,6 +114,7 @@ async fn a_black_hole_redis_costs_a_request_its_timeout_once_and_then_nothing() 
         200,
         "Redis down is degraded, not unready"
     );
+    assert_eq!(get(&app, "/readyz?strict=true", &[]).await.status(), 503);
     // An identify still answers: its announcement waits for Redis.
     let identified = app
         .identified(
@@ -163,16 +166,21 @@ async fn a_node_starts_with_redis_down_and_connects_when_it_comes_up() {
 /// cached) customer C-outage, whose SMS answer is `200` until a browser that opted out
 /// of SMS is merged into them.
 async fn two_nodes_on(redis: &OwnRedis) -> (TestApp, TestApp, String) {
-    let options = || Options {
-        redis_url: Some(redis.url()),
+    two_nodes(redis.url(), redis.url()).await
+}
+
+/// [`two_nodes_on`], each node reaching Redis at its own URL (one through a proxy).
+async fn two_nodes(first_redis: String, second_redis: String) -> (TestApp, TestApp, String) {
+    let options = |redis_url| Options {
+        redis_url: Some(redis_url),
         // No polling: only the Redis path (and its catch-up) can carry a change.
         poll_secs: 3600,
         ..Options::default()
     };
-    let first = spawn_app_with(options()).await;
+    let first = spawn_app_with(options(first_redis)).await;
     let second = spawn_app_with(Options {
         database_url: Some(first.database_url.clone()),
-        ..options()
+        ..options(second_redis)
     })
     .await;
     first
@@ -255,6 +263,59 @@ async fn served_variant(app: &TestApp) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+#[tokio::test]
+async fn changes_a_node_made_while_cut_off_from_redis_are_sent_when_it_reconnects() {
+    if !own_servers_or_skip() {
+        return;
+    }
+    let redis = OwnRedis::start().await;
+    let mut proxy = Proxy::start(redis.port).await;
+    // The first node reaches Redis through the proxy; the second directly.
+    let (first, second, token) =
+        two_nodes(format!("redis://127.0.0.1:{}", proxy.port), redis.url()).await;
+
+    proxy.cut().await;
+    until_probe_says(&first, "redis", "down").await;
+    first
+        .identified(json!({"identifiers": {"anonymous_id": "a-cut"}, "consents": {"sms": false}}))
+        .await;
+    first
+        .identified(json!({"identifiers": {"customer_id": "C-outage", "anonymous_id": "a-cut"}}))
+        .await;
+    assert_eq!(
+        get(&first, SMS, &[("Authorization", &token)])
+            .await
+            .status(),
+        204
+    );
+    assert!(
+        first.metric("tailor_people_changes_held").await >= 1.0,
+        "operators see what waits"
+    );
+    // The second node never lost Redis, so nothing makes it drop its cache but the
+    // first node's announcement, held until the first node reaches Redis again.
+    assert_eq!(
+        get(&second, SMS, &[("Authorization", &token)])
+            .await
+            .status(),
+        200,
+        "while the first node is cut off, the second cannot know (bounded by person_cache_secs)"
+    );
+    proxy.restore().await;
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the held change never reached the second node",
+        || async {
+            get(&second, SMS, &[("Authorization", &token)])
+                .await
+                .status()
+                == 204
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -357,8 +418,14 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     assert!(!header(&refused, "retry-after").is_empty());
     assert_eq!(header(&refused, "content-type"), "application/problem+json");
     let body = until_probe_says(&app, "database", "down").await;
-    assert_eq!(body["status"], "unavailable");
-    assert_eq!(readiness(&app).await.0, 503);
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(
+        readiness(&app).await.0,
+        200,
+        "it still serves: it stays in rotation"
+    );
+    let strict = get(&app, "/readyz?strict=true", &[]).await;
+    assert_eq!(strict.status(), 503, "unless asked to be strict");
     // Routes that need the database for everything are refused at once while its
     // breaker is open (the probe opened it), without waiting for the pool.
     let before = app
@@ -420,6 +487,7 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     .await;
     assert_eq!(count(&db, "events").await, 4);
     let stranger = get(&app, HERO, &[("X-Anonymous-Id", "stranger-after")]).await;
+    assert_eq!(stranger.status(), 200);
     assert!(header(&stranger, "tailor-degraded").is_empty());
 }
 
@@ -461,16 +529,18 @@ async fn a_node_started_before_its_database_comes_up_when_the_database_does() {
     let pg = OwnPostgres::start().await;
     pg.stop();
     let port = free_port();
-    let mut node = tailor(&repo_root())
-        .database(&pg.url())
-        .env("TAILOR_BIND", &format!("127.0.0.1:{port}"))
-        .env("TAILOR_RESILIENCE__DATABASE_START_TIMEOUT_SECS", "120")
-        .command(&["serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("tailor serve");
-    let stderr = node.stderr.take().expect("stderr");
+    let mut node = KillOnDrop(
+        tailor(&repo_root())
+            .database(&pg.url())
+            .env("TAILOR_BIND", &format!("127.0.0.1:{port}"))
+            .env("TAILOR_RESILIENCE__DATABASE_START_TIMEOUT_SECS", "120")
+            .command(&["serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tailor serve"),
+    );
+    let stderr = node.0.stderr.take().expect("stderr");
     let (lines, log) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -509,6 +579,5 @@ async fn a_node_started_before_its_database_comes_up_when_the_database_does() {
         },
     )
     .await;
-    let _ = node.kill();
-    let _ = node.wait();
+    drop(node);
 }

@@ -33,12 +33,17 @@ pub fn own_servers_or_skip() -> bool {
     false
 }
 
-/// A port nothing listens on (bound, then released).
+/// A port nothing listens on (bound, then released), below Linux's ephemeral range
+/// (32768–60999): a node reconnecting to it while its server is down can then never
+/// be handed it as its own source port, nor can another test's outgoing connection
+/// take it before the server starts again.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    loop {
+        let port = 20_000 + (rand::random::<u16>() % 12_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Accepts TCP connections and never reads or writes: a server that hangs.
@@ -281,5 +286,91 @@ impl Drop for OwnPostgres {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// A child process killed when dropped, also when the test fails midway.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP proxy in front of a server that the test can cut (every connection dropped,
+/// new ones refused) and restore: one node partitioned from Redis while the others
+/// still reach it.
+pub struct Proxy {
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+    serving: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: u16) -> Proxy {
+        let port = free_port();
+        let (cut, cut_seen) = tokio::sync::watch::channel(false);
+        let (serving_tx, serving) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let for_pipes = cut_seen.clone();
+            let mut cut_seen = cut_seen;
+            loop {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .expect("the proxy's port");
+                let _ = serving_tx.send(true);
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((client, _)) = accepted else { continue };
+                            tokio::spawn(pipe(client, upstream, for_pipes.clone()));
+                        }
+                        _ = cut_seen.wait_for(|cut| *cut) => break,
+                    }
+                }
+                drop(listener);
+                let _ = serving_tx.send(false);
+                if cut_seen.wait_for(|cut| !*cut).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut proxy = Proxy { port, cut, serving };
+        proxy.until_serving(true).await;
+        proxy
+    }
+
+    async fn until_serving(&mut self, serving: bool) {
+        self.serving
+            .wait_for(|s| *s == serving)
+            .await
+            .expect("the proxy task runs");
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub async fn cut(&mut self) {
+        let _ = self.cut.send(true);
+        self.until_serving(false).await;
+    }
+
+    pub async fn restore(&mut self) {
+        let _ = self.cut.send(false);
+        self.until_serving(true).await;
+    }
+}
+
+async fn pipe(
+    mut client: tokio::net::TcpStream,
+    upstream: u16,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = cut.wait_for(|cut| *cut) => {}
     }
 }
