@@ -40,6 +40,7 @@ redis_start() {
 }
 nodes=()
 cleanup() {
+  set +e
   [ -n "$redis" ] && { kill -CONT "$redis" 2>/dev/null; kill -9 "$redis" 2>/dev/null; }
   for pid in "${nodes[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -63,7 +64,7 @@ start_node() { # port, log → pid
 }
 wait_ready() { # base
   for _ in $(seq 1 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/readyz")" = 200 ] && return 0
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/readyz?strict=true")" = 200 ] && return 0
     sleep 0.1
   done
   echo "not ready: $1" >&2
@@ -79,6 +80,9 @@ nodes+=("$(start_node "$PORT_A" "$work/a.log")")
 nodes+=("$(start_node "$PORT_B" "$work/b.log")")
 wait_ready "$a"
 wait_ready "$b"
+for node in "$a" "$b"; do # a node drops its cached people on subscribing: cache after
+  until [ "$(curl -s "$node/metrics" | grep -c '^tailor_redis_subscribed{.*} 1')" = 2 ]; do sleep 0.05; done
+done
 hero="/v1/content/home.hero?channel=web&locale=en"
 sms="/v1/content/sms.order_shipped?channel=sms&locale=en"
 token=$("$SERVER_BIN" token --customer C-fault)
@@ -87,7 +91,10 @@ identify() { # body → "status seconds"
     -H 'Content-Type: application/json' -d "$1" "$a/v1/identify"
 }
 identify '{"identifiers":{"customer_id":"C-fault"},"consents":{"sms":true}}' >/dev/null
-curl -s -o /dev/null -H "Authorization: Bearer $token" "$b$sms" # node B caches C-fault
+# Its announcement goes out twice, 0.5 s apart, and each drops B's copy: cache after both.
+until [ "$(curl -s "$a/metrics" | awk '/^tailor_people_changes_sent_total/ { print $2 }')" = 2 ]; do sleep 0.05; done
+cached=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$b$sms") # node B caches C-fault
+[ "$cached" = 200 ] || { echo "node B answered $cached for C-fault's SMS" >&2; exit 1; }
 tracking=$(curl -s "$a$hero" | grep -o '"tracking_token":"[^"]*"' | cut -d'"' -f4)
 
 # worst of N person requests on node A, each from a visitor nobody has seen:
@@ -115,21 +122,28 @@ events() { # id → "<status> <ms> <retry-after>"
     -d "{\"events\":[{\"event_id\":\"fault-$1\",\"type\":\"impression\",\"tracking_token\":\"$tracking\"}]}" "$a/v1/events")
   echo "$(awk '{ print $1 }' <<<"$out") $(awk '{ print $2 }' <<<"$out" | ms_of) retry-after=$(grep -i '^retry-after' "$work/eh" | tr -d '\r' | awk '{ print $2 }')"
 }
-phase() { # name, tag
+phase() { # name, tag, readiness status to wait for (after the person requests)
+  local fault=$(now_ms)
   printf '\n== %s\n' "$1"
-  printf '  person requests (worst of %s ms, statuses, degraded): %s\n' "$N" "$(people "$2")"
+  printf '  person requests from the moment of the fault (worst of %s ms, statuses, degraded): %s\n' "$N" "$(people "$2")"
+  until curl -s "$a/readyz" | grep -q "\"status\":\"$3\""; do
+    (($(now_ms) - fault > 10000)) && { echo "readiness never said $3" >&2; exit 1; }
+    sleep 0.01
+  done
+  printf '  /readyz said %s %s ms after the fault\n' "$3" "$(($(now_ms) - fault))"
   printf '  /readyz (status ms body): %s\n' "$(readyz)"
   printf '  POST /v1/events (status ms): %s\n' "$(events "$2")"
   printf '  POST /v1/identify (status s): %s\n' "$(identify "{\"identifiers\":{\"anonymous_id\":\"id-$2\"}}")"
 }
 
-phase "all up" up
+phase "all up" up ready
 
 kill -9 "$redis"; wait "$redis" 2>/dev/null || true
-sleep 1 # let the probe see it (readiness is what we read here, not a test)
-phase "Redis killed (connections refused)" killed
+phase "Redis killed (connections refused)" killed degraded
 # A person change made on A while Redis is down: how long until B serves it after Redis returns?
 identify '{"identifiers":{"customer_id":"C-fault"},"consents":{"sms":false}}' >/dev/null
+printf '  node B during the outage, after the change on A (200: it cannot know yet): %s\n' \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$b$sms")"
 redis_start
 back=$(now_ms)
 until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$b$sms")" = 204 ]; do
@@ -137,16 +151,25 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok
   sleep 0.02
 done
 printf '  a person change made on A during the outage served by B %s ms after Redis returned\n' "$(($(now_ms) - back))"
+[ -n "${SHOW_B_LOG:-}" ] && cat "$work/b.log"
+wait_ready "$a" # Redis back as far as node A's probe is concerned
 
 kill -STOP "$redis"
-sleep 1
-phase "Redis frozen (SIGSTOP: accepts, never answers)" frozen
+phase "Redis frozen (SIGSTOP: accepts, never answers)" frozen degraded
 kill -CONT "$redis"
 sleep 1
 
+# Frozen: the server and its backends stopped (SIGSTOP): connections hang, nothing answers.
+postgres_pids() { pgrep -f "$work/pg/data" || true; pgrep -P "$(pgrep -f "$work/pg/data" | head -1)" || true; }
+# shellcheck disable=SC2046
+kill -STOP $(postgres_pids)
+phase "PostgreSQL frozen (SIGSTOP)" dbfrozen degraded
+# shellcheck disable=SC2046
+kill -CONT $(postgres_pids)
+wait_ready "$a"
+
 pg_stop
-sleep 1
-phase "PostgreSQL stopped" dbdown
+phase "PostgreSQL stopped" dbdown degraded
 printf '  GET /v1/context for a visitor not cached (status): %s\n' \
   "$(curl -s -o /dev/null -w '%{http_code} %{time_total}s' -H 'X-Anonymous-Id: ctx-dbdown' "$a/v1/context")"
 pg_start
@@ -156,9 +179,11 @@ printf '\n== start-up\n'
 started=$(now_ms)
 c="http://127.0.0.1:$PORT_C"
 nodes+=("$(REDIS_URL="redis://127.0.0.1:1" start_node "$PORT_C" "$work/c.log")")
-wait_ready "$c"
-printf '  with Redis unreachable: ready (degraded) after %s ms: %s\n' "$(($(now_ms) - started))" \
-  "$(curl -s "$c/readyz" | grep -o '"status":"[a-z]*"' | head -1)"
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$c/readyz")" = 200 ]; do sleep 0.01; done
+serving=$(($(now_ms) - started))
+until curl -s "$c/readyz" | grep -q '"status":"degraded"'; do sleep 0.01; done
+printf '  with Redis unreachable: serving after %s ms; /readyz said degraded (redis down) after %s ms\n' \
+  "$serving" "$(($(now_ms) - started))"
 started=$(now_ms)
 set +e
 DATABASE_URL="postgres://postgres@127.0.0.1:1/postgres" TAILOR_RESILIENCE__DATABASE_START_TIMEOUT_SECS=5 \

@@ -21,13 +21,13 @@ export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
 source loadtests/lib.sh
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
 redis=$!
-trap 'kill -CONT $redis 2>/dev/null; kill -9 $redis 2>/dev/null; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -CONT $redis 2>/dev/null || true; kill -9 $redis 2>/dev/null || true; kill -TERM ${server:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 database_url tailor_outage
 start_server "$url"
 # start_server replaced the trap: stop Redis as well.
-trap 'kill -CONT $redis 2>/dev/null; kill -9 $redis 2>/dev/null; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -CONT $redis 2>/dev/null || true; kill -9 $redis 2>/dev/null || true; kill -TERM ${server:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 phase() { # name → "<rps> <p50> <p99> <errors>"
   local line

@@ -26,6 +26,10 @@ pub struct Metrics {
     pub dependency_calls: IntCounterVec,
     /// 1 while the background probe finds a dependency answering, 0 while it does not.
     pub dependency_up: IntGaugeVec,
+    /// 1 while this node is subscribed to a Redis channel (after its catch-up).
+    pub redis_subscribed: IntGaugeVec,
+    /// People changes this node sent to the other nodes through Redis.
+    pub people_changes_sent: IntCounter,
     /// People changes this node holds until Redis takes them.
     pub people_changes_held: IntGauge,
     /// 1 while a dependency's breaker refuses calls.
@@ -96,6 +100,19 @@ impl Metrics {
             "Clicks and opens through tracked links whose token no longer counts",
         )
         .expect("static metric definition");
+        let redis_subscribed = IntGaugeVec::new(
+            Opts::new(
+                "redis_subscribed",
+                "1 while this node listens on a Redis pub/sub channel (set after its catch-up on subscribing)",
+            ),
+            &["channel"],
+        )
+        .expect("static metric definition");
+        let people_changes_sent = IntCounter::new(
+            "people_changes_sent_total",
+            "People changes sent to the other nodes through Redis (each is sent twice, 0.5 s apart)",
+        )
+        .expect("static metric definition");
         let people_changes_held = IntGauge::new(
             "people_changes_held",
             "People changes this node holds until Redis answers again (then sent to the other nodes)",
@@ -152,6 +169,8 @@ impl Metrics {
             Box::new(expired_link_events.clone()),
             Box::new(link_events_lost.clone()),
             Box::new(people_changes_held.clone()),
+            Box::new(people_changes_sent.clone()),
+            Box::new(redis_subscribed.clone()),
             Box::new(rate_limited.clone()),
             Box::new(person_lookups.clone()),
             Box::new(purges.clone()),
@@ -182,6 +201,8 @@ impl Metrics {
             expired_link_events,
             link_events_lost,
             people_changes_held,
+            people_changes_sent,
+            redis_subscribed,
             rate_limited,
             undeclared_proxy_requests,
             dependency_calls,

@@ -124,6 +124,12 @@ impl RedisLink {
                 Ok(pubsub) => {
                     recoveries.mark_unchanged();
                     on_subscribed().await;
+                    let subscribed = self
+                        .dependency
+                        .metrics()
+                        .redis_subscribed
+                        .with_label_values(&[channel]);
+                    subscribed.set(1);
                     let mut messages = pubsub.into_on_message();
                     let redis_came_back = loop {
                         tokio::select! {
@@ -136,6 +142,7 @@ impl RedisLink {
                             _ = recoveries.changed() => break true,
                         }
                     };
+                    subscribed.set(0);
                     if redis_came_back {
                         tracing::info!(channel, "redis is back; subscribing afresh");
                         continue;

@@ -304,7 +304,7 @@ impl PersonDirectory {
         let Some(link) = self.redis.clone() else {
             return;
         };
-        if let Err(reason) = publish(&link, &change).await {
+        if let Err(reason) = self.publish(&link, &change).await {
             tracing::debug!(
                 reason,
                 "could not send a people change to Redis; it waits in the outbox"
@@ -312,13 +312,25 @@ impl PersonDirectory {
             self.hold(change);
             return;
         }
+        self.send_again_later(link, change);
+    }
+
+    /// The second delete and announcement (see [`SECOND_DELETE_AFTER`]).
+    fn send_again_later(self: &Arc<Self>, link: RedisLink, change: PeopleChanged) {
         let directory = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_DELETE_AFTER).await;
-            if publish(&link, &change).await.is_err() {
+            if directory.publish(&link, &change).await.is_err() {
                 directory.hold(change);
             }
         });
+    }
+
+    /// [`publish`], counted.
+    async fn publish(&self, link: &RedisLink, change: &PeopleChanged) -> Result<(), String> {
+        publish(link, change).await?;
+        self.metrics.people_changes_sent.inc();
+        Ok(())
     }
 
     fn hold(&self, change: PeopleChanged) {
@@ -338,7 +350,7 @@ impl PersonDirectory {
 
     /// After (re)subscribing: drops every local entry (changes announced while this
     /// node was not listening were missed), then sends what waits in the outbox.
-    pub async fn catch_up(&self) {
+    pub async fn catch_up(self: &Arc<Self>) {
         self.forget(&PeopleChanged {
             everything: true,
             ..PeopleChanged::default()
@@ -348,7 +360,7 @@ impl PersonDirectory {
 
     /// Sends the changes held while Redis could not be reached, once it can be again
     /// (the listener calls this every second, and after every subscription).
-    pub async fn send_held(&self) {
+    pub async fn send_held(self: &Arc<Self>) {
         let Some(link) = &self.redis else {
             return;
         };
@@ -373,8 +385,9 @@ impl PersonDirectory {
             ..PeopleChanged::default()
         });
         for change in changes.into_iter().chain(everything) {
-            if publish(link, &change).await.is_err() {
-                self.hold(change);
+            match self.publish(link, &change).await {
+                Ok(()) => self.send_again_later(link.clone(), change),
+                Err(_) => self.hold(change),
             }
         }
     }

@@ -192,6 +192,10 @@ impl Dependency {
         }
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn name(&self) -> &'static str {
         self.name
     }

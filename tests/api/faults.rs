@@ -55,6 +55,25 @@ async fn until_probe_says(app: &TestApp, dependency: &str, state: &str) -> serde
     .await
 }
 
+/// Waits (bounded) until `app` listens on both Redis channels, its catch-up done.
+async fn until_subscribed(app: &TestApp) {
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the node never subscribed to Redis",
+        || async {
+            app.metric("tailor_redis_subscribed{channel=\"tailor:people\"}")
+                .await
+                == 1.0
+                && app
+                    .metric("tailor_redis_subscribed{channel=\"tailor:invalidate\"}")
+                    .await
+                    == 1.0
+        },
+    )
+    .await;
+}
+
 const HERO: &str = "/v1/content/home.hero?channel=web&device=desktop&locale=en";
 const SMS: &str = "/v1/content/sms.order_shipped?channel=sms&locale=en";
 
@@ -183,9 +202,21 @@ async fn two_nodes(first_redis: String, second_redis: String) -> (TestApp, TestA
         ..options(second_redis)
     })
     .await;
+    // A node drops its cached people when it subscribes: cache only after that.
+    until_subscribed(&first).await;
+    until_subscribed(&second).await;
     first
         .identified(json!({"identifiers": {"customer_id": "C-outage"}}))
         .await;
+    // Its announcement goes out twice, 0.5 s apart; each makes the second node drop
+    // the person: cache only after both.
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the first node never sent its announcement twice",
+        || async { first.metric("tailor_people_changes_sent_total").await >= 2.0 },
+    )
+    .await;
     let token = bearer(&identity_token("C-outage", 600));
     assert_eq!(
         get(&second, SMS, &[("Authorization", &token)])
@@ -221,6 +252,13 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
             .status(),
         204,
         "the node that made the change serves it at once"
+    );
+    assert_eq!(
+        get(&second, SMS, &[("Authorization", &token)])
+            .await
+            .status(),
+        200,
+        "the other node still has the person from before (it cannot be told yet)"
     );
 
     redis.resume().await;
