@@ -312,6 +312,9 @@ pub fn coverage(content: &ContentSet, l10n: &L10n) -> Coverage {
 
 /// The ids of the messages a Fluent source defines (whatever parses).
 pub fn message_ids(source: &str) -> Vec<String> {
+    if crate::l10n::too_deeply_nested(source).is_some() {
+        return Vec::new();
+    }
     let resource = match fluent_syntax::parser::parse(source) {
         Ok(resource) => resource,
         Err((resource, _)) => resource,

@@ -279,6 +279,11 @@ pub struct RuleError {
     pub message: String,
 }
 
+/// How deep a rule may nest (`not`, parentheses, `all(…)`/`any(…)`). Parsing, checking
+/// and evaluating a rule recurse once per level: a bound keeps a pasted rule from
+/// exhausting a thread's stack (which aborts the process), and no real rule comes near.
+pub const MAX_RULE_DEPTH: usize = 32;
+
 /// Parses and type-checks a rule against the built-in attributes and declared traits.
 pub fn compile(source: &str, traits: &[TraitDef]) -> Result<Rule, RuleError> {
     compile_bytes(source, traits).map_err(|e| in_characters(source, e))
@@ -291,6 +296,7 @@ fn compile_bytes(source: &str, traits: &[TraitDef]) -> Result<Rule, RuleError> {
         position: 0,
         traits,
         end: source.len(),
+        depth: 0,
     };
     let rule = parser.expr()?;
     if let Some((token, at)) = parser.tokens.get(parser.position) {
@@ -440,6 +446,8 @@ struct Parser<'a> {
     position: usize,
     traits: &'a [TraitDef],
     end: usize,
+    /// Levels of `not`, parentheses and `all`/`any` open at the current token.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -510,9 +518,28 @@ impl Parser<'_> {
         })
     }
 
+    /// Runs `parse` one level deeper, refusing past [`MAX_RULE_DEPTH`] (at `at`).
+    fn nested<T>(
+        &mut self,
+        at: usize,
+        parse: impl FnOnce(&mut Self) -> Result<T, RuleError>,
+    ) -> Result<T, RuleError> {
+        if self.depth >= MAX_RULE_DEPTH {
+            return Err(error(
+                at,
+                format!("the rule nests deeper than {MAX_RULE_DEPTH} levels"),
+            ));
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
+    }
+
     fn unary(&mut self) -> Result<Rule, RuleError> {
+        let at = self.at();
         if self.keyword("not") {
-            return Ok(Rule::Not(Box::new(self.unary()?)));
+            return self.nested(at, |p| Ok(Rule::Not(Box::new(p.unary()?))));
         }
         self.primary()
     }
@@ -520,28 +547,28 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<Rule, RuleError> {
         let at = self.at();
         match self.next() {
-            Some((Token::LParen, _)) => {
-                let inner = self.expr()?;
-                self.expect(Token::RParen)?;
+            Some((Token::LParen, _)) => self.nested(at, |p| {
+                let inner = p.expr()?;
+                p.expect(Token::RParen)?;
                 Ok(inner)
-            }
+            }),
             Some((Token::Ident(word), _)) => match word.as_str() {
                 "true" => Ok(Rule::Const(true)),
                 "false" => Ok(Rule::Const(false)),
-                "all" | "any" if self.peek() == Some(&Token::LParen) => {
-                    self.position += 1;
-                    let mut items = vec![self.expr()?];
-                    while self.peek() == Some(&Token::Comma) {
-                        self.position += 1;
-                        items.push(self.expr()?);
+                "all" | "any" if self.peek() == Some(&Token::LParen) => self.nested(at, |p| {
+                    p.position += 1;
+                    let mut items = vec![p.expr()?];
+                    while p.peek() == Some(&Token::Comma) {
+                        p.position += 1;
+                        items.push(p.expr()?);
                     }
-                    self.expect(Token::RParen)?;
+                    p.expect(Token::RParen)?;
                     Ok(if word == "all" {
                         Rule::All(items)
                     } else {
                         Rule::Any(items)
                     })
-                }
+                }),
                 _ => self.condition(&word, at),
             },
             Some((token, at)) => Err(error(
@@ -787,6 +814,29 @@ mod tests {
         assert!(!rule.eval(&input()));
         let negated = compile("not tier == \"gold\"", &traits()).unwrap();
         assert!(negated.eval(&input()));
+    }
+
+    #[test]
+    fn nesting_is_bounded_at_the_limit() {
+        let nested = |levels: usize| {
+            format!(
+                "{}country == \"FR\"{}",
+                "(".repeat(levels),
+                ")".repeat(levels)
+            )
+        };
+        assert!(compile(&nested(MAX_RULE_DEPTH), &traits()).is_ok());
+        let too_deep = compile(&nested(MAX_RULE_DEPTH + 1), &traits()).unwrap_err();
+        assert_eq!(too_deep.column, MAX_RULE_DEPTH + 1, "{too_deep:?}");
+        assert!(too_deep.message.contains("nests deeper"), "{too_deep:?}");
+        // What used to abort the process: thousands of levels.
+        assert!(compile(&nested(2_000), &traits()).is_err());
+        let nots = format!("{}true", "not ".repeat(20_000));
+        assert!(compile(&nots, &traits()).is_err());
+        let calls = format!("{}true{}", "all(".repeat(5_000), ")".repeat(5_000));
+        assert!(compile(&calls, &traits()).is_err());
+        let not_limit = format!("{}true", "not ".repeat(MAX_RULE_DEPTH));
+        assert!(compile(&not_limit, &traits()).is_ok());
     }
 
     #[test]

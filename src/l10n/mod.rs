@@ -86,6 +86,54 @@ pub enum FormatError {
     Missing(String),
 }
 
+/// How deep placeables may nest in a Fluent resource (`{ … { … } … }`). The Fluent
+/// parser recurses once per level: a bound keeps a pasted resource from exhausting a
+/// thread's stack (which aborts the process); real messages nest two or three deep.
+pub const MAX_PLACEABLE_DEPTH: usize = 16;
+
+/// The byte offset of the first `{` that opens a placeable deeper than
+/// [`MAX_PLACEABLE_DEPTH`], found without parsing (so before the parser could recurse).
+/// Braces in comments and in string literals do not count; the count never goes
+/// below zero, so a stray `}` cannot hide a deep nest.
+pub fn too_deeply_nested(source: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let (mut line_start, mut in_comment, mut in_string, mut escaped) = (true, false, false, false);
+    for (at, ch) in source.char_indices() {
+        if ch == '\n' {
+            // Comments and string literals end with their line.
+            (line_start, in_comment, in_string, escaped) = (true, false, false, false);
+            continue;
+        }
+        if std::mem::take(&mut line_start) && ch == '#' && depth == 0 {
+            in_comment = true;
+        }
+        if in_comment {
+            continue;
+        }
+        if in_string {
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match ch {
+            '"' if depth > 0 => in_string = true,
+            '{' => {
+                depth += 1;
+                if depth > MAX_PLACEABLE_DEPTH {
+                    return Some(at);
+                }
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = &source[..offset];
@@ -134,6 +182,19 @@ impl L10n {
             plain.set_use_isolating(false);
             let mut messages = HashMap::new();
             for file in files {
+                if let Some(at) = too_deeply_nested(&file.source) {
+                    let (line, column) = line_col(&file.source, at);
+                    errors.push(FtlError {
+                        locale: name.clone(),
+                        path: file.path.clone(),
+                        line,
+                        column,
+                        message: format!(
+                            "placeables nest deeper than {MAX_PLACEABLE_DEPTH} levels"
+                        ),
+                    });
+                    continue;
+                }
                 let resource = match FluentResource::try_new(file.source.clone()) {
                     Ok(resource) => resource,
                     Err((resource, parse_errors)) => {
@@ -441,6 +502,48 @@ mod tests {
         let (l10n, errors) = L10n::build(&files, "en");
         assert!(errors.is_empty(), "{errors:?}");
         l10n
+    }
+
+    /// `msg = ` then `levels` placeables nested inside each other.
+    fn nested(levels: usize) -> String {
+        format!(
+            "msg = {}\"deep\"{}\n",
+            "{ ".repeat(levels),
+            " }".repeat(levels)
+        )
+    }
+
+    #[test]
+    fn placeables_nest_at_most_the_limit() {
+        let (_, errors) = L10n::build(&[file("en", &nested(MAX_PLACEABLE_DEPTH))], "en");
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, errors) = L10n::build(&[file("en", &nested(MAX_PLACEABLE_DEPTH + 1))], "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // `msg = ` is 6 characters; each level adds `{ `.
+        let column = 7 + 2 * MAX_PLACEABLE_DEPTH;
+        assert_eq!(
+            (errors[0].line, errors[0].column),
+            (1, column),
+            "{errors:?}"
+        );
+        assert!(errors[0].message.contains("nest deeper"));
+        // What used to abort the process.
+        let (_, errors) = L10n::build(&[file("en", &nested(3_000))], "en");
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn braces_in_comments_and_strings_do_not_count_as_nesting() {
+        let braces = "{".repeat(40);
+        let source = format!(
+            "# {braces}\nmsg = {{ \"{braces}\" }} and {{ \"\\\"{{\" }}\nother = }}}}}} {{ $x }}\n"
+        );
+        assert_eq!(too_deeply_nested(&source), None);
+        let stray = format!("a = }}}}}}\nb = {}x{}\n", "{ ".repeat(17), " }".repeat(17));
+        assert!(
+            too_deeply_nested(&stray).is_some(),
+            "a stray `}}` hides nothing"
+        );
     }
 
     fn chain_names(l10n: &L10n, requested: &[&str]) -> Vec<String> {

@@ -1778,3 +1778,74 @@ async fn a_message_id_taken_by_another_resource_meanwhile_cannot_be_published() 
     assert_eq!(extra_file["live"], false);
     assert_eq!(extra_file["latest_state"], "approved");
 }
+
+#[tokio::test]
+async fn deeply_nested_rules_and_fluent_are_refused_and_the_node_lives_on() {
+    let app = spawn_app().await;
+    let create = |rule: String, id: &str| {
+        let app = &app;
+        let mut variant = vip_variant("home-hero-spring-title");
+        variant["id"] = json!(id);
+        variant["rule"] = json!(rule);
+        async move {
+            app.admin(
+                Method::POST,
+                "/v1/admin/placements/home.hero/variants",
+                &marketer(),
+                Some(variant),
+            )
+            .await
+        }
+    };
+    let parens = |levels: usize| {
+        format!(
+            "{}country == \"FR\"{}",
+            "(".repeat(levels),
+            ")".repeat(levels)
+        )
+    };
+    // At the limit: accepted.
+    let at_limit = create(parens(32), "home-hero-deep-ok").await;
+    assert!(at_limit.status().is_success(), "{}", at_limit.status());
+    // One past it, and what used to abort the process (a 4 KB body, an 80 KB one).
+    for (rule, id) in [
+        (parens(33), "home-hero-deep-33"),
+        (parens(2_000), "home-hero-deep-2000"),
+        (format!("{}true", "not ".repeat(20_000)), "home-hero-nots"),
+    ] {
+        let problem =
+            assert_problem(create(rule, id).await, 422, "invalid-content", Some("rule")).await;
+        let reason = problem["errors"][0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("nests deeper than 32 levels"), "{problem}");
+    }
+
+    let en = "/v1/admin/locales/en/home.ftl";
+    let source = app
+        .get_with(en, &[("Authorization", &bearer(&marketer()))])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let deep = |levels: usize| {
+        format!(
+            "{source}\nhome-hero-deep = {}\"x\"{}\n",
+            "{ ".repeat(levels),
+            " }".repeat(levels)
+        )
+    };
+    let line = source.lines().count() + 2;
+    for levels in [17, 3_000] {
+        let problem = assert_problem(
+            app.put_ftl(en, &marketer(), &deep(levels)).await,
+            422,
+            "invalid-content",
+            Some("en/home.ftl"),
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["line"], line, "{problem}");
+        // `home-hero-deep = ` is 17 characters; the 17th `{ ` opens past the limit.
+        assert_eq!(problem["errors"][0]["column"], 18 + 2 * 16, "{problem}");
+    }
+    assert_eq!(app.put_ftl(en, &marketer(), &deep(16)).await.status(), 200);
+    assert_eq!(app.get("/healthz").await.status(), 200, "the node lives on");
+}
