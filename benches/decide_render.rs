@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         accept_language: Some("fr-CA,fr;q=0.9,en;q=0.5"),
         ..RawRequest::default()
     };
-    let params = parse_params(query);
+    let params = parse_params(query).expect("params");
     let person = Some(Person::anonymous("visitor-42"));
     let ctx =
         resolve(&raw, &params, &catalog, &signer, Utc::now(), person.clone()).expect("context");
@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
         "context: resolve (params + Accept-Language, negotiation cached)",
         |b| {
             b.iter(|| {
-                let params = parse_params(std::hint::black_box(query));
+                let params = parse_params(std::hint::black_box(query)).expect("params");
                 resolve(&raw, &params, &catalog, &signer, Utc::now(), person.clone())
                     .map(|c| c.channel)
             })
@@ -86,7 +86,7 @@ fn bench(c: &mut Criterion) {
 
     let (_, gold) = catalog.placement("checkout.banner").expect("placement");
     let personal_query = "channel=web&device=desktop&locale=pl&t.points=1250&t.first_name=Ola";
-    let personal_params = parse_params(personal_query);
+    let personal_params = parse_params(personal_query).expect("params");
     let personal = resolve(
         &RawRequest {
             query: personal_query,

@@ -106,18 +106,36 @@ impl<'a> Params<'a> {
     }
 }
 
-pub fn parse_params(query: &str) -> Params<'_> {
+/// The query's parameters. Each of ours may be given once: a repeated one (say
+/// `placements=a&placements=b`) is refused rather than silently cut to its last value.
+pub fn parse_params(query: &str) -> Result<Params<'_>, Problem> {
+    fn once<'a>(
+        slot: &mut Option<std::borrow::Cow<'a, str>>,
+        value: std::borrow::Cow<'a, str>,
+        name: &str,
+    ) -> Result<(), Problem> {
+        if slot.is_some() {
+            let hint = if name == "placements" {
+                ": list them in one, placements=a,b"
+            } else {
+                ""
+            };
+            return Err(invalid(name, format!("give this parameter once{hint}")));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
     let mut params = Params::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match &*key {
-            "channel" => params.channel = Some(value),
-            "device" => params.device = Some(value),
-            "locale" => params.locale = Some(value),
-            "country" => params.country = Some(value),
-            "anonymous_id" => params.anonymous_id = Some(value),
-            "cohort" => params.cohort = Some(value),
-            "placements" => params.placements = Some(value),
-            "person_id" => params.person_id = Some(value),
+            "channel" => once(&mut params.channel, value, "channel")?,
+            "device" => once(&mut params.device, value, "device")?,
+            "locale" => once(&mut params.locale, value, "locale")?,
+            "country" => once(&mut params.country, value, "country")?,
+            "anonymous_id" => once(&mut params.anonymous_id, value, "anonymous_id")?,
+            "cohort" => once(&mut params.cohort, value, "cohort")?,
+            "placements" => once(&mut params.placements, value, "placements")?,
+            "person_id" => once(&mut params.person_id, value, "person_id")?,
             _ => {
                 // Other parameters (utm_*, cache busters) are not ours: ignored.
                 let Some((is_trait, name_len)) =
@@ -141,7 +159,7 @@ pub fn parse_params(query: &str) -> Params<'_> {
             }
         }
     }
-    params
+    Ok(params)
 }
 
 /// `t.<name>` and `id.<name>` parameters: the prefix and the name.
@@ -225,6 +243,24 @@ impl RuleInput for Attributes<'_> {
 
     fn segments(&self) -> &[Box<str>] {
         &self.context.segments
+    }
+}
+
+/// How much of `Accept-Language` is read. Browsers list languages in preference order
+/// and some send long lists: the ranges past this are ignored, not refused (and never
+/// become a cache key).
+pub const ACCEPT_LANGUAGE_READ: usize = 512;
+
+/// The whole ranges within the first [`ACCEPT_LANGUAGE_READ`] bytes of the header.
+pub fn first_ranges(header: &str) -> &str {
+    if header.len() <= ACCEPT_LANGUAGE_READ {
+        return header;
+    }
+    // A comma is one byte, so the cut is always on a character boundary.
+    let within = &header.as_bytes()[..ACCEPT_LANGUAGE_READ];
+    match within.iter().rposition(|b| *b == b',') {
+        Some(comma) => &header[..comma],
+        None => "",
     }
 }
 
@@ -445,17 +481,11 @@ fn chain_of(
             }
         },
         None => {
-            let header = raw.accept_language.unwrap_or("");
+            let header = first_ranges(raw.accept_language.unwrap_or(""));
             headers_read.accept_language = true;
             match catalog.negotiated_header.get(header) {
                 Some(chain) => chain,
                 None => {
-                    if header.len() > 512 {
-                        return Err(invalid(
-                            "Accept-Language",
-                            "header is longer than 512 bytes",
-                        ));
-                    }
                     let requested = parse_accept_language(header);
                     let chain = Arc::new(catalog.l10n.negotiate(&requested));
                     catalog
@@ -555,6 +585,19 @@ mod tests {
     }
 
     #[test]
+    fn a_long_accept_language_is_read_up_to_its_last_whole_range() {
+        let tail = ",en-GB;q=0.1".repeat(60);
+        let header = format!("fr-CA,fr;q=0.9{tail}");
+        assert!(header.len() > ACCEPT_LANGUAGE_READ);
+        let read = first_ranges(&header);
+        assert!(read.len() <= ACCEPT_LANGUAGE_READ && read.starts_with("fr-CA,fr;q=0.9,"));
+        assert!(read.ends_with("q=0.1"), "whole ranges only: {read}");
+        assert_eq!(first_ranges("de"), "de");
+        assert_eq!(first_ranges(&"x".repeat(600)), "");
+        assert_eq!(parse_accept_language(read)[0].to_string(), "fr-CA");
+    }
+
+    #[test]
     fn accept_language_honours_q_values() {
         let names = |h: &str| {
             parse_accept_language(h)
@@ -570,7 +613,8 @@ mod tests {
 
     #[test]
     fn params_parse_traits_and_ignore_strangers() {
-        let params = parse_params("channel=web&t.first_name=Zo%C3%A9&utm_source=x&locale=fr-CA");
+        let params =
+            parse_params("channel=web&t.first_name=Zo%C3%A9&utm_source=x&locale=fr-CA").unwrap();
         assert_eq!(params.channel.as_deref(), Some("web"));
         assert_eq!(params.locale.as_deref(), Some("fr-CA"));
         assert_eq!(params.traits.len(), 1);

@@ -254,7 +254,7 @@ pub async fn content_one(
 ) -> Result<HttpResponse, Problem> {
     let catalog = state.catalog().await?;
     let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
+    let params = context::parse_params(raw.query)?;
     let mut shortfalls = Vec::new();
     let person = person_of(&state, &raw, &params, &mut shortfalls).await?;
     let ctx = context::resolve(&raw, &params, &catalog, &state.signer, Utc::now(), person)?;
@@ -307,7 +307,7 @@ pub async fn content_batch(
 ) -> Result<HttpResponse, Problem> {
     let catalog = state.catalog().await?;
     let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
+    let params = context::parse_params(raw.query)?;
     let list = params.placements.as_deref().ok_or_else(|| {
         Problem::invalid(
             "placements",
@@ -425,7 +425,7 @@ pub async fn cohort_context(
     state: web::Data<Delivery>,
 ) -> Result<HttpResponse, Problem> {
     let raw = raw_request(&req);
-    let params = context::parse_params(raw.query);
+    let params = context::parse_params(raw.query)?;
     // A cohort key stands for the person for hours: never issued from a guess, so
     // a person who cannot be looked up gets a 503 here (content still degrades).
     let Some(person) = state.people.person(&naming_of(&raw, &params)).await? else {

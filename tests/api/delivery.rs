@@ -836,3 +836,52 @@ async fn empty_decisions_html_fields_and_ending_campaigns_are_cached_safely() {
         "authored markup stays: {html}"
     );
 }
+
+#[tokio::test]
+async fn a_long_accept_language_is_read_not_refused() {
+    let app = spawn_app().await;
+    // 600+ bytes, as some browsers send: the first ranges decide.
+    let header = format!("fr-CA,fr;q=0.9{}", ",en-GB;q=0.1".repeat(50));
+    assert!(header.len() > 600);
+    let response = app
+        .get_with(
+            "/v1/content/home.hero?channel=web&device=desktop",
+            &[("Accept-Language", &header)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["locale"], "fr-CA");
+}
+
+#[tokio::test]
+async fn a_repeated_parameter_is_refused_not_cut_to_its_last_value() {
+    let app = spawn_app().await;
+    let problem = assert_problem(
+        app.get("/v1/content?placements=home.hero&placements=web.footer_promo")
+            .await,
+        400,
+        "invalid-parameter",
+        Some("placements"),
+    )
+    .await;
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("placements=a,b"));
+    assert_problem(
+        app.get("/v1/content/home.hero?channel=web&channel=sms")
+            .await,
+        400,
+        "invalid-parameter",
+        Some("channel"),
+    )
+    .await;
+    // Parameters that are not ours (utm_*, cache busters) may repeat.
+    assert_eq!(
+        app.get("/v1/content/home.hero?channel=web&utm_source=a&utm_source=b")
+            .await
+            .status(),
+        200
+    );
+}
