@@ -365,6 +365,47 @@ impl L10n {
     }
 }
 
+/// Lines of the entries of one resource, counted once, forward. The AST has no
+/// positions, but its identifiers are slices of the resource's source: an id's offset
+/// is its address less the source's. (Searching each id's text was quadratic in a
+/// file's size, and put a duplicate at its first definition.)
+struct LineCounter<'s> {
+    source: &'s str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'s> LineCounter<'s> {
+    fn new(source: &'s str) -> LineCounter<'s> {
+        LineCounter {
+            source,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line `slice` (a slice of the source) starts on; 1 if it is not one.
+    fn line_of(&mut self, slice: &str) -> usize {
+        let start = self.source.as_ptr() as usize;
+        let Some(offset) = (slice.as_ptr() as usize)
+            .checked_sub(start)
+            .filter(|offset| *offset <= self.source.len())
+        else {
+            return 1;
+        };
+        if offset < self.offset {
+            // Entries come in order; should one not, count from the start again.
+            (self.offset, self.line) = (0, 1);
+        }
+        self.line += self.source.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 fn index_messages(
     resource: &FluentResource,
     file: &FluentFile,
@@ -372,19 +413,13 @@ fn index_messages(
     messages: &mut HashMap<String, MessageInfo>,
     errors: &mut Vec<FtlError>,
 ) {
-    // Entry positions are not exposed by the AST, so find each id's line by its text.
-    let line_of = |id: &str| {
-        file.source
-            .lines()
-            .position(|l| l.starts_with(id) && l[id.len()..].trim_start().starts_with('='))
-            .map_or(1, |i| i + 1)
-    };
+    let mut lines = LineCounter::new(resource.source());
     for entry in resource.entries() {
         let ast::Entry::Message(message) = entry else {
             continue;
         };
         let id = message.id.name;
-        let line = line_of(id);
+        let line = lines.line_of(id);
         if let Some(existing) = messages.get(id) {
             errors.push(FtlError {
                 locale: locale.to_string(),
@@ -530,6 +565,15 @@ mod tests {
         // What used to abort the process.
         let (_, errors) = L10n::build(&[file("en", &nested(3_000))], "en");
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn a_duplicate_message_is_reported_where_it_is_defined_again() {
+        let source = "a = A\n\n# b\nb = B\nmsg = first\nc = C\nmsg = second\n";
+        let (_, errors) = L10n::build(&[file("en", source)], "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].column), (7, 1), "{errors:?}");
+        assert!(errors[0].message.contains("already defined in test.ftl:5"));
     }
 
     #[test]
