@@ -346,6 +346,9 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .wrap(actix_web::middleware::from_fn(
                 crate::resilience::gate::guard,
             ))
+            .wrap(actix_web::middleware::from_fn(
+                crate::problem::refuse_oversized_bodies,
+            ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let metrics = metrics.clone();
@@ -597,6 +600,19 @@ async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn the_global_body_cap_admits_every_routes_own_limit() {
+        let cap = crate::problem::MAX_REQUEST_BODY as usize;
+        assert_eq!(cap, crate::engagement::MAX_BATCH_BYTES, "the largest");
+        for limit in [
+            crate::authoring::http::BODY_LIMIT,
+            crate::identity::http::MAX_IDENTIFY_BYTES,
+            crate::governance::http::BODY_LIMIT,
+        ] {
+            assert!(limit <= cap);
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_loop_that_stops_is_started_again_and_the_others_keep_running() {

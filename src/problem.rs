@@ -26,6 +26,7 @@ pub enum ProblemType {
     VersionMismatch,
     InvalidContent,
     PayloadTooLarge,
+    RequestTimeout,
     TooManyRequests,
     Unavailable,
     Internal,
@@ -45,6 +46,7 @@ impl ProblemType {
             ProblemType::VersionMismatch => StatusCode::PRECONDITION_FAILED,
             ProblemType::InvalidContent => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProblemType::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,6 +70,7 @@ impl ProblemType {
             }
             ProblemType::InvalidContent => "The content is not valid",
             ProblemType::PayloadTooLarge => "The request body is too large",
+            ProblemType::RequestTimeout => "The request body did not arrive in time",
             ProblemType::TooManyRequests => "Too many requests from this client",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
@@ -89,6 +92,7 @@ impl ProblemType {
             ProblemType::VersionMismatch => "version-mismatch",
             ProblemType::InvalidContent => "invalid-content",
             ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::RequestTimeout => "request-timeout",
             ProblemType::TooManyRequests => "too-many-requests",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
@@ -231,16 +235,65 @@ pub async fn read_body(
     limit_text: &str,
 ) -> Result<actix_web::web::BytesMut, Problem> {
     use futures_util::StreamExt;
-    let mut body = actix_web::web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(Problem::new(ProblemType::PayloadTooLarge, limit_text).with_field("body"));
+    let read = async {
+        let mut body = actix_web::web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| Problem::invalid("body", format!("could not read the body: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(
+                    Problem::new(ProblemType::PayloadTooLarge, limit_text).with_field("body")
+                );
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body)
+    };
+    // A client that announces a body and sends it a byte at a time would otherwise hold
+    // a connection (and its buffer) for as long as it likes.
+    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Problem::new(
+                ProblemType::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+            .with_field("body"))
+        })
+}
+
+/// How long a request body may take to arrive, whole.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The largest body any route reads (an event batch); a request that announces more
+/// is refused at once, before anything reads it ([`refuse_oversized_bodies`]).
+pub const MAX_REQUEST_BODY: u64 = 1024 * 1024;
+
+/// Middleware: a `Content-Length` over [`MAX_REQUEST_BODY`] is answered `413` at once
+/// (routes with smaller limits refuse past theirs while reading).
+pub async fn refuse_oversized_bodies(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let announced = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_REQUEST_BODY) {
+        let problem = Problem::new(
+            ProblemType::PayloadTooLarge,
+            format!("no request body here may be over {MAX_REQUEST_BODY} bytes"),
+        )
+        .with_field("body");
+        return Ok(req
+            .into_response(problem.error_response())
+            .map_into_right_body());
     }
-    Ok(body)
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// A JSON request body of at most `limit` bytes (a `413` saying `limit_text` beyond),

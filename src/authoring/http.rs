@@ -175,7 +175,7 @@ crate::role_set!(
 );
 /// Previewing a stored person shows their traits and consents: personal data.
 pub(super) const PERSON_READERS: [Role; 2] = [Role::Privacy, Role::Admin];
-pub(super) const BODY_LIMIT: usize = 256 * 1024;
+pub(crate) const BODY_LIMIT: usize = 256 * 1024;
 
 /// A `200` that no cache keeps.
 pub(super) fn no_store() -> actix_web::HttpResponseBuilder {

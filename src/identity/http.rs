@@ -46,7 +46,7 @@ pub fn configure(service: web::Data<Identity>) -> impl FnOnce(&mut web::ServiceC
 }
 
 /// An identify body is small: a few identifiers, at most 100 traits.
-const MAX_IDENTIFY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_IDENTIFY_BYTES: usize = 64 * 1024;
 
 fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

@@ -8,6 +8,7 @@ mod engagement;
 mod faults;
 mod governance;
 mod helpers;
+mod hostile;
 mod identity;
 mod integrity;
 mod ops;

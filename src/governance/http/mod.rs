@@ -59,7 +59,7 @@ pub struct Api;
 
 /// Policies, comments and reinstatements: bodies up to the size actix allowed them
 /// before they were read through `read_json`.
-const BODY_LIMIT: usize = 256 * 1024;
+pub(crate) const BODY_LIMIT: usize = 256 * 1024;
 const BODY_LIMIT_TEXT: &str = "a governance request is at most 256 KiB";
 
 /// Routes that need the database for every answer (see `resilience::gate`); the
