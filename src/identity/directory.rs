@@ -196,7 +196,9 @@ impl PersonDirectory {
             .with_label_values(&["database"])
             .inc();
         let changed_meanwhile = self.epoch.load(Ordering::Acquire) != started;
-        if let (Some(link), false) = (&self.redis, changed_meanwhile) {
+        // Only people are shared: "unknown" stays in this node's bounded cache, or a
+        // stream of made-up anonymous ids would fill Redis with a key each.
+        if let (Some(link), false, true) = (&self.redis, changed_meanwhile, entry.is_some()) {
             let text = serde_json::to_string(&entry).unwrap_or_default();
             // NX: a fresher value written by another node is not overwritten with ours. A
             // change that raced this read is cleaned up by its second delete.

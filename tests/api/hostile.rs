@@ -69,3 +69,50 @@ async fn a_body_that_never_arrives_is_answered_408() {
     .await;
     assert!(status.starts_with("HTTP/1.1 408"), "{status}");
 }
+
+/// The shared Redis key of an identifier's cache entry.
+fn person_key(kind: &str, value: &str) -> String {
+    let id = tailor::identity::graph::Identifier::new(kind, value);
+    format!(
+        "tailor:person:{:032x}",
+        tailor::identity::directory::key_of(&id)
+    )
+}
+
+#[tokio::test]
+async fn made_up_anonymous_ids_leave_nothing_in_redis() {
+    let Some(url) = redis_or_skip() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stranger = format!("made-up-{}", uuid::Uuid::new_v4().simple());
+    let known = format!("known-{}", uuid::Uuid::new_v4().simple());
+    app.identified(serde_json::json!({"identifiers": {"anonymous_id": known}}))
+        .await;
+    let hero = "/v1/content/home.hero?channel=web&locale=en";
+    for id in [&stranger, &known] {
+        let response = app.get_with(hero, &[("X-Anonymous-Id", id)]).await;
+        assert_eq!(response.status(), 200);
+    }
+    let exists = |key: String| {
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<i64>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(exists(person_key("anonymous_id", &stranger)).await, 0);
+    assert_eq!(
+        exists(person_key("anonymous_id", &known)).await,
+        1,
+        "people are still shared"
+    );
+}
