@@ -324,6 +324,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let metrics = areas.ops.metrics.clone();
+    let cors_origins = settings.cors_allowed_origins.clone();
     let server = HttpServer::new(move || {
         let areas = areas.clone();
         let metrics = metrics.clone();
@@ -348,6 +349,11 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             ))
             .wrap(actix_web::middleware::from_fn(
                 crate::problem::refuse_oversized_bodies,
+            ))
+            // Outside the others, so preflights and CORS headers cover every answer.
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                crate::cors::cors(&cors_origins),
             ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();

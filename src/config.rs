@@ -99,6 +99,9 @@ pub struct Settings {
     pub governance_max_auto_retirements: u32,
     /// Timeouts, breakers and probes around the database and Redis.
     pub resilience: Resilience,
+    /// Origins whose pages may call the content, context and events paths from a
+    /// browser (`https://shop.example.com`, or `*`); none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// How the request paths fail fast when the database or Redis falters (see
@@ -315,6 +318,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             governance_max_auto_retirements: 3,
             resilience: Resilience::default(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -357,6 +361,18 @@ impl Settings {
 
     /// Addresses, URLs, secrets and sizes.
     fn validate_endpoints(&self) -> Result<(), ConfigError> {
+        if let Some(bad) = self
+            .cors_allowed_origins
+            .iter()
+            .find(|origin| !crate::cors::valid_origin(origin))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "cors_allowed_origins",
+                reason: format!(
+                    "`{bad}` is not an origin: give scheme://host[:port] (no path), or *"
+                ),
+            });
+        }
         let invalid = |setting, reason: &str| {
             Err(ConfigError::Invalid {
                 setting,

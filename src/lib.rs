@@ -12,6 +12,7 @@ pub mod authoring;
 pub mod catalog;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod decide;
 pub mod delivery;
 pub mod engagement;

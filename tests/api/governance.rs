@@ -431,23 +431,6 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
     assert_problem(marketer, 403, "forbidden", Some("Authorization")).await;
 }
 
-/// Whether this machine can run the browser test: Debian's Chromium and the
-/// `tests/browser` packages (`npm ci` there). CI sets `REQUIRE_BROWSER_TESTS=1`, so a
-/// missing browser fails there instead of skipping.
-fn browser_ready() -> bool {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = std::path::Path::new(&chromium).exists()
-        && repo_root()
-            .join("tests/browser/node_modules/playwright-core")
-            .exists();
-    if !ready && std::env::var("REQUIRE_BROWSER_TESTS").is_ok() {
-        panic!(
-            "REQUIRE_BROWSER_TESTS is set but Chromium or tests/browser/node_modules is missing"
-        );
-    }
-    ready
-}
-
 #[tokio::test]
 async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_channel() {
     if !browser_ready() {

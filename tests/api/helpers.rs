@@ -41,6 +41,7 @@ pub struct Options {
     pub max_auto_retirements: u32,
     /// Overrides `REDIS_URL` (a fault test's own server, a black hole).
     pub redis_url: Option<String>,
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -56,6 +57,7 @@ impl Default for Options {
             rate_limits: None,
             max_auto_retirements: 3,
             redis_url: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -202,6 +204,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
         redis_url: options.redis_url.or_else(redis_url),
+        cors_allowed_origins: options.cors_allowed_origins,
         content_dir: root.join("content"),
         locales_dir: root.join("locales"),
         signing_secret: options.signing_secret.map(Secret::new),
@@ -734,4 +737,21 @@ impl Tailor {
         assert!(run.ok(), "tailor {args:?}: {run:?}");
         run
     }
+}
+
+/// Whether this machine can run the browser test: Debian's Chromium and the
+/// `tests/browser` packages (`npm ci` there). CI sets `REQUIRE_BROWSER_TESTS=1`, so a
+/// missing browser fails there instead of skipping.
+pub fn browser_ready() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = std::path::Path::new(&chromium).exists()
+        && repo_root()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists();
+    if !ready && std::env::var("REQUIRE_BROWSER_TESTS").is_ok() {
+        panic!(
+            "REQUIRE_BROWSER_TESTS is set but Chromium or tests/browser/node_modules is missing"
+        );
+    }
+    ready
 }

@@ -116,3 +116,148 @@ async fn made_up_anonymous_ids_leave_nothing_in_redis() {
         "people are still shared"
     );
 }
+
+/// A one-page web server on its own port (another origin than the API).
+async fn page_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let page = "<!doctype html><title>shop</title><p>a shop page";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_on_the_public_paths_only() {
+    let shop = "https://shop.example.com";
+    let app = spawn_app_with(Options {
+        cors_allowed_origins: vec![shop.into()],
+        ..Options::default()
+    })
+    .await;
+    let preflight = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/content/home.hero", app.address),
+        )
+        .header("Origin", shop)
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "x-anonymous-id,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(header(&preflight, "access-control-allow-origin"), shop);
+    let allowed_headers = header(&preflight, "access-control-allow-headers").to_lowercase();
+    assert!(
+        allowed_headers.contains("x-anonymous-id") && allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+    let content = app
+        .get_with(
+            "/v1/content/home.hero?channel=web",
+            &[("Origin", shop), ("X-Anonymous-Id", "cors-visitor")],
+        )
+        .await;
+    assert_eq!(content.status(), 200);
+    assert_eq!(header(&content, "access-control-allow-origin"), shop);
+    assert!(
+        header(&content, "vary").contains("Origin"),
+        "a shared cache keys on it"
+    );
+    assert!(header(&content, "access-control-expose-headers")
+        .to_lowercase()
+        .contains("etag"));
+    // Another origin: answered, without CORS headers (the browser refuses it).
+    let other = app
+        .get_with(
+            "/v1/content/home.hero?channel=web",
+            &[("Origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(other.status(), 200);
+    assert!(header(&other, "access-control-allow-origin").is_empty());
+    // Staff paths never answer another origin.
+    let staff = app
+        .get_with(
+            "/v1/admin/placements",
+            &[
+                ("Origin", shop),
+                ("Authorization", &bearer(&staff_token(&["marketer"], ""))),
+            ],
+        )
+        .await;
+    assert!(header(&staff, "access-control-allow-origin").is_empty());
+    // Without configured origins there is no CORS at all.
+    let plain = spawn_app().await;
+    let response = plain
+        .get_with("/v1/content/home.hero?channel=web", &[("Origin", shop)])
+        .await;
+    assert!(header(&response, "access-control-allow-origin").is_empty());
+}
+
+#[tokio::test]
+async fn a_page_on_an_allowed_origin_uses_the_api_from_a_browser_and_others_cannot() {
+    if !browser_ready() {
+        eprintln!("skipped: no Chromium or tests/browser/node_modules (CI installs both)");
+        return;
+    }
+    let (shop, other) = (page_server().await, page_server().await);
+    let shop_origin = format!("http://127.0.0.1:{shop}");
+    let app = spawn_app_with(Options {
+        cors_allowed_origins: vec![shop_origin.clone()],
+        ..Options::default()
+    })
+    .await;
+    let output = tokio::process::Command::new("node")
+        .arg(repo_root().join("tests/browser/cors.mjs"))
+        .args([
+            app.address.clone(),
+            format!("{shop_origin}/"),
+            format!("http://127.0.0.1:{other}/"),
+        ])
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let allowed = &seen["allowed"];
+    assert_eq!(allowed["ok"], true, "{seen}");
+    assert_eq!(allowed["status"], 200, "{seen}");
+    assert_eq!(allowed["locale"], "fr-CA", "the browser's language: {seen}");
+    assert!(allowed["etag"].is_string(), "ETag is exposed: {seen}");
+    assert_eq!(allowed["events"], 202, "{seen}");
+    assert_eq!(seen["refused"]["ok"], false, "{seen}");
+    let db = app.db().await;
+    assert_eq!(
+        texts(&db, "SELECT event_id FROM events ORDER BY event_id").await,
+        ["browser-cors-1"],
+        "the allowed page's event arrived once; the other page's never left the browser"
+    );
+}
