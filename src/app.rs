@@ -350,6 +350,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .wrap(actix_web::middleware::from_fn(
                 crate::problem::refuse_oversized_bodies,
             ))
+            .wrap(actix_web::middleware::from_fn(crate::problem::head_as_get))
             // Outside the others, so preflights and CORS headers cover every answer.
             .wrap(actix_web::middleware::Condition::new(
                 !cors_origins.is_empty(),

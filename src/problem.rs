@@ -228,6 +228,19 @@ pub async fn not_found() -> HttpResponse {
     Problem::new(ProblemType::NotFound, "no such resource").error_response()
 }
 
+/// Middleware: `HEAD` is answered wherever `GET` is. The request is routed as a `GET`;
+/// the HTTP layer remembers it was a `HEAD` and sends the headers (the same
+/// `Content-Length`, `ETag`, cache headers) without the body.
+pub async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Reads a request body up to `limit` bytes; more is a `413` saying `limit_text`.
 pub async fn read_body(
     mut payload: actix_web::web::Payload,

@@ -261,3 +261,30 @@ async fn a_page_on_an_allowed_origin_uses_the_api_from_a_browser_and_others_cann
         "the allowed page's event arrived once; the other page's never left the browser"
     );
 }
+
+#[tokio::test]
+async fn head_is_answered_wherever_get_is_with_the_same_headers_and_no_body() {
+    let app = spawn_app().await;
+    for path in [
+        "/v1/content/home.hero?channel=web&locale=en",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/v1/channels",
+    ] {
+        let get = app.get(path).await;
+        let get_status = get.status();
+        let get_length = header(&get, "content-length").to_string();
+        let get_etag = header(&get, "etag").to_string();
+        let head = app
+            .client
+            .head(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), get_status, "{path}");
+        assert_eq!(header(&head, "content-length"), get_length, "{path}");
+        assert_eq!(header(&head, "etag"), get_etag, "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+}
