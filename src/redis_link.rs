@@ -18,6 +18,11 @@ use crate::resilience::{CallError, Dependency};
 /// How long a listener waits before subscribing again after a failure.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
+/// Bound on an announcement (a delete and a publish telling the other nodes of a
+/// change). Announcements run beside requests, not in them, so they can afford to
+/// wait out a busy moment; a failed one is held and sent again.
+pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct RedisLink {
     client: redis::Client,
@@ -47,9 +52,11 @@ impl RedisLink {
         dependency: Arc<Dependency>,
     ) -> Result<RedisLink, RedisError> {
         let client = redis::Client::open(url)?;
+        // The connection's own bound is the longest any caller accepts (an
+        // announcement); requests bound their calls more tightly themselves.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
-            .set_response_timeout(Some(request_timeout))
+            .set_response_timeout(Some(request_timeout.max(ANNOUNCE_TIMEOUT)))
             // One attempt per reconnection; the probe and the next call try again.
             .set_number_of_retries(0)
             .set_max_delay(Duration::from_secs(1));
@@ -75,6 +82,18 @@ impl RedisLink {
         let mut conn = self.manager.clone();
         self.dependency
             .call(command.query_async(&mut conn), is_outage)
+            .await
+    }
+
+    /// One command bounded by `timeout` instead of the request timeout (announcements).
+    pub async fn query_within<T: FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, CallError<RedisError>> {
+        let mut conn = self.manager.clone();
+        self.dependency
+            .call_within(timeout, command.query_async(&mut conn), is_outage)
             .await
     }
 

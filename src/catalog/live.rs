@@ -18,6 +18,10 @@ use crate::problem::Problem;
 use crate::redis_link::RedisLink;
 use crate::storage::{self, StorageError};
 
+/// Pause before a failed invalidation is published again, doubled each attempt: the
+/// three retries span 1.75 s, past an open breaker's second.
+const RETRY_PUBLISH_AFTER: Duration = Duration::from_millis(250);
+
 /// Redis pub/sub channel for content changes (payload: the new generation).
 pub const INVALIDATION_CHANNEL: &str = "tailor:invalidate";
 
@@ -105,6 +109,17 @@ impl LiveCatalog {
         // One reload at a time: each reads a generation no older than the last one's,
         // so a slow compile never replaces a newer catalog with an older one.
         let _one_at_a_time = self.inner.reloading.lock().await;
+        // The reload queued behind another may find its work done, and a message about
+        // some other database on the same Redis changes nothing here: compiling is the
+        // expensive part, reading the generation is not.
+        if let (Ok(stored), Some(serving)) = (
+            storage::generation(&self.inner.db).await,
+            self.generation().await,
+        ) {
+            if stored == serving {
+                return;
+            }
+        }
         match self.load().await {
             Ok(catalog) => self.inner.compiled.insert((), catalog).await,
             Err(e) => tracing::warn!(error = %e, "catalog reload failed; serving the one loaded"),
@@ -114,16 +129,30 @@ impl LiveCatalog {
     /// Tells every node that content changed: the others through Redis first (they
     /// poll without it), then this one (so the caller's next request sees the change).
     pub async fn announce_change(&self, generation: u64) {
-        if let Some(link) = &self.inner.redis {
-            let sent: Result<i64, _> = link
-                .query(
-                    redis::cmd("PUBLISH")
-                        .arg(INVALIDATION_CHANNEL)
-                        .arg(generation.to_string()),
-                )
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, "could not publish invalidation; nodes will poll");
+        if let Some(link) = self.inner.redis.clone() {
+            let mut publish = redis::cmd("PUBLISH");
+            publish
+                .arg(INVALIDATION_CHANNEL)
+                .arg(generation.to_string());
+            // Within a request's Redis bound first; past it, again beside the request
+            // with more patience (a repeat only makes nodes compare generations).
+            let sent: Result<i64, _> = link.query(&publish).await;
+            if sent.is_err() {
+                tokio::spawn(async move {
+                    for attempt in 0..3u32 {
+                        tokio::time::sleep(RETRY_PUBLISH_AFTER * 2u32.pow(attempt)).await;
+                        let sent: Result<i64, _> = link
+                            .query_within(&publish, crate::redis_link::ANNOUNCE_TIMEOUT)
+                            .await;
+                        if sent.is_ok() {
+                            return;
+                        }
+                    }
+                    tracing::warn!(
+                        generation,
+                        "could not publish invalidation; nodes will poll"
+                    );
+                });
             }
         }
         self.reload().await;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::graph::Identifier;
 use super::model::PersonRecord;
 use crate::metrics::Metrics;
-use crate::redis_link::RedisLink;
+use crate::redis_link::{RedisLink, ANNOUNCE_TIMEOUT};
 use crate::resilience::Dependency;
 use crate::storage::identity as store;
 use crate::storage::StorageError;
@@ -306,15 +306,20 @@ impl PersonDirectory {
         let Some(link) = self.redis.clone() else {
             return;
         };
-        if let Err(reason) = self.publish(&link, &change).await {
-            tracing::debug!(
-                reason,
-                "could not send a people change to Redis; it waits in the outbox"
-            );
-            self.hold(change);
-            return;
+        // Sent before the caller is answered (so another node asked next already knows),
+        // but only within a request's Redis bound: past it, the change is held and sent
+        // again beside the requests, with more patience.
+        let bound = link.dependency().timeout();
+        match self.publish(&link, &change, bound).await {
+            Ok(()) => self.send_again_later(link, change),
+            Err(reason) => {
+                tracing::debug!(
+                    reason,
+                    "could not send a people change to Redis; it waits in the outbox"
+                );
+                self.hold(change);
+            }
         }
-        self.send_again_later(link, change);
     }
 
     /// The second delete and announcement (see [`SECOND_DELETE_AFTER`]).
@@ -322,15 +327,24 @@ impl PersonDirectory {
         let directory = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_DELETE_AFTER).await;
-            if directory.publish(&link, &change).await.is_err() {
+            if directory
+                .publish(&link, &change, ANNOUNCE_TIMEOUT)
+                .await
+                .is_err()
+            {
                 directory.hold(change);
             }
         });
     }
 
     /// [`publish`], counted.
-    async fn publish(&self, link: &RedisLink, change: &PeopleChanged) -> Result<(), String> {
-        publish(link, change).await?;
+    async fn publish(
+        &self,
+        link: &RedisLink,
+        change: &PeopleChanged,
+        bound: Duration,
+    ) -> Result<(), String> {
+        publish(link, change, bound).await?;
         self.metrics.people_changes_sent.inc();
         Ok(())
     }
@@ -387,7 +401,7 @@ impl PersonDirectory {
             ..PeopleChanged::default()
         });
         for change in changes.into_iter().chain(everything) {
-            match self.publish(link, &change).await {
+            match self.publish(link, &change, ANNOUNCE_TIMEOUT).await {
                 Ok(()) => self.send_again_later(link.clone(), change),
                 Err(_) => self.hold(change),
             }
@@ -396,42 +410,49 @@ impl PersonDirectory {
 }
 
 /// Deletes the shared entries of a change and tells every node (this one included).
-async fn publish(link: &RedisLink, change: &PeopleChanged) -> Result<(), String> {
+async fn publish(link: &RedisLink, change: &PeopleChanged, bound: Duration) -> Result<(), String> {
     if change.everything {
-        forget_every_shared_entry(link).await?;
+        forget_every_shared_entry(link, bound).await?;
     } else if !change.keys.is_empty() {
         let mut del = redis::cmd("DEL");
         for key in &change.keys {
             del.arg(format!("tailor:person:{key}"));
         }
-        let _: i64 = link.query(&del).await.map_err(|e| e.to_string())?;
+        let _: i64 = link
+            .query_within(&del, bound)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let payload = serde_json::to_string(change).unwrap_or_default();
     let _: i64 = link
-        .query(redis::cmd("PUBLISH").arg(PEOPLE_CHANNEL).arg(payload))
+        .query_within(
+            redis::cmd("PUBLISH").arg(PEOPLE_CHANNEL).arg(payload),
+            bound,
+        )
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
 }
 
 /// Deletes every shared person entry, a page of keys at a time.
-async fn forget_every_shared_entry(link: &RedisLink) -> Result<(), String> {
+async fn forget_every_shared_entry(link: &RedisLink, bound: Duration) -> Result<(), String> {
     let mut cursor: u64 = 0;
     loop {
         let (next, keys): (u64, Vec<String>) = link
-            .query(
+            .query_within(
                 redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
                     .arg("tailor:person:*")
                     .arg("COUNT")
                     .arg(1000),
+                bound,
             )
             .await
             .map_err(|e| e.to_string())?;
         if !keys.is_empty() {
             let _: i64 = link
-                .query(redis::cmd("UNLINK").arg(&keys))
+                .query_within(redis::cmd("UNLINK").arg(&keys), bound)
                 .await
                 .map_err(|e| e.to_string())?;
         }

@@ -114,6 +114,14 @@ impl Breaker {
         };
     }
 
+    /// Is it refusing calls at `now` (open, or a trial under way)?
+    pub fn refusing(&self, now: Instant) -> bool {
+        match self.state {
+            BreakerState::Closed => false,
+            BreakerState::Open { until } | BreakerState::Trial { until } => now < until,
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.state == BreakerState::Closed
     }
@@ -190,6 +198,11 @@ impl Dependency {
             recovered: watch::channel(0).0,
             metrics,
         }
+    }
+
+    /// The bound on one call from a request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -269,9 +282,11 @@ impl Dependency {
         }
     }
 
-    /// Is the breaker letting calls through (for callers that want to skip optional work)?
+    /// Would a call go through now? For callers that do not call through the breaker
+    /// (the database gate, held announcements): once an open period is over they go
+    /// ahead, as a trial would, so a breaker that only such callers meet is never stuck.
     pub fn available(&self) -> bool {
-        self.breaker().is_closed()
+        !self.breaker().refusing(Instant::now())
     }
 
     /// Records a probe's finding: the status `/readyz` reports, the breaker, and a
@@ -450,6 +465,19 @@ mod tests {
             breaker.failed(now);
             prop_assert!(!breaker.admit(now));
         }
+    }
+
+    #[test]
+    fn it_refuses_only_until_the_open_period_ends() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::new(1, OPEN_FOR);
+        assert!(!breaker.refusing(t0));
+        breaker.failed(t0);
+        assert!(breaker.refusing(t0 + OPEN_FOR / 2));
+        assert!(
+            !breaker.refusing(t0 + OPEN_FOR),
+            "callers that bypass it are not locked out for good"
+        );
     }
 
     #[test]
