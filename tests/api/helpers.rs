@@ -205,12 +205,14 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_url: database_url.clone(),
         redis_url: options.redis_url.or_else(redis_url),
         cors_allowed_origins: options.cors_allowed_origins,
-        // The suite runs dozens of nodes at once on two cores, where Redis itself can be
-        // descheduled for longer than production's 50 ms: the tests count calls and
-        // never time them, so a wider bound only keeps a busy moment from reading as an
-        // outage.
+        // The suite runs its nodes, PostgreSQL, Redis and two Chromiums on two cores,
+        // where a server can be descheduled (or a new PostgreSQL connection take) longer
+        // than production's 50 and 250 ms: the tests count calls and never time them,
+        // so wider bounds only keep a busy moment from reading as an outage.
         resilience: tailor::config::Resilience {
             redis_timeout_ms: 250,
+            database_acquire_timeout_ms: 2000,
+            probe_timeout_ms: 2000,
             ..Default::default()
         },
         content_dir: root.join("content"),
