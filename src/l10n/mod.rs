@@ -134,6 +134,18 @@ pub fn too_deeply_nested(source: &str) -> Option<usize> {
     None
 }
 
+/// An error in `file` (of `locale`) at byte `at`, positioned by line and column.
+fn error_at(locale: &str, file: &FluentFile, at: usize, message: String) -> FtlError {
+    let (line, column) = line_col(&file.source, at);
+    FtlError {
+        locale: locale.to_string(),
+        path: file.path.clone(),
+        line,
+        column,
+        message,
+    }
+}
+
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = &source[..offset];
@@ -183,16 +195,12 @@ impl L10n {
             let mut messages = HashMap::new();
             for file in files {
                 if let Some(at) = too_deeply_nested(&file.source) {
-                    let (line, column) = line_col(&file.source, at);
-                    errors.push(FtlError {
-                        locale: name.clone(),
-                        path: file.path.clone(),
-                        line,
-                        column,
-                        message: format!(
-                            "placeables nest deeper than {MAX_PLACEABLE_DEPTH} levels"
-                        ),
-                    });
+                    errors.push(error_at(
+                        &name,
+                        file,
+                        at,
+                        format!("placeables nest deeper than {MAX_PLACEABLE_DEPTH} levels"),
+                    ));
                     continue;
                 }
                 let resource = match FluentResource::try_new(file.source.clone()) {
@@ -212,14 +220,12 @@ impl L10n {
                                 Some(junk) => junk.start,
                                 None => e.pos.start,
                             };
-                            let (line, column) = line_col(&file.source, at);
-                            errors.push(FtlError {
-                                locale: name.clone(),
-                                path: file.path.clone(),
-                                line,
-                                column,
-                                message: format!("Fluent syntax error: {}", e.kind),
-                            });
+                            errors.push(error_at(
+                                &name,
+                                file,
+                                at,
+                                format!("Fluent syntax error: {}", e.kind),
+                            ));
                         }
                         resource
                     }

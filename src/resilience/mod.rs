@@ -209,10 +209,6 @@ impl Dependency {
         &self.metrics
     }
 
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     pub(crate) fn count(&self, outcome: &str) {
         self.metrics
             .dependency_calls

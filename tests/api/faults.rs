@@ -74,6 +74,14 @@ async fn until_subscribed(app: &TestApp) {
     .await;
 }
 
+/// The status of the SMS placement for the person a bearer `token` names.
+async fn sms_status(app: &TestApp, token: &str) -> u16 {
+    get(app, SMS, &[("Authorization", token)])
+        .await
+        .status()
+        .as_u16()
+}
+
 const HERO: &str = "/v1/content/home.hero?channel=web&device=desktop&locale=en";
 const SMS: &str = "/v1/content/sms.order_shipped?channel=sms&locale=en";
 
@@ -222,12 +230,7 @@ async fn two_nodes(first_redis: String, second_redis: String) -> (TestApp, TestA
     )
     .await;
     let token = bearer(&identity_token("C-outage", 600));
-    assert_eq!(
-        get(&second, SMS, &[("Authorization", &token)])
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(sms_status(&second, &token).await, 200);
     (first, second, token)
 }
 
@@ -251,16 +254,12 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
         .identified(json!({"identifiers": {"customer_id": "C-outage", "anonymous_id": "a-outage"}}))
         .await;
     assert_eq!(
-        get(&first, SMS, &[("Authorization", &token)])
-            .await
-            .status(),
+        sms_status(&first, &token).await,
         204,
         "the node that made the change serves it at once"
     );
     assert_eq!(
-        get(&second, SMS, &[("Authorization", &token)])
-            .await
-            .status(),
+        sms_status(&second, &token).await,
         200,
         "the other node still has the person from before (it cannot be told yet)"
     );
@@ -270,12 +269,7 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
         Instant::now(),
         Duration::from_secs(20),
         "the second node kept serving the person from before the merge",
-        || async {
-            get(&second, SMS, &[("Authorization", &token)])
-                .await
-                .status()
-                == 204
-        },
+        || async { sms_status(&second, &token).await == 204 },
     )
     .await;
 
@@ -288,12 +282,7 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
         Instant::now(),
         Duration::from_secs(20),
         "the second node missed the change made just after Redis returned",
-        || async {
-            get(&second, SMS, &[("Authorization", &token)])
-                .await
-                .status()
-                == 200
-        },
+        || async { sms_status(&second, &token).await == 200 },
     )
     .await;
 }
@@ -326,12 +315,7 @@ async fn changes_a_node_made_while_cut_off_from_redis_are_sent_when_it_reconnect
     first
         .identified(json!({"identifiers": {"customer_id": "C-outage", "anonymous_id": "a-cut"}}))
         .await;
-    assert_eq!(
-        get(&first, SMS, &[("Authorization", &token)])
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(sms_status(&first, &token).await, 204);
     // Operators see what waits.
     within(
         Instant::now(),
@@ -343,9 +327,7 @@ async fn changes_a_node_made_while_cut_off_from_redis_are_sent_when_it_reconnect
     // The second node never lost Redis, so nothing makes it drop its cache but the
     // first node's announcement, held until the first node reaches Redis again.
     assert_eq!(
-        get(&second, SMS, &[("Authorization", &token)])
-            .await
-            .status(),
+        sms_status(&second, &token).await,
         200,
         "while the first node is cut off, the second cannot know (bounded by person_cache_secs)"
     );
@@ -354,12 +336,7 @@ async fn changes_a_node_made_while_cut_off_from_redis_are_sent_when_it_reconnect
         Instant::now(),
         Duration::from_secs(20),
         "the held change never reached the second node",
-        || async {
-            get(&second, SMS, &[("Authorization", &token)])
-                .await
-                .status()
-                == 204
-        },
+        || async { sms_status(&second, &token).await == 204 },
     )
     .await;
 }

@@ -456,19 +456,11 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
     assert_eq!(sms_status(&app).await, 200);
 
     let approver = staff_token_for("ben", &["governance_approver"], "");
-    let output = tokio::process::Command::new("node")
-        .arg(repo_root().join("tests/browser/dashboard.mjs"))
-        .args([&app.address, &approver, &id.to_string()])
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let seen = browser_run(
+        "dashboard.mjs",
+        &[app.address.clone(), approver, id.to_string()],
+    )
+    .await;
     let series = seen["series"].as_array().unwrap();
     let channels: Vec<&str> = series
         .iter()

@@ -765,3 +765,21 @@ pub fn browser_ready() -> bool {
     }
     ready
 }
+
+/// Runs one of `tests/browser`'s scripts under Node with `args`; it must succeed and
+/// print one JSON line: what the browser saw.
+pub async fn browser_run(script: &str, args: &[String]) -> serde_json::Value {
+    let output = tokio::process::Command::new("node")
+        .arg(repo_root().join("tests/browser").join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("one JSON line")
+}

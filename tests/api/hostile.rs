@@ -230,23 +230,15 @@ async fn a_page_on_an_allowed_origin_uses_the_api_from_a_browser_and_others_cann
         ..Options::default()
     })
     .await;
-    let output = tokio::process::Command::new("node")
-        .arg(repo_root().join("tests/browser/cors.mjs"))
-        .args([
+    let seen = browser_run(
+        "cors.mjs",
+        &[
             app.address.clone(),
             format!("{shop_origin}/"),
             format!("http://127.0.0.1:{other}/"),
-        ])
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+        ],
+    )
+    .await;
     let allowed = &seen["allowed"];
     assert_eq!(allowed["ok"], true, "{seen}");
     assert_eq!(allowed["status"], 200, "{seen}");
