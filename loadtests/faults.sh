@@ -53,7 +53,8 @@ redis_start
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-export TAILOR_DEV_TOKEN_SECRET=fault-dev-token-secret
+export TAILOR_DEV_MODE=true TAILOR_DEV_TOKEN_SECRET=fault-dev-token-secret-0123456789abcdef
+export TAILOR_METRICS_TOKEN=load-metrics-token-0123456789abcdef
 export SERVER_KEY=fault-server-key-0123456789abcdef
 export TAILOR_SERVER_API_KEYS="[\"$SERVER_KEY\"]"
 export TAILOR_WORKERS=1 RUST_LOG=${RUST_LOG:-warn}
@@ -81,7 +82,7 @@ nodes+=("$(start_node "$PORT_B" "$work/b.log")")
 wait_ready "$a"
 wait_ready "$b"
 for node in "$a" "$b"; do # a node drops its cached people on subscribing: cache after
-  until [ "$(curl -s "$node/metrics" | grep -c '^tailor_redis_subscribed{.*} 1')" = 2 ]; do sleep 0.05; done
+  until [ "$(curl -s -H "Authorization: Bearer $TAILOR_METRICS_TOKEN" "$node/metrics" | grep -c '^tailor_redis_subscribed{.*} 1')" = 2 ]; do sleep 0.05; done
 done
 hero="/v1/content/home.hero?channel=web&locale=en"
 sms="/v1/content/sms.order_shipped?channel=sms&locale=en"
@@ -92,7 +93,7 @@ identify() { # body → "status seconds"
 }
 identify '{"identifiers":{"customer_id":"C-fault"},"consents":{"sms":true}}' >/dev/null
 # Its announcement goes out twice, 0.5 s apart, and each drops B's copy: cache after both.
-until [ "$(curl -s "$a/metrics" | awk '/^tailor_people_changes_sent_total/ { print $2 }')" = 2 ]; do sleep 0.05; done
+until [ "$(curl -s -H "Authorization: Bearer $TAILOR_METRICS_TOKEN" "$a/metrics" | awk '/^tailor_people_changes_sent_total/ { print $2 }')" = 2 ]; do sleep 0.05; done
 cached=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$b$sms") # node B caches C-fault
 [ "$cached" = 200 ] || { echo "node B answered $cached for C-fault's SMS" >&2; exit 1; }
 tracking=$(curl -s "$a$hero" | grep -o '"tracking_token":"[^"]*"' | cut -d'"' -f4)

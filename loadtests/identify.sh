@@ -18,7 +18,7 @@ export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
 export TAILOR_RATE_LIMITS__IDENTIFY_PER_KEY__PER_SECOND=0
 export LOAD_SERVER_KEY=load-server-key-0123456789abcdef
 export TAILOR_SERVER_API_KEYS="[\"$LOAD_SERVER_KEY\"]"
-export TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret
+export TAILOR_DEV_MODE=true TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret-0123456789abcdef
 
 source loadtests/lib.sh
 database_url tailor_identity

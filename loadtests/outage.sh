@@ -17,6 +17,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18092}
 REDIS_PORT=${REDIS_PORT:-16392}
 export TAILOR_WORKERS=${TAILOR_WORKERS:-1}
+export TAILOR_METRICS_TOKEN=load-metrics-token-0123456789abcdef
 
 source loadtests/lib.sh
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
@@ -58,4 +59,4 @@ wait "$redis" 2>/dev/null || true
 read -r rps p50 p99 errors < <(phase)
 report "Redis killed (connection refused)" "$rps" "$p50" "$p99" "$errors" "$base_p99"
 curl -s "$base/readyz"; echo
-curl -s "$base/metrics" | grep '^tailor_dependency_calls_total{dependency="redis"' || true
+curl -s -H "Authorization: Bearer $TAILOR_METRICS_TOKEN" "$base/metrics" | grep '^tailor_dependency_calls_total{dependency="redis"' || true

@@ -17,7 +17,7 @@ PORT_B=$((PORT + 1))
 export DATABASE=postgres
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export TAILOR_WORKERS=1
-export TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret
+export TAILOR_DEV_MODE=true TAILOR_DEV_TOKEN_SECRET=load-dev-token-secret-0123456789abcdef
 
 source loadtests/lib.sh
 database_url tailor_publish

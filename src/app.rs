@@ -61,6 +61,8 @@ type Loop = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sy
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener (`metrics_bind`) and its port.
+    metrics_server: Option<(u16, Server)>,
     events: Arc<EventWriter>,
     loops: Vec<(&'static str, Loop)>,
 }
@@ -70,20 +72,23 @@ impl Application {
     /// catalog and binds the listener (`bind` may use port 0).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
+        if settings.dev_mode {
+            tracing::warn!("development mode: dev_token_secret tokens are accepted and /metrics may be public; never run it in production");
+        }
         let settings = Arc::new(settings);
         let metrics = Arc::new(Metrics::new());
         let db = connect_patiently(&settings, &metrics).await?;
         storage::migrate(&db).await.context("applying migrations")?;
-        if settings.import_on_start {
-            import_files(&db, &settings).await?;
-        }
         let secret = match &settings.signing_secret {
             Some(secret) => secret.expose().to_string(),
             None => storage::shared_signing_secret(&db)
                 .await
                 .context("reading the signing secret")?,
         };
-        crate::identity::set_log_key(secret.as_bytes());
+        crate::identity::set_keys(secret.as_bytes());
+        if settings.import_on_start {
+            import_files(&db, &settings).await?;
+        }
         let resilience = &settings.resilience;
         let breaker = || {
             Breaker::new(
@@ -146,10 +151,15 @@ impl Application {
             .await
             .map_err(|p| anyhow::anyhow!("loading the catalog: {p}"))?;
         let loops = background_loops(&shared, &areas);
+        let metrics_server = match &shared.settings.metrics_bind {
+            Some(bind) => Some(serve_metrics(&areas, bind, &shared.settings)?),
+            None => None,
+        };
         let server = serve(areas, listener, &shared.settings)?;
         Ok(Application {
             port,
             server,
+            metrics_server,
             events,
             loops,
         })
@@ -157,6 +167,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when `metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -169,8 +184,16 @@ impl Application {
     /// the event writer is committed before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let supervisor = tokio::spawn(supervise(self.loops));
+        let metrics_server = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
         supervisor.abort();
+        if let Some(handle) = metrics_server {
+            handle.stop(true).await;
+        }
         self.events.close().await;
         tracing::info!("server stopped");
         result
@@ -294,7 +317,7 @@ impl Shared {
                 redis: self.redis.as_ref().map(|link| link.dependency().clone()),
                 metrics: self.metrics.clone(),
                 live: self.live.clone(),
-                openapi: openapi_document()?,
+                openapi: serde_json::to_vec(&openapi())?.into(),
             }),
             rate_limits: web::Data::new(RateLimiting {
                 limiters: Limiters::new(&settings.rate_limits),
@@ -308,14 +331,33 @@ impl Shared {
 }
 
 /// The whole API's OpenAPI document: the ops head with every area's part merged in.
-fn openapi_document() -> anyhow::Result<bytes::Bytes> {
+pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = crate::ops::ApiDoc::openapi();
     document.merge(crate::delivery::http::Api::openapi());
     document.merge(crate::engagement::http::Api::openapi());
     document.merge(crate::identity::http::Api::openapi());
     document.merge(crate::governance::http::Api::openapi());
     document.merge(crate::authoring::http::Api::openapi());
-    Ok(serde_json::to_vec(&document)?.into())
+    document
+}
+
+/// The listener that serves only `/metrics` (`metrics_bind`), on one worker.
+fn serve_metrics(areas: &Areas, bind: &str, settings: &Settings) -> anyhow::Result<(u16, Server)> {
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("binding metrics_bind {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let ops = areas.ops.clone();
+    let access = crate::ops::MetricsAccess::separate(settings);
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(crate::ops::configure_metrics(ops.clone(), access.clone()))
+            .default_service(web::to(crate::problem::not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }
 
 /// The HTTP server over every area's routes.
@@ -325,6 +367,8 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let metrics = areas.ops.metrics.clone();
     let cors_origins = settings.cors_allowed_origins.clone();
+    let metrics_access = crate::ops::MetricsAccess::main(settings);
+    let routes = web::Data::new(crate::problem::Routes::from_openapi(&openapi()));
     let server = HttpServer::new(move || {
         let areas = areas.clone();
         let metrics = metrics.clone();
@@ -332,6 +376,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .app_data(areas.auth)
             .app_data(areas.rate_limits)
             .app_data(areas.database_gate)
+            .app_data(routes.clone())
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| crate::problem::extractor_error(e, None)),
@@ -349,6 +394,9 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             ))
             .wrap(actix_web::middleware::from_fn(
                 crate::problem::refuse_oversized_bodies,
+            ))
+            .wrap(actix_web::middleware::from_fn(
+                crate::problem::explain_method_not_allowed,
             ))
             .wrap(actix_web::middleware::from_fn(crate::problem::head_as_get))
             // Outside the others, so preflights and CORS headers cover every answer.
@@ -371,7 +419,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .configure(crate::identity::http::configure(areas.identity))
             .configure(crate::governance::http::configure(areas.governance))
             .configure(crate::authoring::http::configure(areas.authoring))
-            .configure(crate::ops::configure(areas.ops))
+            .configure(crate::ops::configure(areas.ops, metrics_access.clone()))
             .default_service(web::to(crate::problem::not_found))
     })
     .workers(workers)

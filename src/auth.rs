@@ -144,6 +144,25 @@ pub struct JwtVerifier {
     algorithms: Vec<Algorithm>,
     keys: Vec<VerifyKey>,
     leeway: u64,
+    /// How long after its `iat` a token is still accepted, whatever its `exp` says.
+    max_age: u64,
+}
+
+/// The longest clock skew a verifier may allow (`leeway_secs`).
+pub const MAX_LEEWAY_SECS: u64 = 300;
+/// Bounds of `max_token_age_secs`: a minute to thirty days.
+pub const TOKEN_AGE_RANGE: std::ops::RangeInclusive<u64> = 60..=30 * 86_400;
+/// The shortest HMAC secret accepted (RFC 7518 §3.2: a key as long as the hash, 256 bits).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+/// How old a development token may be.
+const DEV_MAX_TOKEN_AGE_SECS: u64 = 86_400;
+
+/// A token's issue time, read beside its own claims.
+#[derive(Deserialize)]
+struct Issued<T> {
+    iat: Option<u64>,
+    #[serde(flatten)]
+    claims: T,
 }
 
 struct VerifyKey {
@@ -179,6 +198,16 @@ impl JwtVerifier {
         if algorithms.is_empty() {
             return Err("needs at least one algorithm".into());
         }
+        if settings.leeway_secs > MAX_LEEWAY_SECS {
+            return Err(format!("leeway_secs must be at most {MAX_LEEWAY_SECS}"));
+        }
+        if !TOKEN_AGE_RANGE.contains(&settings.max_token_age_secs) {
+            return Err(format!(
+                "max_token_age_secs must be between {} and {}",
+                TOKEN_AGE_RANGE.start(),
+                TOKEN_AGE_RANGE.end()
+            ));
+        }
         let sources = [
             settings.key_file.is_some(),
             settings.jwks_file.is_some(),
@@ -194,8 +223,10 @@ impl JwtVerifier {
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
         };
         let keys = if let Some(secret) = &settings.hs256_secret {
-            if secret.expose().len() < 16 {
-                return Err("hs256_secret must be at least 16 characters".into());
+            if secret.expose().len() < MIN_HMAC_SECRET_BYTES {
+                return Err(format!(
+                    "hs256_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes"
+                ));
             }
             vec![VerifyKey {
                 kid: None,
@@ -243,6 +274,7 @@ impl JwtVerifier {
             algorithms,
             keys,
             leeway: settings.leeway_secs,
+            max_age: settings.max_token_age_secs,
         })
     }
 
@@ -258,6 +290,7 @@ impl JwtVerifier {
                 key: DecodingKey::from_secret(secret.expose().as_bytes()),
             }],
             leeway: 30,
+            max_age: DEV_MAX_TOKEN_AGE_SECS,
         }
     }
 
@@ -293,7 +326,7 @@ impl JwtVerifier {
         validation.leeway = self.leeway;
         let mut outcome = Err(AuthError::Invalid("the signature does not verify".into()));
         for key in candidates {
-            outcome = jsonwebtoken::decode::<T>(token, &key.key, &validation)
+            outcome = jsonwebtoken::decode::<Issued<T>>(token, &key.key, &validation)
                 .map(|data| data.claims)
                 .map_err(Self::refusal);
             if outcome.is_ok()
@@ -302,7 +335,27 @@ impl JwtVerifier {
                 break;
             }
         }
-        outcome
+        let issued = outcome?;
+        self.check_age(issued.iat, chrono::Utc::now().timestamp().max(0) as u64)?;
+        Ok(issued.claims)
+    }
+
+    /// A token must say when it was issued, not in the future, and not longer ago than
+    /// the verifier's maximum age: a leaked long-lived token stops working.
+    fn check_age(&self, iat: Option<u64>, now: u64) -> Result<(), AuthError> {
+        let iat = iat.ok_or_else(|| AuthError::Invalid("the `iat` claim is missing".into()))?;
+        if iat > now.saturating_add(self.leeway) {
+            return Err(AuthError::Invalid(
+                "it was issued in the future (iat)".into(),
+            ));
+        }
+        if now.saturating_sub(iat) > self.max_age.saturating_add(self.leeway) {
+            return Err(AuthError::Invalid(format!(
+                "it is older than the {} s a token may be (iat)",
+                self.max_age
+            )));
+        }
+        Ok(())
     }
 
     fn refusal(e: jsonwebtoken::errors::Error) -> AuthError {
@@ -393,6 +446,14 @@ pub struct IdentityClaims {
     pub exp: u64,
 }
 
+/// What a development token carries besides its claims.
+#[derive(Serialize)]
+struct Minted<'a, T> {
+    iat: u64,
+    #[serde(flatten)]
+    claims: &'a T,
+}
+
 /// A staff token's claims.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct StaffClaims {
@@ -468,7 +529,12 @@ pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, AuthError> {
 
 impl Auth {
     pub fn from_settings(settings: &Settings) -> Result<Auth, String> {
-        let dev = settings.dev_token_secret.as_ref();
+        // The development secret counts only in development mode, and only for a kind of
+        // token with no real verifier (configuration refuses it otherwise).
+        let dev = settings
+            .dev_token_secret
+            .as_ref()
+            .filter(|_| settings.dev_mode);
         let identity = match (&settings.identity_tokens, dev) {
             (Some(tokens), _) => Some(JwtVerifier::from_settings(tokens)?),
             (None, Some(secret)) => Some(JwtVerifier::development(secret, DEV_IDENTITY_AUDIENCE)),
@@ -571,29 +637,36 @@ pub fn mint_development(
     staff: Option<(&[String], &str)>,
     ttl_secs: u64,
 ) -> Result<String, jsonwebtoken::errors::Error> {
-    let exp = chrono::Utc::now().timestamp().max(0) as u64 + ttl_secs;
+    let iat = chrono::Utc::now().timestamp().max(0) as u64;
+    let exp = iat + ttl_secs;
     let key = EncodingKey::from_secret(secret.expose().as_bytes());
     let header = Header::new(Algorithm::HS256);
     match staff {
         Some((roles, scope)) => jsonwebtoken::encode(
             &header,
-            &StaffClaims {
-                sub: subject.into(),
-                roles: roles.to_vec(),
-                scope: scope.into(),
-                iss: DEV_ISSUER.into(),
-                aud: Audience::One(DEV_STAFF_AUDIENCE.into()),
-                exp,
+            &Minted {
+                iat,
+                claims: &StaffClaims {
+                    sub: subject.into(),
+                    roles: roles.to_vec(),
+                    scope: scope.into(),
+                    iss: DEV_ISSUER.into(),
+                    aud: Audience::One(DEV_STAFF_AUDIENCE.into()),
+                    exp,
+                },
             },
             &key,
         ),
         None => jsonwebtoken::encode(
             &header,
-            &IdentityClaims {
-                sub: subject.into(),
-                iss: DEV_ISSUER.into(),
-                aud: Audience::One(DEV_IDENTITY_AUDIENCE.into()),
-                exp,
+            &Minted {
+                iat,
+                claims: &IdentityClaims {
+                    sub: subject.into(),
+                    iss: DEV_ISSUER.into(),
+                    aud: Audience::One(DEV_IDENTITY_AUDIENCE.into()),
+                    exp,
+                },
             },
             &key,
         ),
@@ -709,9 +782,10 @@ mod tests {
     use super::*;
 
     fn dev() -> (Secret, Auth) {
-        let secret = Secret::new("development-secret-123");
+        let secret = Secret::new("development-secret-0123456789abcdef");
         let settings = Settings {
             dev_token_secret: Some(secret.clone()),
+            dev_mode: true,
             server_api_keys: vec![Secret::new("server-key-aaaaaaaaaaaaaaaaaaaa")],
             ..Settings::default()
         };
@@ -782,7 +856,7 @@ mod tests {
     #[test]
     fn bad_tokens_are_refused_with_a_reason() {
         let (_, auth) = dev();
-        let other = Secret::new("some-other-secret-456");
+        let other = Secret::new("some-other-secret-0123456789abcdef");
         let forged = mint_development(&other, "C-1", None, 60).expect("mint");
         assert!(matches!(auth.customer(&forged), Err(AuthError::Invalid(_))));
         assert!(matches!(
@@ -824,19 +898,111 @@ mod tests {
             jwks_file: None,
             hs256_secret: None,
             leeway_secs: 0,
+            max_token_age_secs: 3600,
         }
     }
 
     fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+        sign_issued(alg, kid, key, Some(0))
+    }
+
+    /// A token issued `ago` seconds ago (`None`: without `iat`), expiring in a minute.
+    fn sign_issued(
+        alg: Algorithm,
+        kid: Option<&str>,
+        key: &EncodingKey,
+        ago: Option<i64>,
+    ) -> String {
         let mut header = Header::new(alg);
         header.kid = kid.map(str::to_string);
+        let now = chrono::Utc::now().timestamp();
         let claims = IdentityClaims {
             sub: "C-1".into(),
             iss: "https://idp.example".into(),
             aud: Audience::Many(vec!["other-api".into(), "tailor".into()]),
-            exp: chrono::Utc::now().timestamp() as u64 + 60,
+            exp: now as u64 + 60,
         };
-        jsonwebtoken::encode(&header, &claims, key).expect("sign")
+        match ago {
+            Some(ago) => jsonwebtoken::encode(
+                &header,
+                &Minted {
+                    iat: (now - ago) as u64,
+                    claims: &claims,
+                },
+                key,
+            ),
+            None => jsonwebtoken::encode(&header, &claims, key),
+        }
+        .expect("sign")
+    }
+
+    #[test]
+    fn a_token_needs_an_issue_time_within_its_maximum_age() {
+        let secret = "hmac-secret-0123456789abcdef-0123456789";
+        let verifier = JwtVerifier::from_settings(&TokenSettings {
+            hs256_secret: Some(Secret::new(secret)),
+            leeway_secs: 10,
+            ..settings(&["HS256"])
+        })
+        .expect("verifier");
+        let key = EncodingKey::from_secret(secret.as_bytes());
+        let verify = |ago| {
+            verifier
+                .verify::<IdentityClaims>(&sign_issued(Algorithm::HS256, None, &key, ago))
+                .map(|c| c.sub)
+        };
+        assert!(verify(Some(0)).is_ok());
+        assert!(verify(Some(3600)).is_ok(), "at the maximum age");
+        assert!(verify(Some(3600 + 10)).is_ok(), "within the leeway");
+        assert_eq!(
+            verify(Some(3600 + 11)),
+            Err(AuthError::Invalid(
+                "it is older than the 3600 s a token may be (iat)".into()
+            ))
+        );
+        assert_eq!(
+            verify(None),
+            Err(AuthError::Invalid("the `iat` claim is missing".into()))
+        );
+        assert_eq!(
+            verify(Some(-11)),
+            Err(AuthError::Invalid(
+                "it was issued in the future (iat)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn development_tokens_count_only_in_development_mode() {
+        let secret = Secret::new("development-secret-0123456789abcdef");
+        let production = Settings {
+            dev_token_secret: Some(secret.clone()),
+            ..Settings::default()
+        };
+        let staff =
+            mint_development(&secret, "ana", Some((&["admin".to_string()], "")), 60).expect("mint");
+        let header = format!("Bearer {staff}");
+        let auth = Auth::from_settings(&production).expect("auth");
+        assert_eq!(
+            auth.staff(Some(&header)).map(|_| ()),
+            Err(AuthError::NotConfigured("staff"))
+        );
+        assert!(production.validate().is_err(), "refused at start-up");
+
+        // With a real staff verifier, development mode leaves staff tokens to it.
+        let real = Settings {
+            dev_mode: true,
+            staff_tokens: Some(TokenSettings {
+                hs256_secret: Some(Secret::new("the-real-staff-secret-0123456789abcdef")),
+                ..settings(&["HS256"])
+            }),
+            ..production.clone()
+        };
+        let auth = Auth::from_settings(&real).expect("auth");
+        assert!(auth.staff(Some(&header)).is_err());
+        assert!(auth
+            .customer(&mint_development(&secret, "C-1", None, 60).expect("mint"))
+            .is_ok());
     }
 
     #[test]
@@ -888,13 +1054,34 @@ mod tests {
 
     #[test]
     fn token_settings_are_validated() {
+        let hs = |secret: &str, leeway: u64, age: u64| {
+            JwtVerifier::from_settings(&TokenSettings {
+                hs256_secret: Some(Secret::new(secret)),
+                leeway_secs: leeway,
+                max_token_age_secs: age,
+                ..settings(&["HS256"])
+            })
+            .map(|_| ())
+        };
+        let long = "0123456789abcdef0123456789abcdef";
+        assert_eq!(hs(long, 300, 60), Ok(()));
+        assert_eq!(
+            hs(&long[1..], 0, 3600),
+            Err("hs256_secret must be at least 32 bytes".into())
+        );
+        assert_eq!(
+            hs(long, 301, 3600),
+            Err("leeway_secs must be at most 300".into())
+        );
+        assert!(hs(long, 0, 59).is_err());
+        assert!(hs(long, 0, 30 * 86_400 + 1).is_err());
         assert!(
             JwtVerifier::from_settings(&settings(&["RS256"])).is_err(),
             "no key"
         );
         assert!(JwtVerifier::from_settings(&TokenSettings {
             key_file: Some(fixture("idp-rs256.pub.pem")),
-            hs256_secret: Some(Secret::new("another-secret-123456")),
+            hs256_secret: Some(Secret::new("another-secret-0123456789abcdef-01")),
             ..settings(&["RS256"])
         })
         .is_err());

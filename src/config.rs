@@ -51,8 +51,17 @@ pub struct Settings {
     /// the database, so every node sharing the database signs alike.
     pub signing_secret: Option<Secret>,
     /// Development-only HS256 secret for staff and identity tokens (issuer `tailor-dev`,
-    /// audiences `tailor` for identity and `tailor-staff` for staff tokens).
+    /// audiences `tailor` for identity and `tailor-staff` for staff tokens). Honoured only
+    /// with `dev_mode`, and only for a kind of token with no verifier configured.
     pub dev_token_secret: Option<Secret>,
+    /// Development mode: the only way `dev_token_secret` is used. Never in production.
+    pub dev_mode: bool,
+    /// A bearer token `/metrics` requires. Without it (and without `metrics_bind`), the
+    /// main listener does not serve `/metrics` at all.
+    pub metrics_token: Option<Secret>,
+    /// A second listener (e.g. `10.0.0.5:9464`) that serves only `/metrics`; the main
+    /// listener then does not serve it.
+    pub metrics_bind: Option<String>,
     /// Identity tokens from the site's identity provider (`Authorization: Bearer` on
     /// content, context and event requests); `sub` is a `customer_id`.
     pub identity_tokens: Option<TokenSettings>,
@@ -266,12 +275,20 @@ pub struct TokenSettings {
     pub key_file: Option<PathBuf>,
     pub jwks_file: Option<PathBuf>,
     pub hs256_secret: Option<Secret>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (at most 300).
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
+    /// How long after its `iat` a token is accepted, whatever its `exp` (60 s to 30 days).
+    #[serde(default = "default_max_token_age")]
+    pub max_token_age_secs: u64,
 }
 
 fn default_leeway() -> u64 {
     30
+}
+
+fn default_max_token_age() -> u64 {
+    86_400
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -293,6 +310,9 @@ impl Default for Settings {
             import_on_start: true,
             signing_secret: None,
             dev_token_secret: None,
+            dev_mode: false,
+            metrics_token: None,
+            metrics_bind: None,
             identity_tokens: None,
             staff_tokens: None,
             server_api_keys: Vec::new(),
@@ -409,8 +429,24 @@ impl Settings {
             }
         }
         if let Some(secret) = &self.dev_token_secret {
-            if secret.expose().len() < 16 {
-                return invalid("dev_token_secret", "must be at least 16 characters");
+            if !self.dev_mode {
+                return invalid(
+                    "dev_token_secret",
+                    "is honoured only with dev_mode = true (TAILOR_DEV_MODE=true), which is for development only",
+                );
+            }
+            if secret.expose().len() < crate::auth::MIN_HMAC_SECRET_BYTES {
+                return invalid("dev_token_secret", "must be at least 32 bytes");
+            }
+        }
+        if let Some(token) = &self.metrics_token {
+            if token.expose().len() < 24 {
+                return invalid("metrics_token", "must be at least 24 characters");
+            }
+        }
+        if let Some(bind) = &self.metrics_bind {
+            if bind.parse::<SocketAddr>().is_err() {
+                return invalid("metrics_bind", "must be an address like 10.0.0.5:9464");
             }
         }
         if self.cohort_ttl_secs < 60 || self.cohort_ttl_secs > 86_400 {

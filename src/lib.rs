@@ -21,6 +21,7 @@ pub mod identity;
 pub mod l10n;
 pub mod metrics;
 pub mod ops;
+pub mod pages;
 pub mod problem;
 pub mod ratelimit;
 pub mod redis_link;

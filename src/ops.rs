@@ -42,10 +42,88 @@ pub struct Ops {
     pub openapi: bytes::Bytes,
 }
 
-/// Registers this area's state and routes.
-pub fn configure(service: web::Data<Ops>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Who may read `/metrics` on a listener: metrics name routes, dependencies and volumes,
+/// which are an attacker's map, so they are never public on the main listener unless
+/// development mode says so.
+#[derive(Clone)]
+pub enum MetricsAccess {
+    /// Callers that present `Authorization: Bearer <metrics_token>`.
+    Token(crate::config::Secret),
+    /// Anyone who reaches the listener (the metrics listener without a token, or the
+    /// main listener in development mode).
+    Open,
+    /// Not on this listener (it is on `metrics_bind`, or not configured at all).
+    NotHere(&'static str),
+}
+
+impl MetricsAccess {
+    /// The main listener's access under these settings.
+    pub fn main(settings: &crate::config::Settings) -> MetricsAccess {
+        match (&settings.metrics_bind, &settings.metrics_token) {
+            (Some(_), _) => {
+                MetricsAccess::NotHere("metrics are served on the metrics listener (metrics_bind)")
+            }
+            (None, Some(token)) => MetricsAccess::Token(token.clone()),
+            (None, None) if settings.dev_mode => MetricsAccess::Open,
+            (None, None) => MetricsAccess::NotHere(
+                "metrics are served only with metrics_token or on metrics_bind",
+            ),
+        }
+    }
+
+    /// The metrics listener's access under these settings.
+    pub fn separate(settings: &crate::config::Settings) -> MetricsAccess {
+        settings
+            .metrics_token
+            .clone()
+            .map_or(MetricsAccess::Open, MetricsAccess::Token)
+    }
+
+    fn check(&self, authorization: Option<&str>) -> Result<(), Problem> {
+        use crate::problem::ProblemType;
+        match self {
+            MetricsAccess::Open => Ok(()),
+            MetricsAccess::NotHere(why) => Err(Problem::new(ProblemType::NotFound, *why)),
+            MetricsAccess::Token(token) => {
+                let offered = crate::auth::bearer(authorization)
+                    .ok()
+                    .flatten()
+                    .unwrap_or("");
+                if constant_time_eq::constant_time_eq(offered.as_bytes(), token.expose().as_bytes())
+                {
+                    Ok(())
+                } else {
+                    Err(Problem::new(
+                        ProblemType::Unauthorized,
+                        "metrics need Authorization: Bearer <metrics_token>",
+                    )
+                    .with_field("Authorization"))
+                }
+            }
+        }
+    }
+}
+
+/// The `/metrics` route alone, for the metrics listener (`metrics_bind`).
+pub fn configure_metrics(
+    service: web::Data<Ops>,
+    access: MetricsAccess,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(service);
+        cfg.app_data(service)
+            .app_data(web::Data::new(access))
+            .route("/metrics", web::get().to(metrics));
+    }
+}
+
+/// Registers this area's state and routes.
+pub fn configure(
+    service: web::Data<Ops>,
+    metrics_access: MetricsAccess,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service)
+            .app_data(web::Data::new(metrics_access));
         cfg.route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
@@ -118,12 +196,30 @@ pub async fn readyz(state: web::Data<Ops>, query: web::Query<ReadinessQuery>) ->
         })
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(state: web::Data<Ops>) -> HttpResponse {
-    HttpResponse::Ok()
+/// Prometheus metrics: with `metrics_token`, or on the `metrics_bind` listener (or in
+/// development mode).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or a wrong metrics token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are not served on this listener", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn metrics(
+    state: web::Data<Ops>,
+    access: web::Data<MetricsAccess>,
+    request: actix_web::HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    access.check(authorization)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -164,7 +260,8 @@ async fn openapi(state: web::Data<Ops>) -> HttpResponse {
 }
 
 async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("docs.html"))
+    static PAGE: std::sync::LazyLock<crate::pages::Page> = std::sync::LazyLock::new(|| {
+        crate::pages::Page::new(include_str!("docs.html"), "connect-src 'self'")
+    });
+    PAGE.respond("public, max-age=300")
 }

@@ -224,8 +224,98 @@ pub fn extractor_error(error: impl fmt::Display, field: Option<&str>) -> actix_w
 }
 
 /// Default service: an unknown route is a problem document, not an empty 404.
-pub async fn not_found() -> HttpResponse {
-    Problem::new(ProblemType::NotFound, "no such resource").error_response()
+/// The default service: a path no route serves is a 404, and a path served only for
+/// other methods a 405 naming them (`Allow`).
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let allowed = req
+        .app_data::<actix_web::web::Data<Routes>>()
+        .and_then(|routes| routes.allow(req.path()));
+    match allowed {
+        Some(allow) => method_not_allowed(req.method(), allow),
+        None => Problem::new(ProblemType::NotFound, "no such resource").error_response(),
+    }
+}
+
+fn method_not_allowed(method: &actix_web::http::Method, allow: &str) -> HttpResponse {
+    let mut response = Problem::new(
+        ProblemType::MethodNotAllowed,
+        format!("{method} is not served here; this path answers {allow}"),
+    )
+    .error_response();
+    if let Ok(value) = header::HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// Which methods each documented path answers, from the OpenAPI document (so the two
+/// cannot disagree), for `Allow` on a 405.
+pub struct Routes {
+    table: Vec<(actix_web::dev::ResourceDef, String)>,
+}
+
+impl Routes {
+    pub fn from_openapi(document: &utoipa::openapi::OpenApi) -> Routes {
+        let table = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some() || item.head.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, served)| served.then_some(method))
+                .collect();
+                methods.dedup();
+                (
+                    actix_web::dev::ResourceDef::new(path.as_str()),
+                    methods.join(", "),
+                )
+            })
+            .collect();
+        Routes { table }
+    }
+
+    /// The `Allow` value for a path, if any documented path matches it.
+    pub fn allow(&self, path: &str) -> Option<&str> {
+        self.table
+            .iter()
+            .find(|(pattern, _)| pattern.is_match(path))
+            .map(|(_, allow)| allow.as_str())
+    }
+}
+
+/// Middleware: a resource's bare `405` (a path served, another method asked) becomes a
+/// problem+json naming the methods, with `Allow`.
+pub async fn explain_method_not_allowed(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let response = next.call(req).await?;
+    let bare_405 = response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE);
+    if !bare_405 {
+        return Ok(response.map_into_left_body());
+    }
+    let allow = response
+        .request()
+        .app_data::<actix_web::web::Data<Routes>>()
+        .and_then(|routes| routes.allow(response.request().path()))
+        .unwrap_or("")
+        .to_string();
+    let method = response.request().method().clone();
+    Ok(response
+        .into_response(method_not_allowed(&method, &allow))
+        .map_into_right_body())
 }
 
 /// Middleware: `HEAD` is answered wherever `GET` is. The request is routed as a `GET`;

@@ -67,7 +67,12 @@ impl EventWriter {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (shutdown, stop) = watch::channel(false);
         let receiver = Arc::new(Mutex::new(receiver));
-        let first_seen: FirstImpressionCache = moka::sync::Cache::new(1_000_000);
+        // Bounded in size, and in time: an erased person's keys leave every node's
+        // cache within the hour (the database rows go with the erasure).
+        let first_seen: FirstImpressionCache = moka::sync::Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(Duration::from_secs(3600))
+            .build();
         let tasks = (0..writers.max(1))
             .map(|_| {
                 let target = Target {

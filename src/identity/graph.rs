@@ -180,18 +180,14 @@ impl Identifier {
         }
     }
 
-    /// A 128-bit digest of (type, value), as hex: how records and caches name an
-    /// identifier without holding it.
+    /// A 128-bit keyed digest of (type, value), as hex: how records and caches name an
+    /// identifier without holding it (see [`super::pseudonym`]).
     pub fn digest(&self) -> String {
         format!("{:032x}", self.digest128())
     }
 
     pub fn digest128(&self) -> u128 {
-        let mut bytes = Vec::with_capacity(self.kind.len() + self.value.len() + 1);
-        bytes.extend_from_slice(self.kind.as_bytes());
-        bytes.push(0);
-        bytes.extend_from_slice(self.value.as_bytes());
-        xxhash_rust::xxh3::xxh3_128(&bytes)
+        super::pseudonym(&[self.kind.as_bytes(), self.value.as_bytes()])
     }
 }
 

@@ -273,11 +273,8 @@ pub async fn erase_person(
     state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
     let actor = staff.actor();
-    let report = store::erase(&state.db, &path, &actor, |id| {
-        format!(
-            "erased:{:016x}",
-            crate::catalog::stable_hash(&[b"erased", id.as_bytes()])
-        )
+    let report = store::erase(&state.db, &path, &actor, |_| {
+        format!("erased:{}", uuid::Uuid::new_v4().simple())
     })
     .await?
     .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such person").with_field("id"))?;

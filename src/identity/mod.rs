@@ -82,7 +82,7 @@ impl Person {
     }
 
     /// For logs and traces: never the raw identifier, and keyed by the signing secret
-    /// (see [`set_log_key`]) so a log reader cannot test guesses against it.
+    /// (see [`set_keys`]) so a log reader cannot test guesses against it.
     pub fn log_id(&self) -> String {
         let seed = LOG_KEY.get().copied().unwrap_or_default();
         format!(
@@ -108,9 +108,46 @@ impl Person {
 
 static LOG_KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
-/// Keys [`Person::log_id`] with the deployment's secret (once per process).
-pub fn set_log_key(secret: &[u8]) {
+/// HMAC-SHA256 keyed by the deployment's pseudonym key, ready to clone.
+type PseudonymMac = hmac::Hmac<sha2::Sha256>;
+static PSEUDONYM_KEY: std::sync::OnceLock<PseudonymMac> = std::sync::OnceLock::new();
+
+/// Keys what names people without holding their identifiers, with the deployment's
+/// signing secret (once per process, before anything is named): [`Person::log_id`] and
+/// [`pseudonym`], which digests identifiers for sticky keys, events and Redis keys.
+/// Keyed, an enumerable identifier (a customer number) cannot be recovered by hashing
+/// every candidate; every node shares the secret, so every node names people alike.
+pub fn set_keys(secret: &[u8]) {
     let _ = LOG_KEY.set(stable_hash(&[b"log-key", secret]));
+    let _ = PSEUDONYM_KEY.set(pseudonym_mac(secret));
+}
+
+fn pseudonym_mac(secret: &[u8]) -> PseudonymMac {
+    use hmac::Mac;
+    let derived = PseudonymMac::new_from_slice(secret)
+        .expect("HMAC takes any key length")
+        .chain_update(b"tailor:pseudonym:v1")
+        .finalize()
+        .into_bytes();
+    PseudonymMac::new_from_slice(&derived).expect("HMAC takes any key length")
+}
+
+/// A 128-bit keyed digest (HMAC-SHA256, truncated) of `parts`, each length-prefixed so
+/// no two different lists collide by concatenation. Without [`set_keys`] (unit tests,
+/// benchmarks) the key is empty: the server always sets it before serving.
+pub fn pseudonym(parts: &[&[u8]]) -> u128 {
+    pseudonym_with(PSEUDONYM_KEY.get_or_init(|| pseudonym_mac(b"")), parts)
+}
+
+fn pseudonym_with(key: &PseudonymMac, parts: &[&[u8]]) -> u128 {
+    use hmac::Mac;
+    let mut mac = key.clone();
+    for part in parts {
+        mac.update(&(part.len() as u64).to_le_bytes());
+        mac.update(part);
+    }
+    let digest = mac.finalize().into_bytes();
+    u128::from_le_bytes(digest[..16].try_into().expect("16 of 32 bytes"))
 }
 
 /// How a request names its person (headers and parameters, unchecked).
@@ -284,5 +321,30 @@ mod tests {
         assert!(check_anonymous_id("").is_err());
         assert!(check_anonymous_id("has space").is_err());
         assert!(check_anonymous_id(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn pseudonyms_depend_on_the_deployment_key_and_on_where_parts_split() {
+        let ours = pseudonym_mac(b"our-signing-secret-0123456789abcdef");
+        let theirs = pseudonym_mac(b"another-signing-secret-0123456789ab");
+        let customer: [&[u8]; 2] = [b"customer_id", b"C-1001"];
+        assert_eq!(
+            pseudonym_with(&ours, &customer),
+            pseudonym_with(&ours, &customer)
+        );
+        // Without the secret, hashing every candidate customer id finds nothing.
+        assert_ne!(
+            pseudonym_with(&ours, &customer),
+            pseudonym_with(&theirs, &customer)
+        );
+        assert_ne!(
+            pseudonym_with(&ours, &[b"customer_id", b"C-1"]),
+            pseudonym_with(&ours, &[b"customer_id", b"C-2"])
+        );
+        // Length-prefixed: ("ab", "c") and ("a", "bc") are different identifiers.
+        assert_ne!(
+            pseudonym_with(&ours, &[b"ab", b"c"]),
+            pseudonym_with(&ours, &[b"a", b"bc"])
+        );
     }
 }

@@ -156,11 +156,23 @@ async fn erase_in(
     {
         keys.insert(row.sticky_key);
     }
+    // A fresh pseudonym: nothing that survives (the person id in an audit entry, a
+    // customer id someone still knows) leads to it. Free-text comments are the person's
+    // own words, and a per-person source name was derived from the old key: both go.
     let replacement = pseudonym(&root);
+    let of_the_person = || Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str));
+    let sources = Query::update()
+        .table(col("events"))
+        .value(col("source"), replacement.as_str())
+        .and_where(of_the_person())
+        .and_where(Expr::col(col("source")).like("person:%"))
+        .to_owned();
+    tx.execute(&sources).await?;
     let update = Query::update()
         .table(col("events"))
         .value(col("person_key"), replacement.as_str())
-        .and_where(Expr::col(col("person_key")).is_in(keys.iter().map(String::as_str)))
+        .value(col("comment"), sea_orm::Value::String(None))
+        .and_where(of_the_person())
         .to_owned();
     report.events_pseudonymised = tx.execute(&update).await?.rows_affected();
     // First impressions only serve velocity of later outcomes, which an erased person

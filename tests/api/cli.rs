@@ -412,11 +412,20 @@ fn export_writes_back_what_import_loaded() {
 async fn token_mints_development_tokens_the_server_accepts() {
     let mint = |args: &[&str], secret: Option<&str>| {
         let cli = match secret {
-            Some(secret) => tailor(&repo_root()).env("TAILOR_DEV_TOKEN_SECRET", secret),
+            Some(secret) => tailor(&repo_root())
+                .env("TAILOR_DEV_MODE", "true")
+                .env("TAILOR_DEV_TOKEN_SECRET", secret),
             None => tailor(&repo_root()).env_remove("TAILOR_DEV_TOKEN_SECRET"),
         };
         cli.run(&[&["token"], args].concat())
     };
+    // Outside development mode the secret is refused, minting included.
+    let production = tailor(&repo_root())
+        .env_remove("TAILOR_DEV_MODE")
+        .env("TAILOR_DEV_TOKEN_SECRET", DEV_TOKEN_SECRET)
+        .run(&["token", "--role", "privacy"]);
+    assert!(!production.ok(), "{production:?}");
+    assert!(production.stderr.contains("dev_mode"), "{production:?}");
     let output = mint(&["--role", "privacy"], Some(DEV_TOKEN_SECRET));
     assert!(output.ok());
     let token = output.stdout.trim();

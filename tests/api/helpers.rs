@@ -13,7 +13,9 @@ pub const SIGNING_SECRET: &str = "test-signing-secret-test-signing-secret";
 /// A server key the test apps accept as `X-Api-Key`.
 pub const SERVER_KEY: &str = "test-server-key-0123456789abcdef";
 /// Staff tokens in tests are development tokens (HS256 with this secret).
-pub const DEV_TOKEN_SECRET: &str = "test-dev-token-secret-123";
+/// The bearer `/metrics` needs in tests.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+pub const DEV_TOKEN_SECRET: &str = "test-dev-token-secret-0123456789abcdef";
 /// The test identity provider: ES256, issuer and audience below.
 pub const IDP_ISSUER: &str = "https://id.northwind.example";
 pub const IDP_AUDIENCE: &str = "tailor-content";
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// The metrics listener, when `Options::metrics_bind` asked for one.
+    pub metrics_address: Option<String>,
     _dir: std::sync::Arc<TempDir>,
 }
 
@@ -42,6 +46,8 @@ pub struct Options {
     /// Overrides `REDIS_URL` (a fault test's own server, a black hole).
     pub redis_url: Option<String>,
     pub cors_allowed_origins: Vec<String>,
+    /// A separate `/metrics` listener (`metrics_bind`), e.g. `127.0.0.1:0`.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +64,7 @@ impl Default for Options {
             max_auto_retirements: 3,
             redis_url: None,
             cors_allowed_origins: Vec::new(),
+            metrics_bind: None,
         }
     }
 }
@@ -205,6 +212,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_url: database_url.clone(),
         redis_url: options.redis_url.or_else(redis_url),
         cors_allowed_origins: options.cors_allowed_origins,
+        metrics_bind: options.metrics_bind,
         // The suite runs its nodes, PostgreSQL, Redis and two Chromiums on two cores,
         // where a server can be descheduled (or a new PostgreSQL connection take) longer
         // than production's 50 and 250 ms: the tests count calls and never time them,
@@ -230,6 +238,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         governance_max_auto_retirements: options.max_auto_retirements,
         workers: Some(1),
         dev_token_secret: Some(Secret::new(DEV_TOKEN_SECRET)),
+        dev_mode: true,
+        metrics_token: Some(Secret::new(METRICS_TOKEN)),
         server_api_keys: vec![Secret::new(SERVER_KEY)],
         identity_tokens: Some(tailor::config::TokenSettings {
             issuer: IDP_ISSUER.into(),
@@ -239,6 +249,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             jwks_file: None,
             hs256_secret: None,
             leeway_secs: 5,
+            max_token_age_secs: 3600,
         }),
         ..Settings::default()
     };
@@ -246,6 +257,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -254,6 +268,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .build()
             .expect("client"),
         database_url,
+        metrics_address,
         _dir: dir,
     }
 }
@@ -362,14 +377,18 @@ impl TestApp {
         response.json().await.expect("json body")
     }
 
+    /// The `/metrics` text (with the metrics token).
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .get_with("/metrics", &[("Authorization", &bearer(METRICS_TOKEN))])
+            .await;
+        assert_eq!(response.status(), 200, "GET /metrics");
+        response.text().await.expect("metrics text")
+    }
+
     /// Reads one counter from `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .get("/metrics")
-            .await
-            .text()
-            .await
-            .expect("metrics text");
+        let text = self.metrics().await;
         text.lines()
             .filter(|l| l.starts_with(name) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -419,6 +438,7 @@ pub fn identity_token(customer: &str, exp_in: i64) -> String {
         "sub": customer,
         "iss": IDP_ISSUER,
         "aud": IDP_AUDIENCE,
+        "iat": chrono::Utc::now().timestamp().min(chrono::Utc::now().timestamp() + exp_in),
         "exp": chrono::Utc::now().timestamp() + exp_in,
     });
     jsonwebtoken::encode(

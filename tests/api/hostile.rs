@@ -280,3 +280,36 @@ async fn head_is_answered_wherever_get_is_with_the_same_headers_and_no_body() {
         assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
     }
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_naming_the_methods_the_path_answers() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("DELETE", "/v1/content/home.hero", "GET, HEAD"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("PUT", "/v1/identify", "POST"),
+        ("PATCH", "/v1/people/p-1", "GET, HEAD, DELETE"),
+        ("POST", "/v1/admin/placements/home.hero", "GET, HEAD, PUT"),
+        ("GET", "/v1/events", "POST"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&response, "allow"), allow, "{method} {path}");
+        let body = assert_problem(response, 405, "method-not-allowed", None).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains(allow),
+            "{method} {path}: {body}"
+        );
+    }
+    let nothing = app
+        .client
+        .post(format!("{}/v1/nothing-here", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(nothing, 404, "not-found", None).await;
+}

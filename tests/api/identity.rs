@@ -640,6 +640,10 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         "event_id": "erase-ev-1", "type": "impression",
         "tracking_token": content["tracking_token"], "anonymous_id": "a-del",
         "occurred_at": chrono::Utc::now().to_rfc3339(),
+    }, {
+        "event_id": "erase-ev-2", "type": "feedback",
+        "tracking_token": content["tracking_token"], "anonymous_id": "a-del",
+        "feedback": {"kind": "csat", "score": 2, "comment": "Eve from flat 4 was not pleased"},
     }]});
     let response = app
         .client
@@ -691,7 +695,7 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     assert_eq!(report["traits"], 2);
     assert_eq!(report["consents"], 1);
     assert_eq!(report["links"], 2);
-    assert_eq!(report["events_pseudonymised"], 1);
+    assert_eq!(report["events_pseudonymised"], 2);
 
     let gone = app
         .get_with(
@@ -748,7 +752,25 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     );
     assert_eq!(
         count(&db, "events WHERE person_key LIKE 'erased:%'").await,
-        1
+        2
+    );
+    assert_eq!(
+        count(&db, "events WHERE comment IS NOT NULL").await,
+        0,
+        "the person's own words go"
+    );
+    // The pseudonym is fresh (random), not a hash anyone could recompute from the
+    // person's id or identifiers.
+    let pseudonyms = texts(
+        &db,
+        "SELECT DISTINCT person_key FROM events WHERE person_key LIKE 'erased:%'",
+    )
+    .await;
+    assert_eq!(pseudonyms.len(), 1, "{pseudonyms:?}");
+    let random = pseudonyms[0].trim_start_matches("erased:");
+    assert!(
+        random.len() == 32 && &random[12..13] == "4",
+        "a v4 UUID: {random}"
     );
     let audit = tailor::storage::identity::audit_of(&db, &person_id)
         .await

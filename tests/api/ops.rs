@@ -14,7 +14,7 @@ async fn health_readiness_and_metrics() {
     )
     .await;
     app.get("/v1/content/home.hero?channel=sms").await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(
             "tailor_http_requests_total{route=\"/v1/content/{placement}\",status=\"200\"}"
@@ -23,6 +23,68 @@ async fn health_readiness_and_metrics() {
     );
     assert!(metrics.contains("tailor_http_request_duration_seconds_bucket"));
     assert!(metrics.contains("tailor_catalog_generation 1"));
+}
+
+/// Metrics map routes, dependencies and volumes: never public outside development mode.
+#[tokio::test]
+async fn metrics_need_their_token_or_their_own_listener() {
+    let app = spawn_app().await;
+    for authorization in [
+        None,
+        Some(bearer("not-the-metrics-token-0123456789")),
+        Some(bearer(DEV_TOKEN_SECRET)),
+    ] {
+        let mut request = app.client.get(format!("{}/metrics", app.address));
+        if let Some(value) = &authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_problem(response, 401, "unauthorized", Some("Authorization")).await;
+    }
+    assert!(app.metrics().await.contains("tailor_catalog_generation"));
+
+    // On a listener of its own, with the token there, and not on the main listener.
+    let app = spawn_app_with(Options {
+        metrics_bind: Some("127.0.0.1:0".into()),
+        ..Options::default()
+    })
+    .await;
+    let main = app
+        .get_with("/metrics", &[("Authorization", &bearer(METRICS_TOKEN))])
+        .await;
+    assert_problem(main, 404, "not-found", None).await;
+    let separate = app.metrics_address.clone().expect("a metrics listener");
+    let response = app
+        .client
+        .get(format!("{separate}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("tailor_catalog_generation"));
+    let refused = app
+        .client
+        .get(format!("{separate}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let other = app
+        .client
+        .get(format!("{separate}/v1/channels"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "the metrics listener serves nothing else"
+    );
 }
 
 #[tokio::test]

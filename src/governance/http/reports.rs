@@ -160,15 +160,13 @@ pub async fn sample_ratios(
 /// `GET /dashboard`: the reviewers' page (self-contained; its data calls carry the staff
 /// token the reviewer pastes, so the page itself is public).
 pub async fn dashboard() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-             connect-src 'self'; img-src 'self'; frame-ancestors 'none'",
-        ))
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../dashboard.html"))
+    static PAGE: std::sync::LazyLock<crate::pages::Page> = std::sync::LazyLock::new(|| {
+        crate::pages::Page::new(
+            include_str!("../dashboard.html"),
+            "connect-src 'self'; img-src 'self'",
+        )
+    });
+    PAGE.respond("no-cache")
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
