@@ -17,7 +17,6 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
-use utoipa::OpenApi;
 
 use crate::auth::Auth;
 use crate::authoring::Authoring;
@@ -317,7 +316,7 @@ impl Shared {
                 redis: self.redis.as_ref().map(|link| link.dependency().clone()),
                 metrics: self.metrics.clone(),
                 live: self.live.clone(),
-                openapi: serde_json::to_vec(&openapi())?.into(),
+                openapi: serde_json::to_vec(&crate::openapi::document())?.into(),
             }),
             rate_limits: web::Data::new(RateLimiting {
                 limiters: Limiters::new(&settings.rate_limits),
@@ -328,17 +327,6 @@ impl Shared {
         };
         Ok((areas, events))
     }
-}
-
-/// The whole API's OpenAPI document: the ops head with every area's part merged in.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut document = crate::ops::ApiDoc::openapi();
-    document.merge(crate::delivery::http::Api::openapi());
-    document.merge(crate::engagement::http::Api::openapi());
-    document.merge(crate::identity::http::Api::openapi());
-    document.merge(crate::governance::http::Api::openapi());
-    document.merge(crate::authoring::http::Api::openapi());
-    document
 }
 
 /// The listener that serves only `/metrics` (`metrics_bind`), on one worker.
@@ -368,7 +356,9 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
     let metrics = areas.ops.metrics.clone();
     let cors_origins = settings.cors_allowed_origins.clone();
     let metrics_access = crate::ops::MetricsAccess::main(settings);
-    let routes = web::Data::new(crate::problem::Routes::from_openapi(&openapi()));
+    let routes = web::Data::new(crate::problem::Routes::from_openapi(
+        &crate::openapi::document(),
+    ));
     let server = HttpServer::new(move || {
         let areas = areas.clone();
         let metrics = metrics.clone();

@@ -20,6 +20,7 @@ pub mod governance;
 pub mod identity;
 pub mod l10n;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod problem;

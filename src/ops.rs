@@ -158,6 +158,7 @@ pub struct Readiness {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadinessQuery {
     /// `true`: answer `503` while any dependency is down (for deployments that would
     /// rather drain a degraded node than let it serve).

@@ -79,10 +79,24 @@ pub struct DiffAnswer {
 pub struct VersionAnswer {
     #[serde(flatten)]
     pub version: VersionDoc,
-    /// The definition (placements, variants) or the Fluent source.
-    #[schema(value_type = Object)]
+    /// The definition (placements, variants: an object) or the Fluent source (a string).
     pub document: serde_json::Value,
 }
+
+/// `…/versions`' answer: the history, or with `?version=N` that one version.
+pub struct HistoryOrVersion;
+
+impl utoipa::PartialSchema for HistoryOrVersion {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{schema::AnyOfBuilder, Ref};
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("HistoryAnswer"))
+            .item(Ref::from_schema_name("VersionAnswer"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HistoryOrVersion {}
 
 #[derive(Deserialize)]
 pub struct HistoryQuery {
@@ -149,7 +163,7 @@ fn kind_of_path(kind: &str) -> Kind {
 #[utoipa::path(get, path = "/v1/admin/{kind}/{id}/versions", tag = "authoring",
     params(("kind" = String, Path, description = "placements or variants"),
         ("version" = Option<u32>, Query, description = "One version, with its document")),
-    responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = HistoryOrVersion), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn versions(
     path: web::Path<(String, String)>,
     query: web::Query<HistoryQuery>,
@@ -176,7 +190,7 @@ pub async fn versions_diff(
 /// `GET /v1/admin/locales/{locale}/{file}.ftl/versions`
 #[utoipa::path(get, path = "/v1/admin/locales/{locale}/{file}/versions", tag = "authoring",
     params(("version" = Option<u32>, Query, description = "One version, with its source")),
-    responses((status = 200, body = HistoryAnswer), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = HistoryOrVersion), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn locale_file_versions(
     // In this order: a bad query is a 400 before the token is looked at, as it always was.
     query: web::Query<HistoryQuery>,

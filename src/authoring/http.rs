@@ -168,6 +168,67 @@ crate::role_set!(
     pub Readers = Marketer, Reviewer, Publisher, Admin
 );
 crate::role_set!(pub Authors = Marketer, Admin);
+
+/// The roles each staff route accepts, for the OpenAPI document's security
+/// requirements (a black-box test holds the server to them). Workflow steps list every
+/// role some step accepts; each step's own roles are in [`super::workflow::Action::roles`].
+pub const STAFF_ROLES: &[(&str, &str, &[Role])] = {
+    use crate::auth::Roles;
+    const STEPS: &[Role] = &[Role::Marketer, Role::Reviewer, Role::Publisher, Role::Admin];
+    &[
+        ("get", "/v1/admin/placements", Readers::ACCEPTED),
+        ("post", "/v1/admin/placements", PlacementCreators::ACCEPTED),
+        ("get", "/v1/admin/placements/{id}", Readers::ACCEPTED),
+        (
+            "put",
+            "/v1/admin/placements/{id}",
+            PlacementEditors::ACCEPTED,
+        ),
+        (
+            "post",
+            "/v1/admin/placements/{id}/archive",
+            PlacementEditors::ACCEPTED,
+        ),
+        (
+            "post",
+            "/v1/admin/placements/{id}/variants",
+            Authors::ACCEPTED,
+        ),
+        ("get", "/v1/admin/{kind}/{id}/versions", Readers::ACCEPTED),
+        ("get", "/v1/admin/{kind}/{id}/diff", Readers::ACCEPTED),
+        ("get", "/v1/admin/variants/{id}", Readers::ACCEPTED),
+        ("put", "/v1/admin/variants/{id}", Authors::ACCEPTED),
+        ("post", "/v1/admin/variants/{id}/{action}", STEPS),
+        ("get", "/v1/admin/locales", Readers::ACCEPTED),
+        (
+            "get",
+            "/v1/admin/locales/{locale}/{file}",
+            Readers::ACCEPTED,
+        ),
+        (
+            "put",
+            "/v1/admin/locales/{locale}/{file}",
+            Authors::ACCEPTED,
+        ),
+        (
+            "get",
+            "/v1/admin/locales/{locale}/{file}/versions",
+            Readers::ACCEPTED,
+        ),
+        (
+            "get",
+            "/v1/admin/locales/{locale}/{file}/diff",
+            Readers::ACCEPTED,
+        ),
+        ("post", "/v1/admin/locales/{locale}/{file}/{action}", STEPS),
+        (
+            "post",
+            "/v1/admin/preview",
+            super::preview::Previewers::ACCEPTED,
+        ),
+        ("get", "/v1/admin/translations/coverage", Readers::ACCEPTED),
+    ]
+};
 crate::role_set!(pub PlacementCreators = Marketer, Publisher, Admin);
 crate::role_set!(
     /// Placement changes are live at once: publishing, so the publisher's alone.
@@ -339,7 +400,8 @@ impl StepBody {
             "a workflow step's body is at most 16 KiB",
         )
         .await?;
-        if body.iter().all(u8::is_ascii_whitespace) {
+        // Empty or `null`: the defaults (the document calls the body optional).
+        if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
             return Ok(StepRequest::default());
         }
         let step: StepBody = json_body(&body)?;

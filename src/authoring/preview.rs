@@ -41,6 +41,7 @@ pub struct PreviewRequest {
     /// Locales to render in, most preferred first (the first also drives selection);
     /// default: the default locale.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub locales: Vec<String>,
     /// ISO 3166-1 alpha-2.
     #[serde(default)]

@@ -564,11 +564,43 @@ pub struct ContentAnswerDoc {
     sms: Option<SmsInfo>,
 }
 
+/// One placement's item in a batch: its answer, an empty decision, or its problem.
+pub struct BatchItemDoc;
+
+impl utoipa::PartialSchema for BatchItemDoc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{schema::AnyOfBuilder, Ref};
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("ContentAnswerDoc"))
+            .item(Ref::from_schema_name("EmptyDecisionDoc"))
+            .item(Ref::from_schema_name("Problem"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BatchItemDoc {}
+
+/// A placement with nothing eligible, in a batch (alone, it is a `204`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EmptyDecisionDoc {
+    placement: String,
+    /// Always `null`.
+    #[schema(value_type = Option<String>)]
+    variant: (),
+    locale: String,
+    fields: serde_json::Value,
+    /// Always `null`.
+    #[schema(value_type = Option<String>)]
+    tracking_token: (),
+    warnings: Vec<Warning>,
+}
+
 /// OpenAPI shape of the batch answer.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct BatchDoc {
-    items: Vec<ContentAnswerDoc>,
+    items: Vec<BatchItemDoc>,
     /// Only on a degraded answer (a dependency was down): what it had to do without,
     /// e.g. `person-unresolved`, `frequency-cap-unchecked`.
     warnings: Option<Vec<Warning>>,

@@ -17,7 +17,12 @@ use crate::render::Warning;
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(content_one, content_batch, cohort_context),
-    components(schemas(CohortAnswer))
+    components(schemas(
+        CohortAnswer,
+        answer::ContentAnswerDoc,
+        answer::EmptyDecisionDoc,
+        crate::problem::Problem
+    ))
 )]
 pub struct Api;
 

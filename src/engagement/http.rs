@@ -20,9 +20,71 @@ use crate::problem::{Problem, ProblemType};
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(post_events, tracked_link, open_pixel),
-    components(schemas(EventsAccepted, crate::engagement::Rejection))
+    components(schemas(
+        EventsAccepted,
+        crate::engagement::Rejection,
+        EventBatchDoc,
+        EventDoc,
+        RevenueDoc,
+        FeedbackDoc
+    ))
 )]
 pub struct Api;
+
+/// `POST /v1/events`'s body, for the document: the wire types keep what was sent
+/// (`engagement::wire`) so each event can be refused by field, which a schema cannot say.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatchDoc {
+    #[schema(min_items = 1, max_items = 500)]
+    events: Vec<EventDoc>,
+}
+
+/// One event: a tracking token from a content answer says what was shown to whom.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventDoc {
+    /// The client's id for the event: a retry with the same id is stored once.
+    #[schema(min_length = 1, max_length = 128)]
+    event_id: String,
+    #[schema(
+        rename = "type",
+        pattern = "^(impression|view|click|conversion|dismiss|opt_in|opt_out|share|feedback)$"
+    )]
+    kind: String,
+    #[schema(min_length = 1, max_length = 4096)]
+    tracking_token: String,
+    /// RFC 3339; the server's receive time when absent.
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
+    anonymous_id: Option<String>,
+    /// Conversions only.
+    revenue: Option<RevenueDoc>,
+    /// Feedback only.
+    feedback: Option<FeedbackDoc>,
+}
+
+/// `{"amount": "12.50", "currency": "EUR"}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RevenueDoc {
+    #[schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,4})?$")]
+    amount: String,
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: String,
+}
+
+/// `{"kind": "nps", "score": 9, "comment": "..."}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FeedbackDoc {
+    #[schema(pattern = "^(csat|nps|ces)$")]
+    kind: String,
+    #[schema(minimum = 0, maximum = 10)]
+    score: i64,
+    #[schema(max_length = 2000)]
+    comment: Option<String>,
+}
 
 /// Registers this area's state and routes.
 pub fn configure(service: web::Data<Engagement>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -74,7 +136,10 @@ impl From<WriteError> for Problem {
     post,
     path = "/v1/events",
     tag = "engagement",
-    request_body(content = String, description = "`{\"events\": [...]}`, at most 500 events and 1 MiB; `application/json` or `text/plain` (sendBeacon)"),
+    request_body(
+        content((EventBatchDoc = "application/json"), (EventBatchDoc = "text/plain")),
+        description = "At most 500 events and 1 MiB; `application/json`, or the same JSON as `text/plain` (what `navigator.sendBeacon` sends)"
+    ),
     params(("X-Anonymous-Id" = Option<String>, Header, description = "The person, for events without their own `anonymous_id`"),
         ("X-Api-Key" = Option<String>, Header, description = "A server key: the people the events name are vouched for (their source is the person, not the network)")),
     responses(
@@ -109,10 +174,22 @@ pub async fn post_events(
         )
         .with_field("events"));
     }
-    let batch_person = req
-        .headers()
-        .get("x-anonymous-id")
-        .and_then(|v| v.to_str().ok());
+    // A malformed batch-wide id is the request's fault, not one event's: refused whole.
+    let batch_person = match req.headers().get("x-anonymous-id") {
+        None => None,
+        Some(value) => {
+            let id = value
+                .to_str()
+                .ok()
+                .filter(|id| crate::identity::check_anonymous_id(id).is_ok());
+            Some(id.ok_or_else(|| {
+                Problem::invalid(
+                    "X-Anonymous-Id",
+                    "an anonymous id is 1 to 128 of letters, digits and - _ . :",
+                )
+            })?)
+        }
+    };
     // The person: an identity token names them for the whole batch (a bad token is
     // refused); anonymous ids are mapped to the person the graph ties them to.
     let claim = crate::identity::claim(

@@ -17,13 +17,40 @@ use crate::storage::identity::{self as store, IdentifyError, IdentifyOutcome};
 
 crate::role_set!(pub PrivacyStaff = Privacy);
 
+/// The roles each staff route accepts, for the OpenAPI document (see
+/// `authoring::http::STAFF_ROLES`); these routes also take a server key, and reading a
+/// person or identifying takes a staff token with the `identify` scope.
+pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
+    use crate::auth::{Role, Roles};
+    &[
+        ("get", "/v1/people/{id}", &[Role::Privacy, Role::Admin]),
+        ("delete", "/v1/people/{id}", PrivacyStaff::ACCEPTED),
+    ]
+};
+
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(identify, get_person, erase_person),
-    components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc))
+    components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc, IdentifyDoc))
 )]
 pub struct Api;
+
+/// `POST /v1/identify`'s body, for the document (the wire type keeps what was sent, so
+/// each field is refused by name: see `identity::wire`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct IdentifyDoc {
+    /// Identifier type → value (or values, for multi-valued types): the built-in
+    /// `anonymous_id`, `device_id`, `customer_id`, `email_sha256`, `phone_sha256`,
+    /// `loyalty_id`, `social_handle`, and any
+    /// `identifier_types` configured. At most 20 in all.
+    identifiers: std::collections::BTreeMap<String, String>,
+    /// Trait → value, as the catalog's trait definitions type them.
+    traits: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Channel → whether the person may be reached there.
+    consents: Option<std::collections::BTreeMap<String, bool>>,
+}
 
 /// Routes that need the database for every answer (see `resilience::gate`).
 pub const NEEDS_DATABASE: &[&str] = &["/v1/identify", "/v1/people/"];
@@ -86,7 +113,7 @@ impl From<&IdentifyOutcome> for IdentifyAnswer {
     post,
     path = "/v1/identify",
     tag = "identity",
-    request_body(content = String, description = "`{\"identifiers\": {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}, \"traits\": {...}, \"consents\": {\"sms\": false}}`", content_type = "application/json"),
+    request_body(content = IdentifyDoc, description = "`{\"identifiers\": {\"customer_id\": \"C1\", \"anonymous_id\": \"a1\"}, \"traits\": {...}, \"consents\": {\"sms\": false}}`", content_type = "application/json"),
     params(
         ("X-Api-Key" = Option<String>, Header, description = "A server key; or a staff token with the `identify` scope as `Authorization: Bearer`"),
     ),

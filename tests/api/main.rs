@@ -13,3 +13,4 @@ mod identity;
 mod integrity;
 mod ops;
 mod services;
+mod staff_routes;

@@ -106,6 +106,45 @@ pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::Servic
 }
 
 crate::role_set!(pub Readers = Governance, GovernanceApprover, Analyst, Admin);
+
+/// The roles each staff route accepts, for the OpenAPI document (see
+/// `authoring::http::STAFF_ROLES`). A decision's verbs list both; `review` needs
+/// `governance`, `approve` and `reject` need `governance_approver`.
+pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
+    use crate::auth::{Role, Roles};
+    &[
+        ("get", "/v1/governance/policies", Readers::ACCEPTED),
+        (
+            "put",
+            "/v1/governance/policies/{id}",
+            GovernanceStaff::ACCEPTED,
+        ),
+        (
+            "delete",
+            "/v1/governance/policies/{id}",
+            GovernanceStaff::ACCEPTED,
+        ),
+        (
+            "post",
+            "/v1/governance/evaluations",
+            GovernanceStaff::ACCEPTED,
+        ),
+        ("get", "/v1/governance/decisions", Readers::ACCEPTED),
+        (
+            "post",
+            "/v1/governance/decisions/{id}/{verb}",
+            &[Role::Governance, Role::GovernanceApprover],
+        ),
+        (
+            "post",
+            "/v1/governance/reinstate",
+            GovernanceStaff::ACCEPTED,
+        ),
+        ("get", "/v1/reports/engagement", Readers::ACCEPTED),
+        ("get", "/v1/governance/states", Readers::ACCEPTED),
+        ("get", "/v1/governance/sample-ratios", Readers::ACCEPTED),
+    ]
+};
 crate::role_set!(
     /// Policies, evaluations, reviews and reinstatements.
     pub GovernanceStaff = Governance

@@ -105,7 +105,10 @@ fn report_request(req: &HttpRequest, query: &ReportQuery) -> Result<ReportReques
         ("group_by" = Option<String>, Query, description = "Comma-separated: channel, placement, variant, locale, device, segment, day (default channel)"),
         ("format" = Option<String>, Query, description = "json (default) or csv"),
     ),
-    responses((status = 200, body = EngagementReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses(
+        (status = 200, description = "The report: JSON, or CSV with `format=csv` (one header line, then a row per group)",
+            content((EngagementReport = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn engagement_report(
     req: HttpRequest,
     query: web::Query<ReportQuery>,
