@@ -10,7 +10,7 @@ use std::sync::Arc;
 use fluent_bundle::{FluentArgs, FluentValue};
 use serde::Serialize;
 
-use crate::catalog::model::{ChannelDef, FieldKind, TextMode};
+use crate::catalog::model::{ChannelDef, FieldKind};
 use crate::catalog::{Catalog, CompiledField, Field, Variant};
 use crate::l10n::{Chain, FormatError};
 use crate::shaping::{self, SmsInfo};
@@ -183,12 +183,10 @@ pub fn render(
                     text,
                     ellipsis,
                 );
-                // Limits count what the reader sees, so escaping comes last.
-                if field.kind == FieldKind::Text
-                    && (channel_def.escape_html || channel_def.text == TextMode::Html)
-                {
-                    text = shaping::escape_html(&text);
-                }
+                // Text fields are plain text on every channel: an email's subject and
+                // preheader are headers and inbox previews, where `&amp;` would show as
+                // written. HTML fields escaped every placeable's value above; their own
+                // markup is the author's.
                 serde_json::Value::String(text)
             }
         };

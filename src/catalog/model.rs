@@ -67,6 +67,8 @@ pub struct ChannelDef {
     pub max_sms_segments: Option<u32>,
     #[serde(default)]
     pub max_payload_bytes: Option<usize>,
+    /// Kept so existing channel files load: values placed into HTML fields are always
+    /// escaped, and text fields (a subject line) are plain text on every channel.
     #[serde(default)]
     pub escape_html: bool,
     #[serde(default)]

@@ -202,17 +202,25 @@ async fn person_values_make_an_answer_private_and_plain_channels_drop_isolation_
 }
 
 #[tokio::test]
-async fn email_escapes_html_and_push_respects_length_limits() {
+async fn email_escapes_html_fields_only_and_push_respects_length_limits() {
     let app = spawn_app().await;
     let body = app
         .json("/v1/content/email.welcome?channel=email&locale=en&device=desktop&t.first_name=%3Cb%3ETom%20%26%20Jerry%3C%2Fb%3E")
         .await;
+    // The subject is a header: plain text, as typed (the sender encodes headers).
     let subject = body["fields"]["subject"].as_str().unwrap();
+    assert!(subject.contains("<b>Tom & Jerry</b>"), "{subject}");
+    assert!(!subject.contains("&amp;"), "{subject}");
+    // The body is HTML: the value is escaped, the author's markup is kept.
+    let html = body["fields"]["body"].as_str().unwrap();
     assert!(
-        subject.contains("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"),
-        "{subject}"
+        html.contains("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"),
+        "{html}"
     );
-    assert!(!subject.contains("<b>"), "{subject}");
+    assert!(
+        !html.contains("<b>Tom") && html.contains("<strong>HELLO10</strong>"),
+        "{html}"
+    );
 
     let long_name = "A".repeat(120);
     let body = app
