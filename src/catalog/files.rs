@@ -607,6 +607,30 @@ pub fn check(
 mod tests {
     use super::*;
 
+    /// A content file nested far past any real one (arrays, inline tables) is a file
+    /// error with its position, never a stack overflow: run in a small stack, so a
+    /// parser that recursed per level would abort this test.
+    #[test]
+    fn deeply_nested_toml_is_an_error_not_a_crash() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let depth = 100_000;
+                let arrays = format!("x = {}{}", "[".repeat(depth), "]".repeat(depth));
+                let tables = format!("x = {}{}", "{ a = ".repeat(depth), "}".repeat(depth));
+                [arrays, tables].map(|source| {
+                    let mut errors = Vec::new();
+                    let parsed: Option<toml::Value> =
+                        parse_toml(Path::new("content/deep.toml"), &source, &mut errors);
+                    (parsed.is_none(), errors.len())
+                })
+            })
+            .expect("thread");
+        for (refused, errors) in handle.join().expect("no stack overflow") {
+            assert!(refused && errors == 1);
+        }
+    }
+
     fn normalised(mut content: ContentSet) -> ContentSet {
         content.channels.sort_by(|a, b| a.id.cmp(&b.id));
         content.traits.sort_by(|a, b| a.id.cmp(&b.id));

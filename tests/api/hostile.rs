@@ -313,3 +313,37 @@ async fn a_wrong_method_is_a_405_problem_naming_the_methods_the_path_answers() {
         .unwrap();
     assert_problem(nothing, 404, "not-found", None).await;
 }
+
+/// JSON nested past serde_json's 128 levels is a 400 naming the body wherever JSON is
+/// read (events, identify, authoring), and the node lives on.
+#[tokio::test]
+async fn deeply_nested_json_bodies_are_refused_and_the_node_lives_on() {
+    let app = spawn_app().await;
+    // 40 KB: under every route's body limit (identify reads 64 KiB).
+    let depth = 20_000;
+    let nested = format!("{{\"events\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let admin = staff_token(&["admin", "marketer"], "identify");
+    for (path, token) in [
+        ("/v1/events", None),
+        ("/v1/identify", Some(&admin)),
+        ("/v1/admin/placements", Some(&admin)),
+        ("/v1/admin/preview", Some(&admin)),
+    ] {
+        let mut request = app
+            .client
+            .post(format!("{}{path}", app.address))
+            .header("Content-Type", "application/json")
+            .body(nested.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
