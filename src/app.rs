@@ -413,6 +413,9 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .default_service(web::to(crate::problem::not_found))
     })
     .workers(workers)
+    // A client has this long to send its request line and headers (408 after); the
+    // body has its own deadline (`problem::read_body`).
+    .client_request_timeout(Duration::from_secs(5))
     .shutdown_timeout(settings.shutdown_timeout_secs)
     .listen(listener)?
     .run();

@@ -70,6 +70,21 @@ async fn a_body_that_never_arrives_is_answered_408() {
     assert!(status.starts_with("HTTP/1.1 408"), "{status}");
 }
 
+#[tokio::test]
+async fn headers_that_never_finish_are_answered_408() {
+    let app = spawn_app().await;
+    // A request line and one header, then nothing (slowloris): the server stops
+    // waiting for the headers after its header-read timeout (5 s).
+    let status = status_line(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: tailor\r\n",
+        b"",
+        Duration::from_secs(40),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+}
+
 /// The shared Redis key of an identifier's cache entry.
 fn person_key(kind: &str, value: &str) -> String {
     let id = tailor::identity::graph::Identifier::new(kind, value);
