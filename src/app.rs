@@ -292,6 +292,7 @@ impl Shared {
             }),
             identity: web::Data::new(Identity {
                 db: self.db.clone(),
+                sources: SourceNamer::new(self.secret.as_bytes()),
                 catalog: self.live.clone(),
                 people,
             }),
@@ -338,6 +339,9 @@ fn serve_metrics(areas: &Areas, bind: &str, settings: &Settings) -> anyhow::Resu
     let access = crate::ops::MetricsAccess::separate(settings);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(
+                crate::problem::explain_method_not_allowed,
+            ))
             .configure(crate::ops::configure_metrics(ops.clone(), access.clone()))
             .default_service(web::to(crate::problem::not_found))
     })

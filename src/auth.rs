@@ -529,8 +529,9 @@ pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, AuthError> {
 
 impl Auth {
     pub fn from_settings(settings: &Settings) -> Result<Auth, String> {
-        // The development secret counts only in development mode, and only for a kind of
-        // token with no real verifier (configuration refuses it otherwise).
+        // The development secret counts only in development mode (configuration refuses
+        // it otherwise), and only for a kind of token with no real verifier configured:
+        // a configured staff verifier is never bypassed by it.
         let dev = settings
             .dev_token_secret
             .as_ref()
@@ -638,7 +639,7 @@ pub fn mint_development(
     ttl_secs: u64,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let iat = chrono::Utc::now().timestamp().max(0) as u64;
-    let exp = iat + ttl_secs;
+    let exp = iat.saturating_add(ttl_secs);
     let key = EncodingKey::from_secret(secret.expose().as_bytes());
     let header = Header::new(Algorithm::HS256);
     match staff {

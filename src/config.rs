@@ -445,8 +445,23 @@ impl Settings {
             }
         }
         if let Some(bind) = &self.metrics_bind {
-            if bind.parse::<SocketAddr>().is_err() {
+            let Ok(address) = bind.parse::<SocketAddr>() else {
                 return invalid("metrics_bind", "must be an address like 10.0.0.5:9464");
+            };
+            // Without a token, only an address the internet cannot reach.
+            let internal = match address.ip() {
+                std::net::IpAddr::V4(ip) => {
+                    ip.is_loopback() || ip.is_private() || ip.is_link_local()
+                }
+                std::net::IpAddr::V6(ip) => {
+                    ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+                }
+            };
+            if !internal && self.metrics_token.is_none() {
+                return invalid(
+                    "metrics_bind",
+                    "on an address that is not loopback or private (0.0.0.0 included) needs metrics_token",
+                );
             }
         }
         if self.cohort_ttl_secs < 60 || self.cohort_ttl_secs > 86_400 {
@@ -649,6 +664,25 @@ mod tests {
             message.contains("tracking_token_ttl") && message.contains("web"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn metrics_on_a_reachable_address_need_a_token() {
+        let with = |bind: &str, token: Option<&str>| {
+            Settings {
+                metrics_bind: Some(bind.into()),
+                metrics_token: token.map(Secret::new),
+                ..Settings::default()
+            }
+            .validate()
+            .is_ok()
+        };
+        assert!(with("127.0.0.1:9464", None));
+        assert!(with("10.0.0.5:9464", None));
+        assert!(!with("0.0.0.0:9464", None));
+        assert!(!with("203.0.113.9:9464", None));
+        assert!(with("0.0.0.0:9464", Some("metrics-token-0123456789abcdef")));
+        assert!(!with("not an address", None));
     }
 
     #[test]

@@ -37,11 +37,11 @@ fn finish(document: &mut Value) {
             };
             declare_path_parameters(path, operation);
             describe_parameters(path, operation);
-            if let Some(mut security) = security_of(path) {
+            if let Some(mut security) = security_of(method, path) {
                 name_staff_roles(method, path, &mut security);
                 operation.insert("security".into(), security);
             }
-            add_common_responses(path, operation);
+            add_common_responses(method, path, operation);
             problems_as_problem_json(operation);
         }
     }
@@ -51,7 +51,7 @@ fn security_schemes() -> Value {
     json!({
         "staff_token": {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "A staff JWT from the configured staff issuer (`staff_tokens`), with `roles` (and the `identify` scope where said); each operation names the roles it needs."
+            "description": "A staff JWT from the configured staff issuer (`staff_tokens`) with `roles` and `scope`. Each operation's requirement lists the roles it accepts (any one will do); `scope:identify` means a token whose `scope` holds `identify`, whatever its roles."
         },
         "identity_token": {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -68,17 +68,21 @@ fn security_schemes() -> Value {
     })
 }
 
-/// Who may call a path: staff (by role), back ends (server key), people (identity
-/// token), or anyone (`{}`).
-fn security_of(path: &str) -> Option<Value> {
+/// Who may call an operation: staff (by role), back ends (server key), people (identity
+/// token), or anyone (`{}`). A staff entry lists role names (OpenAPI 3.1 allows roles
+/// for non-OAuth schemes); `scope:identify` stands for a token with that scope, whatever
+/// its roles.
+fn security_of(method: &str, path: &str) -> Option<Value> {
     let staff = json!({"staff_token": []});
     let server = json!({"server_key": []});
     let identity = json!({"identity_token": []});
     let anyone = json!({});
-    if ["/v1/admin/", "/v1/governance/", "/v1/reports/"]
+    let staff_only = ["/v1/admin/", "/v1/governance/", "/v1/reports/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
-    {
+        // Erasure is for privacy staff alone, never a server key.
+        || (path.starts_with("/v1/people/") && method == "delete");
+    if staff_only {
         Some(json!([staff]))
     } else if path.starts_with("/v1/people/") || path == "/v1/identify" {
         Some(json!([server, staff]))
@@ -108,11 +112,22 @@ fn staff_roles(method: &str, path: &str) -> Option<&'static [crate::auth::Role]>
 /// names the roles that route accepts (any one of them will do).
 fn name_staff_roles(method: &str, path: &str, security: &mut Value) {
     let Some(roles) = staff_roles(method, path) else {
+        if path == "/v1/identify" {
+            for requirement in security.as_array_mut().into_iter().flatten() {
+                if let Some(names) = requirement.get_mut("staff_token") {
+                    *names = json!(["scope:identify"]);
+                }
+            }
+        }
         return;
     };
     for requirement in security.as_array_mut().into_iter().flatten() {
         if let Some(names) = requirement.get_mut("staff_token") {
-            *names = json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+            let mut listed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            if path.starts_with("/v1/people/") && method == "get" {
+                listed.push("scope:identify");
+            }
+            *names = json!(listed);
         }
     }
 }
@@ -214,13 +229,21 @@ fn describe_parameters(path: &str, operation: &mut Map<String, Value>) {
 }
 
 /// The statuses every operation of a kind can answer, whatever its handler does.
-fn add_common_responses(path: &str, operation: &mut Map<String, Value>) {
+fn add_common_responses(method: &str, path: &str, operation: &mut Map<String, Value>) {
     let has_body = operation.contains_key("requestBody");
+    // A path parameter can be refused only where its schema constrains it.
     let has_parameters = operation
         .get("parameters")
         .and_then(Value::as_array)
-        .is_some_and(|p| !p.is_empty());
-    let security = security_of(path);
+        .is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["in"] != "path"
+                    || p["schema"].get("pattern").is_some()
+                    || p["schema"].get("enum").is_some()
+                    || p["schema"]["type"] == "integer"
+            })
+        });
+    let security = security_of(method, path);
     let needs_credentials = security
         .as_ref()
         .is_some_and(|s| !s.as_array().is_some_and(|a| a.contains(&json!({}))));

@@ -234,7 +234,9 @@ pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     // of its set, say) is not there for this method either: 404.
     let answered_here = |allow: &str| allow.split(", ").any(|m| m == req.method().as_str());
     match allowed {
-        Some(allow) if !answered_here(allow) => method_not_allowed(req.method(), allow),
+        Some(allow) if !allow.is_empty() && !answered_here(allow) => {
+            method_not_allowed(req.method(), allow)
+        }
         _ => Problem::new(ProblemType::NotFound, "no such resource").error_response(),
     }
 }
@@ -282,7 +284,14 @@ impl Routes {
                 )
             })
             .collect();
-        Routes { table }
+        let mut routes = Routes { table };
+        // Served, but not API operations: the pages and the document itself.
+        for page in ["/docs", "/dashboard", "/openapi.json"] {
+            routes
+                .table
+                .push((actix_web::dev::ResourceDef::new(page), "GET, HEAD".into()));
+        }
+        routes
     }
 
     /// The `Allow` value for a path, if any documented path matches it.
@@ -313,12 +322,15 @@ pub async fn explain_method_not_allowed(
         .request()
         .app_data::<actix_web::web::Data<Routes>>()
         .and_then(|routes| routes.allow(response.request().path()))
-        .unwrap_or("")
-        .to_string();
+        .filter(|allow| !allow.is_empty())
+        .map(str::to_string);
     let method = response.request().method().clone();
-    Ok(response
-        .into_response(method_not_allowed(&method, &allow))
-        .map_into_right_body())
+    let answer = match allow {
+        Some(allow) => method_not_allowed(&method, &allow),
+        // Never an empty `Allow`: a path nobody documented is simply not here.
+        None => Problem::new(ProblemType::NotFound, "no such resource").error_response(),
+    };
+    Ok(response.into_response(answer).map_into_right_body())
 }
 
 /// Middleware: `HEAD` is answered wherever `GET` is. The request is routed as a `GET`;

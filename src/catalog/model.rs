@@ -45,7 +45,9 @@ pub enum TextMode {
     /// Text the client lays out itself (web, app).
     #[default]
     Rich,
-    /// Text placed into HTML (email): values are HTML-escaped.
+    /// A channel whose HTML fields are HTML (email): values placed into them are
+    /// escaped; its text fields (subject, preheader) stay plain text, and a sender that
+    /// puts one into HTML escapes it there.
     Html,
 }
 

@@ -28,7 +28,10 @@ use crate::storage::identity as store;
 use crate::storage::StorageError;
 
 /// Redis pub/sub channel for people changes.
-pub const PEOPLE_CHANNEL: &str = "tailor:people";
+/// Versioned with the key scheme: nodes that name people with another digest (before the
+/// HMAC pseudonyms) neither read nor invalidate these entries, so a rolling upgrade
+/// never mixes the two.
+pub const PEOPLE_CHANNEL: &str = "tailor:people:v2";
 
 type Entry = Option<Arc<PersonRecord>>;
 
@@ -82,7 +85,7 @@ pub fn key_of(id: &Identifier) -> u128 {
 }
 
 fn redis_key(key: u128) -> String {
-    format!("tailor:person:{key:032x}")
+    format!("tailor:person:v2:{key:032x}")
 }
 
 /// How long after a change its shared entries are deleted (and nodes told) once more: a
@@ -416,7 +419,7 @@ async fn publish(link: &RedisLink, change: &PeopleChanged, bound: Duration) -> R
     } else if !change.keys.is_empty() {
         let mut del = redis::cmd("DEL");
         for key in &change.keys {
-            del.arg(format!("tailor:person:{key}"));
+            del.arg(format!("tailor:person:v2:{key}"));
         }
         let _: i64 = link
             .query_within(&del, bound)
@@ -443,7 +446,7 @@ async fn forget_every_shared_entry(link: &RedisLink, bound: Duration) -> Result<
                 redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
-                    .arg("tailor:person:*")
+                    .arg("tailor:person:v2:*")
                     .arg("COUNT")
                     .arg(1000),
                 bound,

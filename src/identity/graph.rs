@@ -180,6 +180,23 @@ impl Identifier {
         }
     }
 
+    /// The sticky key this identifier had before keys were keyed (unkeyed xxh3-128):
+    /// events logged then still carry it, and erasure must find them.
+    pub fn legacy_sticky_key(&self) -> Option<String> {
+        if self.kind == "anonymous_id" {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(self.kind.len() + self.value.len() + 1);
+        bytes.extend_from_slice(self.kind.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(self.value.as_bytes());
+        Some(format!(
+            "{}#{:032x}",
+            self.kind,
+            xxhash_rust::xxh3::xxh3_128(&bytes)
+        ))
+    }
+
     /// A 128-bit keyed digest of (type, value), as hex: how records and caches name an
     /// identifier without holding it (see [`super::pseudonym`]).
     pub fn digest(&self) -> String {

@@ -300,9 +300,13 @@ pub async fn erase_person(
     state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
     let actor = staff.actor();
-    let report = store::erase(&state.db, &path, &actor, |_| {
-        format!("erased:{}", uuid::Uuid::new_v4().simple())
-    })
+    let report = store::erase(
+        &state.db,
+        &path,
+        &actor,
+        |_| format!("erased:{}", uuid::Uuid::new_v4().simple()),
+        |key| state.sources.person(key),
+    )
     .await?
     .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such person").with_field("id"))?;
     state

@@ -94,6 +94,8 @@ impl Resolver {
 /// The identify and people endpoints' state.
 pub struct Identity {
     pub db: DatabaseConnection,
+    /// How engagement names a verified person's source: erasure moves those counts.
+    pub sources: crate::engagement::provenance::SourceNamer,
     pub catalog: LiveCatalog,
     pub people: Resolver,
 }

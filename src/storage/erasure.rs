@@ -49,13 +49,14 @@ pub async fn erase(
     person_id: &str,
     actor: &str,
     pseudonym: impl Fn(&str) -> String,
+    source_of: impl Fn(&str) -> String,
 ) -> Result<Option<ErasureReport>, StorageError> {
     let _serial = super::serialise_sqlite_writes(db).await;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let tx = db.begin().await?;
-        match erase_in(&tx, person_id, actor, &pseudonym).await {
+        match erase_in(&tx, person_id, actor, &pseudonym, &source_of).await {
             Ok(report) => {
                 tx.commit().await?;
                 return Ok(report);
@@ -95,11 +96,55 @@ async fn lock_person(
     Ok(None)
 }
 
+/// The per-person source counts (`person:<keyed hash of the key>`) move to the new
+/// pseudonym, summed: the evidence gates still count one source, and nothing names the
+/// old key any more.
+async fn move_source_counts(
+    tx: &DatabaseTransaction,
+    keys: &BTreeSet<String>,
+    replacement: &str,
+    source_of: &impl Fn(&str) -> String,
+) -> Result<(), StorageError> {
+    use super::events::{add_on_conflict, KEY_COLUMNS};
+    let sources: Vec<String> = keys.iter().map(|key| source_of(key)).collect();
+    let mut grouped: Vec<Alias> = KEY_COLUMNS.iter().map(|c| col(c)).collect();
+    grouped.push(col("kind"));
+    let select = Query::select()
+        .columns(KEY_COLUMNS.iter().map(|c| col(c)))
+        .expr(Expr::val(replacement))
+        .column(col("kind"))
+        .expr(Expr::col(col("events")).sum())
+        .from(col("source_daily"))
+        .and_where(Expr::col(col("source")).is_in(sources.iter().map(String::as_str)))
+        .group_by_columns(grouped)
+        .to_owned();
+    let keys_of_table: Vec<&str> = KEY_COLUMNS
+        .iter()
+        .copied()
+        .chain(["source", "kind"])
+        .collect();
+    let insert = Query::insert()
+        .into_table(col("source_daily"))
+        .columns(keys_of_table.iter().copied().chain(["events"]).map(col))
+        .select_from(select)
+        .map_err(|e| StorageError::Db(sea_orm::DbErr::Custom(e.to_string())))?
+        .on_conflict(add_on_conflict("source_daily", &keys_of_table, &["events"]))
+        .to_owned();
+    tx.execute(&insert).await?;
+    let delete = Query::delete()
+        .from_table(col("source_daily"))
+        .and_where(Expr::col(col("source")).is_in(sources.iter().map(String::as_str)))
+        .to_owned();
+    tx.execute(&delete).await?;
+    Ok(())
+}
+
 async fn erase_in(
     tx: &DatabaseTransaction,
     person_id: &str,
     actor: &str,
     pseudonym: &impl Fn(&str) -> String,
+    source_of: &impl Fn(&str) -> String,
 ) -> Result<Option<ErasureReport>, StorageError> {
     let Some(root) = lock_person(tx, person_id).await? else {
         return Ok(None);
@@ -148,6 +193,8 @@ async fn erase_in(
     // Events are keyed by the sticky key, or by an identifier's own key when they were
     // logged before the identifier joined the person.
     let mut keys: BTreeSet<String> = removed.iter().map(Identifier::sticky_key).collect();
+    // Events logged before keys were keyed carry the old, unkeyed form.
+    keys.extend(removed.iter().filter_map(Identifier::legacy_sticky_key));
     keys.insert(record.sticky_key.clone());
     for row in person::Entity::find()
         .filter(person::Column::Id.is_in(ids.iter().copied()))
@@ -175,6 +222,7 @@ async fn erase_in(
         .and_where(of_the_person())
         .to_owned();
     report.events_pseudonymised = tx.execute(&update).await?.rows_affected();
+    move_source_counts(tx, &keys, &replacement, source_of).await?;
     // First impressions only serve velocity of later outcomes, which an erased person
     // no longer has; two of them could also collide under one pseudonym.
     let delete = Query::delete()

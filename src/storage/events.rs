@@ -198,7 +198,7 @@ pub(super) const KEY_COLUMNS: [&str; 6] =
     ["day", "placement", "variant", "channel", "device", "locale"];
 
 /// `ON CONFLICT (...) DO UPDATE SET c = table.c + excluded.c` for each counter.
-fn add_on_conflict(table: &str, keys: &[&str], counters: &[&str]) -> OnConflict {
+pub(super) fn add_on_conflict(table: &str, keys: &[&str], counters: &[&str]) -> OnConflict {
     let mut conflict = OnConflict::columns(keys.iter().map(|k| name(k)));
     for counter in counters {
         conflict.value(

@@ -62,7 +62,7 @@ async fn until_subscribed(app: &TestApp) {
         Duration::from_secs(20),
         "the node never subscribed to Redis",
         || async {
-            app.metric("tailor_redis_subscribed{channel=\"tailor:people\"}")
+            app.metric("tailor_redis_subscribed{channel=\"tailor:people:v2\"}")
                 .await
                 == 1.0
                 && app

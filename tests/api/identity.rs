@@ -1,6 +1,7 @@
 //! Identity resolution: the graph behind `POST /v1/identify`, identity tokens, traits and
 //! segments in content, consents, caches across nodes and erasure.
 
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -654,6 +655,43 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         .unwrap();
     assert_eq!(response.status(), 202);
 
+    // The verified person's own event: its source is named after the person.
+    let verified: serde_json::Value = app
+        .get_with(
+            "/v1/content/home.hero?channel=web&locale=en",
+            &[("Authorization", &token)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .header("Authorization", &token)
+        .json(&json!({"events": [{
+            "event_id": "erase-ev-3", "type": "impression",
+            "tracking_token": verified["tracking_token"],
+        }]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    // An event logged before keys were keyed, under the customer id's old digest.
+    let legacy = tailor::identity::graph::Identifier::new("customer_id", "C-del")
+        .legacy_sticky_key()
+        .unwrap();
+    app.db()
+        .await
+        .execute_unprepared(&format!(
+            "INSERT INTO events (event_id, kind, occurred_at, received_at, placement, variant, version, channel, device, locale, person_key, traffic) \
+             VALUES ('erase-legacy', 'click', '2026-11-01T10:00:00Z', '2026-11-01T10:00:00Z', 'home.hero', 'home-hero-default', 1, 'web', 'desktop', 'en', '{legacy}', 'unknown')"
+        ))
+        .await
+        .unwrap();
+    let db = app.db().await;
+    assert!(count(&db, "source_daily WHERE source LIKE 'person:%'").await > 0);
+
     let url = format!("{}/v1/people/{person_id}", app.address);
     // Reading a person needs a server key, the identify scope or privacy/admin.
     let read = app
@@ -695,7 +733,7 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     assert_eq!(report["traits"], 2);
     assert_eq!(report["consents"], 1);
     assert_eq!(report["links"], 2);
-    assert_eq!(report["events_pseudonymised"], 2);
+    assert_eq!(report["events_pseudonymised"], 4);
 
     let gone = app
         .get_with(
@@ -752,8 +790,16 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
     );
     assert_eq!(
         count(&db, "events WHERE person_key LIKE 'erased:%'").await,
-        2
+        4,
+        "the legacy-keyed event included"
     );
+    assert_eq!(count(&db, "events WHERE source LIKE 'person:%'").await, 0);
+    // The person's source counts moved to the pseudonym: still one source, no old name.
+    assert_eq!(
+        count(&db, "source_daily WHERE source LIKE 'person:%'").await,
+        0
+    );
+    assert!(count(&db, "source_daily WHERE source LIKE 'erased:%'").await > 0);
     assert_eq!(
         count(&db, "events WHERE comment IS NOT NULL").await,
         0,
