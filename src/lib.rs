@@ -16,6 +16,7 @@ pub mod cors;
 pub mod decide;
 pub mod delivery;
 pub mod engagement;
+pub mod fuzzing;
 pub mod governance;
 pub mod identity;
 pub mod l10n;

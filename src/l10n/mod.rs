@@ -86,25 +86,38 @@ pub enum FormatError {
     Missing(String),
 }
 
-/// How deep placeables may nest in a Fluent resource (`{ … { … } … }`). The Fluent
-/// parser recurses once per level: a bound keeps a pasted resource from exhausting a
-/// thread's stack (which aborts the process); real messages nest two or three deep.
+/// How deep placeables and call arguments may nest in a Fluent resource
+/// (`{ … { … } … }`, `{ F(G(…)) }`). The Fluent parser recurses once per level: a bound
+/// keeps a pasted resource from exhausting a thread's stack (which aborts the process);
+/// real messages nest two or three deep.
 pub const MAX_PLACEABLE_DEPTH: usize = 16;
 
-/// The byte offset of the first `{` that opens a placeable deeper than
+/// Where the scanner is inside a placeable: what a `"` or a `(` means there.
+#[derive(Clone, Copy, PartialEq)]
+enum Nest {
+    /// An expression (`{ $x }`, a call's arguments): `"` opens a string literal.
+    Expression,
+    /// A select expression's variants (after `->`): text, where `"` is a character.
+    Variants,
+}
+
+/// The byte offset of the first `{` or `(` that nests deeper than
 /// [`MAX_PLACEABLE_DEPTH`], found without parsing (so before the parser could recurse).
-/// Braces in comments and in string literals do not count; the count never goes
-/// below zero, so a stray `}` cannot hide a deep nest.
+/// Braces in comments, in string literals and in a select's variant text are told
+/// apart the way the grammar does; a `(` counts inside expressions only; a stray `}`
+/// never takes the count below zero, so it cannot hide a deep nest.
 pub fn too_deeply_nested(source: &str) -> Option<usize> {
-    let mut depth = 0usize;
+    let mut stack: Vec<Nest> = Vec::new();
     let (mut line_start, mut in_comment, mut in_string, mut escaped) = (true, false, false, false);
+    let mut previous = '\0';
     for (at, ch) in source.char_indices() {
+        let before = std::mem::replace(&mut previous, ch);
         if ch == '\n' {
             // Comments and string literals end with their line.
             (line_start, in_comment, in_string, escaped) = (true, false, false, false);
             continue;
         }
-        if std::mem::take(&mut line_start) && ch == '#' && depth == 0 {
+        if std::mem::take(&mut line_start) && ch == '#' && stack.is_empty() {
             in_comment = true;
         }
         if in_comment {
@@ -119,15 +132,23 @@ pub fn too_deeply_nested(source: &str) -> Option<usize> {
             }
             continue;
         }
+        let top = stack.last().copied();
         match ch {
-            '"' if depth > 0 => in_string = true,
-            '{' => {
-                depth += 1;
-                if depth > MAX_PLACEABLE_DEPTH {
+            '"' if top == Some(Nest::Expression) => in_string = true,
+            '{' | '(' if ch == '{' || top == Some(Nest::Expression) => {
+                stack.push(Nest::Expression);
+                if stack.len() > MAX_PLACEABLE_DEPTH {
                     return Some(at);
                 }
             }
-            '}' => depth = depth.saturating_sub(1),
+            '}' | ')' if top.is_some() && (ch == '}' || top == Some(Nest::Expression)) => {
+                stack.pop();
+            }
+            '>' if before == '-' && top == Some(Nest::Expression) => {
+                if let Some(last) = stack.last_mut() {
+                    *last = Nest::Variants;
+                }
+            }
             _ => {}
         }
     }
@@ -580,6 +601,28 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!((errors[0].line, errors[0].column), (7, 1), "{errors:?}");
         assert!(errors[0].message.contains("already defined in test.ftl:5"));
+    }
+
+    #[test]
+    fn call_arguments_and_quotes_in_variant_text_cannot_hide_a_deep_nest() {
+        // Found by the `fluent` fuzz target: each aborted the process.
+        let calls = format!(
+            "msg = {{ {}$x{} }}\n",
+            "F(".repeat(5_000),
+            ")".repeat(5_000)
+        );
+        assert!(too_deeply_nested(&calls).is_some());
+        let quoted = format!(
+            "msg = {{ $x ->\n   *[a] \" {}x{}\n}}\n",
+            "{ ".repeat(5_000),
+            " }".repeat(5_000)
+        );
+        assert!(too_deeply_nested(&quoted).is_some());
+        // What real messages do stays well inside the limit.
+        let real = "msg = { $n ->\n    [one] One (1) \"item\"\n   *[other] { NUMBER($n, minimumFractionDigits: 0) } items :(\n}\n";
+        assert_eq!(too_deeply_nested(real), None);
+        let (_, errors) = L10n::build(&[file("en", &calls)], "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]

@@ -1,0 +1,7 @@
+a = A
+
+# b
+b = B
+msg = first
+c = C
+msg = second

@@ -1,0 +1,8 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    tailor_fuzz::prepare();
+    tailor::fuzzing::fluent(data);
+});
