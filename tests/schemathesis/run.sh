@@ -2,13 +2,14 @@
 # Runs schemathesis (every check) against a Tailor it starts on its own SQLite database:
 # once anonymously and once with an admin token. Exits non-zero on any failure.
 #   bash tests/schemathesis/run.sh [MAX_EXAMPLES]     (default 50)
-# Needs the `tailor` binary built (TAILOR_BIN, default target/debug/tailor) and
+# Needs the `tailor` binary built (SERVER_BIN, default target/debug/tailor; not a
+# TAILOR_ variable: the service refuses unknown ones) and
 # schemathesis (pip install schemathesis).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 max_examples=${1:-50}
-bin=${TAILOR_BIN:-$root/target/debug/tailor}
+bin=${SERVER_BIN:-$root/target/debug/tailor}
 work=$(mktemp -d)
 port=${SCHEMATHESIS_PORT:-18181}
 export DATABASE_URL="sqlite://$work/tailor.db?mode=rwc"
