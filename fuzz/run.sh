@@ -49,9 +49,15 @@ fi
 
 cd "$FUZZ_DIR" || exit 1
 echo "fuzz: building ${TARGETS[*]} (release, debug assertions, no sanitizer)"
-for target in "${TARGETS[@]}"; do
-  nice -n "$NICE" cargo fuzz build --sanitizer none --debug-assertions --target-dir "$TARGET_DIR" "$target" || exit 1
-done
+build=(nice -n "$NICE" cargo fuzz build --sanitizer none --debug-assertions --target-dir "$TARGET_DIR")
+if [ ${#TARGETS[@]} -eq ${#ALL_TARGETS[@]} ]; then
+  "${build[@]}" || exit 1 # all of them in one build
+else
+  for target in "${TARGETS[@]}"; do "${build[@]}" "$target" || exit 1; done
+fi
+# The binaries are run directly, not through `cargo fuzz run`, so that every target
+# fuzzes the code just built even if the sources change meanwhile.
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
 
 failed=()
 summary=()
@@ -68,11 +74,10 @@ for target in "${TARGETS[@]}"; do
   # The first corpus directory is the one libFuzzer writes to.
   (
     ulimit -s "$STACK_KB"
-    exec nice -n "$NICE" cargo fuzz run --sanitizer none --debug-assertions \
-      --target-dir "$TARGET_DIR" "$target" \
-      "$work" "$FUZZ_DIR/corpus/$target" "$FUZZ_DIR/regressions/$target" -- \
+    exec nice -n "$NICE" "$TARGET_DIR/$HOST/release/$target" -artifact_prefix="$artifacts/" \
       -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len="$MAX_LEN" \
-      -report_slow_units=1 -print_final_stats=1 "${dictionary[@]}"
+      -report_slow_units=1 -print_final_stats=1 "${dictionary[@]}" \
+      "$work" "$FUZZ_DIR/corpus/$target" "$FUZZ_DIR/regressions/$target"
   ) >"$log" 2>&1
   status=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)

@@ -406,8 +406,10 @@ pub fn content_file(data: &[u8]) {
 /// without arguments, with and without isolation marks.
 ///
 /// Laws: a too-deep offset points at a `{` or a `(`, and such a resource yields no message ids
-/// and an error; otherwise every id `message_ids` reports is indexed by `L10n::build`;
-/// every error is on a line of the resource with a column of at least 1.
+/// and an error; otherwise the parsed resource nests placeables and call arguments no
+/// deeper than [`crate::l10n::MAX_PLACEABLE_DEPTH`] and every id `message_ids` reports
+/// is indexed by `L10n::build`; every error is on a line of the resource with a column
+/// of at least 1.
 pub fn fluent(data: &[u8]) {
     use fluent_bundle::{FluentArgs, FluentValue};
 
@@ -421,7 +423,21 @@ pub fn fluent(data: &[u8]) {
                 .is_some_and(|s| s.starts_with('{') || s.starts_with('(')),
             "too_deeply_nested points at byte {at}, not at a `{{` or a `(`"
         );
-        assert!(ids.is_empty(), "a too-deep resource still gave message ids");
+    }
+    if crate::l10n::refused_before_parsing(&source).is_some() {
+        assert!(ids.is_empty(), "a refused resource still gave message ids");
+    } else {
+        // The scan must see every level the parser recursed into: a resource it lets
+        // through nests no deeper than the limit once parsed. (A scan that misses a
+        // level is found here with 17 levels, long before one that overflows a stack.)
+        let resource = match fluent_syntax::parser::parse(source.as_str()) {
+            Ok(resource) | Err((resource, _)) => resource,
+        };
+        let nesting = resource.body.iter().map(entry_nesting).max().unwrap_or(0);
+        assert!(
+            nesting <= crate::l10n::MAX_PLACEABLE_DEPTH,
+            "too_deeply_nested let through a resource that nests {nesting} levels deep"
+        );
     }
     let lines = line_count(&source);
     let file = FluentFile {
@@ -479,6 +495,71 @@ pub fn fluent(data: &[u8]) {
         .cloned()
         .collect();
     let _ = crate::authoring::check_fluent(&others, &file);
+}
+
+/// How deep an entry nests placeables (`{`) and call arguments (`(`): the levels the
+/// parser recursed through, as [`crate::l10n::too_deeply_nested`] counts them.
+fn entry_nesting(entry: &fluent_syntax::ast::Entry<&str>) -> usize {
+    use fluent_syntax::ast::Entry;
+    let patterns: Vec<_> = match entry {
+        Entry::Message(m) => m
+            .value
+            .iter()
+            .chain(m.attributes.iter().map(|a| &a.value))
+            .collect(),
+        Entry::Term(t) => std::iter::once(&t.value)
+            .chain(t.attributes.iter().map(|a| &a.value))
+            .collect(),
+        _ => Vec::new(),
+    };
+    patterns.into_iter().map(pattern_nesting).max().unwrap_or(0)
+}
+
+fn pattern_nesting(pattern: &fluent_syntax::ast::Pattern<&str>) -> usize {
+    use fluent_syntax::ast::PatternElement;
+    pattern
+        .elements
+        .iter()
+        .map(|element| match element {
+            PatternElement::Placeable { expression } => 1 + expression_nesting(expression),
+            PatternElement::TextElement { .. } => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn expression_nesting(expression: &fluent_syntax::ast::Expression<&str>) -> usize {
+    use fluent_syntax::ast::Expression;
+    match expression {
+        Expression::Select { selector, variants } => variants
+            .iter()
+            .map(|v| pattern_nesting(&v.value))
+            .max()
+            .unwrap_or(0)
+            .max(inline_nesting(selector)),
+        Expression::Inline(inline) => inline_nesting(inline),
+    }
+}
+
+fn inline_nesting(inline: &fluent_syntax::ast::InlineExpression<&str>) -> usize {
+    use fluent_syntax::ast::InlineExpression;
+    let arguments = |arguments: &fluent_syntax::ast::CallArguments<&str>| {
+        arguments
+            .positional
+            .iter()
+            .chain(arguments.named.iter().map(|n| &n.value))
+            .map(inline_nesting)
+            .max()
+            .unwrap_or(0)
+    };
+    match inline {
+        InlineExpression::Placeable { expression } => 1 + expression_nesting(expression),
+        InlineExpression::FunctionReference { arguments: a, .. } => 1 + arguments(a),
+        InlineExpression::TermReference {
+            arguments: Some(a), ..
+        } => 1 + arguments(a),
+        _ => 0,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -312,7 +312,7 @@ pub fn coverage(content: &ContentSet, l10n: &L10n) -> Coverage {
 
 /// The ids of the messages a Fluent source defines (whatever parses).
 pub fn message_ids(source: &str) -> Vec<String> {
-    if crate::l10n::too_deeply_nested(source).is_some() {
+    if crate::l10n::refused_before_parsing(source).is_some() {
         return Vec::new();
     }
     let resource = match fluent_syntax::parser::parse(source) {

@@ -110,11 +110,14 @@ pub fn too_deeply_nested(source: &str) -> Option<usize> {
     let mut stack: Vec<Nest> = Vec::new();
     let (mut line_start, mut in_comment, mut in_string, mut escaped) = (true, false, false, false);
     let mut previous = '\0';
+    // Braces and parentheses inside string literals on the current line.
+    let mut hidden_on_line = 0usize;
     for (at, ch) in source.char_indices() {
         let before = std::mem::replace(&mut previous, ch);
         if ch == '\n' {
             // Comments and string literals end with their line.
             (line_start, in_comment, in_string, escaped) = (true, false, false, false);
+            hidden_on_line = 0;
             continue;
         }
         if std::mem::take(&mut line_start) && ch == '#' && stack.is_empty() {
@@ -128,6 +131,14 @@ pub fn too_deeply_nested(source: &str) -> Option<usize> {
                 (true, _) => escaped = false,
                 (false, '\\') => escaped = true,
                 (false, '"') => in_string = false,
+                // Counted anyway: if the scan took text for a string (after a placeable
+                // the parser gave up on), these would be real nesting on this line.
+                (false, '{' | '(') => {
+                    hidden_on_line += 1;
+                    if stack.len() + hidden_on_line > MAX_PLACEABLE_DEPTH {
+                        return Some(at);
+                    }
+                }
                 _ => {}
             }
             continue;
@@ -153,6 +164,34 @@ pub fn too_deeply_nested(source: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The byte offset of a `\u`/`\U` escape followed by a non-ASCII character within its
+/// six digits: fluent-syntax 0.12 slices such an escape mid-character and panics.
+pub fn bad_unicode_escape(source: &str) -> Option<usize> {
+    let bytes = source.as_bytes();
+    bytes.windows(2).enumerate().find_map(|(at, pair)| {
+        let escape = pair[0] == b'\\' && matches!(pair[1], b'u' | b'U');
+        let digits = &bytes[at + 2..bytes.len().min(at + 8)];
+        (escape && digits.iter().any(|b| !b.is_ascii())).then_some(at)
+    })
+}
+
+/// Why a Fluent source is refused before it reaches the parser, and where: nesting the
+/// parser would recurse through until the stack ran out, or an escape it would panic on.
+pub fn refused_before_parsing(source: &str) -> Option<(usize, String)> {
+    if let Some(at) = too_deeply_nested(source) {
+        return Some((
+            at,
+            format!("placeables nest deeper than {MAX_PLACEABLE_DEPTH} levels"),
+        ));
+    }
+    bad_unicode_escape(source).map(|at| {
+        (
+            at,
+            "a \\u escape takes 4 hex digits (\\U takes 6)".to_string(),
+        )
+    })
 }
 
 /// An error in `file` (of `locale`) at byte `at`, positioned by line and column.
@@ -215,13 +254,8 @@ impl L10n {
             plain.set_use_isolating(false);
             let mut messages = HashMap::new();
             for file in files {
-                if let Some(at) = too_deeply_nested(&file.source) {
-                    errors.push(error_at(
-                        &name,
-                        file,
-                        at,
-                        format!("placeables nest deeper than {MAX_PLACEABLE_DEPTH} levels"),
-                    ));
+                if let Some((at, why)) = refused_before_parsing(&file.source) {
+                    errors.push(error_at(&name, file, at, why));
                     continue;
                 }
                 let resource = match FluentResource::try_new(file.source.clone()) {
@@ -604,6 +638,28 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_placeable_then_a_quote_cannot_hide_a_deep_nest_nor_an_escape_panic() {
+        // Found by the `fluent` fuzz target: the first aborted the process (the parser
+        // recovers at `b`, the scan took the rest of that line for a string), the
+        // second panicked inside fluent-syntax.
+        let hidden = format!(
+            "a = {{ $x\nb = text \" {}$y{}\n",
+            "{ ".repeat(3_000),
+            " }".repeat(3_000)
+        );
+        assert!(too_deeply_nested(&hidden).is_some());
+        let escape = "x = { \"\\uaaa\u{e9}\" }\n";
+        assert_eq!(bad_unicode_escape(escape), Some(7));
+        let (_, errors) = L10n::build(&[file("en", escape)], "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("escape"), "{errors:?}");
+        assert_eq!(
+            bad_unicode_escape("x = { \"\\u00E9 and \\U01F600\" } é\n"),
+            None
+        );
+    }
+
+    #[test]
     fn call_arguments_and_quotes_in_variant_text_cannot_hide_a_deep_nest() {
         // Found by the `fluent` fuzz target: each aborted the process.
         let calls = format!(
@@ -627,7 +683,9 @@ mod tests {
 
     #[test]
     fn braces_in_comments_and_strings_do_not_count_as_nesting() {
-        let braces = "{".repeat(40);
+        // In comments any number; in a string literal up to the limit less the depth
+        // (a line's string braces are counted as possible nesting: see the next test).
+        let braces = "{".repeat(10);
         let source = format!(
             "# {braces}\nmsg = {{ \"{braces}\" }} and {{ \"\\\"{{\" }}\nother = }}}}}} {{ $x }}\n"
         );
