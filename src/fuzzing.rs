@@ -316,22 +316,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Sorted the way the unit test of [`files::write`] compares loaded content.
-fn normalised(mut content: ContentSet) -> ContentSet {
-    content.channels.sort_by(|a, b| a.id.cmp(&b.id));
-    content.traits.sort_by(|a, b| a.id.cmp(&b.id));
-    content.segments.sort_by(|a, b| a.id.cmp(&b.id));
-    content.policies.sort_by(|a, b| a.id.cmp(&b.id));
-    content.placements.sort_by(|a, b| a.id.cmp(&b.id));
-    for placement in &mut content.placements {
-        placement.variants.sort_by(|a, b| a.id.cmp(&b.id));
-    }
-    content
-        .fluent
-        .sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
-    content
-}
-
 /// One content file, as `tailor validate` reads it: the bytes are written into a copy
 /// of the repository's content (as `channels.toml`, `traits.toml`, `segments.toml`,
 /// `governance.toml`, a campaign file in `variants/` or the one placement file in
@@ -390,7 +374,7 @@ pub fn content_file(data: &[u8]) {
         again.errors
     );
     assert!(
-        normalised(again.content) == normalised(loaded.content),
+        files::normalised(again.content) == files::normalised(loaded.content),
         "exported content loads back different"
     );
 }

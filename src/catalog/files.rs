@@ -316,6 +316,23 @@ fn sorted_entries(dir: &Path, errors: &mut Vec<FileError>) -> Vec<PathBuf> {
     }
 }
 
+/// The content in a canonical order (every list by id, Fluent files by locale and
+/// path), so two loads of the same files compare equal whatever the directory order.
+pub fn normalised(mut content: ContentSet) -> ContentSet {
+    content.channels.sort_by(|a, b| a.id.cmp(&b.id));
+    content.traits.sort_by(|a, b| a.id.cmp(&b.id));
+    content.segments.sort_by(|a, b| a.id.cmp(&b.id));
+    content.policies.sort_by(|a, b| a.id.cmp(&b.id));
+    content.placements.sort_by(|a, b| a.id.cmp(&b.id));
+    for placement in &mut content.placements {
+        placement.variants.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    content
+        .fluent
+        .sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
+    content
+}
+
 /// Reads `content_dir` and `locales_dir`.
 pub fn load(content_dir: &Path, locales_dir: &Path) -> Loaded {
     let mut errors = Vec::new();
@@ -629,21 +646,6 @@ mod tests {
         for (refused, errors) in handle.join().expect("no stack overflow") {
             assert!(refused && errors == 1);
         }
-    }
-
-    fn normalised(mut content: ContentSet) -> ContentSet {
-        content.channels.sort_by(|a, b| a.id.cmp(&b.id));
-        content.traits.sort_by(|a, b| a.id.cmp(&b.id));
-        content.segments.sort_by(|a, b| a.id.cmp(&b.id));
-        content.policies.sort_by(|a, b| a.id.cmp(&b.id));
-        content.placements.sort_by(|a, b| a.id.cmp(&b.id));
-        for placement in &mut content.placements {
-            placement.variants.sort_by(|a, b| a.id.cmp(&b.id));
-        }
-        content
-            .fluent
-            .sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
-        content
     }
 
     #[test]
