@@ -52,6 +52,8 @@ struct Areas {
     governance: web::Data<Governance>,
     ops: web::Data<Ops>,
     rate_limits: web::Data<RateLimiting>,
+    /// `Allow` for 405s, read from the same document `/openapi.json` serves.
+    routes: web::Data<crate::problem::Routes>,
 }
 
 /// A background loop, restartable: the supervisor calls it again if it ever stops.
@@ -275,7 +277,10 @@ impl Shared {
             crate::authoring::http::NEEDS_DATABASE,
             crate::governance::http::NEEDS_DATABASE,
         ];
+        // Built once: served as `/openapi.json` and read for `Allow`.
+        let document = crate::openapi::document();
         let areas = Areas {
+            routes: web::Data::new(crate::problem::Routes::from_openapi(&document)),
             auth: web::Data::from(auth.clone()),
             database_gate: web::Data::new(DatabaseGate::new(
                 self.database.clone(),
@@ -317,7 +322,7 @@ impl Shared {
                 redis: self.redis.as_ref().map(|link| link.dependency().clone()),
                 metrics: self.metrics.clone(),
                 live: self.live.clone(),
-                openapi: serde_json::to_vec(&crate::openapi::document())?.into(),
+                openapi: serde_json::to_vec(&document)?.into(),
             }),
             rate_limits: web::Data::new(RateLimiting {
                 limiters: Limiters::new(&settings.rate_limits),
@@ -360,9 +365,6 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
     let metrics = areas.ops.metrics.clone();
     let cors_origins = settings.cors_allowed_origins.clone();
     let metrics_access = crate::ops::MetricsAccess::main(settings);
-    let routes = web::Data::new(crate::problem::Routes::from_openapi(
-        &crate::openapi::document(),
-    ));
     let server = HttpServer::new(move || {
         let areas = areas.clone();
         let metrics = metrics.clone();
@@ -370,7 +372,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .app_data(areas.auth)
             .app_data(areas.rate_limits)
             .app_data(areas.database_gate)
-            .app_data(routes.clone())
+            .app_data(areas.routes)
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| crate::problem::extractor_error(e, None)),
