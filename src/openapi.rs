@@ -23,6 +23,16 @@ pub fn document() -> Value {
     value
 }
 
+/// A schema that is any one of these named component schemas (an answer with several
+/// shapes, for a `PartialSchema` implementation).
+pub fn any_of(names: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut any = utoipa::openapi::schema::AnyOfBuilder::new();
+    for name in names {
+        any = any.item(utoipa::openapi::Ref::from_schema_name(*name));
+    }
+    any.into()
+}
+
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 fn finish(document: &mut Value) {

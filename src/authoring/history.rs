@@ -88,11 +88,7 @@ pub struct HistoryOrVersion;
 
 impl utoipa::PartialSchema for HistoryOrVersion {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::{schema::AnyOfBuilder, Ref};
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name("HistoryAnswer"))
-            .item(Ref::from_schema_name("VersionAnswer"))
-            .into()
+        crate::openapi::any_of(&["HistoryAnswer", "VersionAnswer"])
     }
 }
 

@@ -569,12 +569,7 @@ pub struct BatchItemDoc;
 
 impl utoipa::PartialSchema for BatchItemDoc {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::{schema::AnyOfBuilder, Ref};
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name("ContentAnswerDoc"))
-            .item(Ref::from_schema_name("EmptyDecisionDoc"))
-            .item(Ref::from_schema_name("Problem"))
-            .into()
+        crate::openapi::any_of(&["ContentAnswerDoc", "EmptyDecisionDoc", "Problem"])
     }
 }
 
