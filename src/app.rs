@@ -236,6 +236,12 @@ impl Shared {
                 self.metrics.clone(),
             )),
         };
+        // With Redis, every subscription rebuilds the filter of known identifiers (it is
+        // trusted only while announcements can be heard); without, this node is the
+        // only one changing the graph and builds it once.
+        if self.redis.is_none() {
+            people.directory.rebuild_known();
+        }
         let provenance = Arc::new(Provenance::new(
             TrustedProxies::new(settings.trusted_proxies.clone()),
             settings.forwarded_header,

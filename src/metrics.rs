@@ -32,6 +32,10 @@ pub struct Metrics {
     pub people_changes_sent: IntCounter,
     /// People changes this node holds until Redis takes them.
     pub people_changes_held: IntGauge,
+    /// Identifiers read into the filter of known ones at its last rebuild.
+    pub known_identifiers: IntGauge,
+    /// 1 while that filter answers "unknown" on its own (0: lookups go to the caches).
+    pub known_identifiers_trusted: IntGauge,
     /// 1 while a dependency's breaker refuses calls.
     pub dependency_breaker_open: IntGaugeVec,
 }
@@ -77,7 +81,7 @@ impl Metrics {
         let person_lookups = IntCounterVec::new(
             Opts::new(
                 "person_lookups_total",
-                "Person resolutions by where they were answered: memory, redis or database",
+                "Person resolutions by where they were answered: filter (surely unknown), memory, redis or database",
             ),
             &["source"],
         )
@@ -116,6 +120,16 @@ impl Metrics {
         let people_changes_held = IntGauge::new(
             "people_changes_held",
             "People changes this node holds until Redis answers again (then sent to the other nodes)",
+        )
+        .expect("static metric definition");
+        let known_identifiers = IntGauge::new(
+            "known_identifiers",
+            "Identifiers read into this node's filter of known identifiers at its last rebuild",
+        )
+        .expect("static metric definition");
+        let known_identifiers_trusted = IntGauge::new(
+            "known_identifiers_trusted",
+            "1 while the filter of known identifiers answers unknown visitors without a lookup; 0 while it is being built or announcements may be missed",
         )
         .expect("static metric definition");
         let link_events_lost = IntCounter::new(
@@ -169,6 +183,8 @@ impl Metrics {
             Box::new(expired_link_events.clone()),
             Box::new(link_events_lost.clone()),
             Box::new(people_changes_held.clone()),
+            Box::new(known_identifiers.clone()),
+            Box::new(known_identifiers_trusted.clone()),
             Box::new(people_changes_sent.clone()),
             Box::new(redis_subscribed.clone()),
             Box::new(rate_limited.clone()),
@@ -201,6 +217,8 @@ impl Metrics {
             expired_link_events,
             link_events_lost,
             people_changes_held,
+            known_identifiers,
+            known_identifiers_trusted,
             people_changes_sent,
             redis_subscribed,
             rate_limited,

@@ -133,6 +133,7 @@ impl RedisLink {
         channel: &'static str,
         on_message: impl Fn(String) -> M,
         on_subscribed: impl Fn() -> S,
+        on_lost: impl Fn(),
     ) where
         M: Future<Output = ()>,
         S: Future<Output = ()>,
@@ -162,6 +163,7 @@ impl RedisLink {
                         }
                     };
                     subscribed.set(0);
+                    on_lost();
                     if redis_came_back {
                         tracing::info!(channel, "redis is back; subscribing afresh");
                         continue;

@@ -202,6 +202,7 @@ impl LiveCatalog {
                 }
             },
             || this.revalidate(),
+            || {},
         )
         .await
     }

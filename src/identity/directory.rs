@@ -11,6 +11,11 @@
 //! and is sent when the listener subscribes again; and a node that (re)subscribes drops
 //! its whole local cache, since it may have missed changes meanwhile
 //! ([`PersonDirectory::catch_up`]).
+//!
+//! In front of all three, a filter of the identifiers the graph holds
+//! ([`super::known`]) answers "unknown" for a visitor nobody has identified without any
+//! I/O; it learns from the same announcements and is rebuilt from the database whenever
+//! the node (re)subscribes.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -20,6 +25,7 @@ use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
 use super::graph::Identifier;
+use super::known::KnownIdentifiers;
 use super::model::PersonRecord;
 use crate::metrics::Metrics;
 use crate::redis_link::{RedisLink, ANNOUNCE_TIMEOUT};
@@ -104,7 +110,16 @@ pub struct PersonDirectory {
     outbox: Mutex<Outbox>,
     ttl: Duration,
     metrics: Arc<Metrics>,
+    /// Identifiers the graph holds: a miss here is an unknown visitor, no I/O.
+    known: KnownIdentifiers,
+    /// One rebuild of `known` at a time (two would each take the other's learning).
+    rebuilding: tokio::sync::Mutex<()>,
+    /// A rebuild is asked for and has not begun yet.
+    rebuild_asked: std::sync::atomic::AtomicBool,
 }
+
+/// Identifiers read per query when the filter is rebuilt.
+const REBUILD_PAGE: u64 = 10_000;
 
 impl PersonDirectory {
     pub fn new(
@@ -128,12 +143,97 @@ impl PersonDirectory {
             outbox: Mutex::new(Outbox::default()),
             ttl,
             metrics,
+            known: KnownIdentifiers::new(),
+            rebuilding: tokio::sync::Mutex::new(()),
+            rebuild_asked: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the filter of known identifiers is in use (built, and no announcement
+    /// may have been missed since).
+    pub fn knows_the_graph(&self) -> bool {
+        self.known.is_trusted()
+    }
+
+    /// Rebuilds the filter of known identifiers from the database, in the background:
+    /// at start, after every (re)subscription, and when it has outgrown its size. Until it
+    /// is done lookups take the caches and the database, as without it.
+    pub fn rebuild_known(self: &Arc<Self>) {
+        if self.rebuild_asked.swap(true, Ordering::AcqRel) {
+            return; // one is asked for and will begin after this call anyway
+        }
+        let directory = self.clone();
+        tokio::spawn(async move {
+            let _one_at_a_time = directory.rebuilding.lock().await;
+            directory.rebuild_asked.store(false, Ordering::Release);
+            let mut pause = Duration::from_millis(250);
+            loop {
+                match directory.read_known().await {
+                    Ok(count) => {
+                        tracing::info!(identifiers = count, "filter of known identifiers built");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the identifiers for the filter of known ones; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+        });
+    }
+
+    /// One full read of the identifiers into a new filter (see [`super::known`]).
+    async fn read_known(&self) -> Result<usize, StorageError> {
+        let expected = self
+            .database
+            .call(store::identifier_count(&self.db), StorageError::is_outage)
+            .await?;
+        let mut rebuild = self.known.begin_rebuild(expected as usize);
+        let mut after: Option<(String, String)> = None;
+        let mut count = 0;
+        loop {
+            let page = self
+                .database
+                .call(
+                    store::identifiers_page(&self.db, after.as_ref(), REBUILD_PAGE),
+                    StorageError::is_outage,
+                )
+                .await?;
+            for (kind, value) in &page {
+                rebuild.add(key_of(&Identifier::new(kind, value)));
+            }
+            count += page.len();
+            if (page.len() as u64) < REBUILD_PAGE {
+                break;
+            }
+            after = page.into_iter().last();
+        }
+        rebuild.finish();
+        self.metrics.known_identifiers.set(count as i64);
+        self.metrics
+            .known_identifiers_trusted
+            .set(i64::from(self.known.is_trusted()));
+        Ok(count)
+    }
+
+    /// Learns identifiers the graph holds; a filter that outgrew its size is rebuilt.
+    fn learn(self: &Arc<Self>, keys: impl IntoIterator<Item = u128>) {
+        if self.known.learn(keys) {
+            self.rebuild_known();
         }
     }
 
     /// The person an identifier belongs to; `None` when the graph does not know it.
     pub async fn resolve(&self, id: &Identifier) -> Result<Entry, StorageError> {
         let key = key_of(id);
+        if id.kind != super::PERSON_ID && self.known.surely_unknown(key) {
+            self.metrics
+                .person_lookups
+                .with_label_values(&["filter"])
+                .inc();
+            return Ok(None);
+        }
         if let Some(entry) = self.local.get(&key).await {
             self.metrics
                 .person_lookups
@@ -219,6 +319,10 @@ impl PersonDirectory {
                 tracing::debug!(error = %e, "redis person store failed");
             }
         }
+        if entry.is_some() {
+            // Read from the graph: known, whatever this node has heard so far.
+            self.known.learn([key]);
+        }
         Ok(entry.map(Arc::new))
     }
 
@@ -233,7 +337,11 @@ impl PersonDirectory {
         let mut misses: Vec<&str> = Vec::new();
         for id in ids {
             let identifier = Identifier::new("anonymous_id", id);
-            match self.local.get(&key_of(&identifier)).await {
+            let key = key_of(&identifier);
+            if self.known.surely_unknown(key) {
+                continue;
+            }
+            match self.local.get(&key).await {
                 Some(Some(record)) => {
                     keys.insert((*id).to_string(), record.sticky_key.clone());
                 }
@@ -270,8 +378,9 @@ impl PersonDirectory {
         Ok(keys)
     }
 
-    /// Drops this node's entries for a change (from this node or another).
-    pub fn forget(&self, change: &PeopleChanged) {
+    /// Drops this node's entries for a change (from this node or another), and learns
+    /// its identifiers (some may be new to the graph).
+    pub fn forget(self: &Arc<Self>, change: &PeopleChanged) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if change.everything {
             self.local.invalidate_all();
@@ -282,6 +391,7 @@ impl PersonDirectory {
             .iter()
             .filter_map(|k| u128::from_str_radix(k, 16).ok())
             .collect();
+        self.learn(keys.iter().copied());
         for key in &keys {
             self.local
                 .invalidate_entries_if({
@@ -367,13 +477,23 @@ impl PersonDirectory {
             .set(outbox.changes.len() as i64);
     }
 
+    /// The subscription ended: announcements may be missed from now on, so the filter
+    /// of known identifiers is not believed until [`PersonDirectory::catch_up`] rebuilds it.
+    pub fn stop_trusting(&self) {
+        self.known.distrust();
+        self.metrics.known_identifiers_trusted.set(0);
+    }
+
     /// After (re)subscribing: drops every local entry (changes announced while this
-    /// node was not listening were missed), then sends what waits in the outbox.
+    /// node was not listening were missed), rebuilds the filter of known identifiers,
+    /// then sends what waits in the outbox.
     pub async fn catch_up(self: &Arc<Self>) {
+        self.stop_trusting();
         self.forget(&PeopleChanged {
             everything: true,
             ..PeopleChanged::default()
         });
+        self.rebuild_known();
         self.send_held().await;
     }
 

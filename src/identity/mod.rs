@@ -10,6 +10,7 @@
 pub mod directory;
 pub mod graph;
 pub mod http;
+pub mod known;
 pub mod model;
 mod service;
 pub mod wire;

@@ -69,7 +69,7 @@ impl Resolver {
     /// may have failed while its subscription stayed up). Runs until aborted.
     pub async fn listen(self, link: RedisLink) {
         let directory = &self.directory;
-        let listening = link.listen(
+        let listening = link.clone().listen(
             PEOPLE_CHANNEL,
             |payload| async move {
                 match serde_json::from_str::<PeopleChanged>(&payload) {
@@ -78,12 +78,26 @@ impl Resolver {
                 }
             },
             || directory.catch_up(),
+            || directory.stop_trusting(),
         );
         let resending = async {
             let mut every = tokio::time::interval(RESEND_HELD_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut was_away = false;
             loop {
                 every.tick().await;
+                // Redis is away: other nodes' changes are not reaching this one (they
+                // wait in their outboxes), so unknown may no longer mean unknown until
+                // the filter is read again from the database. (A probe-detected outage
+                // also resubscribes, which rebuilds too; a breaker opened by slow calls
+                // alone does not.)
+                let away = !link.dependency().available();
+                if away {
+                    directory.stop_trusting();
+                } else if was_away {
+                    directory.rebuild_known();
+                }
+                was_away = away;
                 directory.send_held().await;
             }
         };

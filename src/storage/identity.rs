@@ -110,6 +110,43 @@ pub async fn owners<C: ConnectionTrait>(
     Ok(found)
 }
 
+/// One page of every identifier the graph holds, in (kind, value) order after `after`:
+/// what a node's filter of known identifiers is built from
+/// ([`crate::identity::known::KnownIdentifiers`]). Keyset paging on the primary key, so
+/// each page is one index range scan however large the graph.
+pub async fn identifiers_page<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&(String, String)>,
+    limit: u64,
+) -> Result<Vec<(String, String)>, StorageError> {
+    use sea_orm::{Condition, QuerySelect};
+    let mut query = identifier::Entity::find()
+        .select_only()
+        .column(identifier::Column::Kind)
+        .column(identifier::Column::Value)
+        .order_by_asc(identifier::Column::Kind)
+        .order_by_asc(identifier::Column::Value)
+        .limit(limit);
+    if let Some((kind, value)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(identifier::Column::Kind.gt(kind.as_str()))
+                .add(
+                    Condition::all()
+                        .add(identifier::Column::Kind.eq(kind.as_str()))
+                        .add(identifier::Column::Value.gt(value.as_str())),
+                ),
+        );
+    }
+    Ok(query.into_tuple::<(String, String)>().all(db).await?)
+}
+
+/// How many identifiers the graph holds (to size the filter before filling it).
+pub async fn identifier_count<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {
+    use sea_orm::PaginatorTrait;
+    Ok(identifier::Entity::find().count(db).await?)
+}
+
 /// A person by id (a merged-away id answers for its survivor); `None` if unknown or erased.
 pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,

@@ -177,13 +177,16 @@ async fn a_node_starts_with_redis_down_and_connects_when_it_comes_up() {
     let _redis = OwnRedis::start_on(port).await;
     let body = until_probe_says(&app, "redis", "up").await;
     assert_eq!(body["status"], "ready", "{body}");
-    // The shared level is in use now: a lookup stores its answer in Redis.
+    // The shared level is in use now: an identify announces through it, and a lookup
+    // of the person stores its answer there.
     within(
         Instant::now(),
         Duration::from_secs(10),
         "no Redis call succeeded after Redis came up",
         || async {
             let id = format!("after-{}", uuid::Uuid::new_v4().simple());
+            app.identified(json!({"identifiers": {"anonymous_id": id}}))
+                .await;
             get(&app, HERO, &[("X-Anonymous-Id", &id)]).await;
             app.metric("tailor_dependency_calls_total{dependency=\"redis\",outcome=\"ok\"}")
                 .await
@@ -241,9 +244,38 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
     }
     let mut redis = OwnRedis::start().await;
     let (first, second, token) = two_nodes_on(&redis).await;
+    // A visitor the second node knows to be unknown from its filter alone.
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the second node's filter of known identifiers was never trusted",
+        || async { second.metric("tailor_known_identifiers_trusted").await == 1.0 },
+    )
+    .await;
+    let visitor_sms = |app: &TestApp| {
+        let app = app.address.clone();
+        async move {
+            bounded_client()
+                .get(format!("{app}{SMS}"))
+                .header("X-Anonymous-Id", "a-new-in-outage")
+                .send()
+                .await
+                .expect("answered")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(visitor_sms(&second).await, 200);
 
     redis.kill();
     until_probe_says(&first, "redis", "down").await;
+    // Identified on the first node while nobody can be told: the second node must not
+    // go on calling this visitor unknown once Redis is back.
+    first
+        .identified(
+            json!({"identifiers": {"anonymous_id": "a-new-in-outage"}, "consents": {"sms": false}}),
+        )
+        .await;
     // The merge is made on the first node while nobody can be told.
     first
         .identified(
@@ -270,6 +302,13 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
         Duration::from_secs(20),
         "the second node kept serving the person from before the merge",
         || async { sms_status(&second, &token).await == 204 },
+    )
+    .await;
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the second node still called a visitor identified during the outage unknown",
+        || async { visitor_sms(&second).await == 204 },
     )
     .await;
 
@@ -397,12 +436,34 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     assert_eq!(accepted.status(), 202);
     let known = get(&app, HERO, &[("X-Anonymous-Id", "known-before")]).await;
     assert_eq!(known.status(), 200);
+    // People the graph holds but this node has not looked up (an identify leaves
+    // nothing cached). The filter of known identifiers must be built for the strangers
+    // below to be told apart from them.
+    for anonymous_id in ["known-1", "known-2", "known-3"] {
+        app.identified(json!({"identifiers": {"anonymous_id": anonymous_id}}))
+            .await;
+    }
+    app.identified(json!({"identifiers": {"customer_id": "C-unseen"}}))
+        .await;
+    within(
+        Instant::now(),
+        Duration::from_secs(20),
+        "the filter of known identifiers was never trusted",
+        || async { app.metric("tailor_known_identifiers_trusted").await == 1.0 },
+    )
+    .await;
 
     pg.stop();
+    // A visitor nobody has identified is known to be nobody without the database: the
+    // ordinary anonymous answer, shareable, no warning.
+    let stranger = get(&app, HERO, &[("X-Anonymous-Id", "stranger-during-outage")]).await;
+    assert_eq!(stranger.status(), 200);
+    assert!(header(&stranger, "tailor-degraded").is_empty());
+    assert_ne!(header(&stranger, "cache-control"), "private, no-cache");
     // A person not cached on this node cannot be looked up: the anonymous answer,
     // private, saying so. Never a 500.
     for (name, value) in [
-        ("X-Anonymous-Id", "stranger-during-outage".to_string()),
+        ("X-Anonymous-Id", "known-1".to_string()),
         ("Authorization", bearer(&identity_token("C-unseen", 600))),
     ] {
         let response = get(&app, HERO, &[(name, &value)]).await;
@@ -419,7 +480,7 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     let batch = get(
         &app,
         "/v1/content?placements=home.hero,support.survey&channel=web&locale=en",
-        &[("X-Anonymous-Id", "stranger-2")],
+        &[("X-Anonymous-Id", "known-2")],
     )
     .await;
     assert_eq!(batch.status(), 200);
@@ -427,9 +488,11 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     let body: serde_json::Value = batch.json().await.unwrap();
     assert_eq!(body["warnings"][0]["code"], "person-unresolved", "{body}");
     assert_eq!(body["items"].as_array().map(Vec::len), Some(2));
-    // A cohort key is never issued from a guess.
-    let cohort = get(&app, "/v1/context", &[("X-Anonymous-Id", "stranger-3")]).await;
+    // A cohort key is never issued from a guess; a stranger's is no guess.
+    let cohort = get(&app, "/v1/context", &[("X-Anonymous-Id", "known-3")]).await;
     assert_problem(cohort, 503, "unavailable", None).await;
+    let cohort = get(&app, "/v1/context", &[("X-Anonymous-Id", "stranger-3")]).await;
+    assert_eq!(cohort.status(), 200);
     // Events: 503 problem+json with Retry-After, at once.
     let refused = bounded_client()
         .post(format!("{}/v1/events", app.address))

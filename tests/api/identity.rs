@@ -1124,3 +1124,107 @@ async fn long_identifiers_fit_every_key() {
         1
     );
 }
+
+/// The filter of known identifiers is built in the background after start (and after
+/// every subscription to Redis); lookups take the old path until it is.
+async fn filter_ready(app: &TestApp) {
+    within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(30),
+        "the filter of known identifiers was never trusted",
+        || async { app.metric("tailor_known_identifiers_trusted").await == 1.0 },
+    )
+    .await;
+}
+
+async fn lookups(app: &TestApp, source: &str) -> f64 {
+    app.metric(&format!(
+        "tailor_person_lookups_total{{source=\"{source}\"}}"
+    ))
+    .await
+}
+
+const SMS_CONTENT: &str = "/v1/content/sms.order_shipped?channel=sms&locale=en";
+
+async fn sms_for_visitor(app: &TestApp, anonymous_id: &str) -> u16 {
+    app.get_with(SMS_CONTENT, &[("X-Anonymous-Id", anonymous_id)])
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn visitors_the_graph_does_not_know_cost_no_lookup_until_they_are_identified() {
+    let app = spawn_app().await;
+    filter_ready(&app).await;
+    let before: Vec<f64> = lookups_beyond_the_filter(&app).await;
+    let filtered = lookups(&app, "filter").await;
+    for n in 0..20 {
+        let response = app
+            .get_with(
+                "/v1/content/home.hero?channel=web&locale=en",
+                &[("X-Anonymous-Id", &format!("first-visit-{n}"))],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(
+        lookups_beyond_the_filter(&app).await,
+        before,
+        "no memory, Redis or database lookup for visitors nobody has identified"
+    );
+    assert!(lookups(&app, "filter").await >= filtered + 20.0);
+
+    // Identified here (opted out of SMS): known at once, by this node's own change.
+    assert_eq!(sms_for_visitor(&app, "first-visit-3").await, 200);
+    app.identified(
+        json!({"identifiers": {"anonymous_id": "first-visit-3"}, "consents": {"sms": false}}),
+    )
+    .await;
+    assert_eq!(
+        sms_for_visitor(&app, "first-visit-3").await,
+        204,
+        "the identified visitor's opt-out applies on the next request"
+    );
+    assert!(lookups(&app, "database").await > before[2]);
+
+    // A restart reads the graph back: the visitor is still known.
+    let restarted = app.second_node().await;
+    filter_ready(&restarted).await;
+    assert_eq!(sms_for_visitor(&restarted, "first-visit-3").await, 204);
+    assert_eq!(sms_for_visitor(&restarted, "first-visit-4").await, 200);
+}
+
+/// Memory, Redis and database lookups, in that order.
+async fn lookups_beyond_the_filter(app: &TestApp) -> Vec<f64> {
+    vec![
+        lookups(app, "memory").await,
+        lookups(app, "redis").await,
+        lookups(app, "database").await,
+    ]
+}
+
+#[tokio::test]
+async fn a_visitor_identified_on_one_node_is_known_to_another_within_a_second() {
+    if redis_or_skip().is_none() {
+        return;
+    }
+    let first = spawn_app().await;
+    let second = first.second_node().await;
+    filter_ready(&second).await;
+    // Unknown to both (the second answers from its filter).
+    assert_eq!(sms_for_visitor(&second, "a-elsewhere").await, 200);
+    let started = std::time::Instant::now();
+    first
+        .identified(
+            json!({"identifiers": {"anonymous_id": "a-elsewhere"}, "consents": {"sms": false}}),
+        )
+        .await;
+    within(
+        started,
+        std::time::Duration::from_secs(1),
+        "the second node still called a visitor identified on the first unknown",
+        || async { sms_for_visitor(&second, "a-elsewhere").await == 204 },
+    )
+    .await;
+}
