@@ -19,6 +19,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tailor::catalog::{files, Catalog};
 
 const VARIANTS_PER_PLACEMENT: usize = 20;
+
+/// Makes every cold compile's sources new to the memo.
+static COLD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 const LOCALES: usize = 20;
 
 fn sizes() -> Vec<usize> {
@@ -69,9 +72,33 @@ fn bench(c: &mut Criterion) {
             |b, _| b.iter(|| files::check(&content_dir, &locales_dir, "en")),
         );
         let loaded = files::load(&content_dir, &locales_dir);
-        group.bench_with_input(BenchmarkId::new("compile", variants), &variants, |b, _| {
-            b.iter(|| Catalog::compile(&loaded.content, "en", 1))
-        });
+        // What a node does when one variant changed: the Fluent resources are as before
+        // (parsed and assembled once per process, see `l10n::memo`).
+        group.bench_with_input(
+            BenchmarkId::new("compile, Fluent unchanged", variants),
+            &variants,
+            |b, _| b.iter(|| Catalog::compile(&loaded.content, "en", 1)),
+        );
+        // A first start: every resource parsed (a new copy of the sources each time, so
+        // the memo cannot answer).
+        group.bench_with_input(
+            BenchmarkId::new("compile, cold", variants),
+            &variants,
+            |b, _| {
+                b.iter_batched(
+                    || {
+                        let mut content = loaded.content.clone();
+                        let generation = COLD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        for file in &mut content.fluent {
+                            file.source.push_str(&format!("\n# build {generation}\n"));
+                        }
+                        content
+                    },
+                    |content| Catalog::compile(&content, "en", 1),
+                    criterion::BatchSize::PerIteration,
+                )
+            },
+        );
     }
     group.finish();
 }

@@ -231,7 +231,10 @@ class Run:
     def close(self):
         for process in list(self.servers):
             self.stop(process)
-        shutil.rmtree(self.work, ignore_errors=True)
+        if self.args.keep:
+            log(f"kept {self.work} (server logs, databases)")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     # --- wrk -----------------------------------------------------------------------
 
@@ -402,7 +405,7 @@ def until_served(base, path, text, limit=10.0):
 def publish(url, tokens, saved):
     """Submit, approve and publish the version just saved at `url`, each by its role;
     returns how long the publish call took."""
-    version = saved["latest"]["version"]
+    version = (saved.get("latest") or saved)["version"]
     for role, action in [("marketer", "submit"), ("reviewer", "approve")]:
         call("POST", f"{url}/{action}", {"version": version},
              {"Authorization": f"Bearer {tokens[role]}"})
@@ -496,13 +499,13 @@ def large_catalog(run):
         f"   never: {summary['publish_variant_never_live']}")
 
     # One Fluent resource: the variant's own messages, in English.
-    # The last publish above left the title on v00's message.
     with open(os.path.join(out_dir, "locales", "en", "scale-p0000.ftl")) as f:
         original = f.read()
     ftl_lags, ftl_calls = [], []
     for n in range(args.rounds):
         word = f"edition-{n}-"
-        source = original.replace("Offer 0 of placement 0 [en]", f"Offer 0 of placement 0 [en] {word}")
+        # Every variant's body says this in its anonymous form: whichever is served shows it.
+        source = original.replace("See what placement 0 holds", f"See what placement 0 ({word}) holds")
         ftl_calls.append(publish_fluent(base, tokens, "en", "scale-p0000.ftl", source))
         ftl_lags.append(until_served(other_base, path, word))
     summary["publish_fluent_call_ms"] = stats_ms(ftl_calls)
@@ -565,6 +568,7 @@ def main():
     parser.add_argument("--variants", type=int, default=20)
     parser.add_argument("--locales", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10, help="publishes and previews on the large catalog")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs)")
     parser.add_argument("--json", help="summary file (default loadtests/results-<database>.json)")
     args = parser.parse_args()
     chosen = args.scenarios or SCENARIOS

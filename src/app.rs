@@ -616,11 +616,24 @@ fn describe_db_error(e: &storage::StorageError) -> String {
 /// `import_on_start`: loads the content files into the database, keeping what the
 /// admin API published over older files.
 async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<()> {
-    let (loaded, findings) = files::check(
-        &settings.content_dir,
-        &settings.locales_dir,
-        &settings.default_locale,
-    );
+    let loaded = files::load(&settings.content_dir, &settings.locales_dir);
+    let digest = files::digest(&loaded.content);
+    // Files unchanged since the last import: they were checked then, and importing them
+    // again would change nothing (what the admin API did since is kept either way).
+    if loaded.errors.is_empty()
+        && storage::imported_files_digest(db)
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(&*digest)
+    {
+        tracing::info!(
+            "content files unchanged since the last import; not checked or imported again"
+        );
+        return Ok(());
+    }
+    let findings = files::check_loaded(&loaded, &settings.default_locale);
     if !findings.is_empty() {
         let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
         anyhow::bail!(
@@ -631,11 +644,11 @@ async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
     }
     // Two nodes starting together may race on the first insert; the second try sees
     // the winner's rows and has nothing left to insert.
-    let report = match storage::import(db, &loaded.content).await {
+    let report = match storage::import(db, &loaded.content, Some(&digest)).await {
         Ok(report) => report,
         Err(first) => {
             tracing::warn!(error = %first, "content import failed once; retrying");
-            storage::import(db, &loaded.content)
+            storage::import(db, &loaded.content, Some(&digest))
                 .await
                 .context("importing content")?
         }

@@ -283,7 +283,7 @@ async fn import(settings: &Settings) -> ExitCode {
     }
     let result = async {
         let db = storage::open(&settings.database_url).await?;
-        storage::import(&db, &loaded.content).await
+        storage::import(&db, &loaded.content, Some(&files::digest(&loaded.content))).await
     }
     .await;
     let report = match result {

@@ -607,6 +607,40 @@ pub fn check(
     default_locale: &str,
 ) -> (Loaded, Vec<FileError>) {
     let loaded = load(content_dir, locales_dir);
+    let findings = check_loaded(&loaded, default_locale);
+    (loaded, findings)
+}
+
+/// A digest of loaded content (and of this version of Tailor, which decides how files
+/// become stored documents): equal digests, nothing for an import to do. Recorded by
+/// every import, so a restart with unchanged files skips checking and importing them.
+pub fn digest(content: &ContentSet) -> String {
+    use xxhash_rust::xxh3::Xxh3;
+    let mut hasher = Xxh3::new();
+    let mut part = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(env!("CARGO_PKG_VERSION").as_bytes());
+    for document in [
+        serde_json::to_vec(&content.channels),
+        serde_json::to_vec(&content.traits),
+        serde_json::to_vec(&content.segments),
+        serde_json::to_vec(&content.policies),
+        serde_json::to_vec(&content.placements),
+    ] {
+        part(&document.unwrap_or_default());
+    }
+    for file in &content.fluent {
+        part(file.locale.as_bytes());
+        part(file.path.as_bytes());
+        part(file.source.as_bytes());
+    }
+    format!("{:032x}", hasher.digest128())
+}
+
+/// Every finding of [`check`] on content already loaded.
+pub fn check_loaded(loaded: &Loaded, default_locale: &str) -> Vec<FileError> {
     let mut findings = loaded.errors.clone();
     let (catalog, issues) = super::Catalog::compile(&loaded.content, default_locale, 0);
     findings.extend(issues.iter().map(|i| loaded.sources.locate(i)));
@@ -617,7 +651,7 @@ pub fn check(
     );
     findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     findings.dedup();
-    (loaded, findings)
+    findings
 }
 
 #[cfg(test)]

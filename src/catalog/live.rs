@@ -76,11 +76,15 @@ impl LiveCatalog {
     }
 
     async fn load(&self) -> Result<Arc<Catalog>, StorageError> {
+        let started = std::time::Instant::now();
         let (content, generation) = storage::load_content(&self.inner.db).await?;
+        let read = started.elapsed();
         let default_locale = self.inner.default_locale.clone();
         // Compiling builds every Fluent bundle: keep it off the async workers.
         let (catalog, issues) = tokio::task::spawn_blocking(move || {
-            Catalog::compile(&content, &default_locale, generation)
+            let (mut catalog, issues) = Catalog::compile(&content, &default_locale, generation);
+            catalog.source = Some(Arc::new(content));
+            (catalog, issues)
         })
         .await
         .map_err(|e| {
@@ -96,6 +100,8 @@ impl LiveCatalog {
         tracing::info!(
             generation,
             placements = catalog.placements.len(),
+            read_ms = read.as_millis() as u64,
+            compile_ms = (started.elapsed() - read).as_millis() as u64,
             "catalog loaded"
         );
         Ok(Arc::new(catalog))

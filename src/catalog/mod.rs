@@ -202,6 +202,9 @@ pub struct Catalog {
     pub negotiated_param: moka::sync::Cache<String, Arc<Chain>>,
     placement_index: HashMap<Arc<str>, usize>,
     channel_index: HashMap<Arc<str>, usize>,
+    /// The content this catalog was compiled from, when the serving catalog keeps it
+    /// ([`live::LiveCatalog`]): previews read it instead of the whole database.
+    pub source: Option<Arc<ContentSet>>,
 }
 
 impl Catalog {
@@ -292,6 +295,7 @@ impl Catalog {
                 negotiated_param: moka::sync::Cache::new(10_000),
                 placement_index,
                 channel_index,
+                source: None,
             },
             issues,
         )
@@ -486,7 +490,8 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
 
 fn bucket_rank(placement: &str) -> Box<[u16]> {
     let mut order: Vec<u16> = (0..BUCKETS).collect();
-    order.sort_by_key(|b| stable_hash(&[placement.as_bytes(), &b.to_le_bytes()]));
+    // Cached: one hash per bucket, not one per comparison.
+    order.sort_by_cached_key(|b| stable_hash(&[placement.as_bytes(), &b.to_le_bytes()]));
     let mut rank = vec![0u16; BUCKETS as usize];
     for (position, bucket) in order.into_iter().enumerate() {
         rank[bucket as usize] = position as u16;

@@ -1,7 +1,7 @@
 //! The content checks, over plain definitions. Both `tailor validate` (files) and the
 //! compile step (database) use them; only the presentation of locations differs.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use fluent_bundle::{FluentArgs, FluentValue};
 
@@ -429,12 +429,7 @@ fn check_person_variables(
         let Some(info) = l10n.message_info(locale, message) else {
             continue;
         };
-        let personal: BTreeSet<&str> = info
-            .variables
-            .iter()
-            .map(String::as_str)
-            .filter(|v| traits.contains(v))
-            .collect();
+        let personal = info.variables.iter().any(|v| traits.contains(v.as_str()));
         for variable in &info.variables {
             if !traits.contains(variable.as_str())
                 && !CONTEXT_VARIABLES.contains(&variable.as_str())
@@ -447,7 +442,7 @@ fn check_person_variables(
                 );
             }
         }
-        if personal.is_empty() {
+        if !personal {
             continue;
         }
         match &info.anonymous_variables {
@@ -493,7 +488,12 @@ pub fn check_channel_constraints(catalog: &Catalog) -> Vec<Issue> {
     for placement in &catalog.placements {
         for variant in &placement.variants {
             for (c, channel) in catalog.channels.iter().enumerate() {
-                if !variant.allows_channel(c) {
+                // Only limits make violations: a channel without any cannot have one,
+                // so its renders (every variant × locale) are not worth doing.
+                let limited = !channel.def.field_max_chars.is_empty()
+                    || channel.def.max_sms_segments.is_some()
+                    || channel.def.max_payload_bytes.is_some();
+                if !limited || !variant.allows_channel(c) {
                     continue;
                 }
                 for locale in 0..catalog.l10n.locale_names().len() {

@@ -36,6 +36,8 @@ struct LocaleBundles {
     plain: FluentBundle<Arc<FluentResource>>,
     /// Per message id: the variables its value references and where it is defined.
     messages: HashMap<String, MessageInfo>,
+    /// The locale's file errors (parse errors, duplicate messages).
+    errors: Vec<FtlError>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -51,7 +53,7 @@ pub struct L10n {
     locales: Vec<LanguageIdentifier>,
     names: Vec<Arc<str>>,
     default_index: usize,
-    bundles: Vec<LocaleBundles>,
+    bundles: Vec<Arc<LocaleBundles>>,
 }
 
 /// An ordered list of locale indices to try; the first is the locale answered.
@@ -217,6 +219,11 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 impl L10n {
     /// Builds bundles for every locale present in `files`. Errors are positioned; a file
     /// with errors still contributes the messages that parsed.
+    ///
+    /// Memoised process-wide by content ([`memo`]): a file parsed before is not parsed
+    /// again, and a locale whose files are all as before reuses its bundles. So a change
+    /// to one resource of a large catalog rebuilds one locale from parsed resources, and
+    /// the checks authoring runs against the live content cost next to nothing.
     pub fn build(files: &[FluentFile], default_locale: &str) -> (L10n, Vec<FtlError>) {
         let mut errors = Vec::new();
         let mut by_locale: Vec<(String, Vec<&FluentFile>)> = Vec::new();
@@ -231,74 +238,34 @@ impl L10n {
         }
         by_locale.sort_by(|a, b| a.0.cmp(&b.0));
 
+        let memo = memo();
+        let build = memo.begin();
+        let mut valid: Vec<(String, LanguageIdentifier, Vec<&FluentFile>)> = Vec::new();
+        for (name, files) in by_locale {
+            match name.parse::<LanguageIdentifier>() {
+                Ok(langid) => valid.push((name, langid, files)),
+                Err(_) => errors.push(FtlError {
+                    locale: name.clone(),
+                    path: String::new(),
+                    line: 0,
+                    column: 0,
+                    message: format!("`{name}` is not a BCP 47 locale"),
+                }),
+            }
+        }
+        let built = in_parallel(&valid, |(name, langid, files)| {
+            memo.locale(build, name, langid, files)
+        });
         let mut locales = Vec::new();
         let mut names = Vec::new();
         let mut bundles = Vec::new();
-        for (name, files) in by_locale {
-            let langid: LanguageIdentifier = match name.parse() {
-                Ok(id) => id,
-                Err(_) => {
-                    errors.push(FtlError {
-                        locale: name.clone(),
-                        path: String::new(),
-                        line: 0,
-                        column: 0,
-                        message: format!("`{name}` is not a BCP 47 locale"),
-                    });
-                    continue;
-                }
-            };
-            let mut isolating = FluentBundle::new_concurrent(vec![langid.clone()]);
-            let mut plain = FluentBundle::new_concurrent(vec![langid.clone()]);
-            isolating.set_use_isolating(true);
-            plain.set_use_isolating(false);
-            let mut messages = HashMap::new();
-            for file in files {
-                if let Some((at, why)) = refused_before_parsing(&file.source) {
-                    errors.push(error_at(&name, file, at, why));
-                    continue;
-                }
-                let resource = match FluentResource::try_new(file.source.clone()) {
-                    Ok(resource) => resource,
-                    Err((resource, parse_errors)) => {
-                        for e in parse_errors {
-                            // The error's own position when it lies inside the broken
-                            // (junk) entry. The parser often reports the start of what
-                            // follows instead: then the end of the entry's text is where
-                            // the missing token belongs.
-                            let at = match &e.slice {
-                                Some(junk) if junk.contains(&e.pos.start) => e.pos.start,
-                                Some(junk) if e.pos.start >= junk.end => file
-                                    .source
-                                    .get(junk.clone())
-                                    .map_or(junk.start, |text| junk.start + text.trim_end().len()),
-                                Some(junk) => junk.start,
-                                None => e.pos.start,
-                            };
-                            errors.push(error_at(
-                                &name,
-                                file,
-                                at,
-                                format!("Fluent syntax error: {}", e.kind),
-                            ));
-                        }
-                        resource
-                    }
-                };
-                index_messages(&resource, file, &name, &mut messages, &mut errors);
-                let resource = Arc::new(resource);
-                // Duplicates were reported by index_messages; keep the first definition.
-                let _ = isolating.add_resource(resource.clone());
-                let _ = plain.add_resource(resource);
-            }
+        for ((name, langid, _), built) in valid.into_iter().zip(built) {
+            errors.extend(built.errors.iter().cloned());
             locales.push(langid);
             names.push(Arc::from(name.as_str()));
-            bundles.push(LocaleBundles {
-                isolating,
-                plain,
-                messages,
-            });
+            bundles.push(built);
         }
+        memo.finish(build);
         let default_index = names
             .iter()
             .position(|n| &**n == default_locale)
@@ -467,33 +434,266 @@ impl<'s> LineCounter<'s> {
     }
 }
 
-fn index_messages(
-    resource: &FluentResource,
-    file: &FluentFile,
-    locale: &str,
-    messages: &mut HashMap<String, MessageInfo>,
-    errors: &mut Vec<FtlError>,
-) {
+/// One resource parsed: what every build with the same file reuses.
+struct ParsedFile {
+    resource: Arc<FluentResource>,
+    /// Parse errors (or the reason it was refused before parsing: then no resource).
+    errors: Vec<FtlError>,
+    /// Its messages in order, duplicates included (the locale's assembly reports them).
+    messages: Vec<(String, MessageInfo)>,
+    refused: bool,
+}
+
+fn parse_file(locale: &str, file: &FluentFile) -> ParsedFile {
+    let mut errors = Vec::new();
+    if let Some((at, why)) = refused_before_parsing(&file.source) {
+        errors.push(error_at(locale, file, at, why));
+        return ParsedFile {
+            resource: Arc::new(FluentResource::try_new(String::new()).unwrap_or_else(|(r, _)| r)),
+            errors,
+            messages: Vec::new(),
+            refused: true,
+        };
+    }
+    let resource = match FluentResource::try_new(file.source.clone()) {
+        Ok(resource) => resource,
+        Err((resource, parse_errors)) => {
+            for e in parse_errors {
+                // The error's own position when it lies inside the broken (junk) entry.
+                // The parser often reports the start of what follows instead: then the
+                // end of the entry's text is where the missing token belongs.
+                let at = match &e.slice {
+                    Some(junk) if junk.contains(&e.pos.start) => e.pos.start,
+                    Some(junk) if e.pos.start >= junk.end => file
+                        .source
+                        .get(junk.clone())
+                        .map_or(junk.start, |text| junk.start + text.trim_end().len()),
+                    Some(junk) => junk.start,
+                    None => e.pos.start,
+                };
+                errors.push(error_at(
+                    locale,
+                    file,
+                    at,
+                    format!("Fluent syntax error: {}", e.kind),
+                ));
+            }
+            resource
+        }
+    };
+    let messages = index_messages(&resource, file);
+    ParsedFile {
+        resource: Arc::new(resource),
+        errors,
+        messages,
+        refused: false,
+    }
+}
+
+/// Assembles a locale's bundles from its parsed files, in order; a message defined
+/// again (in the same file or a later one) is reported where it is defined again.
+fn assemble(name: &str, langid: &LanguageIdentifier, files: &[Arc<ParsedFile>]) -> LocaleBundles {
+    let mut isolating = FluentBundle::new_concurrent(vec![langid.clone()]);
+    let mut plain = FluentBundle::new_concurrent(vec![langid.clone()]);
+    isolating.set_use_isolating(true);
+    plain.set_use_isolating(false);
+    let mut messages: HashMap<String, MessageInfo> = HashMap::new();
+    let mut errors = Vec::new();
+    for file in files {
+        errors.extend(file.errors.iter().cloned());
+        if file.refused {
+            continue;
+        }
+        for (id, info) in &file.messages {
+            if let Some(existing) = messages.get(id) {
+                errors.push(FtlError {
+                    locale: name.to_string(),
+                    path: info.path.clone(),
+                    line: info.line,
+                    column: 1,
+                    message: format!(
+                        "message `{id}` is already defined in {}:{}",
+                        existing.path, existing.line
+                    ),
+                });
+                continue;
+            }
+            messages.insert(id.clone(), info.clone());
+        }
+        // Duplicates were reported above; keep the first definition.
+        let _ = isolating.add_resource(file.resource.clone());
+        let _ = plain.add_resource(file.resource.clone());
+    }
+    LocaleBundles {
+        isolating,
+        plain,
+        messages,
+        errors,
+    }
+}
+
+/// `work` over `items` on up to one thread per core (locales parse independently; a
+/// large catalog's first build is mostly parsing), results in `items`' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(work).collect();
+    }
+    let work = &work;
+    let mut results: Vec<Option<R>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, item)| (i, work(item)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+        for worker in workers {
+            // A panic in one worker is a panic of the build, as it would have been
+            // without the threads.
+            for (i, result) in worker
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            {
+                results[i] = Some(result);
+            }
+        }
+        results
+    });
+    results
+        .iter_mut()
+        .map(|r| r.take().expect("every item worked"))
+        .collect()
+}
+
+/// Parsed files and assembled locales, keyed by content, shared by every build in the
+/// process (the live catalog, authoring's checks, previews, `tailor validate`). An entry
+/// no build has used for [`MEMO_KEEP_BUILDS`] builds is dropped, so the memo holds the
+/// live content and what the last few checks looked at, not every version ever seen.
+pub struct FluentMemo {
+    inner: std::sync::Mutex<MemoEntries>,
+}
+
+#[derive(Default)]
+struct MemoEntries {
+    builds: u64,
+    files: HashMap<u128, (u64, Arc<ParsedFile>)>,
+    locales: HashMap<u128, (u64, Arc<LocaleBundles>)>,
+}
+
+/// How many builds an unused entry survives.
+const MEMO_KEEP_BUILDS: u64 = 4;
+
+/// The process's memo of parsed Fluent.
+pub fn memo() -> &'static FluentMemo {
+    static MEMO: std::sync::OnceLock<FluentMemo> = std::sync::OnceLock::new();
+    MEMO.get_or_init(|| FluentMemo {
+        inner: std::sync::Mutex::new(MemoEntries::default()),
+    })
+}
+
+fn file_key(locale: &str, file: &FluentFile) -> u128 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        locale.as_bytes(),
+        file.path.as_bytes(),
+        file.source.as_bytes(),
+    ] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.digest128()
+}
+
+impl FluentMemo {
+    fn entries(&self) -> std::sync::MutexGuard<'_, MemoEntries> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn begin(&self) -> u64 {
+        let mut entries = self.entries();
+        entries.builds += 1;
+        entries.builds
+    }
+
+    /// A locale's bundles: as assembled before when its files are the same, else from
+    /// its files (each parsed only if it was not before).
+    fn locale(
+        &self,
+        build: u64,
+        name: &str,
+        langid: &LanguageIdentifier,
+        files: &[&FluentFile],
+    ) -> Arc<LocaleBundles> {
+        let keys: Vec<u128> = files.iter().map(|f| file_key(name, f)).collect();
+        let locale_key = {
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            hasher.update(name.as_bytes());
+            for key in &keys {
+                hasher.update(&key.to_le_bytes());
+            }
+            hasher.digest128()
+        };
+        {
+            let mut entries = self.entries();
+            if let Some((used, built)) = entries.locales.get_mut(&locale_key) {
+                *used = build;
+                let built = built.clone();
+                for key in &keys {
+                    if let Some((used, _)) = entries.files.get_mut(key) {
+                        *used = build;
+                    }
+                }
+                return built;
+            }
+        }
+        let parsed: Vec<Arc<ParsedFile>> = files
+            .iter()
+            .zip(&keys)
+            .map(|(file, key)| {
+                if let Some((used, parsed)) = self.entries().files.get_mut(key) {
+                    *used = build;
+                    return parsed.clone();
+                }
+                let parsed = Arc::new(parse_file(name, file));
+                self.entries().files.insert(*key, (build, parsed.clone()));
+                parsed
+            })
+            .collect();
+        let built = Arc::new(assemble(name, langid, &parsed));
+        self.entries()
+            .locales
+            .insert(locale_key, (build, built.clone()));
+        built
+    }
+
+    /// Drops what the last [`MEMO_KEEP_BUILDS`] builds did not use.
+    fn finish(&self, build: u64) {
+        let mut entries = self.entries();
+        let oldest = build.saturating_sub(MEMO_KEEP_BUILDS);
+        entries.files.retain(|_, (used, _)| *used > oldest);
+        entries.locales.retain(|_, (used, _)| *used > oldest);
+    }
+}
+
+fn index_messages(resource: &FluentResource, file: &FluentFile) -> Vec<(String, MessageInfo)> {
     let mut lines = LineCounter::new(resource.source());
+    let mut messages = Vec::new();
     for entry in resource.entries() {
         let ast::Entry::Message(message) = entry else {
             continue;
         };
         let id = message.id.name;
         let line = lines.line_of(id);
-        if let Some(existing) = messages.get(id) {
-            errors.push(FtlError {
-                locale: locale.to_string(),
-                path: file.path.clone(),
-                line,
-                column: 1,
-                message: format!(
-                    "message `{id}` is already defined in {}:{}",
-                    existing.path, existing.line
-                ),
-            });
-            continue;
-        }
         let mut variables = BTreeSet::new();
         if let Some(value) = &message.value {
             pattern_variables(value, &mut variables);
@@ -507,7 +707,7 @@ fn index_messages(
                 pattern_variables(&a.value, &mut vars);
                 vars
             });
-        messages.insert(
+        messages.push((
             id.to_string(),
             MessageInfo {
                 variables,
@@ -515,8 +715,9 @@ fn index_messages(
                 path: file.path.clone(),
                 line,
             },
-        );
+        ));
     }
+    messages
 }
 
 fn pattern_variables(pattern: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {

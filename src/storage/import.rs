@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::authoring::{self, Imported, Kind};
+use super::authoring::{self, ImportWrites, Imported, Kind};
 use super::documents::import_documents;
 use super::entities::{
     channel, fluent_resource, governance_policy, placement, segment, trait_def, variant,
@@ -53,8 +53,8 @@ impl ImportReport {
 
 /// Imports a placement's definition or a Fluent resource: documents without a version
 /// of their own, compared as they are with the live one and the history.
-async fn import_document<C: ConnectionTrait>(
-    tx: &C,
+fn import_document(
+    writes: &mut ImportWrites,
     kind: Kind,
     target: &str,
     document: &str,
@@ -74,12 +74,12 @@ async fn import_document<C: ConnectionTrait>(
         state: "published",
         document,
     };
-    record(tx, item, live.is_some(), !past.is_empty(), step, report).await
+    record(writes, item, live.is_some(), !past.is_empty(), step, report)
 }
 
 /// Applies one import step to one target and reports it.
-async fn record<C: ConnectionTrait>(
-    tx: &C,
+fn record(
+    writes: &mut ImportWrites,
     item: Imported<'_>,
     existed: bool,
     has_history: bool,
@@ -99,7 +99,7 @@ async fn record<C: ConnectionTrait>(
             report.unchanged += 1;
             // The live row predates the history (an old database): record it once.
             if !has_history {
-                authoring::record_import(tx, item, false).await?;
+                writes.record(item, false, false)?;
             }
         }
         ImportStep::Kept => report.kept.push(name),
@@ -107,7 +107,7 @@ async fn record<C: ConnectionTrait>(
             "{name}: new content on the file's version {file}, older than the database's version {newest}"
         )),
         ImportStep::Write => {
-            authoring::record_import(tx, item, true).await?;
+            writes.record(item, true, has_history)?;
             if existed {
                 report.updated.push(name);
             } else {
@@ -163,9 +163,13 @@ fn variant_print(document: &str, without_state: bool) -> String {
 
 /// Loads files' content into the database: inserts what is new, updates what changed,
 /// leaves the rest (and every channel's governance state) alone. Idempotent.
+///
+/// `files_digest`: the digest of the files `content` was read from, recorded with the
+/// import so that a restart with the same files can skip checking and importing them.
 pub async fn import(
     db: &DatabaseConnection,
     content: &ContentSet,
+    files_digest: Option<&str>,
 ) -> Result<ImportReport, StorageError> {
     let now = Utc::now();
     let tx = db.begin().await?;
@@ -201,8 +205,13 @@ pub async fn import(
     // Placements, variants and Fluent files have a history: a file that matches an
     // older version than the live one is stale (the admin API moved on), not an edit.
     let history = authoring::all_documents(&tx).await?;
-    import_placements(&tx, &content.placements, &history, &mut report).await?;
-    import_fluent(&tx, &content.fluent, &history, &mut report).await?;
+    let mut writes = ImportWrites::default();
+    import_placements(&tx, &mut writes, &content.placements, &history, &mut report).await?;
+    import_fluent(&tx, &mut writes, &content.fluent, &history, &mut report).await?;
+    writes.write(&tx).await?;
+    if let Some(digest) = files_digest {
+        super::set_imported_files_digest(&tx, digest).await?;
+    }
     report.generation = if report.changed() {
         bump_generation(&tx).await?
     } else {
@@ -267,6 +276,7 @@ async fn import_channels<C: ConnectionTrait>(
 /// Placements (their definition without variants) and each of their variants.
 async fn import_placements<C: ConnectionTrait>(
     tx: &C,
+    writes: &mut ImportWrites,
     placements: &[PlacementDef],
     history: &History,
     report: &mut ImportReport,
@@ -290,17 +300,24 @@ async fn import_placements<C: ConnectionTrait>(
         });
         let live = live_placements.get(&def.id).map(String::as_str);
         let past = history_of(history, Kind::Placement, &def.id);
-        import_document(tx, Kind::Placement, &def.id, &shell, live, past, report).await?;
+        import_document(writes, Kind::Placement, &def.id, &shell, live, past, report)?;
         for v in &def.variants {
-            import_variant(tx, &def.id, v, live_variants.get(&v.id), history, report).await?;
+            import_variant(
+                writes,
+                &def.id,
+                v,
+                live_variants.get(&v.id),
+                history,
+                report,
+            )?;
         }
     }
     Ok(())
 }
 
 /// One variant of a placement's file, against the live row and the history.
-async fn import_variant<C: ConnectionTrait>(
-    tx: &C,
+fn import_variant(
+    writes: &mut ImportWrites,
     placement_id: &str,
     v: &VariantDef,
     live: Option<&variant::Model>,
@@ -361,11 +378,11 @@ async fn import_variant<C: ConnectionTrait>(
                 document: &row.definition,
                 ..item
             };
-            authoring::record_import(tx, seed, false).await?;
+            writes.record(seed, false, false)?;
         }
         _ => {
             let has_history = !past.is_empty();
-            record(tx, item, live.is_some(), has_history, step, report).await?
+            record(writes, item, live.is_some(), has_history, step, report)?
         }
     }
     Ok(())
@@ -373,6 +390,7 @@ async fn import_variant<C: ConnectionTrait>(
 
 async fn import_fluent<C: ConnectionTrait>(
     tx: &C,
+    writes: &mut ImportWrites,
     files: &[FluentFile],
     history: &History,
     report: &mut ImportReport,
@@ -387,7 +405,15 @@ async fn import_fluent<C: ConnectionTrait>(
         let target = authoring::fluent_target(&file.locale, &file.path);
         let live = live_files.get(&target).map(String::as_str);
         let past = history_of(history, Kind::Fluent, &target);
-        import_document(tx, Kind::Fluent, &target, &file.source, live, past, report).await?;
+        import_document(
+            writes,
+            Kind::Fluent,
+            &target,
+            &file.source,
+            live,
+            past,
+            report,
+        )?;
     }
     Ok(())
 }

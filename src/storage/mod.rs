@@ -253,6 +253,39 @@ fn from_json<T: serde::de::DeserializeOwned>(id: &str, text: &str) -> Result<T, 
 }
 
 const GENERATION_KEY: &str = "catalog_generation";
+/// The digest of the content files last imported (see [`crate::catalog::files::digest`]).
+const IMPORTED_FILES_KEY: &str = "imported_files_digest";
+
+/// The digest of the content files the last import read, if any import recorded one.
+pub async fn imported_files_digest<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Option<String>, StorageError> {
+    Ok(
+        key_value::Entity::find_by_id(IMPORTED_FILES_KEY.to_string())
+            .one(db)
+            .await?
+            .map(|m| m.value),
+    )
+}
+
+/// Records the digest of the files an import read (in the import's transaction).
+pub(crate) async fn set_imported_files_digest<C: ConnectionTrait>(
+    db: &C,
+    digest: &str,
+) -> Result<(), StorageError> {
+    key_value::Entity::insert(key_value::ActiveModel {
+        key: Set(IMPORTED_FILES_KEY.to_string()),
+        value: Set(digest.to_string()),
+    })
+    .on_conflict(
+        OnConflict::column(key_value::Column::Key)
+            .update_column(key_value::Column::Value)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
 const SIGNING_SECRET_KEY: &str = "signing_secret";
 
 async fn read_generation<C: ConnectionTrait>(db: &C) -> Result<u64, StorageError> {

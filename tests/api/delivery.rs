@@ -619,6 +619,8 @@ async fn cohort_keys_make_person_dependent_answers_shareable() {
 #[tokio::test]
 async fn a_cache_hit_touches_no_database() {
     let app = spawn_app().await;
+    // Start-up's own reads (the filter of known identifiers) are done.
+    app.filter_ready().await;
     let paths = [
         "/v1/content/home.hero?channel=sms&device=mobile&locale=fr",
         "/v1/content?placements=home.hero,checkout.banner&channel=web&locale=de",

@@ -245,13 +245,7 @@ async fn a_person_change_made_while_redis_was_down_reaches_the_other_node_when_i
     let mut redis = OwnRedis::start().await;
     let (first, second, token) = two_nodes_on(&redis).await;
     // A visitor the second node knows to be unknown from its filter alone.
-    within(
-        Instant::now(),
-        Duration::from_secs(20),
-        "the second node's filter of known identifiers was never trusted",
-        || async { second.metric("tailor_known_identifiers_trusted").await == 1.0 },
-    )
-    .await;
+    second.filter_ready().await;
     let visitor_sms = |app: &TestApp| {
         let app = app.address.clone();
         async move {
@@ -445,13 +439,7 @@ async fn with_the_database_down_people_get_the_anonymous_answer_and_events_a_qui
     }
     app.identified(json!({"identifiers": {"customer_id": "C-unseen"}}))
         .await;
-    within(
-        Instant::now(),
-        Duration::from_secs(20),
-        "the filter of known identifiers was never trusted",
-        || async { app.metric("tailor_known_identifiers_trusted").await == 1.0 },
-    )
-    .await;
+    app.filter_ready().await;
 
     pg.stop();
     // A visitor nobody has identified is known to be nobody without the database: the

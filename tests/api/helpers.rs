@@ -283,6 +283,19 @@ impl TestApp {
     }
 
     /// Another node on this app's database, with the default options.
+    /// Waits until the filter of known identifiers is built (in the background after
+    /// start, and after every subscription to Redis): from then on the node does no
+    /// database work of its own accord, and unknown visitors cost no lookup.
+    pub async fn filter_ready(&self) {
+        within(
+            std::time::Instant::now(),
+            std::time::Duration::from_secs(30),
+            "the filter of known identifiers was never trusted",
+            || async { self.metric("tailor_known_identifiers_trusted").await == 1.0 },
+        )
+        .await;
+    }
+
     pub async fn second_node(&self) -> TestApp {
         spawn_app_with(Options {
             database_url: Some(self.database_url.clone()),

@@ -1125,18 +1125,6 @@ async fn long_identifiers_fit_every_key() {
     );
 }
 
-/// The filter of known identifiers is built in the background after start (and after
-/// every subscription to Redis); lookups take the old path until it is.
-async fn filter_ready(app: &TestApp) {
-    within(
-        std::time::Instant::now(),
-        std::time::Duration::from_secs(30),
-        "the filter of known identifiers was never trusted",
-        || async { app.metric("tailor_known_identifiers_trusted").await == 1.0 },
-    )
-    .await;
-}
-
 async fn lookups(app: &TestApp, source: &str) -> f64 {
     app.metric(&format!(
         "tailor_person_lookups_total{{source=\"{source}\"}}"
@@ -1156,7 +1144,7 @@ async fn sms_for_visitor(app: &TestApp, anonymous_id: &str) -> u16 {
 #[tokio::test]
 async fn visitors_the_graph_does_not_know_cost_no_lookup_until_they_are_identified() {
     let app = spawn_app().await;
-    filter_ready(&app).await;
+    app.filter_ready().await;
     let before: Vec<f64> = lookups_beyond_the_filter(&app).await;
     let filtered = lookups(&app, "filter").await;
     for n in 0..20 {
@@ -1190,7 +1178,7 @@ async fn visitors_the_graph_does_not_know_cost_no_lookup_until_they_are_identifi
 
     // A restart reads the graph back: the visitor is still known.
     let restarted = app.second_node().await;
-    filter_ready(&restarted).await;
+    restarted.filter_ready().await;
     assert_eq!(sms_for_visitor(&restarted, "first-visit-3").await, 204);
     assert_eq!(sms_for_visitor(&restarted, "first-visit-4").await, 200);
 }
@@ -1211,7 +1199,7 @@ async fn a_visitor_identified_on_one_node_is_known_to_another_within_a_second() 
     }
     let first = spawn_app().await;
     let second = first.second_node().await;
-    filter_ready(&second).await;
+    second.filter_ready().await;
     // Unknown to both (the second answers from its filter).
     assert_eq!(sms_for_visitor(&second, "a-elsewhere").await, 200);
     let started = std::time::Instant::now();
