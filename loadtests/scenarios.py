@@ -22,7 +22,8 @@ Scenarios:
 
 Pinned when `taskset` exists: the server on CPU 0 with one worker, wrk on CPU 1
 (`--server-cpu`, `--wrk-cpu`; empty leaves a side unpinned), so the two do not fight and
-the ratios of one run mean something. Needs wrk (apt-get install wrk); PostgreSQL and Redis
+the ratios of one run mean something. Servers start on every core (start-up and restart
+times are a node's own, which parses on all its cores) and are pinned before any load. Needs wrk (apt-get install wrk); PostgreSQL and Redis
 on 127.0.0.1 for `--database postgres` (a fresh database per run). Builds the release
 binary unless --server-bin is given. Traffic goes to 127.0.0.1 only.
 """
@@ -199,9 +200,9 @@ class Run:
     def start(self, database_url, port=None, extra=None, timeout=600):
         """Starts `tailor serve`; returns (process, base URL, seconds until /readyz)."""
         port = port or self.port
+        # Started on every core (start-up parses in parallel, as a real node would), then
+        # pinned (`pin`) before any load.
         command = [self.binary, "serve"]
-        if self.pinned and self.args.server_cpu:
-            command = ["taskset", "-c", self.args.server_cpu] + command
         logfile = open(os.path.join(self.work, f"server-{port}.log"), "ab")
         started = time.monotonic()
         process = subprocess.Popen(command, env=self.env(database_url, port, extra), cwd=REPO,
@@ -219,6 +220,13 @@ class Run:
                 pass
             time.sleep(0.02)
         sys.exit(f"the server was not ready within {timeout} s")
+
+    def pin(self, process):
+        """Moves every thread of a running server to the server CPU (threads it starts
+        later inherit it)."""
+        if self.pinned and self.args.server_cpu:
+            subprocess.run(["taskset", "-a", "-p", "-c", self.args.server_cpu, str(process.pid)],
+                           check=True, stdout=subprocess.DEVNULL)
 
     def stop(self, process):
         process.send_signal(signal.SIGTERM)
@@ -325,7 +333,8 @@ def count_events(run, database_url):
 
 def request_scenarios(run, chosen):
     database_url = run.database("tailor_load")
-    _, base, _ = run.start(database_url)
+    server, base, _ = run.start(database_url)
+    run.pin(server)
     # Every cache a steady state has: the rendered answers, the catalog, the person.
     call("GET", base + HERO)
     log(f"database {run.args.database}, {'pinned' if run.pinned else 'NOT pinned (no taskset)'}, "
@@ -469,6 +478,7 @@ def large_catalog(run):
     summary["restart_s"] = round(again, 2)
     log(f"  restart, nothing changed     {again:8.2f} s")
 
+    run.pin(node)
     placement = "scale.p0000"
     path = f"/v1/content/{placement}?channel=web&locale=en"
     call("GET", base + path)
@@ -481,6 +491,7 @@ def large_catalog(run):
     # A second node on the same database (and Redis, on PostgreSQL): how long after a
     # publish on the first it serves the change.
     other, other_base, _ = run.start(database_url, port=run.port + 1, extra=content)
+    run.pin(other)
     tokens = {role: tailor_token(run, "--role", role, "--subject", f"load-{role}")
               for role in ["marketer", "reviewer", "publisher"]}
     variant = "scale-p0000-v00"

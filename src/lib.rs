@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod governance;
 pub mod identity;
 pub mod l10n;
+pub mod memo;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -54,15 +54,19 @@ pub fn check_variant(
     default_locale: &str,
     strictness: Strictness,
 ) -> Vec<ContentError> {
+    // The placement alone, and no copy of the Fluent resources (read where they are).
     let alone = ContentSet {
+        channels: content.channels.clone(),
+        traits: content.traits.clone(),
+        segments: content.segments.clone(),
         placements: vec![PlacementDef {
             variants: vec![variant.clone()],
             ..placement.clone()
         }],
         policies: Vec::new(),
-        ..content.clone()
+        fluent: Vec::new(),
     };
-    let (l10n, _) = L10n::build(&alone.fluent, default_locale);
+    let (l10n, _) = L10n::build(&content.fluent, default_locale);
     let default = l10n.default_index();
     // A text field whose message is not written yet (the one problem a draft may have).
     let unwritten = |field: &str| {
@@ -86,7 +90,8 @@ pub fn check_variant(
         .map(content_error)
         .collect();
     if strictness == Strictness::Submit && errors.is_empty() {
-        let (compiled, _) = Catalog::compile(&alone, default_locale, 0);
+        let (compiled, _) =
+            Catalog::compile_with_fluent(&alone, &content.fluent, default_locale, 0);
         errors.extend(
             catalog::check_channel_constraints(&compiled)
                 .into_iter()
@@ -103,11 +108,14 @@ pub fn check_placement(
     default_locale: &str,
 ) -> Vec<ContentError> {
     let alone = ContentSet {
+        channels: content.channels.clone(),
+        traits: content.traits.clone(),
+        segments: content.segments.clone(),
         placements: vec![placement.clone()],
         policies: Vec::new(),
-        ..content.clone()
+        fluent: Vec::new(),
     };
-    let (l10n, _) = L10n::build(&alone.fluent, default_locale);
+    let (l10n, _) = L10n::build(&content.fluent, default_locale);
     // The placement's own problems, and those it would cause its variants (a channel
     // taken away that a variant is limited to, a field a variant fills removed).
     catalog::validate(&alone, &l10n)

@@ -194,7 +194,7 @@ pub struct Catalog {
     pub policies: Vec<crate::governance::policy::PolicyDef>,
     /// Segments in definition order, with their compiled rules (over traits only).
     pub segments: Vec<(Arc<str>, Rule)>,
-    pub placements: Vec<Placement>,
+    pub placements: Vec<Arc<Placement>>,
     pub l10n: L10n,
     /// Locale negotiation results by raw `Accept-Language` header / `locale` parameter:
     /// the same few strings arrive all day, so negotiate each once per generation.
@@ -215,7 +215,19 @@ impl Catalog {
         default_locale: &str,
         generation: u64,
     ) -> (Catalog, Vec<Issue>) {
-        let (l10n, ftl_errors) = L10n::build(&content.fluent, default_locale);
+        Catalog::compile_with_fluent(content, &content.fluent, default_locale, generation)
+    }
+
+    /// [`Catalog::compile`] with the Fluent resources given apart from the rest of the
+    /// content (its `fluent` is not read): a check of one placement of a large catalog
+    /// need not copy every resource.
+    pub fn compile_with_fluent(
+        content: &ContentSet,
+        fluent: &[model::FluentFile],
+        default_locale: &str,
+        generation: u64,
+    ) -> (Catalog, Vec<Issue>) {
+        let (l10n, ftl_errors) = L10n::build(fluent, default_locale);
         let issues: Vec<Issue> = validate(content, &l10n)
             .into_iter()
             .chain(ftl_errors.into_iter().map(Issue::from))
@@ -243,32 +255,52 @@ impl Catalog {
         };
         let trait_ids: Vec<&str> = content.traits.iter().map(|t| t.id.as_str()).collect();
 
+        // A placement compiles from its definition, the channels, the traits and what the
+        // messages it uses are (not their text): with all of them as before, the
+        // placement compiled before is reused (one variant published in a large catalog
+        // recompiles one placement; one Fluent file, those whose messages it changed).
+        let context = crate::memo::digest(&[
+            &serde_json::to_vec(&content.channels).unwrap_or_default(),
+            &serde_json::to_vec(&content.traits).unwrap_or_default(),
+        ]);
+        let memo = compiled_placements();
+        let round = memo.begin();
         let mut placements = Vec::new();
         for def in content.placements.iter().filter(|p| !p.archived) {
-            let placement_channels = channel_mask(&def.channels);
-            let variants = def
-                .variants
-                .iter()
-                .filter_map(|v| {
-                    compile_variant(
-                        def,
-                        v,
-                        content,
-                        &l10n,
-                        &trait_ids,
-                        placement_channels,
-                        &channel_mask,
-                    )
+            let key = crate::memo::digest(&[
+                &context.to_le_bytes(),
+                &serde_json::to_vec(def).unwrap_or_default(),
+                &l10n
+                    .messages_digest(def.variants.iter().flat_map(messages_of))
+                    .to_le_bytes(),
+            ]);
+            placements.push(memo.get_or(round, key, || {
+                let placement_channels = channel_mask(&def.channels);
+                let variants = def
+                    .variants
+                    .iter()
+                    .filter_map(|v| {
+                        compile_variant(
+                            def,
+                            v,
+                            content,
+                            &l10n,
+                            &trait_ids,
+                            placement_channels,
+                            &channel_mask,
+                        )
+                    })
+                    .collect();
+                Arc::new(Placement {
+                    bucket_rank: bucket_rank(&def.id),
+                    id: Arc::from(def.id.as_str()),
+                    frequency_cap: def.frequency_cap,
+                    channels: placement_channels,
+                    variants,
                 })
-                .collect();
-            placements.push(Placement {
-                bucket_rank: bucket_rank(&def.id),
-                id: Arc::from(def.id.as_str()),
-                frequency_cap: def.frequency_cap,
-                channels: placement_channels,
-                variants,
-            });
+            }));
         }
+        memo.finish(round);
         let placement_index = placements
             .iter()
             .enumerate()
@@ -303,7 +335,7 @@ impl Catalog {
 
     pub fn placement(&self, id: &str) -> Option<(usize, &Placement)> {
         let index = *self.placement_index.get(id)?;
-        Some((index, &self.placements[index]))
+        Some((index, self.placements[index].as_ref()))
     }
 
     pub fn channel(&self, id: &str) -> Option<(usize, &Channel)> {
@@ -486,6 +518,14 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
         hasher.update(part);
     }
     hasher.digest()
+}
+
+/// The process's compiled placements (see [`crate::memo`]): the serving catalog's and
+/// those the last few checks and previews compiled.
+fn compiled_placements() -> &'static crate::memo::Memo<Arc<Placement>> {
+    static MEMO: std::sync::OnceLock<crate::memo::Memo<Arc<Placement>>> =
+        std::sync::OnceLock::new();
+    MEMO.get_or_init(|| crate::memo::Memo::new(16))
 }
 
 fn bucket_rank(placement: &str) -> Box<[u16]> {

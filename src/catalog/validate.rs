@@ -2,6 +2,7 @@
 //! compile step (database) use them; only the presentation of locations differs.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use fluent_bundle::{FluentArgs, FluentValue};
 
@@ -192,18 +193,107 @@ fn check_placements(
 ) {
     let mut placement_ids = HashSet::new();
     let mut variant_ids: HashMap<&str, usize> = HashMap::new();
+    // A placement's own checks read its definition, the channels, traits, segments and
+    // what its messages are: with all of them as before, its findings are too (see
+    // `crate::memo`).
+    let context = crate::memo::digest(&[
+        &serde_json::to_vec(&content.channels).unwrap_or_default(),
+        &serde_json::to_vec(&content.traits).unwrap_or_default(),
+        &serde_json::to_vec(&content.segments).unwrap_or_default(),
+    ]);
+    let memo = checked_placements();
+    let round = memo.begin();
     for (p, placement) in content.placements.iter().enumerate() {
+        let key = crate::memo::digest(&[
+            &context.to_le_bytes(),
+            &serde_json::to_vec(placement).unwrap_or_default(),
+            &l10n
+                .messages_digest(placement.variants.iter().flat_map(super::messages_of))
+                .to_le_bytes(),
+        ]);
+        let own = memo.get_or(round, key, || {
+            let mut issues = Vec::new();
+            check_placement(
+                content,
+                l10n,
+                placement,
+                channel_ids,
+                trait_ids,
+                &mut |at, message| issues.push(Issue { at, message }),
+            );
+            Arc::new(issues)
+        });
+        // Across placements: ids defined twice.
+        if !placement_ids.insert(placement.id.as_str()) {
+            push(
+                Loc::Placement {
+                    placement: p,
+                    key: Some("id"),
+                },
+                format!("placement `{}` is defined twice", placement.id),
+            );
+        }
+        for (v, variant) in placement.variants.iter().enumerate() {
+            if variant_ids.insert(&variant.id, p).is_some() {
+                push(
+                    Loc::Variant {
+                        placement: p,
+                        variant: v,
+                        key: Some("id"),
+                    },
+                    format!("variant `{}` is defined twice", variant.id),
+                );
+            }
+        }
+        for issue in own.iter() {
+            push(in_placement(issue.at.clone(), p), issue.message.clone());
+        }
+    }
+    memo.finish(round);
+}
+
+/// The process's findings per placement (see [`crate::memo`]).
+fn checked_placements() -> &'static crate::memo::Memo<Arc<Vec<Issue>>> {
+    static MEMO: std::sync::OnceLock<crate::memo::Memo<Arc<Vec<Issue>>>> =
+        std::sync::OnceLock::new();
+    MEMO.get_or_init(|| crate::memo::Memo::new(16))
+}
+
+/// A finding of a placement checked on its own (as placement 0), moved to placement `p`.
+fn in_placement(at: Loc, p: usize) -> Loc {
+    match at {
+        Loc::Placement { key, .. } => Loc::Placement { placement: p, key },
+        Loc::Variant { variant, key, .. } => Loc::Variant {
+            placement: p,
+            variant,
+            key,
+        },
+        Loc::VariantField { variant, field, .. } => Loc::VariantField {
+            placement: p,
+            variant,
+            field,
+        },
+        other => other,
+    }
+}
+
+/// One placement's own checks (ids defined twice are the caller's), located as
+/// placement 0.
+fn check_placement(
+    content: &ContentSet,
+    l10n: &L10n,
+    placement: &PlacementDef,
+    channel_ids: &HashSet<&str>,
+    trait_ids: &HashSet<&str>,
+    push: &mut dyn FnMut(Loc, String),
+) {
+    let p = 0;
+    {
         let at = |key| Loc::Placement { placement: p, key };
         if !valid_id(&placement.id, IdKind::Placement) {
             push(
                 at(Some("id")),
                 format!("placement id `{}` must be [a-z0-9_.-]", placement.id),
-            );
-        }
-        if !placement_ids.insert(placement.id.as_str()) {
-            push(
-                at(Some("id")),
-                format!("placement `{}` is defined twice", placement.id),
             );
         }
         if let Some(cap) = placement.frequency_cap {
@@ -251,7 +341,6 @@ fn check_placements(
                 l10n,
                 (p, placement),
                 (v, variant),
-                &mut variant_ids,
                 channel_ids,
                 trait_ids,
                 push,
@@ -262,12 +351,11 @@ fn check_placements(
 
 /// One variant of placement `p`: id, channels, weight, schedule, rule and fields.
 #[allow(clippy::too_many_arguments)]
-fn check_variant<'a>(
+fn check_variant(
     content: &ContentSet,
     l10n: &L10n,
     (p, placement): (usize, &PlacementDef),
-    (v, variant): (usize, &'a VariantDef),
-    variant_ids: &mut HashMap<&'a str, usize>,
+    (v, variant): (usize, &VariantDef),
     channel_ids: &HashSet<&str>,
     trait_ids: &HashSet<&str>,
     push: &mut dyn FnMut(Loc, String),
@@ -281,12 +369,6 @@ fn check_variant<'a>(
         push(
             vat(Some("id")),
             format!("variant id `{}` must be [a-z0-9_.-]", variant.id),
-        );
-    }
-    if variant_ids.insert(&variant.id, p).is_some() {
-        push(
-            vat(Some("id")),
-            format!("variant `{}` is defined twice", variant.id),
         );
     }
     for channel in variant.channels.iter().flatten() {

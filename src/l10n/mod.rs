@@ -46,6 +46,34 @@ pub struct MessageInfo {
     pub anonymous_variables: Option<BTreeSet<String>>,
     pub path: String,
     pub line: usize,
+    /// A digest of the above (see [`L10n::messages_digest`]), made once when parsed.
+    pub digest: u64,
+}
+
+impl MessageInfo {
+    fn digested(mut self) -> MessageInfo {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut part = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        part(self.path.as_bytes());
+        part(&(self.line as u64).to_le_bytes());
+        for variable in &self.variables {
+            part(variable.as_bytes());
+        }
+        match &self.anonymous_variables {
+            None => part(b"no anonymous form"),
+            Some(variables) => {
+                part(b"anonymous form");
+                for variable in variables {
+                    part(variable.as_bytes());
+                }
+            }
+        }
+        self.digest = hasher.digest();
+        self
+    }
 }
 
 /// The compiled Fluent resources of every locale.
@@ -279,6 +307,33 @@ impl L10n {
             },
             errors,
         )
+    }
+
+    /// A digest of what the catalog's checks and compilation read about these messages:
+    /// the locales, and in each whether the message exists, its variables, its
+    /// `.anonymous` form's and where it is defined. Equal digests, a placement using
+    /// these messages compiles and checks the same (its text may differ: rendering reads
+    /// the bundles, not the compiled placement).
+    pub fn messages_digest<'m>(&self, ids: impl Iterator<Item = &'m str>) -> u128 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut part = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        part(&(self.default_index as u64).to_le_bytes());
+        for name in &self.names {
+            part(name.as_bytes());
+        }
+        for id in ids {
+            part(id.as_bytes());
+            for bundle in &self.bundles {
+                match bundle.messages.get(id) {
+                    None => part(b"-"),
+                    Some(info) => part(&info.digest.to_le_bytes()),
+                }
+            }
+        }
+        hasher.digest128()
     }
 
     pub fn locale_names(&self) -> &[Arc<str>] {
@@ -591,7 +646,7 @@ struct MemoEntries {
 }
 
 /// How many builds an unused entry survives.
-const MEMO_KEEP_BUILDS: u64 = 4;
+const MEMO_KEEP_BUILDS: u64 = 16;
 
 /// The process's memo of parsed Fluent.
 pub fn memo() -> &'static FluentMemo {
@@ -714,7 +769,9 @@ fn index_messages(resource: &FluentResource, file: &FluentFile) -> Vec<(String, 
                 anonymous_variables,
                 path: file.path.clone(),
                 line,
-            },
+                digest: 0,
+            }
+            .digested(),
         ));
     }
     messages

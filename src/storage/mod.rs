@@ -415,17 +415,70 @@ async fn read_content(db: &DatabaseConnection) -> Result<ContentSet, StorageErro
         def.variants = variants_by_placement.remove(&row.id).unwrap_or_default();
         content.placements.push(def);
     }
-    let mut files = fluent_resource::Entity::find().all(db).await?;
-    files.sort_by(|a, b| (&a.locale, &a.path).cmp(&(&b.locale, &b.path)));
-    content.fluent = files
-        .into_iter()
-        .map(|row| FluentFile {
-            locale: row.locale,
-            path: row.path,
-            source: row.source,
-        })
-        .collect();
+    content.fluent = read_fluent(db).await?;
     Ok(content)
+}
+
+/// The Fluent resources. Their sources are most of a large catalog's bytes (40 MB of
+/// 50 for 10,000 variants in 20 locales) and rarely change: the list with content
+/// hashes is read, and only sources this process has not read before are fetched.
+async fn read_fluent(db: &DatabaseConnection) -> Result<Vec<FluentFile>, StorageError> {
+    use sea_orm::QuerySelect;
+    let mut index: Vec<(String, String, String)> = fluent_resource::Entity::find()
+        .select_only()
+        .column(fluent_resource::Column::Locale)
+        .column(fluent_resource::Column::Path)
+        .column(fluent_resource::Column::ContentHash)
+        .into_tuple()
+        .all(db)
+        .await?;
+    index.sort();
+    let key = |locale: &str, path: &str, hash: &str| {
+        crate::memo::digest(&[locale.as_bytes(), path.as_bytes(), hash.as_bytes()])
+    };
+    let memo = fluent_sources();
+    let round = memo.begin();
+    let missing: Vec<&String> = index
+        .iter()
+        .filter(|(locale, path, hash)| memo.get(round, key(locale, path, hash)).is_none())
+        .map(|(_, _, hash)| hash)
+        .collect();
+    for chunk in missing.chunks(100) {
+        for row in fluent_resource::Entity::find()
+            .filter(fluent_resource::Column::ContentHash.is_in(chunk.iter().map(|h| h.as_str())))
+            .all(db)
+            .await?
+        {
+            let at = key(&row.locale, &row.path, &row.content_hash);
+            memo.put(round, at, std::sync::Arc::from(row.source));
+        }
+    }
+    let mut files = Vec::with_capacity(index.len());
+    for (locale, path, hash) in index {
+        // Changed between the two reads: read once more, on its own.
+        let source = match memo.get(round, key(&locale, &path, &hash)) {
+            Some(source) => source.to_string(),
+            None => fluent_resource::Entity::find_by_id((locale.clone(), path.clone()))
+                .one(db)
+                .await?
+                .map(|row| row.source)
+                .unwrap_or_default(),
+        };
+        files.push(FluentFile {
+            locale,
+            path,
+            source,
+        });
+    }
+    memo.finish(round);
+    Ok(files)
+}
+
+/// Fluent sources this process read, by (locale, path, content hash).
+fn fluent_sources() -> &'static crate::memo::Memo<std::sync::Arc<str>> {
+    static MEMO: std::sync::OnceLock<crate::memo::Memo<std::sync::Arc<str>>> =
+        std::sync::OnceLock::new();
+    MEMO.get_or_init(|| crate::memo::Memo::new(16))
 }
 
 /// The HMAC secret every node signs with: generated once and kept in the database.

@@ -63,8 +63,10 @@ impl Authoring {
                 let live_files = content.fluent.clone();
                 content.fluent = self.fluent_with_pending(&live_files).await?;
             }
-            self.variant_errors(&content, &placement, &def, Strictness::Submit)
+            let shared = std::sync::Arc::new(std::mem::take(&mut content));
+            self.variant_errors(&shared, &placement, &def, Strictness::Submit)
                 .await?;
+            content = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone());
             let (l10n, _) = L10n::build(&content.fluent, &self.default_locale);
             locales = Some(crate::authoring::live_locales(&l10n, &placement, &def));
         }

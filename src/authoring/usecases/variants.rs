@@ -56,7 +56,7 @@ impl Authoring {
         placement: &str,
         def: VariantDef,
     ) -> Result<VariantView> {
-        let content = self.live_content().await?;
+        let content = std::sync::Arc::new(self.live_content().await?);
         let placement = placement_of(&content, placement)?;
         let id = &def.id;
         if store::live_variant(&self.db, id).await?.is_some()
@@ -68,7 +68,8 @@ impl Authoring {
         }
         self.variant_errors(&content, placement, &def, Strictness::Draft)
             .await?;
-        self.save_variant(actor, &placement.id, def, Some(0), None)
+        let placement_id = placement.id.clone();
+        self.save_variant(actor, &placement_id, def, Some(0), None)
             .await
     }
 
@@ -86,7 +87,7 @@ impl Authoring {
             .and_then(|r| r.placement_id.clone())
             .or_else(|| live.as_ref().map(|l| l.placement_id.clone()))
             .ok_or_else(|| AuthoringError::not_found("such variant", "id"))?;
-        let content = self.live_content().await?;
+        let content = std::sync::Arc::new(self.live_content().await?);
         let placement = placement_of(&content, &placement_id)?;
         self.variant_errors(&content, placement, &def, Strictness::Draft)
             .await?;
@@ -99,11 +100,12 @@ impl Authoring {
     /// The content checks for a variant, off the async workers.
     pub(super) async fn variant_errors(
         &self,
-        content: &ContentSet,
+        content: &std::sync::Arc<ContentSet>,
         placement: &PlacementDef,
         def: &VariantDef,
         strictness: Strictness,
     ) -> Result<()> {
+        // Shared, not copied: a large catalog's content is tens of megabytes.
         let (content, placement, def) = (content.clone(), placement.clone(), def.clone());
         let default_locale = self.default_locale.clone();
         let errors = off_the_runtime(move || {
