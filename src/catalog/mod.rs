@@ -538,3 +538,107 @@ fn bucket_rank(placement: &str) -> Box<[u16]> {
     }
     rank.into_boxed_slice()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Compiling reuses placements compiled before (see `crate::memo`): what it gives must
+    //! be what a compile from nothing would, whatever was compiled before.
+    use super::*;
+
+    fn demo() -> ContentSet {
+        files::load(
+            std::path::Path::new("content"),
+            std::path::Path::new("locales"),
+        )
+        .content
+    }
+
+    fn live_in(catalog: &Catalog, variant: &str, locale: &str) -> bool {
+        let (_, hero) = catalog.placement("home.hero").expect("home.hero");
+        let variant = hero
+            .variants
+            .iter()
+            .find(|v| &*v.id == variant)
+            .expect("variant");
+        let index = catalog
+            .l10n
+            .locale_names()
+            .iter()
+            .position(|n| &**n == locale)
+            .expect("locale");
+        variant.live_locales[index]
+    }
+
+    #[test]
+    fn a_message_removed_from_a_locale_takes_the_variant_out_of_it_and_back() {
+        let content = demo();
+        let before = Catalog::compile(&content, "en", 1).0;
+        assert!(live_in(&before, "home-hero-default", "fr"));
+
+        let mut without = content.clone();
+        let fr = without
+            .fluent
+            .iter_mut()
+            .find(|f| f.locale == "fr" && f.path == "home.ftl")
+            .expect("fr/home.ftl");
+        fr.source = fr
+            .source
+            .lines()
+            .filter(|line| !line.starts_with("home-hero-default-title"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (after, _) = Catalog::compile(&without, "en", 2);
+        assert!(
+            !live_in(&after, "home-hero-default", "fr"),
+            "the placement compiled before was not reused with the message gone"
+        );
+        assert!(live_in(&after, "home-hero-default", "de"));
+
+        let again = Catalog::compile(&content, "en", 3).0;
+        assert!(live_in(&again, "home-hero-default", "fr"));
+    }
+
+    #[test]
+    fn findings_reused_from_before_point_at_the_placement_where_it_is_now() {
+        let mut content = demo();
+        let hero = content
+            .placements
+            .iter()
+            .position(|p| p.id == "home.hero")
+            .expect("home.hero");
+        content.placements[hero].variants[0].weight = 0;
+        let weight_issue = |issues: &[Issue]| {
+            issues.iter().find_map(|issue| match issue.at {
+                Loc::Variant {
+                    placement,
+                    key: Some("weight"),
+                    ..
+                } => Some(placement),
+                _ => None,
+            })
+        };
+        let (_, issues) = Catalog::compile(&content, "en", 1);
+        assert_eq!(weight_issue(&issues), Some(hero));
+
+        // The same placement, moved: its findings (reused) move with it.
+        let moved = content.placements.remove(hero);
+        content.placements.push(moved);
+        let last = content.placements.len() - 1;
+        let (_, issues) = Catalog::compile(&content, "en", 2);
+        assert_eq!(weight_issue(&issues), Some(last));
+    }
+
+    #[test]
+    fn a_variant_id_defined_twice_is_found_across_placements_however_they_were_compiled() {
+        let mut content = demo();
+        let (_, issues) = Catalog::compile(&content, "en", 1);
+        assert!(!issues.iter().any(|i| i.message.contains("defined twice")));
+        let copied = content.placements[0].variants[0].clone();
+        content.placements[1].variants.push(copied);
+        let (_, issues) = Catalog::compile(&content, "en", 2);
+        assert!(
+            issues.iter().any(|i| i.message.contains("defined twice")),
+            "{issues:?}"
+        );
+    }
+}

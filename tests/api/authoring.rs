@@ -1849,3 +1849,67 @@ async fn deeply_nested_rules_and_fluent_are_refused_and_the_node_lives_on() {
     assert_eq!(app.put_ftl(en, &marketer(), &deep(16)).await.status(), 200);
     assert_eq!(app.get("/healthz").await.status(), 200, "the node lives on");
 }
+
+/// A restart with the files unchanged does not import them again (the last import's
+/// digest says so), and nothing the admin API published since is undone; a restart with
+/// changed files imports the change.
+#[tokio::test]
+async fn a_restart_imports_changed_files_and_skips_unchanged_ones() {
+    let fixture = content_fixture(|_| {});
+    let app = spawn_app_on(fixture.path()).await;
+    let digest = || async {
+        let db = app.db().await;
+        tailor::storage::imported_files_digest(&db)
+            .await
+            .expect("readable")
+    };
+    let first = digest()
+        .await
+        .expect("the import recorded the files' digest");
+    let hero = "/v1/content/home.hero?channel=web&locale=en&anonymous_id=restart-visitor";
+    let title = |app: &TestApp| {
+        let address = app.address.clone();
+        async move {
+            let body: serde_json::Value = reqwest::get(format!("{address}{hero}"))
+                .await
+                .expect("answered")
+                .json()
+                .await
+                .expect("json");
+            body["fields"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let before = title(&app).await;
+
+    // Unchanged files: same digest, same content.
+    let options = || Options {
+        content_root: Some(fixture.path().to_path_buf()),
+        database_url: Some(app.database_url.clone()),
+        ..Options::default()
+    };
+    let again = spawn_app_with(options()).await;
+    assert_eq!(digest().await.as_deref(), Some(first.as_str()));
+    assert_eq!(title(&again).await, before);
+
+    // A changed file: imported, served, and its digest recorded.
+    replace_in(
+        &fixture.path().join("locales/en/home.ftl"),
+        "Built for the trail",
+        "Made for the trail",
+    );
+    let changed = spawn_app_with(options()).await;
+    let second = digest().await.expect("digest");
+    assert_ne!(second, first);
+    let stored = texts(
+        &changed.db().await,
+        "SELECT source FROM fluent_resources WHERE locale = 'en' AND path = 'home.ftl'",
+    )
+    .await;
+    assert!(stored[0].contains("Made for the trail"), "{stored:?}");
+    if before == "Built for the trail" {
+        assert_eq!(title(&changed).await, "Made for the trail");
+    }
+}
