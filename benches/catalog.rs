@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
             "the generated catalog is valid: {findings:?}"
         );
         group.bench_with_input(
-            BenchmarkId::new("validate files", variants),
+            BenchmarkId::new("validate files, Fluent parsed before", variants),
             &variants,
             |b, _| b.iter(|| files::check(&content_dir, &locales_dir, "en")),
         );
