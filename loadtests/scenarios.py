@@ -64,19 +64,6 @@ function done(summary, latency, requests)
 end
 """
 
-# Each thread names its own visitors, so two threads (or two runs) never share one.
-PREFIX_LUA = r"""
-local counter = 0
-local thread_number = 0
-function setup(thread)
-  thread_number = thread_number + 1
-  thread:set("thread_prefix", string.format("t%d-%d", thread_number, os.time()))
-end
-function init(args)
-  prefix = thread_prefix or tostring(os.time())
-end
-"""
-
 GET_LUA = r"""
 local path = os.getenv("LOAD_PATH")
 local headers = {}
@@ -88,57 +75,12 @@ function request()
 end
 """
 
-NEW_VISITOR_LUA = PREFIX_LUA + r"""
-function request()
-  counter = counter + 1
-  return wrk.format("GET", "/v1/content/home.hero?channel=web&locale=en",
-    {["X-Anonymous-Id"] = string.format("nv-%s-%d", prefix, counter)})
-end
-"""
 
-EVENTS_LUA = PREFIX_LUA + r"""
--- 80 % impressions, 15 % clicks, 5 % conversions with revenue; 1,000 distinct visitors.
-local token = os.getenv("LOAD_TRACKING_TOKEN")
-function request()
-  local parts = {}
-  for i = 1, 50 do
-    counter = counter + 1
-    local kind, extra = "impression", ""
-    local roll = counter % 20
-    if roll == 0 then
-      kind = "conversion"
-      extra = ',"revenue":{"amount":"19.90","currency":"EUR"}'
-    elseif roll <= 3 then
-      kind = "click"
-    end
-    parts[i] = string.format(
-      '{"event_id":"%s-%d","type":"%s","tracking_token":"%s","anonymous_id":"load-%d"%s}',
-      prefix, counter, kind, token, counter % 1000, extra)
-  end
-  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json"},
-    '{"events":[' .. table.concat(parts, ",") .. ']}')
-end
-"""
-
-IDENTIFY_LUA = PREFIX_LUA + r"""
--- Every call links a new anonymous id to a customer and sets traits; one call in four
--- names a customer created earlier in the run (an attach), the rest a new one (a create).
-local key = os.getenv("LOAD_SERVER_KEY")
-function request()
-  counter = counter + 1
-  local customer
-  if counter % 4 == 0 and counter > 100 then
-    customer = string.format("lt-c-%s-%d", prefix, counter % 100 + 1)
-  else
-    customer = string.format("lt-c-%s-%d", prefix, counter)
-  end
-  local body = string.format(
-    '{"identifiers":{"customer_id":"%s","anonymous_id":"lt-a-%s-%d"},"traits":{"points":%d,"tier":"silver"}}',
-    customer, prefix, counter, counter % 5000)
-  return wrk.format("POST", "/v1/identify",
-    {["Content-Type"] = "application/json", ["X-Api-Key"] = key}, body)
-end
-"""
+def lua(name):
+    """One of the wrk scripts beside this file (the older shell scripts run them too).
+    `DONE_LUA`, appended after it, replaces any `done` of its own."""
+    with open(os.path.join(REPO, "loadtests", name)) as f:
+        return f.read()
 
 
 def log(message):
@@ -344,7 +286,7 @@ def request_scenarios(run, chosen):
         if name == "anonymous-repeat":
             run.record(name, run.get_scenario(base, HERO, {"X-Anonymous-Id": "load-repeat-visitor"}))
         elif name == "anonymous-new":
-            run.record(name, run.wrk(base, NEW_VISITOR_LUA))
+            run.record(name, run.wrk(base, lua("new_visitor.lua")))
         elif name == "identified":
             call("POST", base + "/v1/identify",
                  {"identifiers": {"customer_id": "load-customer"},
@@ -363,7 +305,7 @@ def request_scenarios(run, chosen):
             run.record(name, run.get_scenario(base, path, {"X-Anonymous-Id": "load-repeat-visitor"}))
         elif name == "events":
             tracking = call("GET", base + HERO)["tracking_token"]
-            result = run.wrk(base, EVENTS_LUA, {"LOAD_TRACKING_TOKEN": tracking})
+            result = run.wrk(base, lua("events.lua"), {"TAILOR_TOKEN": tracking})
             acknowledged = (result["requests"] - result["non_2xx"]) * EVENTS_PER_BATCH
             stored = count_events(run, database_url)
             result["events_acknowledged"] = acknowledged
@@ -373,7 +315,7 @@ def request_scenarios(run, chosen):
             if stored < acknowledged:
                 sys.exit(f"LOST EVENTS: {acknowledged} acknowledged, {stored} stored")
         elif name == "identify":
-            result = run.wrk(base, IDENTIFY_LUA, {"LOAD_SERVER_KEY": SERVER_KEY})
+            result = run.wrk(base, lua("identify.lua"), {"LOAD_SERVER_KEY": SERVER_KEY})
             run.record(name, result, "calls/s")
 
 
@@ -502,12 +444,7 @@ def large_catalog(run):
         expect = "Offer 1 of placement 0 [en]" if n % 2 == 0 else "Offer 0 of placement 0 [en]"
         calls.append(publish_variant(base, tokens, variant, message))
         lags.append(until_served(other_base, path, expect))
-    summary["publish_variant_call_ms"] = stats_ms(calls)
-    summary["publish_variant_live_elsewhere_ms"] = stats_ms([l for l in lags if l is not None])
-    summary["publish_variant_never_live"] = sum(1 for l in lags if l is None)
-    log(f"  publish one variant (call)   {fmt_stats(summary['publish_variant_call_ms'])}")
-    log(f"  ... live on the other node   {fmt_stats(summary['publish_variant_live_elsewhere_ms'])}"
-        f"   never: {summary['publish_variant_never_live']}")
+    report_publishes(summary, "variant", "one variant", calls, lags)
 
     # One Fluent resource: the variant's own messages, in English.
     with open(os.path.join(out_dir, "locales", "en", "scale-p0000.ftl")) as f:
@@ -519,12 +456,7 @@ def large_catalog(run):
         source = original.replace("See what placement 0 holds", f"See what placement 0 ({word}) holds")
         ftl_calls.append(publish_fluent(base, tokens, "en", "scale-p0000.ftl", source))
         ftl_lags.append(until_served(other_base, path, word))
-    summary["publish_fluent_call_ms"] = stats_ms(ftl_calls)
-    summary["publish_fluent_live_elsewhere_ms"] = stats_ms([l for l in ftl_lags if l is not None])
-    summary["publish_fluent_never_live"] = sum(1 for l in ftl_lags if l is None)
-    log(f"  publish one Fluent file      {fmt_stats(summary['publish_fluent_call_ms'])}")
-    log(f"  ... live on the other node   {fmt_stats(summary['publish_fluent_live_elsewhere_ms'])}"
-        f"   never: {summary['publish_fluent_never_live']}")
+    report_publishes(summary, "fluent", "one Fluent file", ftl_calls, ftl_lags)
 
     previews = []
     for _ in range(args.rounds):
@@ -539,6 +471,17 @@ def large_catalog(run):
     log(f"  preview (3 locales)          {fmt_stats(summary['preview_ms'])}")
     log(f"  RSS after the publishes      {summary['rss_after_publishes_mb']} MB")
     run.results["publish-on-large-catalog"] = summary
+
+
+def report_publishes(summary, kind, what, calls, lags):
+    """The publish calls' times and how long after each the other node served the
+    change (None: it never did within the limit), into `summary` and printed."""
+    summary[f"publish_{kind}_call_ms"] = stats_ms(calls)
+    summary[f"publish_{kind}_live_elsewhere_ms"] = stats_ms([l for l in lags if l is not None])
+    summary[f"publish_{kind}_never_live"] = sum(1 for l in lags if l is None)
+    log(f"  {'publish ' + what + ' (call)':<28} {fmt_stats(summary[f'publish_{kind}_call_ms'])}")
+    log(f"  ... live on the other node   {fmt_stats(summary[f'publish_{kind}_live_elsewhere_ms'])}"
+        f"   never: {summary[f'publish_{kind}_never_live']}")
 
 
 def stats_ms(seconds):

@@ -631,18 +631,20 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> 
 }
 
 /// Parsed files and assembled locales, keyed by content, shared by every build in the
-/// process (the live catalog, authoring's checks, previews, `tailor validate`). An entry
-/// no build has used for [`MEMO_KEEP_BUILDS`] builds is dropped, so the memo holds the
-/// live content and what the last few checks looked at, not every version ever seen.
+/// process (the live catalog, authoring's checks, previews, `tailor validate`): two
+/// [`crate::memo::Memo`]s, so an entry no build has used for [`MEMO_KEEP_BUILDS`]
+/// builds is dropped and the memo holds the live content and what the last few checks
+/// looked at, not every version ever seen.
 pub struct FluentMemo {
-    inner: std::sync::Mutex<MemoEntries>,
+    files: crate::memo::Memo<Arc<ParsedFile>>,
+    locales: crate::memo::Memo<Arc<LocaleBundles>>,
 }
 
-#[derive(Default)]
-struct MemoEntries {
-    builds: u64,
-    files: HashMap<u128, (u64, Arc<ParsedFile>)>,
-    locales: HashMap<u128, (u64, Arc<LocaleBundles>)>,
+/// One build's rounds of the two memos.
+#[derive(Clone, Copy)]
+struct Build {
+    files: u64,
+    locales: u64,
 }
 
 /// How many builds an unused entry survives.
@@ -652,91 +654,60 @@ const MEMO_KEEP_BUILDS: u64 = 16;
 pub fn memo() -> &'static FluentMemo {
     static MEMO: std::sync::OnceLock<FluentMemo> = std::sync::OnceLock::new();
     MEMO.get_or_init(|| FluentMemo {
-        inner: std::sync::Mutex::new(MemoEntries::default()),
+        files: crate::memo::Memo::new(MEMO_KEEP_BUILDS),
+        locales: crate::memo::Memo::new(MEMO_KEEP_BUILDS),
     })
 }
 
-fn file_key(locale: &str, file: &FluentFile) -> u128 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for part in [
-        locale.as_bytes(),
-        file.path.as_bytes(),
-        file.source.as_bytes(),
-    ] {
-        hasher.update(&(part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    hasher.digest128()
-}
-
 impl FluentMemo {
-    fn entries(&self) -> std::sync::MutexGuard<'_, MemoEntries> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn begin(&self) -> u64 {
-        let mut entries = self.entries();
-        entries.builds += 1;
-        entries.builds
+    fn begin(&self) -> Build {
+        Build {
+            files: self.files.begin(),
+            locales: self.locales.begin(),
+        }
     }
 
     /// A locale's bundles: as assembled before when its files are the same, else from
     /// its files (each parsed only if it was not before).
     fn locale(
         &self,
-        build: u64,
+        build: Build,
         name: &str,
         langid: &LanguageIdentifier,
         files: &[&FluentFile],
     ) -> Arc<LocaleBundles> {
-        let keys: Vec<u128> = files.iter().map(|f| file_key(name, f)).collect();
-        let locale_key = {
-            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-            hasher.update(name.as_bytes());
+        let keys: Vec<u128> = files
+            .iter()
+            .map(|f| {
+                crate::memo::digest(&[name.as_bytes(), f.path.as_bytes(), f.source.as_bytes()])
+            })
+            .collect();
+        let key_bytes: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+        let locale_key = crate::memo::digest(&[name.as_bytes(), &key_bytes]);
+        if let Some(built) = self.locales.get(build.locales, locale_key) {
+            // Its files stay in use too: when one of them changes, the others are reused.
             for key in &keys {
-                hasher.update(&key.to_le_bytes());
+                self.files.get(build.files, *key);
             }
-            hasher.digest128()
-        };
-        {
-            let mut entries = self.entries();
-            if let Some((used, built)) = entries.locales.get_mut(&locale_key) {
-                *used = build;
-                let built = built.clone();
-                for key in &keys {
-                    if let Some((used, _)) = entries.files.get_mut(key) {
-                        *used = build;
-                    }
-                }
-                return built;
-            }
+            return built;
         }
         let parsed: Vec<Arc<ParsedFile>> = files
             .iter()
             .zip(&keys)
             .map(|(file, key)| {
-                if let Some((used, parsed)) = self.entries().files.get_mut(key) {
-                    *used = build;
-                    return parsed.clone();
-                }
-                let parsed = Arc::new(parse_file(name, file));
-                self.entries().files.insert(*key, (build, parsed.clone()));
-                parsed
+                self.files
+                    .get_or(build.files, *key, || Arc::new(parse_file(name, file)))
             })
             .collect();
-        let built = Arc::new(assemble(name, langid, &parsed));
-        self.entries()
-            .locales
-            .insert(locale_key, (build, built.clone()));
-        built
+        self.locales.get_or(build.locales, locale_key, || {
+            Arc::new(assemble(name, langid, &parsed))
+        })
     }
 
     /// Drops what the last [`MEMO_KEEP_BUILDS`] builds did not use.
-    fn finish(&self, build: u64) {
-        let mut entries = self.entries();
-        let oldest = build.saturating_sub(MEMO_KEEP_BUILDS);
-        entries.files.retain(|_, (used, _)| *used > oldest);
-        entries.locales.retain(|_, (used, _)| *used > oldest);
+    fn finish(&self, build: Build) {
+        self.files.finish(build.files);
+        self.locales.finish(build.locales);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The live tables authoring writes: a published version becomes the target's live row
 //! (placement, variant or Fluent resource), an archived one leaves it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -63,8 +63,95 @@ pub(super) async fn write_live<C: ConnectionTrait>(
     }
 }
 
-/// Inserts or replaces a target's live row: a placement's definition, a variant's
+/// A target's live row, ready to insert: a placement's definition, a variant's
 /// definition (with its version and state), a Fluent resource's source.
+pub(super) enum LiveRow {
+    Placement(placement::ActiveModel),
+    Variant(variant::ActiveModel),
+    Fluent(fluent_resource::ActiveModel),
+}
+
+impl LiveRow {
+    pub(super) fn new(
+        kind: Kind,
+        target: &str,
+        placement_id: Option<&str>,
+        version: u32,
+        state: &str,
+        document: &str,
+        now: DateTime<Utc>,
+    ) -> LiveRow {
+        let hash = content_hash(document);
+        match kind {
+            Kind::Placement => LiveRow::Placement(placement::ActiveModel {
+                id: Set(target.to_string()),
+                definition: Set(document.to_string()),
+                content_hash: Set(hash),
+                updated_at: Set(now),
+            }),
+            Kind::Variant => LiveRow::Variant(variant::ActiveModel {
+                id: Set(target.to_string()),
+                placement_id: Set(placement_id.unwrap_or_default().to_string()),
+                version: Set(version as i32),
+                state: Set(state.to_string()),
+                definition: Set(document.to_string()),
+                content_hash: Set(hash),
+                updated_at: Set(now),
+            }),
+            Kind::Fluent => {
+                let (locale, path) = target.split_once('/').unwrap_or(("", target));
+                LiveRow::Fluent(fluent_resource::ActiveModel {
+                    locale: Set(locale.to_string()),
+                    path: Set(path.to_string()),
+                    source: Set(document.to_string()),
+                    content_hash: Set(hash),
+                    updated_at: Set(now),
+                })
+            }
+        }
+    }
+}
+
+/// What replaces a live placement row that is already there.
+pub(super) fn placement_upsert() -> OnConflict {
+    OnConflict::column(placement::Column::Id)
+        .update_columns([
+            placement::Column::Definition,
+            placement::Column::ContentHash,
+            placement::Column::UpdatedAt,
+        ])
+        .to_owned()
+}
+
+/// What replaces a live variant row that is already there.
+pub(super) fn variant_upsert() -> OnConflict {
+    OnConflict::column(variant::Column::Id)
+        .update_columns([
+            variant::Column::PlacementId,
+            variant::Column::Version,
+            variant::Column::State,
+            variant::Column::Definition,
+            variant::Column::ContentHash,
+            variant::Column::UpdatedAt,
+        ])
+        .to_owned()
+}
+
+/// What replaces a live Fluent resource row that is already there.
+pub(super) fn fluent_upsert() -> OnConflict {
+    OnConflict::columns([
+        fluent_resource::Column::Locale,
+        fluent_resource::Column::Path,
+    ])
+    .update_columns([
+        fluent_resource::Column::Source,
+        fluent_resource::Column::ContentHash,
+        fluent_resource::Column::UpdatedAt,
+    ])
+    .to_owned()
+}
+
+/// Inserts or replaces a target's live row ([`LiveRow`]).
 pub(crate) async fn upsert_live<C: ConnectionTrait>(
     tx: &C,
     kind: Kind,
@@ -74,76 +161,33 @@ pub(crate) async fn upsert_live<C: ConnectionTrait>(
     state: &str,
     document: &str,
 ) -> Result<(), StorageError> {
-    let now = Utc::now();
-    let hash = content_hash(document);
-    match kind {
-        Kind::Placement => {
-            placement::Entity::insert(placement::ActiveModel {
-                id: Set(target.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(placement::Column::Id)
-                    .update_columns([
-                        placement::Column::Definition,
-                        placement::Column::ContentHash,
-                        placement::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
+    let row = LiveRow::new(
+        kind,
+        target,
+        placement_id,
+        version,
+        state,
+        document,
+        Utc::now(),
+    );
+    match row {
+        LiveRow::Placement(model) => {
+            placement::Entity::insert(model)
+                .on_conflict(placement_upsert())
+                .exec_without_returning(tx)
+                .await?;
         }
-        Kind::Variant => {
-            variant::Entity::insert(variant::ActiveModel {
-                id: Set(target.to_string()),
-                placement_id: Set(placement_id.unwrap_or_default().to_string()),
-                version: Set(version as i32),
-                state: Set(state.to_string()),
-                definition: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(variant::Column::Id)
-                    .update_columns([
-                        variant::Column::PlacementId,
-                        variant::Column::Version,
-                        variant::Column::State,
-                        variant::Column::Definition,
-                        variant::Column::ContentHash,
-                        variant::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
+        LiveRow::Variant(model) => {
+            variant::Entity::insert(model)
+                .on_conflict(variant_upsert())
+                .exec_without_returning(tx)
+                .await?;
         }
-        Kind::Fluent => {
-            let (locale, path) = target.split_once('/').unwrap_or(("", target));
-            fluent_resource::Entity::insert(fluent_resource::ActiveModel {
-                locale: Set(locale.to_string()),
-                path: Set(path.to_string()),
-                source: Set(document.to_string()),
-                content_hash: Set(hash),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    fluent_resource::Column::Locale,
-                    fluent_resource::Column::Path,
-                ])
-                .update_columns([
-                    fluent_resource::Column::Source,
-                    fluent_resource::Column::ContentHash,
-                    fluent_resource::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
+        LiveRow::Fluent(model) => {
+            fluent_resource::Entity::insert(model)
+                .on_conflict(fluent_upsert())
+                .exec_without_returning(tx)
+                .await?;
         }
     }
     Ok(())

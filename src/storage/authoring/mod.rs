@@ -15,10 +15,8 @@ mod rows;
 pub use live::{live_fluent, live_variant};
 pub use rows::{AuditEntry, LiveVariant, Version};
 
-use live::write_live;
+use live::{fluent_upsert, placement_upsert, variant_upsert, write_live, LiveRow};
 use rows::{stage_of, versions};
-
-use sea_orm::sea_query::OnConflict;
 
 use super::entities::{audit_entry, content_version, fluent_resource, placement, variant};
 use super::{bump_generation, StorageError};
@@ -481,33 +479,19 @@ impl ImportWrites {
     ) -> Result<(), StorageError> {
         let now = Utc::now();
         if live {
-            let hash = super::content_hash(item.document);
-            match item.kind {
-                Kind::Placement => self.placements.push(placement::ActiveModel {
-                    id: Set(item.target.to_string()),
-                    definition: Set(item.document.to_string()),
-                    content_hash: Set(hash),
-                    updated_at: Set(now),
-                }),
-                Kind::Variant => self.variants.push(variant::ActiveModel {
-                    id: Set(item.target.to_string()),
-                    placement_id: Set(item.placement_id.unwrap_or_default().to_string()),
-                    version: Set(item.version as i32),
-                    state: Set(item.state.to_string()),
-                    definition: Set(item.document.to_string()),
-                    content_hash: Set(hash),
-                    updated_at: Set(now),
-                }),
-                Kind::Fluent => {
-                    let (locale, path) = item.target.split_once('/').unwrap_or(("", item.target));
-                    self.fluent.push(fluent_resource::ActiveModel {
-                        locale: Set(locale.to_string()),
-                        path: Set(path.to_string()),
-                        source: Set(item.document.to_string()),
-                        content_hash: Set(hash),
-                        updated_at: Set(now),
-                    })
-                }
+            let row = LiveRow::new(
+                item.kind,
+                item.target,
+                item.placement_id,
+                item.version,
+                item.state,
+                item.document,
+                now,
+            );
+            match row {
+                LiveRow::Placement(model) => self.placements.push(model),
+                LiveRow::Variant(model) => self.variants.push(model),
+                LiveRow::Fluent(model) => self.fluent.push(model),
             }
         }
         if has_history {
@@ -559,49 +543,19 @@ impl ImportWrites {
         }
         for rows in in_chunks(self.placements, |m| text_len(&m.definition)) {
             placement::Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::column(placement::Column::Id)
-                        .update_columns([
-                            placement::Column::Definition,
-                            placement::Column::ContentHash,
-                            placement::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
+                .on_conflict(placement_upsert())
                 .exec_without_returning(tx)
                 .await?;
         }
         for rows in in_chunks(self.variants, |m| text_len(&m.definition)) {
             variant::Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::column(variant::Column::Id)
-                        .update_columns([
-                            variant::Column::PlacementId,
-                            variant::Column::Version,
-                            variant::Column::State,
-                            variant::Column::Definition,
-                            variant::Column::ContentHash,
-                            variant::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
+                .on_conflict(variant_upsert())
                 .exec_without_returning(tx)
                 .await?;
         }
         for rows in in_chunks(self.fluent, |m| text_len(&m.source)) {
             fluent_resource::Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([
-                        fluent_resource::Column::Locale,
-                        fluent_resource::Column::Path,
-                    ])
-                    .update_columns([
-                        fluent_resource::Column::Source,
-                        fluent_resource::Column::ContentHash,
-                        fluent_resource::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-                )
+                .on_conflict(fluent_upsert())
                 .exec_without_returning(tx)
                 .await?;
         }
