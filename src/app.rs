@@ -248,7 +248,8 @@ impl Shared {
             SourceNamer::new(self.secret.as_bytes()),
         ));
         let fatigue = Delivery::fatigue_cache();
-        // SQLite wants one writer; PostgreSQL overlaps the round trips of two.
+        // SQLite wants one writer; PostgreSQL overlaps the round trips of two (events
+        // and identify calls alike).
         let writers = if settings.database_url.starts_with("sqlite:") {
             1
         } else {
@@ -302,6 +303,11 @@ impl Shared {
                 metrics: self.metrics.clone(),
             }),
             identity: web::Data::new(Identity {
+                identify: crate::identity::queue::IdentifyQueue::start(
+                    self.db.clone(),
+                    people.types.clone(),
+                    writers,
+                ),
                 db: self.db.clone(),
                 sources: SourceNamer::new(self.secret.as_bytes()),
                 catalog: self.live.clone(),

@@ -97,6 +97,18 @@ impl RedisLink {
             .await
     }
 
+    /// Several commands in one round trip, bounded and through the breaker like one.
+    pub async fn pipeline_within<T: FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+        timeout: Duration,
+    ) -> Result<T, CallError<RedisError>> {
+        let mut conn = self.manager.clone();
+        self.dependency
+            .call_within(timeout, pipeline.query_async(&mut conn), is_outage)
+            .await
+    }
+
     /// The background probe: a `PING` that bypasses the breaker (it is what closes it).
     pub async fn ping(&self) -> Result<(), String> {
         let mut conn = self.manager.clone();

@@ -380,7 +380,13 @@ impl PersonDirectory {
 
     /// Drops this node's entries for a change (from this node or another), and learns
     /// its identifiers (some may be new to the graph).
-    pub fn forget(self: &Arc<Self>, change: &PeopleChanged) {
+    ///
+    /// By key only: a change names every identifier of every person it touches (all
+    /// of the survivor's after the call, merged ones included, and each person's id as
+    /// a lookup key), and an entry exists only under an identifier its person had, so
+    /// those keys are every entry the change makes stale. (A scan for entries by
+    /// person, as this once also did, costs a pass over the whole cache per change.)
+    pub async fn forget(self: &Arc<Self>, change: &PeopleChanged) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if change.everything {
             self.local.invalidate_all();
@@ -393,29 +399,14 @@ impl PersonDirectory {
             .collect();
         self.learn(keys.iter().copied());
         for key in &keys {
-            self.local
-                .invalidate_entries_if({
-                    let key = *key;
-                    move |k, _| *k == key
-                })
-                .ok();
-        }
-        if !change.people.is_empty() {
-            let people = change.people.clone();
-            self.local
-                .invalidate_entries_if(move |_, entry| {
-                    entry
-                        .as_ref()
-                        .is_some_and(|p| people.iter().any(|id| *id == p.id))
-                })
-                .ok();
+            self.local.invalidate(key).await;
         }
     }
 
     /// Makes a change visible everywhere: shared entries deleted, every node told, and
     /// both once more shortly after (see [`SECOND_DELETE_AFTER`]).
     pub async fn announce(self: &Arc<Self>, change: PeopleChanged) {
-        self.forget(&change);
+        self.forget(&change).await;
         let Some(link) = self.redis.clone() else {
             return;
         };
@@ -492,7 +483,8 @@ impl PersonDirectory {
         self.forget(&PeopleChanged {
             everything: true,
             ..PeopleChanged::default()
-        });
+        })
+        .await;
         self.rebuild_known();
         self.send_held().await;
     }
@@ -536,22 +528,20 @@ impl PersonDirectory {
 async fn publish(link: &RedisLink, change: &PeopleChanged, bound: Duration) -> Result<(), String> {
     if change.everything {
         forget_every_shared_entry(link, bound).await?;
-    } else if !change.keys.is_empty() {
-        let mut del = redis::cmd("DEL");
+    }
+    let payload = serde_json::to_string(change).unwrap_or_default();
+    // The shared entries' delete and the announcement: one round trip.
+    let mut pipeline = redis::pipe();
+    if !change.everything && !change.keys.is_empty() {
+        let del = pipeline.cmd("DEL");
         for key in &change.keys {
             del.arg(format!("tailor:person:v2:{key}"));
         }
-        let _: i64 = link
-            .query_within(&del, bound)
-            .await
-            .map_err(|e| e.to_string())?;
+        del.ignore();
     }
-    let payload = serde_json::to_string(change).unwrap_or_default();
-    let _: i64 = link
-        .query_within(
-            redis::cmd("PUBLISH").arg(PEOPLE_CHANNEL).arg(payload),
-            bound,
-        )
+    pipeline.cmd("PUBLISH").arg(PEOPLE_CHANNEL).arg(payload);
+    let _: (i64,) = link
+        .pipeline_within(&pipeline, bound)
         .await
         .map_err(|e| e.to_string())?;
     Ok(())

@@ -149,7 +149,7 @@ pub async fn identify(
     let catalog = state.catalog.current().await?;
     let mut command = parse_identify(&document, &state.people.types, &catalog)?;
     command.actor = caller.actor();
-    let outcome = match store::identify(&state.db, &state.people.types, &command).await {
+    let outcome = match state.identify.identify(command.clone()).await {
         Ok(outcome) => outcome,
         Err(IdentifyError::Conflict(conflict)) => {
             return Err(Problem::new(

@@ -7,11 +7,13 @@
 //! The only form of the person that may appear in logs is a keyed hash.
 //! [`model`] holds the values storage keeps for the graph, [`wire`] the identify body.
 
+pub mod batch;
 pub mod directory;
 pub mod graph;
 pub mod http;
 pub mod known;
 pub mod model;
+pub mod queue;
 mod service;
 pub mod wire;
 

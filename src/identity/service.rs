@@ -73,7 +73,7 @@ impl Resolver {
             PEOPLE_CHANNEL,
             |payload| async move {
                 match serde_json::from_str::<PeopleChanged>(&payload) {
-                    Ok(change) => directory.forget(&change),
+                    Ok(change) => directory.forget(&change).await,
                     Err(e) => tracing::warn!(error = %e, "malformed people change"),
                 }
             },
@@ -108,6 +108,8 @@ impl Resolver {
 /// The identify and people endpoints' state.
 pub struct Identity {
     pub db: DatabaseConnection,
+    /// Identify calls, written in groups.
+    pub identify: super::queue::IdentifyQueue,
     /// How engagement names a verified person's source: erasure moves those counts.
     pub sources: crate::engagement::provenance::SourceNamer,
     pub catalog: LiveCatalog,

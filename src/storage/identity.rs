@@ -16,43 +16,19 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait,
 };
-use serde::Serialize;
 
 use super::entities::{
     identifier, identity_conflict, identity_link, identity_merge, person, person_consent,
     person_trait,
 };
 pub use super::erasure::{audit_of, erase, ErasureReport};
+pub use super::identity_batch::identify_group;
 use super::StorageError;
 use crate::identity::graph::{
     self, Conflict, Identifier, IdentifierTypes, KnownPerson, Plan, StoredTrait, TraitValue,
 };
+pub use crate::identity::model::IdentifyOutcome;
 use crate::identity::model::{IdentifyCommand, PersonRecord};
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct IdentifyOutcome {
-    pub person_id: String,
-    pub created: bool,
-    /// People merged into `person_id` by this call.
-    pub merged: Vec<String>,
-    /// Identifiers that were new to the graph.
-    pub linked: Vec<Identifier>,
-    pub traits_changed: Vec<String>,
-    pub consents_changed: Vec<String>,
-    /// Every identifier of the person after the call (what caches must forget).
-    #[serde(skip)]
-    pub identifiers: Vec<Identifier>,
-}
-
-impl IdentifyOutcome {
-    pub fn changed(&self) -> bool {
-        self.created
-            || !self.merged.is_empty()
-            || !self.linked.is_empty()
-            || !self.traits_changed.is_empty()
-            || !self.consents_changed.is_empty()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentifyError {
@@ -402,19 +378,18 @@ async fn identify_in(
     Ok(Step::Done(outcome))
 }
 
+/// The advisory lock key of an identifier.
+pub(super) fn lock_key(i: &Identifier) -> i64 {
+    crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()]) as i64
+}
+
 /// PostgreSQL advisory locks on the call's identifiers, in sorted order (two calls
 /// never deadlock on them), held until the transaction ends.
 async fn lock_identifiers(
     tx: &DatabaseTransaction,
     given: &[Identifier],
 ) -> Result<(), IdentifyError> {
-    let mut keys: Vec<i64> = given
-        .iter()
-        .map(|i| {
-            crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()])
-                as i64
-        })
-        .collect();
+    let mut keys: Vec<i64> = given.iter().map(lock_key).collect();
     keys.sort_unstable();
     keys.dedup();
     for key in keys {

@@ -8,6 +8,7 @@ mod erasure;
 pub mod events;
 pub mod governance;
 pub mod identity;
+mod identity_batch;
 mod import;
 pub mod rollups;
 
@@ -228,6 +229,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StorageError> {
 }
 
 /// The advisory lock key the migrations run under ("tailor" in ASCII).
+/// The most a statement built from many rows should weigh: small enough that it is one
+/// write the socket takes whole. sqlx 0.9 does not set TCP_NODELAY; a statement larger
+/// than the socket's initial send buffer (16 KiB by default on Linux, `net.ipv4.tcp_wmem`)
+/// goes out in two writes, and the second waits for the server's delayed ACK: 40 ms per
+/// statement.
+pub const STATEMENT_BYTES: usize = 12 * 1024;
+
 const MIGRATION_LOCK: i64 = 0x7461_696c_6f72;
 
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StorageError> {

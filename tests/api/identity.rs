@@ -885,6 +885,105 @@ async fn racing_identify_calls_never_create_two_people() {
     assert_eq!(identifiers(&person).len(), 24);
 }
 
+/// Many calls at once are written in groups (one transaction for many calls); a call
+/// that merges or conflicts runs on its own after its group. Each still gets the answer
+/// it would get alone, and the graph ends as if they had come one by one.
+#[tokio::test]
+async fn a_burst_of_creates_attaches_merges_and_conflicts_answers_each_call_as_if_alone() {
+    let app = spawn_app().await;
+    let a = app
+        .identified(json!({"identifiers": {"customer_id": "G-a", "anonymous_id": "ga-0"}}))
+        .await;
+    let b = app
+        .identified(json!({"identifiers": {"customer_id": "G-b", "anonymous_id": "gb-0"}}))
+        .await;
+    let d = app
+        .identified(json!({"identifiers": {"device_id": "gd-0"}}))
+        .await;
+    let a_id = a["person_id"].as_str().unwrap().to_string();
+    let b_id = b["person_id"].as_str().unwrap().to_string();
+    let d_id = d["person_id"].as_str().unwrap().to_string();
+
+    let mut bodies = Vec::new();
+    for i in 0..10 {
+        bodies.push(json!({
+            "identifiers": {"customer_id": format!("G-new-{i}"), "anonymous_id": format!("gn-{i}")},
+            "traits": {"tier": "silver"}
+        }));
+    }
+    for i in 1..=8 {
+        bodies.push(json!({
+            "identifiers": {"customer_id": "G-a", "anonymous_id": format!("ga-{i}")},
+            "traits": {format!("k{i}"): i}
+        }));
+    }
+    // ga-0 is G-a's: linking it to G-b would give one person two customer ids.
+    let conflict = bodies.len();
+    bodies.push(json!({"identifiers": {"customer_id": "G-b", "anonymous_id": "ga-0"}}));
+    // Joins B and D (B is older: it survives).
+    let merge = bodies.len();
+    bodies.push(json!({"identifiers": {"anonymous_id": "gb-0", "device_id": "gd-0"}}));
+    bodies.push(json!({"identifiers": {"customer_id": "G-a"}, "consents": {"email": false}}));
+    let calls = bodies.into_iter().map(|body| {
+        let app = &app;
+        async move {
+            let response = app.identify(body).await;
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    for (i, (status, answer)) in answers.iter().enumerate() {
+        let expected = if i == conflict { 409 } else { 200 };
+        assert_eq!(*status, expected, "call {i}: {answer}");
+    }
+    assert_eq!(
+        answers[conflict].1["type"]
+            .as_str()
+            .map(|t| t.ends_with("identity-conflict")),
+        Some(true)
+    );
+    assert_eq!(
+        answers[..10]
+            .iter()
+            .filter(|(_, a)| a["created"] == true)
+            .count(),
+        10
+    );
+    assert!(answers[10..18]
+        .iter()
+        .all(|(_, a)| a["person_id"] == a_id.as_str() && a["created"] == false));
+    assert_eq!(answers[merge].1["person_id"], b_id.as_str());
+
+    let person_a = person(&app, &a_id).await;
+    let mut expected: Vec<String> = (0..=8).map(|i| format!("anonymous_id=ga-{i}")).collect();
+    expected.push("customer_id=G-a".into());
+    assert_eq!(identifiers(&person_a), expected);
+    for i in 1..=8 {
+        assert_eq!(person_a["traits"][format!("k{i}")], i, "{person_a}");
+    }
+    assert_eq!(person_a["consents"]["email"], false);
+    let person_b = person(&app, &b_id).await;
+    assert_eq!(
+        identifiers(&person_b),
+        vec!["anonymous_id=gb-0", "customer_id=G-b", "device_id=gd-0"]
+    );
+    // The merged-away id answers for its survivor.
+    assert_eq!(person(&app, &d_id).await["person_id"], b_id.as_str());
+    let db = app.db().await;
+    let conflicts = tailor::storage::identity::conflicts(&db, 10).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    // A repeated burst changes nothing.
+    let again = app
+        .identified(json!({"identifiers": {"customer_id": "G-a", "anonymous_id": "ga-3"}, "traits": {"k3": 3}}))
+        .await;
+    assert_eq!(again["created"], false);
+    assert_eq!(again["changed"], false);
+}
+
 #[tokio::test]
 async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
     if redis_or_skip().is_none() {

@@ -458,13 +458,11 @@ pub struct ImportWrites {
     audits: Vec<audit_entry::ActiveModel>,
 }
 
-/// Rows per multi-row statement, and the text they may add up to: small enough that a
-/// statement is one write the socket takes whole. sqlx 0.9 does not set TCP_NODELAY; a
-/// statement larger than the socket's initial send buffer (16 KiB by default on Linux,
-/// `net.ipv4.tcp_wmem`) goes out in two writes, and the second waits for the server's
-/// delayed ACK: 40 ms per statement (a first import on PostgreSQL took minutes).
+/// Rows per multi-row statement, and the text they may add up to
+/// ([`crate::storage::STATEMENT_BYTES`]; a first import on PostgreSQL with larger
+/// statements took minutes).
 const IMPORT_ROWS: usize = 200;
-const IMPORT_BYTES: usize = 12 * 1024;
+const IMPORT_BYTES: usize = crate::storage::STATEMENT_BYTES;
 
 impl ImportWrites {
     /// Records a version written by `tailor import`, and makes it live unless `live` is
