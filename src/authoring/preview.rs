@@ -261,7 +261,7 @@ struct Staged {
 /// Compiles the live content (plus, when asked, the newest unpublished versions of the
 /// placement's variants and of every Fluent resource) with the channel active.
 async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<Staged, Problem> {
-    let mut content = preview_content(state, &request.placement).await?;
+    let (mut content, mut fluent) = preview_content(state, &request.placement).await?;
     let placement_def = content
         .placements
         .iter_mut()
@@ -277,7 +277,8 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
     let mut pending: HashMap<String, Stage> = HashMap::new();
     if request.include_unpublished {
         for version in
-            store::latest_per_target(&state.db, Kind::Variant, Some(&request.placement)).await?
+            store::latest_pending_per_target(&state.db, Kind::Variant, Some(&request.placement))
+                .await?
         {
             if !version.stage.is_pending() {
                 continue;
@@ -292,8 +293,9 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
                 None => placement_def.variants.push(def),
             }
         }
-        let live = std::mem::take(&mut content.fluent);
-        content.fluent = state.fluent_with_pending(&live).await?;
+        if let Some(files) = state.pending_fluent(fluent.files()).await? {
+            fluent = PreviewFluent::Stored(files);
+        }
     }
     let rules: HashMap<String, String> = placement_def
         .variants
@@ -308,10 +310,14 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
         .map(|c| std::mem::replace(&mut c.state, ChannelState::Active))
         .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel}`")))?;
     let default_locale = state.default_locale.clone();
-    let catalog =
-        tokio::task::spawn_blocking(move || Catalog::compile(&content, &default_locale, 0).0)
-            .await
-            .map_err(|e| Problem::internal(&e))?;
+    let catalog = tokio::task::spawn_blocking(move || match fluent {
+        PreviewFluent::Serving { l10n, .. } => Catalog::compile_with_l10n(&content, l10n, 0).0,
+        PreviewFluent::Stored(files) => {
+            Catalog::compile_with_fluent(&content, &files, &default_locale, 0).0
+        }
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?;
     Ok(Staged {
         catalog,
         channel,
@@ -321,22 +327,53 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
     })
 }
 
+/// The Fluent resources a preview renders with.
+enum PreviewFluent {
+    /// The serving catalog's, already compiled (its content is what the database holds).
+    Serving {
+        source: Arc<ContentSet>,
+        l10n: crate::l10n::L10n,
+    },
+    /// Read from the database, or with unpublished versions in place: compiled anew.
+    Stored(Vec<crate::catalog::model::FluentFile>),
+}
+
+impl PreviewFluent {
+    fn files(&self) -> &[crate::catalog::model::FluentFile] {
+        match self {
+            PreviewFluent::Serving { source, .. } => &source.fluent,
+            PreviewFluent::Stored(files) => files,
+        }
+    }
+}
+
 /// What a preview compiles: the serving catalog's content when it is what the database
 /// holds now (one read of the generation), else the stored content; with only the
 /// previewed placement: the others cannot change its answer, and compiling a large
-/// catalog's every placement took a second.
-async fn preview_content(state: &Authoring, placement: &str) -> Result<ContentSet, Problem> {
+/// catalog's every placement took a second. The content comes without its Fluent
+/// resources; those come apart, compiled already when they are the serving catalog's
+/// (copying and re-checking 80 MB of them took most of a preview's time).
+async fn preview_content(
+    state: &Authoring,
+    placement: &str,
+) -> Result<(ContentSet, PreviewFluent), Problem> {
     let serving = state.catalog.current().await?;
     let stored_generation = crate::storage::generation(&state.db).await?;
-    let stored;
-    let source: &ContentSet = match &serving.source {
-        Some(source) if serving.generation == stored_generation => source,
+    let (source, fluent) = match &serving.source {
+        Some(source) if serving.generation == stored_generation => (
+            source.clone(),
+            PreviewFluent::Serving {
+                source: source.clone(),
+                l10n: serving.l10n.clone(),
+            },
+        ),
         _ => {
-            stored = crate::storage::load_content(&state.db).await?.0;
-            &stored
+            let mut stored = crate::storage::load_content(&state.db).await?.0;
+            let files = std::mem::take(&mut stored.fluent);
+            (Arc::new(stored), PreviewFluent::Stored(files))
         }
     };
-    Ok(ContentSet {
+    let content = ContentSet {
         channels: source.channels.clone(),
         traits: source.traits.clone(),
         segments: source.segments.clone(),
@@ -347,8 +384,9 @@ async fn preview_content(state: &Authoring, placement: &str) -> Result<ContentSe
             .filter(|p| p.id == placement)
             .cloned()
             .collect(),
-        fluent: source.fluent.clone(),
-    })
+        fluent: Vec::new(),
+    };
+    Ok((content, fluent))
 }
 
 /// The person named by the request: a stored one, or an anonymous visitor.

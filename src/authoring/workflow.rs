@@ -51,9 +51,12 @@ impl Stage {
         .find(|s| s.as_str() == value)
     }
 
+    /// The stages [`Stage::is_pending`] is true of.
+    pub const PENDING: [Stage; 3] = [Stage::Draft, Stage::InReview, Stage::Approved];
+
     /// Not yet published and still in play: a newer save supersedes it.
     pub fn is_pending(self) -> bool {
-        matches!(self, Stage::Draft | Stage::InReview | Stage::Approved)
+        Stage::PENDING.contains(&self)
     }
 
     /// A stage the review workflow moves versions out of ([`step`]); imports may store

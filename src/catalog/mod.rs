@@ -228,10 +228,19 @@ impl Catalog {
         generation: u64,
     ) -> (Catalog, Vec<Issue>) {
         let (l10n, ftl_errors) = L10n::build(fluent, default_locale);
-        let issues: Vec<Issue> = validate(content, &l10n)
-            .into_iter()
-            .chain(ftl_errors.into_iter().map(Issue::from))
-            .collect();
+        let (catalog, mut issues) = Catalog::compile_with_l10n(content, l10n, generation);
+        issues.extend(ftl_errors.into_iter().map(Issue::from));
+        (catalog, issues)
+    }
+
+    /// [`Catalog::compile`] with the Fluent resources already compiled: a preview with
+    /// no Fluent change pending uses the serving catalog's.
+    pub fn compile_with_l10n(
+        content: &ContentSet,
+        l10n: L10n,
+        generation: u64,
+    ) -> (Catalog, Vec<Issue>) {
+        let issues: Vec<Issue> = validate(content, &l10n);
 
         let channels: Vec<Channel> = content
             .channels

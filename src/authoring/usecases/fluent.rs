@@ -162,11 +162,24 @@ impl Authoring {
     /// The live Fluent files with each file's pending (newest unpublished) version in
     /// place of the live one: what a submitted variant will meet once translations land.
     pub(crate) async fn fluent_with_pending(&self, live: &[FluentFile]) -> Result<Vec<FluentFile>> {
+        Ok(self
+            .pending_fluent(live)
+            .await?
+            .unwrap_or_else(|| live.to_vec()))
+    }
+
+    /// [`Self::fluent_with_pending`], or `None` when no Fluent version is pending (the
+    /// live resources stand, and what was compiled from them can be reused).
+    pub(crate) async fn pending_fluent(
+        &self,
+        live: &[FluentFile],
+    ) -> Result<Option<Vec<FluentFile>>> {
+        let pending = store::latest_pending_per_target(&self.db, Kind::Fluent, None).await?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
         let mut files = live.to_vec();
-        for version in store::latest_per_target(&self.db, Kind::Fluent, None).await? {
-            if !version.stage.is_pending() {
-                continue;
-            }
+        for version in pending {
             let Some((locale, path)) = version.target.split_once('/') else {
                 continue;
             };
@@ -182,6 +195,6 @@ impl Authoring {
                 }),
             }
         }
-        Ok(files)
+        Ok(Some(files))
     }
 }

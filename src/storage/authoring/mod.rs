@@ -104,6 +104,26 @@ pub async fn latest_per_target(
     kind: Kind,
     placement: Option<&str>,
 ) -> Result<Vec<Version>, StorageError> {
+    latest_where(db, kind, placement, false).await
+}
+
+/// [`latest_per_target`], only the targets whose newest version is pending (draft, in
+/// review or approved): a preview's question, answered without reading every live
+/// document of a large catalog.
+pub async fn latest_pending_per_target(
+    db: &DatabaseConnection,
+    kind: Kind,
+    placement: Option<&str>,
+) -> Result<Vec<Version>, StorageError> {
+    latest_where(db, kind, placement, true).await
+}
+
+async fn latest_where(
+    db: &DatabaseConnection,
+    kind: Kind,
+    placement: Option<&str>,
+    pending_only: bool,
+) -> Result<Vec<Version>, StorageError> {
     // Only the newest row of each target leaves the database (the unique index on
     // kind, target, version answers the subquery), not the whole history.
     let mut query = content_version::Entity::find()
@@ -116,6 +136,10 @@ pub async fn latest_per_target(
         .order_by_asc(content_version::Column::Target);
     if let Some(placement) = placement {
         query = query.filter(content_version::Column::PlacementId.eq(placement));
+    }
+    if pending_only {
+        query =
+            query.filter(content_version::Column::State.is_in(Stage::PENDING.map(Stage::as_str)));
     }
     versions(query.all(db).await?)
 }
