@@ -16,7 +16,7 @@ use super::entities::{
     audit_entry, identifier, identity_conflict, identity_link, identity_merge, person,
     person_consent, person_trait,
 };
-use super::identity::{identifiers_of, is_retryable, load_record, ATTEMPTS};
+use super::identity::{back_off, identifiers_of, is_retryable, load_record, ATTEMPTS};
 use super::StorageError;
 use crate::identity::graph::Identifier;
 
@@ -63,6 +63,7 @@ pub async fn erase(
             }
             Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
                 let _ = tx.rollback().await;
+                back_off(attempt).await;
             }
             Err(e) => return Err(e),
         }

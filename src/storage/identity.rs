@@ -252,19 +252,33 @@ pub async fn identify(
             }
             Err(IdentifyError::Storage(e)) if attempt < ATTEMPTS && is_retryable(&e) => {
                 let _ = tx.rollback().await;
+                back_off(attempt).await;
             }
             Err(e) => return Err(e),
         }
     }
 }
 
-/// Deadlocks (PostgreSQL picks a victim) and serialisation failures are worth a retry.
+/// Deadlocks (PostgreSQL picks a victim), serialisation failures and SQLite's busy
+/// database are worth a retry. SQLite's: a transaction that read before another writer
+/// (the event writer, say) committed cannot become a writer and fails at once, whatever
+/// the busy timeout; started again, it reads the newer state and can write.
 pub(super) fn is_retryable(e: &StorageError) -> bool {
     let StorageError::Db(db) = e else {
         return false;
     };
     let text = db.to_string();
-    text.contains("deadlock") || text.contains("40001") || text.contains("40P01")
+    text.contains("deadlock")
+        || text.contains("40001")
+        || text.contains("40P01")
+        || text.contains("database is locked")
+}
+
+/// The pause before retry `attempt` (1, 2, ...): a few milliseconds, doubling, so the
+/// writer that won has time to commit.
+pub(super) async fn back_off(attempt: usize) {
+    let millis = 1u64 << attempt.min(8);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
 enum Step {

@@ -17,7 +17,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::identity::{identify, is_retryable, IdentifyError, IdentifyOutcome, ATTEMPTS};
+use super::identity::{back_off, identify, is_retryable, IdentifyError, IdentifyOutcome, ATTEMPTS};
 use super::StorageError;
 use crate::identity::batch::{plan_group, Planned, Snapshot, StoredPerson, Writes};
 use crate::identity::graph::{Identifier, IdentifierTypes, TraitValue};
@@ -44,7 +44,7 @@ pub async fn identify_group(
             attempt += 1;
             match write_group(db, types, commands).await {
                 Ok(planned) => break Ok(planned),
-                Err(e) if attempt < ATTEMPTS && is_retryable(&e) => continue,
+                Err(e) if attempt < ATTEMPTS && is_retryable(&e) => back_off(attempt).await,
                 Err(e) => break Err(e),
             }
         }

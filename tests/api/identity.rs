@@ -984,6 +984,62 @@ async fn a_burst_of_creates_attaches_merges_and_conflicts_answers_each_call_as_i
     assert_eq!(again["changed"], false);
 }
 
+/// Identify calls written while the event writer commits (on SQLite a transaction that
+/// read before another writer committed cannot write: it is started again, never a 500).
+#[tokio::test]
+async fn identify_calls_racing_event_writes_all_succeed() {
+    let app = spawn_app().await;
+    let token = app
+        .tracking_token("/v1/content/home.hero?channel=web&locale=en")
+        .await;
+    let event_batches = (0..12).map(|b| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let events: Vec<serde_json::Value> = (0..50)
+                .map(|i| json!({"event_id": format!("race-ev-{b}-{i}"), "type": "impression",
+                                "tracking_token": token, "anonymous_id": format!("race-visitor-{i}")}))
+                .collect();
+            let response = app
+                .client
+                .post(format!("{}/v1/events", app.address))
+                .json(&json!({"events": events}))
+                .send()
+                .await
+                .expect("sent");
+            response.status().as_u16()
+        }
+    });
+    let calls = (0..24).map(|i| {
+        let app = &app;
+        async move {
+            let response = app
+                .identify(
+                    json!({"identifiers": {"customer_id": format!("race-c-{}", i % 6),
+                                                 "anonymous_id": format!("race-a-{i}")},
+                                 "traits": {"points": i}}),
+                )
+                .await;
+            response.status().as_u16()
+        }
+    });
+    let (events, identified) = futures_util::future::join(
+        futures_util::future::join_all(event_batches),
+        futures_util::future::join_all(calls),
+    )
+    .await;
+    assert!(events.iter().all(|s| *s == 202), "{events:?}");
+    assert!(identified.iter().all(|s| *s == 200), "{identified:?}");
+    // Six customers, four anonymous ids each.
+    for c in 0..6 {
+        let answer = app
+            .identified(json!({"identifiers": {"customer_id": format!("race-c-{c}")}}))
+            .await;
+        let person = person(&app, answer["person_id"].as_str().unwrap()).await;
+        assert_eq!(identifiers(&person).len(), 5, "{person}");
+    }
+}
+
 #[tokio::test]
 async fn a_merge_made_on_one_node_is_seen_by_another_within_a_second() {
     if redis_or_skip().is_none() {
