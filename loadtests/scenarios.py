@@ -192,6 +192,7 @@ class Run:
         path = os.path.join(self.work, "scenario.lua")
         with open(path, "w") as f:
             f.write(script + DONE_LUA)
+        before = responses_by_status(base)
         command = ["wrk", "-t1", f"-c{self.args.connections}",
                    f"-d{duration or self.args.duration}s", "--latency", "-s", path, base]
         if self.pinned and self.args.wrk_cpu:
@@ -211,6 +212,12 @@ class Run:
             "non_2xx": raw["non_2xx"],
             "socket_errors": raw["socket_errors"],
             "seconds": raw["seconds"],
+            # What the non-2xx answers were, from the server's own counters.
+            "non_2xx_by_route_and_status": {
+                key: count - before.get(key, 0)
+                for key, count in responses_by_status(base).items()
+                if not key.endswith(" 2xx") and count > before.get(key, 0)
+            },
         }
 
     def get_scenario(self, base, path, headers=None):
@@ -228,6 +235,27 @@ class Run:
         log(f"{name:<18} {shown:>12,.0f} {unit:<9} p50 {result['p50_ms']:7.2f} ms  "
             f"p99 {result['p99_ms']:7.2f} ms  non-2xx {result['non_2xx']}  "
             f"socket errors {result['socket_errors']}{ratio}")
+        for key, count in sorted(result.get("non_2xx_by_route_and_status", {}).items()):
+            log(f"{'':<18} {count:>12,} {key}")
+
+
+def responses_by_status(base):
+    """The server's answers so far, `"<route> <status>"` → count (2xx summed as
+    `"<route> 2xx"`), from `tailor_http_requests_total` in `/metrics`."""
+    request = urllib.request.Request(base + "/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return {}
+    counts = {}
+    for match in re.finditer(
+            r'^tailor_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\d+)', text, re.M):
+        route, status, count = match.group(1), match.group(2), int(match.group(3))
+        key = f"{route} {'2xx' if status.startswith('2') else status}"
+        counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def tailor_token(run, *args):
