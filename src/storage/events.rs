@@ -154,28 +154,28 @@ async fn insert_events<C: ConnectionTrait>(
             .into_table(name("events"))
             .columns(EVENT_COLUMNS.map(name));
         for e in chunk {
-            let d = &e.decision;
+            let r = EventRow::of(e);
             insert.values_panic([
-                e.event_id.clone().into(),
-                e.kind.as_str().into(),
-                e.occurred_at.into(),
+                r.event_id.into(),
+                r.kind.into(),
+                r.occurred_at.into(),
                 received_at.into(),
-                d.placement.clone().into(),
-                d.variant.clone().into(),
-                (d.version as i32).into(),
-                d.channel.clone().into(),
-                d.device.clone().into(),
-                d.locale.clone().into(),
-                e.person_key.clone().into(),
-                e.revenue.as_ref().map(|r| r.minor).into(),
-                e.revenue.as_ref().map(|r| r.currency.clone()).into(),
-                e.feedback.as_ref().map(|f| f.kind.as_str()).into(),
-                e.feedback.as_ref().map(|f| f.score).into(),
-                e.feedback.as_ref().and_then(|f| f.comment.clone()).into(),
-                e.link.clone().into(),
-                (!d.segments.is_empty()).then(|| d.segments.clone()).into(),
-                e.source.clone().into(),
-                e.traffic.as_str().into(),
+                r.placement.into(),
+                r.variant.into(),
+                (r.version as i32).into(),
+                r.channel.into(),
+                r.device.into(),
+                r.locale.into(),
+                r.person_key.into(),
+                r.revenue_minor.into(),
+                r.currency.into(),
+                r.feedback_kind.into(),
+                r.score.into(),
+                r.comment.into(),
+                r.link.into(),
+                r.segments.into(),
+                r.source.into(),
+                r.traffic.into(),
             ]);
         }
         insert
@@ -245,7 +245,8 @@ static INSERT_DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
     )
 });
 
-/// One event as `json_populate_recordset` reads it: keys are the `events` columns.
+/// One event as an `events` row: the columns both inserts write (keys are the column
+/// names, which is what `json_populate_recordset` reads).
 #[derive(serde::Serialize)]
 struct EventRow<'a> {
     event_id: &'a str,

@@ -299,7 +299,7 @@ async fn identify_in(
     given.dedup();
 
     if backend == DbBackend::Postgres {
-        lock_identifiers(tx, &given).await?;
+        lock_identifiers(tx, &given.iter().collect::<Vec<_>>()).await?;
     }
 
     let mut owners: Vec<Option<String>> = Vec::with_capacity(given.len());
@@ -397,20 +397,30 @@ pub(super) fn lock_key(i: &Identifier) -> i64 {
     crate::catalog::stable_hash(&[b"identity", i.kind.as_bytes(), i.value.as_bytes()]) as i64
 }
 
-/// PostgreSQL advisory locks on the call's identifiers, in sorted order (two calls
-/// never deadlock on them), held until the transaction ends.
-async fn lock_identifiers(
+/// PostgreSQL advisory locks on identifiers (one call's, or a whole group's), taken in
+/// sorted key order (two transactions never deadlock on them), held until the
+/// transaction ends. One statement per 500 keys: the sort feeds the aggregate, so the
+/// locks are taken in that order.
+pub(super) async fn lock_identifiers(
     tx: &DatabaseTransaction,
-    given: &[Identifier],
-) -> Result<(), IdentifyError> {
-    let mut keys: Vec<i64> = given.iter().map(lock_key).collect();
+    given: &[&Identifier],
+) -> Result<(), StorageError> {
+    let mut keys: Vec<i64> = given.iter().map(|i| lock_key(i)).collect();
     keys.sort_unstable();
     keys.dedup();
-    for key in keys {
-        tx.execute_raw(Statement::from_sql_and_values(
+    for chunk in keys.chunks(500) {
+        // Integers we computed, not input: safe to write into the statement.
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        tx.execute_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [key.into()],
+            format!(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM \
+                 (SELECT k FROM unnest(ARRAY[{list}]::bigint[]) AS k ORDER BY k) AS sorted"
+            ),
         ))
         .await?;
     }

@@ -13,11 +13,12 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict, Query, SimpleExpr};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
 };
 
-use super::identity::{back_off, identify, is_retryable, IdentifyError, IdentifyOutcome, ATTEMPTS};
+use super::identity::{
+    back_off, identify, is_retryable, lock_identifiers, IdentifyError, IdentifyOutcome, ATTEMPTS,
+};
 use super::StorageError;
 use crate::identity::batch::{plan_group, Planned, Snapshot, StoredPerson, Writes};
 use crate::identity::graph::{Identifier, IdentifierTypes, TraitValue};
@@ -103,34 +104,6 @@ async fn write_group(
     }
     tx.commit().await?;
     Ok(planned)
-}
-
-/// Advisory locks on every identifier of the group, taken in sorted order by one
-/// statement (the key order a single call uses too).
-async fn lock_identifiers(
-    tx: &DatabaseTransaction,
-    given: &[&Identifier],
-) -> Result<(), StorageError> {
-    let mut keys: Vec<i64> = given.iter().map(|i| super::identity::lock_key(i)).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for chunk in keys.chunks(500) {
-        // Integers we computed, not input: safe to write into the statement.
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        tx.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM \
-                 (SELECT k FROM unnest(ARRAY[{list}]::bigint[]) AS k ORDER BY k) AS sorted"
-            ),
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 /// Who the identifiers belong to, and those people (rows locked, in id order) with

@@ -353,16 +353,12 @@ async fn the_engagement_report_groups_counts_rates_revenue_and_speaks_csv() {
             .await
             .unwrap();
         let response = app
-            .client
-            .post(format!("{}/v1/events", app.address))
-            .json(
+            .post_events(
                 &json!({"events": [{"event_id": format!("{channel}-conv"), "type": "conversion",
                 "tracking_token": content["tracking_token"], "anonymous_id": "p1",
                 "revenue": {"amount": amount, "currency": "EUR"}}]}),
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(response.status(), 202);
     }
     let analyst = bearer(&staff_token(&["analyst"], ""));
@@ -674,13 +670,7 @@ async fn engagement_is_reported_per_segment_from_the_cohort_in_the_tracking_toke
     for i in 0..3 {
         events.push(json!({"event_id": format!("none-imp-{i}"), "type": "impression", "tracking_token": anonymous["tracking_token"]}));
     }
-    let response = app
-        .client
-        .post(format!("{}/v1/events", app.address))
-        .json(&json!({"events": events}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_events(&json!({"events": events})).await;
     assert_eq!(response.status(), 202);
 
     let analyst = bearer(&staff_token(&["analyst"], ""));

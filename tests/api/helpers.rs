@@ -668,6 +668,16 @@ pub fn token_issued_at(token: &str, issued_at: chrono::DateTime<chrono::Utc>) ->
 }
 
 impl TestApp {
+    /// `POST /v1/events` with this body, as is; the response.
+    pub async fn post_events(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/events", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Posts events spread over `networks` client networks (through the trusted proxy),
     /// event `i` from network `i % networks`, in batches of at most 500; every batch
     /// must be accepted whole.

@@ -646,13 +646,7 @@ async fn erasure_removes_the_person_pseudonymises_events_and_is_audited() {
         "tracking_token": content["tracking_token"], "anonymous_id": "a-del",
         "feedback": {"kind": "csat", "score": 2, "comment": "Eve from flat 4 was not pleased"},
     }]});
-    let response = app
-        .client
-        .post(format!("{}/v1/events", app.address))
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_events(&events).await;
     assert_eq!(response.status(), 202);
 
     // The verified person's own event: its source is named after the person.
@@ -1000,13 +994,7 @@ async fn identify_calls_racing_event_writes_all_succeed() {
                 .map(|i| json!({"event_id": format!("race-ev-{b}-{i}"), "type": "impression",
                                 "tracking_token": token, "anonymous_id": format!("race-visitor-{i}")}))
                 .collect();
-            let response = app
-                .client
-                .post(format!("{}/v1/events", app.address))
-                .json(&json!({"events": events}))
-                .send()
-                .await
-                .expect("sent");
+            let response = app.post_events(&json!({"events": events})).await;
             response.status().as_u16()
         }
     });
@@ -1119,13 +1107,7 @@ async fn caps_count_every_identifier_of_the_person_and_events_accept_identity_to
         "event_id": "cap-ev-1", "type": "impression",
         "tracking_token": seen["tracking_token"], "anonymous_id": "laptop-cap",
     }]});
-    let response = app
-        .client
-        .post(format!("{}/v1/events", app.address))
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_events(&events).await;
     assert_eq!(response.status(), 202);
     // ...and the phone's cookie, and the customer's token, are the same person: capped.
     assert_eq!(
