@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion) {
                         let mut content = loaded.content.clone();
                         let generation = COLD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         for file in &mut content.fluent {
-                            file.source.push_str(&format!("\n# build {generation}\n"));
+                            file.source = format!("{}\n# build {generation}\n", file.source).into();
                         }
                         content
                     },

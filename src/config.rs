@@ -261,6 +261,14 @@ pub struct CacheSettings {
     pub stale_while_revalidate_secs: u32,
     /// Capacity of the in-process cache of rendered answers.
     pub rendered_capacity: u64,
+    /// Fluent resources kept parsed, in MB of their source (parsed, a resource takes
+    /// about ten times its source). The rest is parsed again when next formatted.
+    #[serde(default = "default_parsed_fluent_mb")]
+    pub parsed_fluent_mb: u64,
+}
+
+fn default_parsed_fluent_mb() -> u64 {
+    8
 }
 
 /// Where a kind of JWT comes from and how it is checked. Exactly one key source: a PEM
@@ -323,6 +331,7 @@ impl Default for Settings {
                 max_age_secs: 60,
                 stale_while_revalidate_secs: 300,
                 rendered_capacity: 100_000,
+                parsed_fluent_mb: default_parsed_fluent_mb(),
             },
             cohort_ttl_secs: 3600,
             catalog_poll_secs: 5,
@@ -469,6 +478,9 @@ impl Settings {
         }
         if self.catalog_poll_secs == 0 {
             return invalid("catalog_poll_secs", "must be at least 1");
+        }
+        if !(1..=4096).contains(&self.cache.parsed_fluent_mb) {
+            return invalid("cache.parsed_fluent_mb", "must be between 1 and 4096");
         }
         if self.max_batch_placements == 0 || self.max_batch_placements > 100 {
             return invalid("max_batch_placements", "must be between 1 and 100");

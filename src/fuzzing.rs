@@ -427,7 +427,7 @@ pub fn fluent(data: &[u8]) {
     let file = FluentFile {
         locale: "en".into(),
         path: "fuzz.ftl".into(),
-        source,
+        source: source.into(),
     };
     let (l10n, errors) = crate::l10n::L10n::build(std::slice::from_ref(&file), "en");
     for e in &errors {
@@ -461,9 +461,9 @@ pub fn fluent(data: &[u8]) {
         };
         let mut numbers = FluentArgs::new();
         let mut texts = FluentArgs::new();
-        for variable in &info.variables {
-            numbers.set(variable.clone(), FluentValue::from(1250));
-            texts.set(variable.clone(), FluentValue::from("Zoé"));
+        for variable in info.variables() {
+            numbers.set(variable.to_string(), FluentValue::from(1250));
+            texts.set(variable.to_string(), FluentValue::from("Zoé"));
         }
         for args in [FluentArgs::new(), numbers, texts] {
             for isolating in [true, false] {

@@ -87,6 +87,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     tailor::telemetry::init(settings.log_format);
+    tailor::l10n::configure_parsed_cache(settings.cache.parsed_fluent_mb << 20);
     match cli.command {
         Command::Serve { bind } => serve(settings, bind).await,
         Command::Governance {

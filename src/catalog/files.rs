@@ -465,7 +465,7 @@ fn load_fluent(locales_dir: &Path, errors: &mut Vec<FileError>) -> Vec<FluentFil
                     .and_then(|n| n.to_str())
                     .unwrap_or_default()
                     .to_string(),
-                source,
+                source: source.into(),
             });
         }
     }

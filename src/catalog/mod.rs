@@ -514,7 +514,7 @@ fn compile_variant(
 fn message_is_personal(l10n: &L10n, message: &str, traits: &[&str]) -> bool {
     (0..l10n.locale_names().len()).any(|locale| {
         l10n.message_info(locale, message)
-            .is_some_and(|info| info.variables.iter().any(|v| traits.contains(&v.as_str())))
+            .is_some_and(|info| info.variables().any(|v| traits.contains(&v)))
     })
 }
 
@@ -595,7 +595,8 @@ mod tests {
             .lines()
             .filter(|line| !line.starts_with("home-hero-default-title"))
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+            .into();
         let (after, _) = Catalog::compile(&without, "en", 2);
         assert!(
             !live_in(&after, "home-hero-default", "fr"),

@@ -3,6 +3,7 @@
 //! serving [`super::Catalog`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -310,7 +311,9 @@ pub struct FluentFile {
     pub locale: String,
     /// File name inside the locale folder, e.g. `home.ftl`.
     pub path: String,
-    pub source: String,
+    /// Shared: the serving catalog, the parsed-source memo and the localisation index
+    /// all hold the same text (a large catalog's sources are most of its bytes).
+    pub source: Arc<str>,
 }
 
 /// Everything that makes up the content: from files or from the database.

@@ -511,15 +511,13 @@ fn check_person_variables(
         let Some(info) = l10n.message_info(locale, message) else {
             continue;
         };
-        let personal = info.variables.iter().any(|v| traits.contains(v.as_str()));
-        for variable in &info.variables {
-            if !traits.contains(variable.as_str())
-                && !CONTEXT_VARIABLES.contains(&variable.as_str())
-            {
+        let personal = info.variables().any(|v| traits.contains(v));
+        for variable in info.variables() {
+            if !traits.contains(variable) && !CONTEXT_VARIABLES.contains(&variable) {
                 report(
                     name,
-                    &info.path,
-                    info.line,
+                    info.path(),
+                    info.line(),
                     format!("message `{message}` uses unknown variable `${variable}` (declare it in traits.toml)"),
                 );
             }
@@ -527,22 +525,25 @@ fn check_person_variables(
         if !personal {
             continue;
         }
-        match &info.anonymous_variables {
+        let anonymous_personal = info
+            .anonymous_variables()
+            .map(|mut vars| vars.any(|v| traits.contains(v)));
+        match anonymous_personal {
             None => report(
                 name,
-                &info.path,
-                info.line,
+                info.path(),
+                info.line(),
                 format!(
                     "message `{message}` uses person variables but has no `.anonymous` attribute"
                 ),
             ),
-            Some(vars) if vars.iter().any(|v| traits.contains(v.as_str())) => report(
+            Some(true) => report(
                 name,
-                &info.path,
-                info.line,
+                info.path(),
+                info.line(),
                 format!("message `{message}`: `.anonymous` must not use person variables"),
             ),
-            Some(_) => {}
+            Some(false) => {}
         }
     }
 }
@@ -611,8 +612,8 @@ pub fn check_channel_constraints(catalog: &Catalog) -> Vec<Issue> {
                             issues.push(Issue {
                                 at: Loc::Fluent {
                                     locale: violation.locale.to_string(),
-                                    path: info.map(|i| i.path.clone()).unwrap_or_default(),
-                                    line: info.map_or(0, |i| i.line),
+                                    path: info.map(|i| i.path().to_string()).unwrap_or_default(),
+                                    line: info.map_or(0, |i| i.line()),
                                     column: 1,
                                 },
                                 message: format!(

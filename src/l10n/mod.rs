@@ -10,13 +10,14 @@
 //! A message that uses a person variable the request does not carry is rendered from its
 //! `.anonymous` attribute instead, so a customer never sees `{$first_name}`.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource};
 use fluent_langneg::{negotiate_languages, NegotiationStrategy};
 use fluent_syntax::ast;
+use hashbrown::HashTable;
 use unic_langid::LanguageIdentifier;
 
 use crate::catalog::model::FluentFile;
@@ -31,58 +32,266 @@ pub struct FtlError {
     pub message: String,
 }
 
-struct LocaleBundles {
-    isolating: FluentBundle<Arc<FluentResource>>,
-    plain: FluentBundle<Arc<FluentResource>>,
-    /// Per message id: the variables its value references and where it is defined.
-    messages: HashMap<String, MessageInfo>,
+/// A name (message or term id, variable) in a file's name pool.
+#[derive(Clone, Copy, Debug)]
+struct Name {
+    at: u32,
+    len: u32,
+}
+
+/// What the catalog's checks and compilation read about one message. The message itself
+/// is not kept: formatting parses its file again, on demand ([`parsed_cache`]).
+#[derive(Clone, Debug)]
+struct IndexedMessage {
+    id: Name,
+    line: u32,
+    /// The variables its value references: `variables[start..start + count]` of its file,
+    /// sorted and without repeats.
+    variables: (u32, u32),
+    /// Those of its `.anonymous` attribute, when it has one.
+    anonymous_variables: Option<(u32, u32)>,
+    /// A digest of the above and of its file's path (see [`L10n::messages_digest`]).
+    digest: u64,
+}
+
+/// A message or term another entry of the file references: formatting needs the file
+/// that defines it in the same bundle.
+#[derive(Clone, Copy, Debug)]
+struct Reference {
+    term: bool,
+    name: Name,
+}
+
+/// One resource parsed once and indexed: what every build with the same file reuses.
+/// About 60 bytes per message besides the source, where the parsed resource took ten
+/// times its source (a 10,000-variant catalog in 20 locales held 1.4 GB of syntax trees).
+struct IndexedFile {
+    path: Arc<str>,
+    source: Arc<str>,
+    /// Digest of (locale, path, source): the memo's key, and a part of bundle keys.
+    key: u128,
+    /// Ids and variable names, one after the other; [`Name`]s point into it.
+    names: Box<str>,
+    variables: Box<[Name]>,
+    /// Its messages in order, duplicates included (the locale's assembly reports them).
+    messages: Box<[IndexedMessage]>,
+    terms: Box<[Name]>,
+    references: Box<[Reference]>,
+    /// Parse errors (or the reason it was refused before parsing: then no messages).
+    errors: Vec<FtlError>,
+    refused: bool,
+}
+
+impl IndexedFile {
+    fn name(&self, name: Name) -> &str {
+        &self.names[name.at as usize..(name.at + name.len) as usize]
+    }
+
+    fn variable_names(&self, (start, count): (u32, u32)) -> impl Iterator<Item = &str> + '_ {
+        self.variables[start as usize..(start + count) as usize]
+            .iter()
+            .map(|name| self.name(*name))
+    }
+}
+
+/// What the catalog's checks and compilation know about a message: its variables, its
+/// `.anonymous` form's and where it is defined.
+#[derive(Clone, Copy)]
+pub struct MessageInfo<'a> {
+    file: &'a IndexedFile,
+    message: &'a IndexedMessage,
+}
+
+impl<'a> MessageInfo<'a> {
+    /// The variables its value references, sorted, each once.
+    pub fn variables(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.file.variable_names(self.message.variables)
+    }
+
+    /// The variables of its `.anonymous` form; `None` when it has none.
+    pub fn anonymous_variables(&self) -> Option<impl Iterator<Item = &'a str> + 'a> {
+        let file = self.file;
+        self.message
+            .anonymous_variables
+            .map(move |range| file.variable_names(range))
+    }
+
+    pub fn path(&self) -> &'a str {
+        &self.file.path
+    }
+
+    pub fn line(&self) -> usize {
+        self.message.line as usize
+    }
+}
+
+/// A locale's files, indexed: where each message and term is first defined. Bundles to
+/// format with are made per file, on demand, from the file and the files defining what
+/// it references ([`LocaleIndex::parsed`]).
+struct LocaleIndex {
+    name: Arc<str>,
+    langid: LanguageIdentifier,
+    files: Vec<Arc<IndexedFile>>,
+    /// `(file, message)` of each message id's first definition.
+    messages: HashTable<(u32, u32)>,
+    /// `(file, term)` of each term id's first definition.
+    terms: HashTable<(u32, u32)>,
+    /// Per file, made when first formatted from: its bundle's files and key.
+    bundle_plans: Box<[OnceLock<BundlePlan>]>,
     /// The locale's file errors (parse errors, duplicate messages).
     errors: Vec<FtlError>,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct MessageInfo {
-    pub variables: BTreeSet<String>,
-    pub anonymous_variables: Option<BTreeSet<String>>,
-    pub path: String,
-    pub line: usize,
-    /// A digest of the above (see [`L10n::messages_digest`]), made once when parsed.
-    pub digest: u64,
+/// The files a file's bundle holds (itself and, transitively, the files defining the
+/// messages and terms it references; in the locale's order, so the first definition of
+/// an id wins as it does in the index) and the bundle's cache key.
+struct BundlePlan {
+    files: Box<[u32]>,
+    key: u128,
+    source_bytes: usize,
 }
 
-impl MessageInfo {
-    fn digested(mut self) -> MessageInfo {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut part = |bytes: &[u8]| {
-            hasher.update(&(bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        };
-        part(self.path.as_bytes());
-        part(&(self.line as u64).to_le_bytes());
-        for variable in &self.variables {
-            part(variable.as_bytes());
+/// A file's bundles, with isolation marks and without (see the module's comment).
+pub struct ParsedBundles {
+    isolating: FluentBundle<Arc<FluentResource>>,
+    plain: FluentBundle<Arc<FluentResource>>,
+    /// The bytes of source parsed: its weight in [`parsed_cache`].
+    source_bytes: u32,
+}
+
+fn name_hash(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
+impl LocaleIndex {
+    fn find(&self, id: &str) -> Option<(u32, u32)> {
+        self.messages
+            .find(name_hash(id), |(file, message)| {
+                let file = &self.files[*file as usize];
+                file.name(file.messages[*message as usize].id) == id
+            })
+            .copied()
+    }
+
+    fn find_term(&self, id: &str) -> Option<u32> {
+        self.terms
+            .find(name_hash(id), |(file, term)| {
+                let file = &self.files[*file as usize];
+                file.name(file.terms[*term as usize]) == id
+            })
+            .map(|(file, _)| *file)
+    }
+
+    fn info(&self, (file, message): (u32, u32)) -> MessageInfo<'_> {
+        let file = &self.files[file as usize];
+        MessageInfo {
+            file,
+            message: &file.messages[message as usize],
         }
-        match &self.anonymous_variables {
-            None => part(b"no anonymous form"),
-            Some(variables) => {
-                part(b"anonymous form");
-                for variable in variables {
-                    part(variable.as_bytes());
+    }
+
+    fn plan(&self, file: u32) -> &BundlePlan {
+        self.bundle_plans[file as usize].get_or_init(|| {
+            let mut files = vec![file];
+            let mut queue = vec![file];
+            while let Some(next) = queue.pop() {
+                let indexed = &self.files[next as usize];
+                for reference in indexed.references.iter() {
+                    let name = indexed.name(reference.name);
+                    let defining = if reference.term {
+                        self.find_term(name)
+                    } else {
+                        self.find(name).map(|(file, _)| file)
+                    };
+                    if let Some(defining) = defining {
+                        if !files.contains(&defining) {
+                            files.push(defining);
+                            queue.push(defining);
+                        }
+                    }
                 }
             }
-        }
-        self.digest = hasher.digest();
-        self
+            files.sort_unstable();
+            let keys: Vec<u8> = files
+                .iter()
+                .flat_map(|f| self.files[*f as usize].key.to_le_bytes())
+                .collect();
+            BundlePlan {
+                key: crate::memo::digest(&[self.name.as_bytes(), &keys]),
+                source_bytes: files
+                    .iter()
+                    .map(|f| self.files[*f as usize].source.len())
+                    .sum(),
+                files: files.into_boxed_slice(),
+            }
+        })
+    }
+
+    /// The bundles to format `file`'s messages with: from the process's cache of parsed
+    /// resources, or parsed now (a few tens of microseconds for a typical file).
+    fn parsed(&self, file: u32) -> Arc<ParsedBundles> {
+        let plan = self.plan(file);
+        parsed_cache().get_with(plan.key, || {
+            let mut isolating = FluentBundle::new_concurrent(vec![self.langid.clone()]);
+            let mut plain = FluentBundle::new_concurrent(vec![self.langid.clone()]);
+            isolating.set_use_isolating(true);
+            plain.set_use_isolating(false);
+            for file in plan.files.iter() {
+                let indexed = &self.files[*file as usize];
+                if indexed.refused {
+                    continue;
+                }
+                let resource = Arc::new(
+                    FluentResource::try_new(indexed.source.to_string()).unwrap_or_else(|(r, _)| r),
+                );
+                // Duplicates were reported when the locale was indexed; the first
+                // definition is kept, as the index has it.
+                let _ = isolating.add_resource(resource.clone());
+                let _ = plain.add_resource(resource);
+            }
+            Arc::new(ParsedBundles {
+                isolating,
+                plain,
+                source_bytes: u32::try_from(plan.source_bytes).unwrap_or(u32::MAX),
+            })
+        })
     }
 }
 
-/// The compiled Fluent resources of every locale (cheap to clone: bundles are shared).
+/// Parsed resources are kept up to this many bytes of their source (parsed, a resource
+/// takes about ten times its source). [`configure_parsed_cache`] sets it from
+/// `l10n_parsed_cache_mb`.
+pub const DEFAULT_PARSED_CACHE_BYTES: u64 = 8 << 20;
+
+static PARSED_CACHE_BYTES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_PARSED_CACHE_BYTES);
+
+/// Sets the parsed-resource cache's size; takes effect if called before anything is
+/// formatted (the server calls it first thing).
+pub fn configure_parsed_cache(bytes: u64) {
+    PARSED_CACHE_BYTES.store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Parsed resources by bundle key, shared by every build in the process, weighed by their
+/// source's size; the least used are dropped first. A bundle larger than the whole cache
+/// (a file referencing most of a large locale) is not kept: it is parsed on every use.
+fn parsed_cache() -> &'static moka::sync::Cache<u128, Arc<ParsedBundles>> {
+    static CACHE: OnceLock<moka::sync::Cache<u128, Arc<ParsedBundles>>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(PARSED_CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed))
+            .weigher(|_, bundles: &Arc<ParsedBundles>| bundles.source_bytes)
+            .build()
+    })
+}
+
+/// The Fluent resources of every locale, indexed (cheap to clone: indexes are shared).
 #[derive(Clone)]
 pub struct L10n {
     locales: Vec<LanguageIdentifier>,
     names: Vec<Arc<str>>,
     default_index: usize,
-    bundles: Vec<Arc<LocaleBundles>>,
+    indexes: Vec<Arc<LocaleIndex>>,
 }
 
 /// An ordered list of locale indices to try; the first is the locale answered.
@@ -246,7 +455,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 impl L10n {
-    /// Builds bundles for every locale present in `files`. Errors are positioned; a file
+    /// Indexes every locale present in `files`. Errors are positioned; a file
     /// with errors still contributes the messages that parsed.
     ///
     /// Memoised process-wide by content ([`memo`]): a file parsed before is not parsed
@@ -287,12 +496,12 @@ impl L10n {
         });
         let mut locales = Vec::new();
         let mut names = Vec::new();
-        let mut bundles = Vec::new();
+        let mut indexes = Vec::new();
         for ((name, langid, _), built) in valid.into_iter().zip(built) {
             errors.extend(built.errors.iter().cloned());
             locales.push(langid);
             names.push(Arc::from(name.as_str()));
-            bundles.push(built);
+            indexes.push(built);
         }
         memo.finish(build);
         let default_index = names
@@ -304,7 +513,7 @@ impl L10n {
                 locales,
                 names,
                 default_index,
-                bundles,
+                indexes,
             },
             errors,
         )
@@ -327,10 +536,10 @@ impl L10n {
         }
         for id in ids {
             part(id.as_bytes());
-            for bundle in &self.bundles {
-                match bundle.messages.get(id) {
+            for index in &self.indexes {
+                match index.find(id) {
                     None => part(b"-"),
-                    Some(info) => part(&info.digest.to_le_bytes()),
+                    Some(found) => part(&index.info(found).message.digest.to_le_bytes()),
                 }
             }
         }
@@ -349,8 +558,9 @@ impl L10n {
         self.default_index
     }
 
-    pub fn message_info(&self, locale: usize, id: &str) -> Option<&MessageInfo> {
-        self.bundles.get(locale)?.messages.get(id)
+    pub fn message_info(&self, locale: usize, id: &str) -> Option<MessageInfo<'_>> {
+        let index = self.indexes.get(locale)?;
+        index.find(id).map(|found| index.info(found))
     }
 
     /// Negotiates requested locales (most preferred first) into a fallback chain that
@@ -406,13 +616,17 @@ impl L10n {
         is_person_variable: &dyn Fn(&str) -> bool,
     ) -> Result<Formatted, FormatError> {
         for (position, &index) in chain.0.iter().enumerate() {
-            let Some(locale) = self.bundles.get(index as usize) else {
+            let Some(locale) = self.indexes.get(index as usize) else {
                 continue;
             };
+            let Some(found) = locale.find(id) else {
+                continue;
+            };
+            let parsed = locale.parsed(found.0);
             let bundle = if isolating {
-                &locale.isolating
+                &parsed.isolating
             } else {
-                &locale.plain
+                &parsed.plain
             };
             let Some(message) = bundle.get_message(id) else {
                 continue;
@@ -420,14 +634,11 @@ impl L10n {
             let Some(value) = message.value() else {
                 continue;
             };
-            let info = locale.messages.get(id);
-            let uses_person =
-                info.is_some_and(|i| i.variables.iter().any(|v| is_person_variable(v)));
-            let lacks_person = info.is_some_and(|i| {
-                i.variables
-                    .iter()
-                    .any(|v| is_person_variable(v) && args.get(v.as_str()).is_none())
-            });
+            let info = locale.info(found);
+            let uses_person = info.variables().any(is_person_variable);
+            let lacks_person = info
+                .variables()
+                .any(|v| is_person_variable(v) && args.get(v).is_none());
             let (pattern, anonymous) = match (lacks_person, message.get_attribute("anonymous")) {
                 (true, Some(attribute)) => (attribute.value(), true),
                 _ => (value, false),
@@ -490,28 +701,31 @@ impl<'s> LineCounter<'s> {
     }
 }
 
-/// One resource parsed: what every build with the same file reuses.
-struct ParsedFile {
-    resource: Arc<FluentResource>,
-    /// Parse errors (or the reason it was refused before parsing: then no resource).
-    errors: Vec<FtlError>,
-    /// Its messages in order, duplicates included (the locale's assembly reports them).
-    messages: Vec<(String, MessageInfo)>,
-    refused: bool,
-}
-
-fn parse_file(locale: &str, file: &FluentFile) -> ParsedFile {
-    let mut errors = Vec::new();
-    if let Some((at, why)) = refused_before_parsing(&file.source) {
-        errors.push(error_at(locale, file, at, why));
-        return ParsedFile {
-            resource: Arc::new(FluentResource::try_new(String::new()).unwrap_or_else(|(r, _)| r)),
-            errors,
-            messages: Vec::new(),
-            refused: true,
-        };
+/// Parses `file` and indexes it; the syntax tree is dropped here.
+fn index_file(locale: &str, file: &FluentFile, key: u128) -> IndexedFile {
+    let mut indexed = IndexedFile {
+        path: Arc::from(file.path.as_str()),
+        source: file.source.clone(),
+        key,
+        names: Box::from(""),
+        variables: Box::new([]),
+        messages: Box::new([]),
+        terms: Box::new([]),
+        references: Box::new([]),
+        errors: Vec::new(),
+        refused: false,
+    };
+    let refused = refused_before_parsing(&file.source).or_else(|| {
+        // Offsets are kept as u32: a resource that large is not a resource.
+        (file.source.len() > u32::MAX as usize / 2)
+            .then(|| (0, "a Fluent resource is limited to 2 GiB".to_string()))
+    });
+    if let Some((at, why)) = refused {
+        indexed.errors.push(error_at(locale, file, at, why));
+        indexed.refused = true;
+        return indexed;
     }
-    let resource = match FluentResource::try_new(file.source.clone()) {
+    let resource = match FluentResource::try_new(file.source.to_string()) {
         Ok(resource) => resource,
         Err((resource, parse_errors)) => {
             for e in parse_errors {
@@ -527,7 +741,7 @@ fn parse_file(locale: &str, file: &FluentFile) -> ParsedFile {
                     Some(junk) => junk.start,
                     None => e.pos.start,
                 };
-                errors.push(error_at(
+                indexed.errors.push(error_at(
                     locale,
                     file,
                     at,
@@ -537,54 +751,256 @@ fn parse_file(locale: &str, file: &FluentFile) -> ParsedFile {
             resource
         }
     };
-    let messages = index_messages(&resource, file);
-    ParsedFile {
-        resource: Arc::new(resource),
-        errors,
-        messages,
-        refused: false,
+    let mut index = FileIndexer::default();
+    let mut lines = LineCounter::new(resource.source());
+    for entry in resource.entries() {
+        match entry {
+            ast::Entry::Message(message) => {
+                let id = index.name(message.id.name);
+                let line = lines.line_of(message.id.name) as u32;
+                let mut variables = BTreeSet::new();
+                let mut references = BTreeSet::new();
+                if let Some(value) = &message.value {
+                    pattern_variables(value, &mut variables, &mut references);
+                }
+                let mut anonymous = None;
+                for attribute in &message.attributes {
+                    let mut attribute_variables = BTreeSet::new();
+                    pattern_variables(&attribute.value, &mut attribute_variables, &mut references);
+                    if attribute.id.name == "anonymous" && anonymous.is_none() {
+                        anonymous = Some(attribute_variables);
+                    }
+                }
+                index.references.extend(references);
+                let variables = index.variable_list(&variables);
+                let anonymous_variables = anonymous.map(|vars| index.variable_list(&vars));
+                let mut message = IndexedMessage {
+                    id,
+                    line,
+                    variables,
+                    anonymous_variables,
+                    digest: 0,
+                };
+                message.digest = index.digest(&file.path, &message);
+                index.messages.push(message);
+            }
+            ast::Entry::Term(term) => {
+                let id = index.name(term.id.name);
+                index.terms.push(id);
+                let mut references = BTreeSet::new();
+                let mut unused = BTreeSet::new();
+                pattern_variables(&term.value, &mut unused, &mut references);
+                for attribute in &term.attributes {
+                    pattern_variables(&attribute.value, &mut unused, &mut references);
+                }
+                index.references.extend(references);
+            }
+            _ => {}
+        }
+    }
+    let references: BTreeSet<(bool, &str)> = std::mem::take(&mut index.references);
+    let references: Vec<Reference> = references
+        .into_iter()
+        .map(|(term, name)| Reference {
+            term,
+            name: index.name(name),
+        })
+        .collect();
+    indexed.references = references.into_boxed_slice();
+    indexed.names = index.names.into_boxed_str();
+    indexed.variables = index.variables.into_boxed_slice();
+    indexed.messages = index.messages.into_boxed_slice();
+    indexed.terms = index.terms.into_boxed_slice();
+    indexed
+}
+
+/// A file's index while it is made.
+#[derive(Default)]
+struct FileIndexer<'s> {
+    names: String,
+    variables: Vec<Name>,
+    messages: Vec<IndexedMessage>,
+    terms: Vec<Name>,
+    /// `(is a term, id)` of what the file's entries reference.
+    references: BTreeSet<(bool, &'s str)>,
+}
+
+impl<'s> FileIndexer<'s> {
+    fn name(&mut self, name: &str) -> Name {
+        let at = self.names.len() as u32;
+        self.names.push_str(name);
+        Name {
+            at,
+            len: name.len() as u32,
+        }
+    }
+
+    fn text(&self, name: Name) -> &str {
+        &self.names[name.at as usize..(name.at + name.len) as usize]
+    }
+
+    fn variable_list(&mut self, variables: &BTreeSet<&str>) -> (u32, u32) {
+        let start = self.variables.len() as u32;
+        for variable in variables {
+            let name = self.name(variable);
+            self.variables.push(name);
+        }
+        (start, variables.len() as u32)
+    }
+
+    /// What the catalog reads about the message, digested once here.
+    fn digest(&self, path: &str, message: &IndexedMessage) -> u64 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut part = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        part(path.as_bytes());
+        part(&u64::from(message.line).to_le_bytes());
+        let (start, count) = message.variables;
+        for name in &self.variables[start as usize..(start + count) as usize] {
+            part(self.text(*name).as_bytes());
+        }
+        match message.anonymous_variables {
+            None => part(b"no anonymous form"),
+            Some((start, count)) => {
+                part(b"anonymous form");
+                for name in &self.variables[start as usize..(start + count) as usize] {
+                    part(self.text(*name).as_bytes());
+                }
+            }
+        }
+        hasher.digest()
     }
 }
 
-/// Assembles a locale's bundles from its parsed files, in order; a message defined
-/// again (in the same file or a later one) is reported where it is defined again.
-fn assemble(name: &str, langid: &LanguageIdentifier, files: &[Arc<ParsedFile>]) -> LocaleBundles {
-    let mut isolating = FluentBundle::new_concurrent(vec![langid.clone()]);
-    let mut plain = FluentBundle::new_concurrent(vec![langid.clone()]);
-    isolating.set_use_isolating(true);
-    plain.set_use_isolating(false);
-    let mut messages: HashMap<String, MessageInfo> = HashMap::new();
+/// Assembles a locale's index from its indexed files, in order; a message defined again
+/// (in the same file or a later one) is reported where it is defined again.
+fn assemble(name: &str, langid: &LanguageIdentifier, files: Vec<Arc<IndexedFile>>) -> LocaleIndex {
+    let mut messages: HashTable<(u32, u32)> = HashTable::new();
+    let mut terms: HashTable<(u32, u32)> = HashTable::new();
     let mut errors = Vec::new();
-    for file in files {
+    for (f, file) in files.iter().enumerate() {
         errors.extend(file.errors.iter().cloned());
-        if file.refused {
-            continue;
-        }
-        for (id, info) in &file.messages {
-            if let Some(existing) = messages.get(id) {
+        for (m, message) in file.messages.iter().enumerate() {
+            let id = file.name(message.id);
+            let existing = messages.find(name_hash(id), |(ef, em)| {
+                let other = &files[*ef as usize];
+                other.name(other.messages[*em as usize].id) == id
+            });
+            if let Some((ef, em)) = existing {
+                let other = &files[*ef as usize];
                 errors.push(FtlError {
                     locale: name.to_string(),
-                    path: info.path.clone(),
-                    line: info.line,
+                    path: file.path.to_string(),
+                    line: message.line as usize,
                     column: 1,
                     message: format!(
                         "message `{id}` is already defined in {}:{}",
-                        existing.path, existing.line
+                        other.path, other.messages[*em as usize].line
                     ),
                 });
                 continue;
             }
-            messages.insert(id.clone(), info.clone());
+            messages.insert_unique(name_hash(id), (f as u32, m as u32), |(ef, em)| {
+                let other = &files[*ef as usize];
+                name_hash(other.name(other.messages[*em as usize].id))
+            });
         }
-        // Duplicates were reported above; keep the first definition.
-        let _ = isolating.add_resource(file.resource.clone());
-        let _ = plain.add_resource(file.resource.clone());
+        for (t, term) in file.terms.iter().enumerate() {
+            let id = file.name(*term);
+            let hash = name_hash(id);
+            let defined = terms
+                .find(hash, |(ef, et)| {
+                    let other = &files[*ef as usize];
+                    other.name(other.terms[*et as usize]) == id
+                })
+                .is_some();
+            if !defined {
+                terms.insert_unique(hash, (f as u32, t as u32), |(ef, et)| {
+                    let other = &files[*ef as usize];
+                    name_hash(other.name(other.terms[*et as usize]))
+                });
+            }
+        }
     }
-    LocaleBundles {
-        isolating,
-        plain,
+    LocaleIndex {
+        name: Arc::from(name),
+        langid: langid.clone(),
+        bundle_plans: (0..files.len()).map(|_| OnceLock::new()).collect(),
+        files,
         messages,
+        terms,
         errors,
+    }
+}
+
+/// The variables `pattern` uses, and the messages and terms it references.
+fn pattern_variables<'s>(
+    pattern: &ast::Pattern<&'s str>,
+    out: &mut BTreeSet<&'s str>,
+    references: &mut BTreeSet<(bool, &'s str)>,
+) {
+    for element in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = element {
+            expression_variables(expression, out, references);
+        }
+    }
+}
+
+fn expression_variables<'s>(
+    expression: &ast::Expression<&'s str>,
+    out: &mut BTreeSet<&'s str>,
+    references: &mut BTreeSet<(bool, &'s str)>,
+) {
+    match expression {
+        ast::Expression::Select { selector, variants } => {
+            inline_variables(selector, out, references);
+            for variant in variants {
+                pattern_variables(&variant.value, out, references);
+            }
+        }
+        ast::Expression::Inline(inline) => inline_variables(inline, out, references),
+    }
+}
+
+fn inline_variables<'s>(
+    inline: &ast::InlineExpression<&'s str>,
+    out: &mut BTreeSet<&'s str>,
+    references: &mut BTreeSet<(bool, &'s str)>,
+) {
+    match inline {
+        ast::InlineExpression::VariableReference { id } => {
+            out.insert(id.name);
+        }
+        ast::InlineExpression::FunctionReference { arguments, .. } => {
+            for argument in &arguments.positional {
+                inline_variables(argument, out, references);
+            }
+            for named in &arguments.named {
+                inline_variables(&named.value, out, references);
+            }
+        }
+        ast::InlineExpression::MessageReference { id, .. } => {
+            references.insert((false, id.name));
+        }
+        ast::InlineExpression::TermReference { id, arguments, .. } => {
+            references.insert((true, id.name));
+            // A term's own variables are its arguments, not the caller's; the
+            // arguments' values are the caller's.
+            if let Some(arguments) = arguments {
+                for argument in &arguments.positional {
+                    inline_variables(argument, out, references);
+                }
+                for named in &arguments.named {
+                    inline_variables(&named.value, out, references);
+                }
+            }
+        }
+        ast::InlineExpression::Placeable { expression } => {
+            expression_variables(expression, out, references)
+        }
+        _ => {}
     }
 }
 
@@ -637,8 +1053,8 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> 
 /// builds is dropped and the memo holds the live content and what the last few checks
 /// looked at, not every version ever seen.
 pub struct FluentMemo {
-    files: crate::memo::Memo<Arc<ParsedFile>>,
-    locales: crate::memo::Memo<Arc<LocaleBundles>>,
+    files: crate::memo::Memo<Arc<IndexedFile>>,
+    locales: crate::memo::Memo<Arc<LocaleIndex>>,
 }
 
 /// One build's rounds of the two memos.
@@ -670,15 +1086,15 @@ impl FluentMemo {
         }
     }
 
-    /// A locale's bundles: as assembled before when its files are the same, else from
-    /// its files (each parsed only if it was not before).
+    /// A locale's index: as assembled before when its files are the same, else from its
+    /// files (each parsed and indexed only if it was not before).
     fn locale(
         &self,
         build: Build,
         name: &str,
         langid: &LanguageIdentifier,
         files: &[&FluentFile],
-    ) -> Arc<LocaleBundles> {
+    ) -> Arc<LocaleIndex> {
         let keys: Vec<u128> = files
             .iter()
             .map(|f| {
@@ -694,16 +1110,16 @@ impl FluentMemo {
             }
             return built;
         }
-        let parsed: Vec<Arc<ParsedFile>> = files
+        let indexed: Vec<Arc<IndexedFile>> = files
             .iter()
             .zip(&keys)
             .map(|(file, key)| {
                 self.files
-                    .get_or(build.files, *key, || Arc::new(parse_file(name, file)))
+                    .get_or(build.files, *key, || Arc::new(index_file(name, file, *key)))
             })
             .collect();
         self.locales.get_or(build.locales, locale_key, || {
-            Arc::new(assemble(name, langid, &parsed))
+            Arc::new(assemble(name, langid, indexed))
         })
     }
 
@@ -711,89 +1127,6 @@ impl FluentMemo {
     fn finish(&self, build: Build) {
         self.files.finish(build.files);
         self.locales.finish(build.locales);
-    }
-}
-
-fn index_messages(resource: &FluentResource, file: &FluentFile) -> Vec<(String, MessageInfo)> {
-    let mut lines = LineCounter::new(resource.source());
-    let mut messages = Vec::new();
-    for entry in resource.entries() {
-        let ast::Entry::Message(message) = entry else {
-            continue;
-        };
-        let id = message.id.name;
-        let line = lines.line_of(id);
-        let mut variables = BTreeSet::new();
-        if let Some(value) = &message.value {
-            pattern_variables(value, &mut variables);
-        }
-        let anonymous_variables = message
-            .attributes
-            .iter()
-            .find(|a| a.id.name == "anonymous")
-            .map(|a| {
-                let mut vars = BTreeSet::new();
-                pattern_variables(&a.value, &mut vars);
-                vars
-            });
-        messages.push((
-            id.to_string(),
-            MessageInfo {
-                variables,
-                anonymous_variables,
-                path: file.path.clone(),
-                line,
-                digest: 0,
-            }
-            .digested(),
-        ));
-    }
-    messages
-}
-
-fn pattern_variables(pattern: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
-    for element in &pattern.elements {
-        if let ast::PatternElement::Placeable { expression } = element {
-            expression_variables(expression, out);
-        }
-    }
-}
-
-fn expression_variables(expression: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
-    match expression {
-        ast::Expression::Select { selector, variants } => {
-            inline_variables(selector, out);
-            for variant in variants {
-                pattern_variables(&variant.value, out);
-            }
-        }
-        ast::Expression::Inline(inline) => inline_variables(inline, out),
-    }
-}
-
-fn inline_variables(inline: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
-    match inline {
-        ast::InlineExpression::VariableReference { id } => {
-            out.insert(id.name.to_string());
-        }
-        ast::InlineExpression::FunctionReference { arguments, .. } => {
-            for argument in &arguments.positional {
-                inline_variables(argument, out);
-            }
-            for named in &arguments.named {
-                inline_variables(&named.value, out);
-            }
-        }
-        ast::InlineExpression::TermReference {
-            arguments: Some(arguments),
-            ..
-        } => {
-            for argument in &arguments.positional {
-                inline_variables(argument, out);
-            }
-        }
-        ast::InlineExpression::Placeable { expression } => expression_variables(expression, out),
-        _ => {}
     }
 }
 
@@ -953,6 +1286,103 @@ mod tests {
         assert_eq!(
             chain_names(&l10n, &["pl", "fr"]),
             ["pl", "fr", "fr-CA", "en"]
+        );
+    }
+
+    fn named(locale: &str, path: &str, source: &str) -> FluentFile {
+        FluentFile {
+            locale: locale.into(),
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
+    fn text(l10n: &L10n, id: &str) -> String {
+        let chain = l10n.negotiate(&["en".parse().unwrap()]);
+        let args = FluentArgs::new();
+        let formatted = l10n.format(&chain, id, &args, false, &is_trait).unwrap();
+        assert!(formatted.errors.is_empty(), "{:?}", formatted.errors);
+        formatted.text
+    }
+
+    #[test]
+    fn messages_and_terms_referenced_from_other_files_resolve() {
+        // Each file is parsed apart when formatted: its bundle must bring in the files
+        // defining what it references, transitively.
+        let files = [
+            named("en", "a.ftl", "greeting = { welcome }, from { -brand }\n"),
+            named("en", "b.ftl", "welcome = Welcome to { -shop }\n"),
+            named("en", "c.ftl", "-brand = Tailor\n-shop = { -brand } Shop\n"),
+        ];
+        let (l10n, errors) = L10n::build(&files, "en");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            text(&l10n, "greeting"),
+            "Welcome to Tailor Shop, from Tailor"
+        );
+        assert_eq!(text(&l10n, "welcome"), "Welcome to Tailor Shop");
+    }
+
+    #[test]
+    fn a_message_defined_in_two_files_formats_from_the_first_everywhere() {
+        let files = [
+            named("en", "a.ftl", "twice = first\n"),
+            named("en", "b.ftl", "twice = second\nuses = said { twice }\n"),
+        ];
+        let (l10n, errors) = L10n::build(&files, "en");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(text(&l10n, "twice"), "first");
+        assert_eq!(text(&l10n, "uses"), "said first");
+        let info = l10n.message_info(0, "twice").unwrap();
+        assert_eq!((info.path(), info.line()), ("a.ftl", 1));
+    }
+
+    #[test]
+    fn the_index_keeps_variables_sorted_once_and_the_anonymous_form() {
+        let source =
+            "m = { $b } { $a } { $b ->\n   *[x] { $c }\n}\n    .anonymous = { $z }\nn = plain\n";
+        let (l10n, _) = L10n::build(&[file("en", source)], "en");
+        let m = l10n.message_info(0, "m").unwrap();
+        assert_eq!(m.variables().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let anonymous: Vec<&str> = m.anonymous_variables().unwrap().collect();
+        assert_eq!(anonymous, ["z"]);
+        let n = l10n.message_info(0, "n").unwrap();
+        assert_eq!(n.variables().count(), 0);
+        assert!(n.anonymous_variables().is_none());
+        assert_eq!(n.line(), 5);
+    }
+
+    #[test]
+    fn parsed_resources_stay_within_the_cache_and_are_parsed_again_when_dropped() {
+        // 16 files of about 1 MiB: twice the default cache.
+        let filler = "# padding to make a large resource\n".repeat(30_000);
+        let files: Vec<FluentFile> = (0..16)
+            .map(|i| {
+                named(
+                    "en",
+                    &format!("f{i}.ftl"),
+                    &format!("{filler}m{i} = file {i} of a large catalog\n"),
+                )
+            })
+            .collect();
+        let (l10n, errors) = L10n::build(&files, "en");
+        assert!(errors.is_empty(), "{errors:?}");
+        for round in 0..2 {
+            for i in 0..16 {
+                assert_eq!(
+                    text(&l10n, &format!("m{i}")),
+                    format!("file {i} of a large catalog"),
+                    "round {round}"
+                );
+            }
+        }
+        parsed_cache().run_pending_tasks();
+        assert!(parsed_cache().weighted_size() > 0, "nothing kept parsed");
+        let capacity = PARSED_CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            parsed_cache().weighted_size() <= capacity,
+            "{} bytes of source kept parsed, over {capacity}",
+            parsed_cache().weighted_size()
         );
     }
 

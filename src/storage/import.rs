@@ -218,6 +218,7 @@ pub async fn import(
         read_generation(&tx).await?
     };
     tx.commit().await?;
+    super::remember_fluent_sources(&content.fluent);
     Ok(report)
 }
 

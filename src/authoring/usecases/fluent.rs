@@ -75,13 +75,13 @@ impl Authoring {
             .map(|(l, p, s)| FluentFile {
                 locale: l.clone(),
                 path: p.clone(),
-                source: s.clone(),
+                source: s.as_str().into(),
             })
             .collect();
         let candidate = FluentFile {
             locale: locale.to_string(),
             path: file.to_string(),
-            source: source.clone(),
+            source: source.as_str().into(),
         };
         let errors = crate::authoring::check_fluent(&live_files, &candidate);
         if !errors.is_empty() {
@@ -187,11 +187,11 @@ impl Authoring {
                 .iter_mut()
                 .find(|f| f.locale == locale && f.path == path)
             {
-                Some(file) => file.source = version.document.clone(),
+                Some(file) => file.source = version.document.as_str().into(),
                 None => files.push(FluentFile {
                     locale: locale.to_string(),
                     path: path.to_string(),
-                    source: version.document.clone(),
+                    source: version.document.as_str().into(),
                 }),
             }
         }

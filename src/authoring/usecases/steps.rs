@@ -184,7 +184,7 @@ impl Authoring {
         let candidate = FluentFile {
             locale: locale.to_string(),
             path: file.to_string(),
-            source: version.document.clone(),
+            source: version.document.as_str().into(),
         };
         if to == Stage::Published {
             // Another resource of the locale may have gained one of its ids since the save.
