@@ -266,6 +266,12 @@ impl Shared {
             Some(_) => crate::delivery::purge::REPEAT_WITH_REDIS,
             None => Duration::from_secs(settings.catalog_poll_secs + 1),
         };
+        let purger = crate::delivery::purge::Purger::new(
+            crate::delivery::purge::PurgeTarget::configured(settings),
+            Some(self.db.clone()),
+            self.metrics.clone(),
+            repeat_purge_after,
+        );
         let delivery = Delivery::new(
             DeliveryParts {
                 live: self.live.clone(),
@@ -316,11 +322,7 @@ impl Shared {
             authoring: web::Data::new(Authoring {
                 db: self.db.clone(),
                 catalog: self.live.clone(),
-                purger: crate::delivery::purge::Purger::new(
-                    settings.purge_webhook_url.clone(),
-                    self.metrics.clone(),
-                    repeat_purge_after,
-                ),
+                purger: purger.clone(),
                 default_locale: settings.default_locale.clone(),
                 signer: self.signer.clone(),
             }),
@@ -328,6 +330,7 @@ impl Shared {
                 db: self.db.clone(),
                 catalog: self.live.clone(),
                 safeguards: settings.safeguards(),
+                purger,
             }),
             ops: web::Data::new(Ops {
                 database: self.database.clone(),

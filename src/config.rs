@@ -92,6 +92,13 @@ pub struct Settings {
     /// Where publishes and archives send their CDN purge (`POST`, JSON
     /// `{"surrogate_keys": [...]}`). Unset: purges are only logged.
     pub purge_webhook_url: Option<String>,
+    /// Sent to the purge webhook as `Authorization: Bearer <secret>`, so the receiver can
+    /// refuse purges from anyone else.
+    pub purge_webhook_secret: Option<Secret>,
+    /// Purge a Fastly service by surrogate key (`POST /service/{id}/purge`).
+    pub purge_fastly: Option<FastlyPurge>,
+    /// Purge a Cloudflare zone by cache tag (`POST /zones/{id}/purge_cache`).
+    pub purge_cloudflare: Option<CloudflarePurge>,
     /// Proxies (CIDRs, e.g. `["127.0.0.1/32"]`) whose `X-Forwarded-For` / `Forwarded`
     /// name the client. Default none: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -271,6 +278,43 @@ fn default_parsed_fluent_mb() -> u64 {
     8
 }
 
+/// Fastly's purge API for one service.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FastlyPurge {
+    pub service_id: String,
+    /// An API token with purge rights (sent as `Fastly-Key`; never logged).
+    pub api_token: Secret,
+    /// The API's base URL (a local receiver in tests).
+    #[serde(default = "default_fastly_endpoint")]
+    pub endpoint: String,
+    /// Mark objects stale instead of removing them (`Fastly-Soft-Purge: 1`), so the edge
+    /// can still serve them stale-if-error.
+    #[serde(default)]
+    pub soft: bool,
+}
+
+fn default_fastly_endpoint() -> String {
+    "https://api.fastly.com".into()
+}
+
+/// Cloudflare's purge API for one zone.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudflarePurge {
+    pub zone_id: String,
+    /// An API token with the zone's Cache Purge permission (sent as a bearer token;
+    /// never logged).
+    pub api_token: Secret,
+    /// The API's base URL (a local receiver in tests).
+    #[serde(default = "default_cloudflare_endpoint")]
+    pub endpoint: String,
+}
+
+fn default_cloudflare_endpoint() -> String {
+    "https://api.cloudflare.com/client/v4".into()
+}
+
 /// Where a kind of JWT comes from and how it is checked. Exactly one key source: a PEM
 /// public key, a JWKS file (keys chosen by `kid`), or an HS256 secret (development).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -341,6 +385,9 @@ impl Default for Settings {
             max_batch_placements: 20,
             public_url: None,
             purge_webhook_url: None,
+            purge_webhook_secret: None,
+            purge_fastly: None,
+            purge_cloudflare: None,
             trusted_proxies: Vec::new(),
             forwarded_header: Default::default(),
             tracking_token_ttl: default_tracking_token_ttl(),
@@ -350,6 +397,36 @@ impl Default for Settings {
             cors_allowed_origins: Vec::new(),
         }
     }
+}
+
+/// A CDN purge API's settings: an http(s) endpoint, an id that can sit in a URL path,
+/// a token that is there.
+fn check_purge_api(
+    (endpoint_setting, endpoint): (&'static str, &str),
+    (id_setting, id): (&'static str, &str),
+    (token_setting, token): (&'static str, &Secret),
+) -> Result<(), ConfigError> {
+    let invalid = |setting, reason: &str| {
+        Err(ConfigError::Invalid {
+            setting,
+            reason: reason.to_string(),
+        })
+    };
+    if reqwest::Url::parse(endpoint).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+        || endpoint.ends_with('/')
+    {
+        return invalid(
+            endpoint_setting,
+            "must be an http(s) URL without a trailing slash",
+        );
+    }
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return invalid(id_setting, "must be 1-64 letters and digits");
+    }
+    if token.expose().trim().is_empty() {
+        return invalid(token_setting, "must not be empty");
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -497,6 +574,27 @@ impl Settings {
             if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
                 return invalid("purge_webhook_url", "must be an http(s) URL");
             }
+        }
+        if self
+            .purge_webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            return invalid("purge_webhook_secret", "must not be empty");
+        }
+        if let Some(fastly) = &self.purge_fastly {
+            check_purge_api(
+                ("purge_fastly.endpoint", &fastly.endpoint),
+                ("purge_fastly.service_id", &fastly.service_id),
+                ("purge_fastly.api_token", &fastly.api_token),
+            )?;
+        }
+        if let Some(cloudflare) = &self.purge_cloudflare {
+            check_purge_api(
+                ("purge_cloudflare.endpoint", &cloudflare.endpoint),
+                ("purge_cloudflare.zone_id", &cloudflare.zone_id),
+                ("purge_cloudflare.api_token", &cloudflare.api_token),
+            )?;
         }
         Ok(())
     }

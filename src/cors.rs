@@ -12,7 +12,7 @@ use actix_cors::Cors;
 use actix_web::http::{header, Method};
 
 /// Path prefixes a page on an allowed origin may call.
-pub const PUBLIC_PATHS: &[&str] = &["/v1/content", "/v1/context", "/v1/events"];
+pub const PUBLIC_PATHS: &[&str] = &["/v1/content", "/v1/context", "/v1/events", "/v1/sync"];
 
 /// How long a browser may keep a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECS: usize = 600;

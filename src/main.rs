@@ -138,18 +138,19 @@ async fn governance_evaluate(settings: &Settings, dry_run: bool) -> ExitCode {
     let result = async {
         let db = storage::open(&settings.database_url).await?;
         let (content, _) = storage::load_content(&db).await?;
-        tailor::governance::evaluator::evaluate(
+        let report = tailor::governance::evaluator::evaluate(
             &db,
             &content.policies,
             settings.safeguards(),
             chrono::Utc::now(),
             dry_run,
         )
-        .await
+        .await?;
+        Ok::<_, storage::StorageError>((db, report))
     }
     .await;
-    let report = match result {
-        Ok(report) => report,
+    let (db, report) = match result {
+        Ok(done) => done,
         Err(e) => return failed(e),
     };
     // Nodes also notice the new generation by polling; Redis is faster.
@@ -158,8 +159,27 @@ async fn governance_evaluate(settings: &Settings, dry_run: bool) -> ExitCode {
             eprintln!("tailor: could not tell the nodes through Redis: {e}");
         }
     }
-    for key in &report.purge_keys {
-        eprintln!("purge {key}");
+    if let Some(generation) = report.generation {
+        for key in &report.purge_keys {
+            eprintln!("purge {key}");
+        }
+        // Both rounds: the second once every node has polled the change.
+        let purger = tailor::delivery::purge::Purger::new(
+            tailor::delivery::purge::PurgeTarget::configured(settings),
+            Some(db),
+            std::sync::Arc::new(tailor::metrics::Metrics::new()),
+            match &settings.redis_url {
+                Some(_) => tailor::delivery::purge::REPEAT_WITH_REDIS,
+                None => std::time::Duration::from_secs(settings.catalog_poll_secs + 1),
+            },
+        );
+        if let Some(purging) = purger.purge(
+            report.purge_keys.clone(),
+            format!("governance evaluation {}", report.period),
+            generation,
+        ) {
+            let _ = purging.await;
+        }
     }
     println!(
         "{}",

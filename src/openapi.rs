@@ -111,6 +111,7 @@ fn staff_roles(method: &str, path: &str) -> Option<&'static [crate::auth::Role]>
         crate::authoring::http::STAFF_ROLES,
         crate::governance::http::STAFF_ROLES,
         crate::identity::http::STAFF_ROLES,
+        crate::delivery::purge_log::STAFF_ROLES,
     ]
     .into_iter()
     .flatten()

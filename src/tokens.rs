@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 const TRACKING_AUDIENCE: &str = "tailor:tracking";
 const COHORT_AUDIENCE: &str = "tailor:cohort";
 const LINK_AUDIENCE: &str = "tailor:link";
+const SYNC_AUDIENCE: &str = "tailor:sync";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingClaims {
@@ -169,6 +170,7 @@ pub struct Signer {
     tracking: Validation,
     cohort: Validation,
     link: Validation,
+    sync: Validation,
     /// Tracking tokens whose signature was checked, by their exact text. One answer's
     /// token comes back with each of its events (its impression, its clicks; everyone
     /// served the same shared answer sends the same token), and checking a signature
@@ -194,12 +196,15 @@ impl Signer {
         cohort.required_spec_claims.insert("exp".into());
         let mut link = tracking.clone();
         link.set_audience(&[LINK_AUDIENCE]);
+        let mut sync = tracking.clone();
+        sync.set_audience(&[SYNC_AUDIENCE]);
         Signer {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             tracking,
             cohort,
             link,
+            sync,
             verified_tracking: moka::sync::Cache::new(VERIFIED_TRACKING_TOKENS),
         }
     }
@@ -344,6 +349,35 @@ impl Signer {
 
     pub fn verify_cohort(&self, token: &str) -> Result<CohortClaims, TokenError> {
         decode::<CohortClaims>(token, &self.decoding, &self.cohort)
+            .map(|d| d.claims)
+            .map_err(classify)
+    }
+}
+
+/// What an offline sync handed out: the manifest it stored and the request it answered,
+/// so `since=` can only continue the same sync.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SyncClaims {
+    aud: String,
+    /// The manifest's id.
+    pub m: String,
+    /// A digest of the request's channel, locales, device, country and cohort.
+    pub q: String,
+    pub iat: u64,
+}
+
+impl Signer {
+    pub fn sync_token(&self, manifest: &str, request: &str, now_unix: u64) -> String {
+        self.sign(&SyncClaims {
+            aud: SYNC_AUDIENCE.into(),
+            m: manifest.into(),
+            q: request.into(),
+            iat: now_unix,
+        })
+    }
+
+    pub fn verify_sync(&self, token: &str) -> Result<SyncClaims, TokenError> {
+        decode::<SyncClaims>(token, &self.decoding, &self.sync)
             .map(|d| d.claims)
             .map_err(classify)
     }

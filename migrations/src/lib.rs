@@ -13,6 +13,8 @@ mod m20261125_000005_event_segments;
 mod m20261125_000006_authoring;
 mod m20261130_000007_event_provenance;
 mod m20261130_000008_event_arrivals;
+mod m20261201_000009_purges;
+mod m20261201_000010_sync_manifests;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_authoring::Migration),
             Box::new(m20261130_000007_event_provenance::Migration),
             Box::new(m20261130_000008_event_arrivals::Migration),
+            Box::new(m20261201_000009_purges::Migration),
+            Box::new(m20261201_000010_sync_manifests::Migration),
         ]
     }
 }

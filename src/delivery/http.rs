@@ -16,9 +16,21 @@ use crate::render::Warning;
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(content_one, content_batch, cohort_context),
+    paths(
+        content_one,
+        content_batch,
+        cohort_context,
+        super::purge_log::list_purges,
+        super::sync_http::sync,
+        super::sdk::latest,
+        super::sdk::pinned
+    ),
     components(schemas(
+        super::sync_http::SyncAnswer,
+        super::sync_http::SyncItem,
         CohortAnswer,
+        super::purge_log::PurgeList,
+        super::purge_log::PurgeDoc,
         answer::ContentAnswerDoc,
         answer::EmptyDecisionDoc,
         crate::problem::Problem
@@ -36,6 +48,19 @@ pub fn configure(service: web::Data<Delivery>) -> impl FnOnce(&mut web::ServiceC
                 web::resource("/v1/context")
                     .wrap(actix_web::middleware::from_fn(crate::ratelimit::context))
                     .route(web::get().to(cohort_context)),
+            )
+            .service(
+                web::resource("/v1/sync")
+                    .wrap(actix_web::middleware::from_fn(crate::ratelimit::context))
+                    .route(web::get().to(super::sync_http::sync)),
+            )
+            .service(web::resource("/sdk/tailor.js").route(web::get().to(super::sdk::latest)))
+            .service(
+                web::resource("/sdk/tailor-{version}").route(web::get().to(super::sdk::pinned)),
+            )
+            .service(
+                web::resource("/v1/admin/purges")
+                    .route(web::get().to(super::purge_log::list_purges)),
             );
     }
 }

@@ -10,6 +10,10 @@
 mod answer;
 pub mod http;
 pub mod purge;
+pub mod purge_log;
+pub mod sdk;
+pub mod sync;
+mod sync_http;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -62,6 +66,10 @@ pub struct Delivery {
     pub settings: Arc<Settings>,
     /// The generation the rendered answers were made from.
     rendered_generation: AtomicU64,
+    /// Offline-sync manifests this node stored or read (id → stored form).
+    pub sync_manifests: moka::sync::Cache<String, Arc<str>>,
+    /// When this node last deleted sync manifests past retention (Unix seconds).
+    pub sync_swept: AtomicU64,
 }
 
 /// What [`Delivery::new`] needs besides the settings.
@@ -94,6 +102,11 @@ impl Delivery {
             metrics: parts.metrics,
             settings,
             rendered_generation: AtomicU64::new(0),
+            sync_manifests: moka::sync::Cache::builder()
+                .weigher(|_, json: &Arc<str>| u32::try_from(json.len()).unwrap_or(u32::MAX))
+                .max_capacity(16 << 20)
+                .build(),
+            sync_swept: AtomicU64::new(0),
         }
     }
 

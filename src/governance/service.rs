@@ -18,6 +18,8 @@ pub struct Governance {
     pub db: DatabaseConnection,
     pub catalog: LiveCatalog,
     pub safeguards: Safeguards,
+    /// Retirements and reinstatements purge what they changed from CDNs.
+    pub purger: crate::delivery::purge::Purger,
 }
 
 impl Governance {
@@ -35,10 +37,12 @@ impl Governance {
         .await?;
         if let Some(generation) = report.generation {
             self.catalog.announce_change(generation).await;
-        }
-        if !report.purge_keys.is_empty() {
             // CDNs purge by these surrogate keys (Surrogate-Key / Cache-Tag on answers).
-            tracing::info!(purge = %report.purge_keys.join(" "), "purge");
+            drop(self.purger.purge(
+                report.purge_keys.clone(),
+                format!("governance evaluation {}", report.period),
+                generation,
+            ));
         }
         Ok(report)
     }

@@ -167,7 +167,8 @@ impl Governance {
         }
         commit(tx).await?;
         if decision.status == DecisionStatus::Approved {
-            self.announce(scope, &decision.target).await?;
+            self.announce(scope, &decision.target, "retired on approval")
+                .await?;
         }
         tracing::info!(%actor, decision = id, status = %decision.status, "governance decision");
         Ok(decision)
@@ -281,16 +282,20 @@ impl Governance {
             .await?
             .ok_or_else(|| Problem::new(ProblemType::NotFound, "decision vanished"))?;
         commit(tx).await?;
-        self.announce(scope_kind, target).await?;
+        self.announce(scope_kind, target, "reinstated").await?;
         tracing::info!(%actor, %scope, %target, "reinstated");
         Ok(decision)
     }
 
-    /// Tells every node about a state change and logs the surrogate key to purge.
-    async fn announce(&self, scope: Scope, target: &str) -> Result<(), Problem> {
+    /// Tells every node about a state change and purges its surrogate key from CDNs.
+    async fn announce(&self, scope: Scope, target: &str, what: &str) -> Result<(), Problem> {
         let generation = crate::storage::generation(&self.db).await?;
         self.catalog.announce_change(generation).await;
-        tracing::info!(purge = %format!("{}/{target}", scope.as_str()), "purge");
+        drop(self.purger.purge(
+            vec![format!("{}/{target}", scope.as_str())],
+            format!("{} {target} {what}", scope.as_str()),
+            generation,
+        ));
         Ok(())
     }
 }

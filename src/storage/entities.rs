@@ -290,3 +290,25 @@ entity!(content_version, "content_versions", {
     pub changed_at: ChronoDateTimeUtc,
     pub note: Option<String>,
 });
+
+entity!(purge, "purges", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub created_at: ChronoDateTimeUtc,
+    pub provider: String,
+    pub round: i32,
+    pub keys: String,
+    pub reason: String,
+    pub generation: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub finished_at: Option<ChronoDateTimeUtc>,
+});
+
+entity!(sync_manifest, "sync_manifests", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub created_at: ChronoDateTimeUtc,
+    pub manifest: String,
+});

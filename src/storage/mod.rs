@@ -10,7 +10,9 @@ pub mod governance;
 pub mod identity;
 mod identity_batch;
 mod import;
+pub mod purges;
 pub mod rollups;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::time::Duration;

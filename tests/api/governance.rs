@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// Channel policy used by these scenarios: click-through under half the median.
-fn channel_policy(mode: &str, protected: &str) -> String {
+pub fn channel_policy(mode: &str, protected: &str) -> String {
     format!(
         r#"[[policy]]
 id = "channel-ctr"
@@ -24,13 +24,13 @@ protected = [{protected}]
 }
 
 /// The demo content with this as its only governance policy file.
-fn policy_fixture(policy: &str) -> tempfile::TempDir {
+pub fn policy_fixture(policy: &str) -> tempfile::TempDir {
     content_fixture(|root| {
         std::fs::write(root.join("content/governance.toml"), policy).expect("write policy");
     })
 }
 
-async fn app_with_policy(policy: String) -> (TestApp, tempfile::TempDir) {
+pub async fn app_with_policy(policy: String) -> (TestApp, tempfile::TempDir) {
     let fixture = policy_fixture(&policy);
     let app = spawn_app_on(fixture.path()).await;
     (app, fixture)
@@ -49,7 +49,7 @@ const MONTH: [(&str, usize, usize); 4] = [
 /// sources, none above 5 %), as real traffic would be.
 pub const SEED_NETWORKS: usize = 101;
 
-async fn seed_month(app: &TestApp, tenth: bool) {
+pub async fn seed_month(app: &TestApp, tenth: bool) {
     let now = chrono::Utc::now();
     let mut events = Vec::new();
     for (channel, impressions, clicks) in MONTH {

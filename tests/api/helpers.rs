@@ -29,6 +29,9 @@ pub struct TestApp {
     _dir: std::sync::Arc<TempDir>,
 }
 
+/// A change to the settings a test app starts with.
+pub type Tweak = Box<dyn FnOnce(&mut Settings) + Send>;
+
 pub struct Options {
     pub content_root: Option<PathBuf>,
     pub database_url: Option<String>,
@@ -48,6 +51,8 @@ pub struct Options {
     pub cors_allowed_origins: Vec<String>,
     /// A separate `/metrics` listener (`metrics_bind`), e.g. `127.0.0.1:0`.
     pub metrics_bind: Option<String>,
+    /// Any other setting, changed last.
+    pub tweak: Option<Tweak>,
 }
 
 impl Default for Options {
@@ -65,6 +70,7 @@ impl Default for Options {
             redis_url: None,
             cors_allowed_origins: Vec::new(),
             metrics_bind: None,
+            tweak: None,
         }
     }
 }
@@ -207,7 +213,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         None => fresh_database(dir.path()).await,
     };
     let root = options.content_root.unwrap_or_else(repo_root);
-    let settings = Settings {
+    let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
         redis_url: options.redis_url.or_else(redis_url),
@@ -253,6 +259,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         }),
         ..Settings::default()
     };
+    if let Some(tweak) = options.tweak {
+        tweak(&mut settings);
+    }
     let app = Application::build(settings)
         .await
         .expect("application builds");
@@ -825,4 +834,32 @@ pub async fn browser_run(script: &str, args: &[String]) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(stdout.trim()).expect("one JSON line")
+}
+
+/// A one-page web server on its own port (another origin than the API).
+pub async fn page_server() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let page = "<!doctype html><title>shop</title><p>a shop page";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
 }

@@ -132,33 +132,6 @@ async fn made_up_anonymous_ids_leave_nothing_in_redis() {
     );
 }
 
-/// A one-page web server on its own port (another origin than the API).
-async fn page_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let page = "<!doctype html><title>shop</title><p>a shop page";
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
-                    page.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn cors_answers_allowed_origins_on_the_public_paths_only() {
     let shop = "https://shop.example.com";

@@ -3,6 +3,7 @@
 
 mod authoring;
 mod cli;
+mod clients;
 mod delivery;
 mod engagement;
 mod faults;
@@ -12,5 +13,7 @@ mod hostile;
 mod identity;
 mod integrity;
 mod ops;
+mod purges;
 mod services;
 mod staff_routes;
+mod sync;
