@@ -45,7 +45,7 @@ pub struct EventBatchDoc {
 #[allow(dead_code)]
 pub struct EventDoc {
     /// The client's id for the event: a retry with the same id is stored once.
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
     event_id: String,
     #[schema(
         rename = "type",
