@@ -134,6 +134,7 @@ impl Application {
             settings.default_locale.clone(),
             metrics.clone(),
             redis.clone(),
+            &installation(&secret, &settings.database_url),
         );
         let shared = Shared {
             db,
@@ -271,7 +272,8 @@ impl Shared {
             Some(self.db.clone()),
             self.metrics.clone(),
             repeat_purge_after,
-        );
+        )
+        .repeating_once_every_node_has_it(self.live.clone());
         let delivery = Delivery::new(
             DeliveryParts {
                 live: self.live.clone(),
@@ -489,6 +491,13 @@ fn background_loops(shared: &Shared, areas: &Areas) -> Vec<(&'static str, Loop)>
         "catalog poll",
         Box::new(move || Box::pin(live.clone().poll(every))),
     ));
+    if shared.redis.is_some() {
+        let live = shared.live.clone();
+        loops.push((
+            "node registry heartbeat",
+            Box::new(move || Box::pin(live.clone().heartbeat())),
+        ));
+    }
     let rate_limits = areas.rate_limits.clone();
     loops.push((
         "rate-limit sweeper",
@@ -678,8 +687,34 @@ async fn import_files(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
     Ok(())
 }
 
+/// What the nodes of one installation share and other installations on the same Redis
+/// do not: the database's name and the signing secret, hashed (the secret never leaves
+/// the process).
+fn installation(secret: &str, database_url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let name = database_url
+        .split('?')
+        .next()
+        .and_then(|url| url.rsplit('/').next())
+        .unwrap_or(database_url);
+    let digest = Sha256::digest(format!("tailor nodes\n{name}\n{secret}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_installation_is_its_database_name_and_secret_never_the_secret_itself() {
+        let a = super::installation("s3cret", "postgres://u:p@db-1:5432/tailor?sslmode=disable");
+        let b = super::installation("s3cret", "postgres://other:x@db-alias/tailor");
+        let c = super::installation("s3cret", "postgres://u:p@db-1:5432/tailor_staging");
+        let d = super::installation("another", "postgres://u:p@db-1:5432/tailor");
+        assert_eq!(a, b, "the same database however it is reached");
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+        assert!(!a.contains("s3cret"));
+    }
+
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -69,7 +69,129 @@ enum GovernanceCommand {
         /// Judge and report what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Judge as if it were the end of this UTC day (YYYY-MM-DD): windows, periods
+        /// and failure runs for that day. Always a dry run.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
+    /// Replay the policies day by day over stored engagement, changing nothing: what
+    /// would have been flagged, proposed and retired each day, had they been switched
+    /// on at --from.
+    Backtest {
+        /// First UTC day (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last UTC day (YYYY-MM-DD), today at the latest.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Policies to try (a file of `[[policy]]` tables like content/governance.toml)
+        /// instead of the stored ones.
+        #[arg(long)]
+        policy: Option<std::path::PathBuf>,
+        /// One JSON document (every day with its findings) instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tailor governance backtest`: a summary line per day (or `--json`), exit 0.
+async fn governance_backtest(
+    settings: &Settings,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    policy_file: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    if let Err(problem) = tailor::governance::check_range(from, to) {
+        return failed(format!(
+            "--{}: {}",
+            problem.field.as_deref().unwrap_or("from"),
+            problem.detail
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PolicyFile {
+        #[serde(default, rename = "policy")]
+        policies: Vec<tailor::governance::policy::PolicyDef>,
+    }
+    let tried = match policy_file {
+        None => None,
+        Some(path) => {
+            let parsed = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| toml::from_str::<PolicyFile>(&text).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(file) => Some(file.policies),
+                Err(e) => return failed(format!("{}: {e}", path.display())),
+            }
+        }
+    };
+    let result = async {
+        let db = storage::open(&settings.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (content, _) = storage::load_content(&db)
+            .await
+            .map_err(|e| e.to_string())?;
+        let channels: Vec<&str> = content.channels.iter().map(|c| c.id.as_str()).collect();
+        let policies = match tried {
+            Some(policies) => {
+                for p in &policies {
+                    if let Some((field, message)) = tailor::governance::policy::check(p, &channels)
+                        .into_iter()
+                        .next()
+                    {
+                        return Err(format!("policy `{}`: {field} {message}", p.id));
+                    }
+                }
+                policies
+            }
+            None => content.policies.clone(),
+        };
+        tailor::governance::evaluator::backtest(&db, &policies, settings.safeguards(), from, to)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let days = match result {
+        Ok(days) => days,
+        Err(e) => return failed(e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"from": from, "to": to, "days": days})
+            )
+            .unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(" ")
+        }
+    };
+    println!("day         flagged | proposed | retired | recovered");
+    for day in &days {
+        println!(
+            "{}  {} | {} | {} | {}",
+            day.day,
+            list(&day.flagged),
+            list(&day.proposed),
+            list(&day.retired),
+            list(&day.recovered)
+        );
+    }
+    let acted = days.iter().filter(|d| d.acted()).count();
+    eprintln!(
+        "{} days replayed, {acted} with a retirement or proposal (nothing was changed)",
+        days.len()
+    );
+    ExitCode::SUCCESS
 }
 
 fn settings() -> Result<Settings, ExitCode> {
@@ -91,8 +213,17 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve { bind } => serve(settings, bind).await,
         Command::Governance {
-            action: GovernanceCommand::Evaluate { dry_run },
-        } => governance_evaluate(&settings, dry_run).await,
+            action: GovernanceCommand::Evaluate { dry_run, as_of },
+        } => governance_evaluate(&settings, dry_run, as_of).await,
+        Command::Governance {
+            action:
+                GovernanceCommand::Backtest {
+                    from,
+                    to,
+                    policy,
+                    json,
+                },
+        } => governance_backtest(&settings, from, to, policy.as_deref(), json).await,
         Command::Token {
             role,
             scope,
@@ -134,7 +265,19 @@ async fn serve(mut settings: Settings, bind: Option<String>) -> ExitCode {
     }
 }
 
-async fn governance_evaluate(settings: &Settings, dry_run: bool) -> ExitCode {
+async fn governance_evaluate(
+    settings: &Settings,
+    dry_run: bool,
+    as_of: Option<chrono::NaiveDate>,
+) -> ExitCode {
+    if let Some(day) = as_of {
+        if let Err(problem) = tailor::governance::check_past_day("as_of", day) {
+            return failed(format!("--as-of {day}: {}", problem.detail));
+        }
+    }
+    // A past day is judged, never acted on.
+    let dry_run = dry_run || as_of.is_some();
+    let now = as_of.map_or_else(chrono::Utc::now, tailor::governance::backtest::end_of);
     let result = async {
         let db = storage::open(&settings.database_url).await?;
         let (content, _) = storage::load_content(&db).await?;
@@ -142,7 +285,7 @@ async fn governance_evaluate(settings: &Settings, dry_run: bool) -> ExitCode {
             &db,
             &content.policies,
             settings.safeguards(),
-            chrono::Utc::now(),
+            now,
             dry_run,
         )
         .await?;

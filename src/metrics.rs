@@ -16,6 +16,7 @@ pub struct Metrics {
     pub events_accepted: IntCounter,
     pub person_lookups: IntCounterVec,
     pub purges: IntCounterVec,
+    pub purge_repeats: IntCounterVec,
     pub bot_events: IntCounter,
     pub expired_link_events: IntCounter,
     /// Clicks and opens through tracked links that could not be stored.
@@ -92,6 +93,14 @@ impl Metrics {
                 "CDN purges sent to the purge webhook, by outcome: sent or failed",
             ),
             &["outcome"],
+        )
+        .expect("static metric definition");
+        let purge_repeats = IntCounterVec::new(
+            Opts::new(
+                "purge_repeats_total",
+                "Second purge rounds, by what let them go: every_node (the registry of nodes said every node serves the change) or waited (the whole wait)",
+            ),
+            &["after"],
         )
         .expect("static metric definition");
         let bot_events = IntCounter::new(
@@ -190,6 +199,7 @@ impl Metrics {
             Box::new(rate_limited.clone()),
             Box::new(person_lookups.clone()),
             Box::new(purges.clone()),
+            Box::new(purge_repeats.clone()),
             Box::new(events_accepted.clone()),
             Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
@@ -213,6 +223,7 @@ impl Metrics {
             events_accepted,
             person_lookups,
             purges,
+            purge_repeats,
             bot_events,
             expired_link_events,
             link_events_lost,

@@ -6,6 +6,10 @@
 //! and polls the stored generation ([`LiveCatalog::poll`]), so a node that missed an
 //! announcement (no Redis, a dropped subscription) still catches up within
 //! `catalog_poll_secs`. Everything that serves content asks [`LiveCatalog::current`].
+//!
+//! With Redis, each node also records the generation it serves in a registry shared by
+//! the nodes of one installation ([`LiveCatalog::every_node_has`]), so a CDN purge can
+//! be repeated the moment every node serves a change, instead of after a fixed wait.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +29,20 @@ const RETRY_PUBLISH_AFTER: Duration = Duration::from_millis(250);
 /// Redis pub/sub channel for content changes (payload: the new generation).
 pub const INVALIDATION_CHANNEL: &str = "tailor:invalidate";
 
+/// How long a node's entry in the registry counts without a heartbeat: past this the
+/// node is taken for gone (stopped, or cut off from Redis).
+const REGISTRY_ENTRY_TTL_SECS: u64 = 30;
+/// How often a node refreshes its entry.
+pub const REGISTRY_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// This node's entry in the registry of the installation's nodes: a Redis hash
+/// `tailor:nodes:<scope>` of node id → `"<generation> <unix seconds>"`.
+struct Registry {
+    link: RedisLink,
+    key: String,
+    node: String,
+}
+
 /// The compiled catalog of this node; cheap to clone (one shared inner value).
 #[derive(Clone)]
 pub struct LiveCatalog {
@@ -39,15 +57,27 @@ struct Inner {
     compiled: moka::future::Cache<(), Arc<Catalog>>,
     reloading: tokio::sync::Mutex<()>,
     redis: Option<RedisLink>,
+    registry: Option<Registry>,
 }
 
 impl LiveCatalog {
+    /// `installation`: what the nodes sharing one database have in common and other
+    /// installations on the same Redis do not (it scopes the registry of nodes).
     pub fn new(
         db: DatabaseConnection,
         default_locale: String,
         metrics: Arc<Metrics>,
         redis: Option<RedisLink>,
+        installation: &str,
     ) -> LiveCatalog {
+        let registry = redis.clone().map(|link| Registry {
+            link,
+            key: format!(
+                "tailor:nodes:{:016x}",
+                super::stable_hash(&[installation.as_bytes()])
+            ),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+        });
         LiveCatalog {
             inner: Arc::new(Inner {
                 db,
@@ -56,8 +86,93 @@ impl LiveCatalog {
                 compiled: moka::future::Cache::builder().max_capacity(1).build(),
                 reloading: tokio::sync::Mutex::new(()),
                 redis,
+                registry,
             }),
         }
+    }
+
+    /// Records in the registry the generation this node serves (off the caller's path).
+    fn report(&self, generation: u64) {
+        let Some(registry) = &self.inner.registry else {
+            return;
+        };
+        let link = registry.link.clone();
+        let mut record = redis::pipe();
+        record
+            .cmd("HSET")
+            .arg(&registry.key)
+            .arg(&registry.node)
+            .arg(format!("{generation} {}", unix_now()))
+            .ignore()
+            // An installation that goes away leaves nothing behind for long.
+            .cmd("EXPIRE")
+            .arg(&registry.key)
+            .arg(86_400)
+            .ignore();
+        tokio::spawn(async move {
+            let done: Result<(), _> = link
+                .pipeline_within(&record, crate::redis_link::ANNOUNCE_TIMEOUT)
+                .await;
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "could not record this node's generation");
+            }
+        });
+    }
+
+    /// Refreshes this node's registry entry now and then. Runs until aborted.
+    pub async fn heartbeat(self) {
+        let mut interval = tokio::time::interval(REGISTRY_HEARTBEAT);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Some(generation) = self.generation().await {
+                self.report(generation);
+            }
+        }
+    }
+
+    /// Whether every live node of this installation serves `generation` or newer:
+    /// `None` without Redis or when the registry cannot be read (then nobody knows).
+    pub async fn every_node_has(&self, generation: u64) -> Option<bool> {
+        let registry = self.inner.registry.as_ref()?;
+        let entries: Vec<(String, String)> = registry
+            .link
+            .query_within(
+                redis::cmd("HGETALL").arg(&registry.key),
+                crate::redis_link::ANNOUNCE_TIMEOUT,
+            )
+            .await
+            .ok()?;
+        let now = unix_now();
+        let mut every = true;
+        let mut gone = Vec::new();
+        for (node, value) in &entries {
+            let mut parts = value.split(' ');
+            let served: Option<u64> = parts.next().and_then(|g| g.parse().ok());
+            let seen: Option<u64> = parts.next().and_then(|t| t.parse().ok());
+            match (served, seen) {
+                (Some(served), Some(seen))
+                    if now.saturating_sub(seen) <= REGISTRY_ENTRY_TTL_SECS =>
+                {
+                    every &= served >= generation;
+                }
+                _ => gone.push(node.clone()),
+            }
+        }
+        if !gone.is_empty() {
+            let link = registry.link.clone();
+            let key = registry.key.clone();
+            tokio::spawn(async move {
+                let _: Result<i64, _> = link
+                    .query_within(
+                        redis::cmd("HDEL").arg(&key).arg(&gone),
+                        crate::redis_link::ANNOUNCE_TIMEOUT,
+                    )
+                    .await;
+            });
+        }
+        // This node has it when it asks (it made the change, or it would not ask).
+        Some(every && entries.iter().any(|(node, _)| *node == registry.node))
     }
 
     /// The serving catalog; compiled from the database only on a miss.
@@ -98,6 +213,7 @@ impl LiveCatalog {
         }
         self.inner.metrics.catalog_generation.set(generation as i64);
         self.inner.metrics.catalog_loads.inc();
+        self.report(generation);
         tracing::info!(
             generation,
             placements = catalog.placements.len(),
@@ -213,6 +329,12 @@ impl LiveCatalog {
         )
         .await
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Tells every node through Redis that the content generation changed (for commands

@@ -160,7 +160,10 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` honoured; a longer one waits this much.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// With Redis, how long after the first purge the second one goes (pub/sub reaches every
+/// How often the registry of nodes is read while waiting for every node.
+const NODE_CHECK_EVERY: Duration = Duration::from_millis(25);
+
+/// With Redis, at most how long after the first purge the second one goes (pub/sub reaches every
 /// node within milliseconds; this leaves room for a catalog compile).
 pub const REPEAT_WITH_REDIS: Duration = Duration::from_secs(2);
 
@@ -173,7 +176,11 @@ pub struct Purger {
     metrics: Arc<Metrics>,
     /// A node that had not dropped the old content yet may hand it to the CDN just after
     /// the first purge; a second purge once every node has the change clears that copy.
+    /// This is the longest wait for that.
     repeat_after: Duration,
+    /// Tells when every node serves a generation (with Redis): the second purge goes
+    /// then, not after the whole `repeat_after`.
+    nodes: Option<crate::catalog::live::LiveCatalog>,
 }
 
 #[derive(Debug)]
@@ -204,7 +211,35 @@ impl Purger {
             log,
             metrics,
             repeat_after,
+            nodes: None,
         }
+    }
+
+    /// Sends the second round as soon as `nodes` says every node serves the change
+    /// (still at most `repeat_after` after the first).
+    pub fn repeating_once_every_node_has_it(
+        mut self,
+        nodes: crate::catalog::live::LiveCatalog,
+    ) -> Purger {
+        self.nodes = Some(nodes);
+        self
+    }
+
+    /// Waits until every node serves `generation` (as far as the registry tells), at
+    /// most `repeat_after`; says which it was.
+    async fn wait_for_every_node(&self, generation: u64) -> &'static str {
+        let deadline = tokio::time::Instant::now() + self.repeat_after;
+        if let Some(nodes) = &self.nodes {
+            while tokio::time::Instant::now() < deadline {
+                match nodes.every_node_has(generation).await {
+                    Some(true) => return "every_node",
+                    Some(false) => tokio::time::sleep(NODE_CHECK_EVERY).await,
+                    None => break,
+                }
+            }
+        }
+        tokio::time::sleep_until(deadline).await;
+        "waited"
     }
 
     /// Purges `keys` (e.g. `placement/home.hero`): logged now, sent in the background.
@@ -227,7 +262,8 @@ impl Purger {
         Some(tokio::spawn(async move {
             let keys: Arc<[String]> = keys.into();
             this.round(1, &keys, &reason, generation).await;
-            tokio::time::sleep(this.repeat_after).await;
+            let after = this.wait_for_every_node(generation).await;
+            this.metrics.purge_repeats.with_label_values(&[after]).inc();
             this.round(2, &keys, &reason, generation).await;
         }))
     }

@@ -65,7 +65,7 @@ pub struct SyncItem {
     tag = "delivery",
     params(
         ("channel" = String, Query, description = "The channel the app shows content on"),
-        ("locales" = String, Query, description = "Comma-separated locales to render, at most 5 (each negotiated with its fallback chain)"),
+        ("locales" = String, Query, description = "Comma-separated locales to render, at most 5 (each negotiated with its fallback chain)", pattern = r"^[A-Za-z0-9-]{1,35}(,[A-Za-z0-9-]{1,35}){0,4}$"),
         ("cohort" = Option<String>, Query, description = "Cohort key from GET /v1/context; without it, the answer for an unknown visitor"),
         ("device" = Option<String>, Query),
         ("country" = Option<String>, Query),

@@ -111,6 +111,30 @@ pub async fn evaluate(
     result
 }
 
+/// What `policies` would have done each day of `[from, to]` had they been switched on at
+/// `from` (see [`super::backtest`]): each day's input read as of its last second, judged
+/// by the real planner, nothing written.
+pub async fn backtest(
+    db: &DatabaseConnection,
+    policies: &[PolicyDef],
+    safeguards: Safeguards,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<super::backtest::BacktestDay>, StorageError> {
+    let (content, _) = storage::load_content(db).await?;
+    let mut replay =
+        super::backtest::Replay::new(content.channels.iter().map(|c| (&c.id, &c.state)));
+    let mut days = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let now = super::backtest::end_of(day);
+        let input = read_input(db, policies, now).await?;
+        days.push(replay.day(input, policies, safeguards, now));
+        day += chrono::Duration::days(1);
+    }
+    Ok(days)
+}
+
 /// Read, plan, write: the only I/O of a run is [`read_input`] before the plan and
 /// [`apply`] after it.
 async fn run(

@@ -7,6 +7,7 @@
 //! it all. The pure modules (`assess`, `plan`, `approval`, `stats`, `report`) do no I/O.
 
 pub mod approval;
+pub mod backtest;
 pub mod evaluator;
 pub mod http;
 pub mod integrity;
@@ -14,10 +15,12 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 mod service;
+#[cfg(test)]
+mod simulation;
 pub mod stats;
 pub mod workflow;
 
-pub use service::Governance;
+pub use service::{check_past_day, check_range, Governance};
 
 use std::collections::BTreeMap;
 

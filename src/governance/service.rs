@@ -47,6 +47,53 @@ impl Governance {
         Ok(report)
     }
 
+    /// Judges as if it were the end of UTC day `as_of` (a dry run: nothing changes).
+    pub async fn evaluate_as_of(
+        &self,
+        as_of: chrono::NaiveDate,
+    ) -> Result<EvaluationReport, Problem> {
+        check_past_day("as_of", as_of)?;
+        let catalog = self.catalog.current().await?;
+        Ok(evaluator::evaluate(
+            &self.db,
+            &catalog.policies,
+            self.safeguards,
+            super::backtest::end_of(as_of),
+            true,
+        )
+        .await?)
+    }
+
+    /// What `policies` (the stored ones when `None`) would have done each day of
+    /// `[from, to]`; nothing changes.
+    pub async fn backtest(
+        &self,
+        policies: Option<Vec<super::policy::PolicyDef>>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<super::backtest::BacktestDay>, Problem> {
+        check_range(from, to)?;
+        let catalog = self.catalog.current().await?;
+        let policies = match policies {
+            Some(policies) => {
+                let channels = catalog.channel_ids();
+                for policy in &policies {
+                    if let Some((field, message)) =
+                        super::policy::check(policy, &channels).into_iter().next()
+                    {
+                        return Err(Problem::invalid(
+                            "policies",
+                            format!("policy `{}`: {field} {message}", policy.id),
+                        ));
+                    }
+                }
+                policies
+            }
+            None => catalog.policies.clone(),
+        };
+        Ok(evaluator::backtest(&self.db, &policies, self.safeguards, from, to).await?)
+    }
+
     /// Runs the policies every `every`, logging each report; runs until aborted.
     pub async fn evaluate_periodically(&self, every: std::time::Duration) {
         let mut interval = tokio::time::interval(every);
@@ -66,6 +113,32 @@ impl Governance {
             }
         }
     }
+}
+
+/// A day to judge must be over or under way: the future has no engagement yet.
+pub fn check_past_day(field: &'static str, day: chrono::NaiveDate) -> Result<(), Problem> {
+    if day > chrono::Utc::now().date_naive() {
+        return Err(Problem::invalid(field, "must be today or earlier (UTC)"));
+    }
+    Ok(())
+}
+
+/// A backtest's days: `from` ≤ `to` ≤ today, at most [`super::backtest::MAX_DAYS`].
+pub fn check_range(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<(), Problem> {
+    check_past_day("to", to)?;
+    if from > to {
+        return Err(Problem::invalid("from", "must not be after `to`"));
+    }
+    if (to - from).num_days() >= super::backtest::MAX_DAYS {
+        return Err(Problem::invalid(
+            "from",
+            format!(
+                "a backtest spans at most {} days",
+                super::backtest::MAX_DAYS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// (channel id, state) and (variant id, placement id, state), in catalog order.

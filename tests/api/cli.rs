@@ -513,3 +513,67 @@ fn governance_evaluate_runs_the_policies_once_and_prints_the_report() {
     );
     assert!(output.stderr.contains("dry run"));
 }
+
+#[test]
+fn governance_backtest_and_as_of_judge_past_days_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let cli = tailor(&repo_root()).database(&url);
+    assert!(cli.run(&["import"]).ok());
+    let today = chrono::Utc::now().date_naive();
+    let day = |ago: i64| (today - chrono::Duration::days(ago)).to_string();
+
+    let yesterday = cli.run(&["governance", "evaluate", "--as-of", &day(1)]);
+    assert!(yesterday.ok(), "{}", yesterday.stderr);
+    let report: serde_json::Value = serde_json::from_str(&yesterday.stdout).unwrap();
+    assert_eq!(report["period"], day(1));
+    assert_eq!(report["dry_run"], true, "a past day is never acted on");
+
+    let backtest = cli.run(&[
+        "governance",
+        "backtest",
+        "--from",
+        &day(2),
+        "--to",
+        &day(0),
+        "--json",
+    ]);
+    assert!(backtest.ok(), "{}", backtest.stderr);
+    let replay: serde_json::Value = serde_json::from_str(&backtest.stdout).unwrap();
+    let days = replay["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[0]["day"], day(2));
+    assert_eq!(days[2]["retired"], serde_json::json!([]));
+
+    let policy = dir.path().join("try.toml");
+    std::fs::write(
+        &policy,
+        "[[policy]]\nid = \"try-ctr\"\nscope = \"channel\"\nmetric = \"click_through\"\nthreshold = { absolute = 0.5 }\nwindow_days = 7\nmin_sample = 10\nconfidence = 0.95\nconsecutive_failures = 1\nmode = \"propose\"\n",
+    )
+    .unwrap();
+    let tried = cli.run(&[
+        "governance",
+        "backtest",
+        "--from",
+        &day(1),
+        "--to",
+        &day(0),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(tried.ok(), "{}", tried.stderr);
+    assert!(tried.stdout.starts_with("day"), "{}", tried.stdout);
+    assert!(tried.stderr.contains("2 days replayed"), "{}", tried.stderr);
+
+    let backwards = cli.run(&["governance", "backtest", "--from", &day(0), "--to", &day(3)]);
+    assert!(!backwards.ok());
+    assert!(backwards.stderr.contains("--from"), "{}", backwards.stderr);
+    let future = cli.run(&[
+        "governance",
+        "evaluate",
+        "--as-of",
+        &(today + chrono::Duration::days(2)).to_string(),
+    ]);
+    assert!(!future.ok());
+    assert!(future.stderr.contains("--as-of"), "{}", future.stderr);
+}

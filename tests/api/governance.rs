@@ -488,6 +488,18 @@ async fn the_dashboard_charts_engagement_and_an_approval_click_retires_the_chann
         "{seen}"
     );
     assert_eq!(seen["errors"], json!([]));
+    // The stored policy, backtested from the page before anyone saves a change: it would
+    // have proposed sms (and kept the proposal open since).
+    assert!(
+        seen["backtest"]["acting_days"].as_u64().unwrap() >= 1,
+        "{seen}"
+    );
+    let rows = seen["backtest"]["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.as_str().unwrap().contains("channel/sms")),
+        "{seen}"
+    );
 
     assert_eq!(sms_status(&app).await, 410);
     let approved = decisions(&app).await;
@@ -741,4 +753,145 @@ async fn the_server_runs_the_policies_on_its_schedule() {
     let recorded = decisions(&app).await;
     assert_eq!(recorded[0]["proposed_by"], "evaluator");
     assert_eq!(recorded[0]["target"], "sms");
+}
+
+#[tokio::test]
+async fn a_backtest_replays_the_month_day_by_day_and_changes_nothing() {
+    let (app, _fixture) = app_with_policy(channel_policy("auto", "")).await;
+    seed_month(&app, false).await;
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(27)).to_string();
+    let backtest = |body: serde_json::Value, roles: &'static [&'static str]| {
+        app.client
+            .post(format!("{}/v1/governance/backtests", app.address))
+            .bearer_auth(staff_token(roles, ""))
+            .json(&body)
+            .send()
+    };
+    let response = backtest(json!({"from": from, "to": today.to_string()}), &["analyst"])
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let replay: serde_json::Value = response.json().await.unwrap();
+    let days = replay["days"].as_array().unwrap();
+    assert_eq!(days.len(), 28);
+    assert_eq!(replay["policies"], json!(["channel-ctr"]));
+    // sms is retired on exactly one day (once it is, it is no longer judged), with the
+    // evidence of that day. (The seeded month puts every click in its last days, so an
+    // early window can make another channel look bad too: a backtest shows that.)
+    let retiring: Vec<&serde_json::Value> = days
+        .iter()
+        .filter(|d| {
+            d["retired"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("channel/sms"))
+        })
+        .collect();
+    assert_eq!(retiring.len(), 1, "{replay}");
+    assert!(replay["acting_days"].as_u64().unwrap() >= 1);
+    let finding = retiring[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["target"] == "sms")
+        .unwrap();
+    assert_eq!(finding["verdict"], "fail");
+    assert!(
+        days.iter().all(|d| !d["retired"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("channel/web"))),
+        "the best channel is never retired"
+    );
+    // The first days had too little data to judge.
+    assert_eq!(days[0]["retired"], json!([]));
+
+    // Nothing changed: sms serves, no decision was recorded.
+    assert_eq!(sms_status(&app).await, 200);
+    assert!(decisions(&app).await.is_empty());
+
+    // A policy being edited, tried before it is saved: the same evidence proposes.
+    let mut proposed: Vec<serde_json::Value> = Vec::new();
+    let body = json!({"from": from, "to": today.to_string(), "policies": [{
+        "id": "channel-ctr-draft", "scope": "channel", "metric": "click_through",
+        "threshold": {"relative_to": "median", "factor": 0.5}, "window_days": 28,
+        "min_sample": 2000, "confidence": 0.95, "consecutive_failures": 1, "mode": "propose"}]});
+    let tried: serde_json::Value = backtest(body, &["governance"])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for day in tried["days"].as_array().unwrap() {
+        proposed.extend(day["proposed"].as_array().unwrap().iter().cloned());
+        assert_eq!(day["retired"], json!([]));
+    }
+    // (The seeded month puts every click in its last days, so an early window can make
+    // another channel look bad too; sms is the one the whole month condemns.)
+    assert_eq!(
+        proposed
+            .iter()
+            .filter(|p| **p == json!("channel/sms"))
+            .count(),
+        1,
+        "{tried}"
+    );
+    assert_eq!(tried["policies"], json!(["channel-ctr-draft"]));
+
+    // As of a past day: judged for that day, never acted on.
+    let as_of = (today - chrono::Duration::days(3)).to_string();
+    let report = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/governance/evaluations?as_of={as_of}"),
+            &staff_token(&["governance"], ""),
+            None,
+        )
+        .await;
+    assert_eq!(report.status(), 200);
+    let report: serde_json::Value = report.json().await.unwrap();
+    assert_eq!(report["period"], as_of);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["actions"][0]["target"], "sms", "{report}");
+    assert!(decisions(&app).await.is_empty());
+    assert_eq!(sms_status(&app).await, 200);
+
+    // Bad requests name their field.
+    let tomorrow = (today + chrono::Duration::days(1)).to_string();
+    for (body, field) in [
+        (json!({"from": today.to_string(), "to": from}), "from"),
+        (
+            json!({"from": "yesterday", "to": today.to_string()}),
+            "from",
+        ),
+        (json!({"from": from, "to": tomorrow}), "to"),
+        (
+            json!({"from": "2020-01-01", "to": today.to_string()}),
+            "from",
+        ),
+        (
+            json!({"from": from, "to": today.to_string(), "policies": [{"id": "Bad Id!", "scope": "channel", "metric": "click_through", "threshold": {"absolute": 0.1}, "window_days": 7, "min_sample": 10, "confidence": 0.95, "consecutive_failures": 1, "mode": "auto"}]}),
+            "policies",
+        ),
+    ] {
+        let response = backtest(body.clone(), &["analyst"]).await.unwrap();
+        assert_problem(response, 400, "invalid-parameter", Some(field)).await;
+    }
+    let bad_day = app
+        .admin(
+            reqwest::Method::POST,
+            "/v1/governance/evaluations?as_of=31-12-2025",
+            &staff_token(&["governance"], ""),
+            None,
+        )
+        .await;
+    assert_problem(bad_day, 400, "invalid-parameter", Some("as_of")).await;
+    let marketer = backtest(
+        json!({"from": from, "to": today.to_string()}),
+        &["marketer"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(marketer.status(), 403);
 }

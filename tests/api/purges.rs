@@ -313,3 +313,58 @@ async fn a_provider_that_keeps_failing_is_logged_as_failed_without_its_credentia
     assert_eq!(receiver.seen(FASTLY_PATH).len(), 1);
     assert!(app.metric("tailor_purges_total{outcome=\"failed\"}").await >= 3.0);
 }
+
+#[tokio::test]
+async fn the_second_purge_goes_once_every_node_serves_the_change() {
+    if redis_or_skip().is_none() {
+        return;
+    }
+    let receiver = Receiver::start(|_, _| (200, "{}")).await;
+    let base = receiver.base.clone();
+    let first = spawn_app_with(Options {
+        tweak: Some(Box::new(move |settings| {
+            settings.purge_webhook_url = Some(format!("{base}{HOOK_PATH}"));
+        })),
+        ..Options::default()
+    })
+    .await;
+    let second = first.second_node().await;
+    // Both nodes serve (and so have recorded) the current generation.
+    for node in [&first, &second] {
+        assert_eq!(
+            node.get("/v1/content/home.hero?channel=web&locale=en")
+                .await
+                .status(),
+            200
+        );
+    }
+    let archived = first
+        .step(
+            "/v1/admin/variants/home-hero-spring-b",
+            "archive",
+            &staff_token_for("pat", &["publisher"], ""),
+        )
+        .await;
+    assert_eq!(archived.status(), 200);
+    // The second round goes when the registry of nodes shows both on the new
+    // generation (the second node hears of it through Redis), not after the full wait.
+    within(
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(10),
+        "the second round did not go on the nodes' word",
+        || async {
+            first
+                .metric("tailor_purge_repeats_total{after=\"every_node\"}")
+                .await
+                >= 1.0
+        },
+    )
+    .await;
+    assert_eq!(
+        first
+            .metric("tailor_purge_repeats_total{after=\"waited\"}")
+            .await,
+        0.0
+    );
+    assert_eq!(receiver.seen(HOOK_PATH).len(), 2);
+}

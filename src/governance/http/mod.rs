@@ -29,6 +29,7 @@ pub use reports::{EngagementReport, SampleRatios, StateEntry, States};
         policies::put_policy,
         policies::delete_policy,
         policies::evaluate,
+        policies::backtest,
         decisions::list_decisions,
         decisions::act,
         decisions::reinstate,
@@ -37,6 +38,8 @@ pub use reports::{EngagementReport, SampleRatios, StateEntry, States};
         reports::sample_ratios
     ),
     components(schemas(
+        policies::BacktestAnswer,
+        crate::governance::backtest::BacktestDay,
         PolicyList,
         DecisionList,
         DecisionDoc,
@@ -80,6 +83,9 @@ pub fn configure(service: web::Data<Governance>) -> impl FnOnce(&mut web::Servic
         )
         .service(
             web::resource("/v1/governance/evaluations").route(web::post().to(policies::evaluate)),
+        )
+        .service(
+            web::resource("/v1/governance/backtests").route(web::post().to(policies::backtest)),
         )
         .service(
             web::resource("/v1/governance/decisions")
@@ -129,6 +135,7 @@ pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
             "/v1/governance/evaluations",
             GovernanceStaff::ACCEPTED,
         ),
+        ("post", "/v1/governance/backtests", Readers::ACCEPTED),
         ("get", "/v1/governance/decisions", Readers::ACCEPTED),
         (
             "post",

@@ -84,17 +84,91 @@ pub async fn delete_policy(
 pub struct EvaluateQuery {
     #[serde(default)]
     pub dry_run: bool,
+    pub as_of: Option<String>,
 }
 
-/// `POST /v1/governance/evaluations[?dry_run=true]` (role `governance`).
+/// `POST /v1/governance/evaluations[?dry_run=true][&as_of=YYYY-MM-DD]` (role
+/// `governance`).
 #[utoipa::path(post, path = "/v1/governance/evaluations", tag = "governance",
-    params(("dry_run" = Option<bool>, Query, description = "Judge and report, change nothing")),
-    responses((status = 200, body = EvaluationReport), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    params(
+        ("dry_run" = Option<bool>, Query, description = "Judge and report, change nothing"),
+        ("as_of" = Option<String>, Query, description = "Judge as if it were the end of this UTC day (YYYY-MM-DD); always a dry run"),
+    ),
+    responses((status = 200, body = EvaluationReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn evaluate(
     query: web::Query<EvaluateQuery>,
     state: web::Data<Governance>,
     _staff: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    let report = state.run_evaluation(query.dry_run).await?;
+    let report = match query.as_of.as_deref() {
+        Some(day) => state.evaluate_as_of(parse_day("as_of", day)?).await?,
+        None => state.run_evaluation(query.dry_run).await?,
+    };
     Ok(no_store(StatusCode::OK, &report))
+}
+
+fn parse_day(field: &'static str, text: &str) -> Result<chrono::NaiveDate, Problem> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| Problem::invalid(field, "must be a date, YYYY-MM-DD"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BacktestBody {
+    from: String,
+    to: String,
+    /// Policies to try instead of the stored ones (e.g. one being edited).
+    policies: Option<Vec<PolicyDef>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BacktestAnswer {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    /// The policies replayed.
+    pub policies: Vec<String>,
+    /// Days that retired or proposed something.
+    pub acting_days: usize,
+    pub days: Vec<crate::governance::backtest::BacktestDay>,
+}
+
+/// `POST /v1/governance/backtests` with `{"from", "to", "policies"?}`: what the policies
+/// would have done each day, changing nothing (roles that read governance).
+#[utoipa::path(post, path = "/v1/governance/backtests", tag = "governance",
+    request_body(content = Object, description = "`{\"from\": \"2026-11-01\", \"to\": \"2026-11-30\", \"policies\": [<policy>...]}`; without `policies`, the stored ones"),
+    responses((status = 200, body = BacktestAnswer), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn backtest(
+    body: web::Payload,
+    state: web::Data<Governance>,
+    _staff: StaffUser<Readers>,
+) -> Result<HttpResponse, Problem> {
+    let body: BacktestBody = read_json(body, BODY_LIMIT, BODY_LIMIT_TEXT).await?;
+    let from = parse_day("from", &body.from)?;
+    let to = parse_day("to", &body.to)?;
+    let names = body
+        .policies
+        .as_ref()
+        .map(|p| p.iter().map(|p| p.id.clone()).collect());
+    let days = state.backtest(body.policies, from, to).await?;
+    let policies = match names {
+        Some(names) => names,
+        None => state
+            .catalog
+            .current()
+            .await?
+            .policies
+            .iter()
+            .map(|p| p.id.clone())
+            .collect(),
+    };
+    Ok(no_store(
+        StatusCode::OK,
+        &BacktestAnswer {
+            from,
+            to,
+            policies,
+            acting_days: days.iter().filter(|d| d.acted()).count(),
+            days,
+        },
+    ))
 }
