@@ -320,6 +320,7 @@ impl Shared {
                 sources: SourceNamer::new(self.secret.as_bytes()),
                 catalog: self.live.clone(),
                 people,
+                reach_strengths: Identity::reach_cache(),
             }),
             authoring: web::Data::new(Authoring {
                 db: self.db.clone(),

@@ -14,6 +14,7 @@ pub mod counts;
 pub mod event;
 pub mod http;
 pub mod provenance;
+pub mod reach;
 pub mod rollup;
 mod service;
 pub mod wire;

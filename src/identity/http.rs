@@ -24,6 +24,11 @@ pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
     use crate::auth::{Role, Roles};
     &[
         ("get", "/v1/people/{id}", &[Role::Privacy, Role::Admin]),
+        (
+            "get",
+            "/v1/people/{id}/channels",
+            &[Role::Privacy, Role::Admin],
+        ),
         ("delete", "/v1/people/{id}", PrivacyStaff::ACCEPTED),
     ]
 };
@@ -31,8 +36,19 @@ pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
 /// This area's part of the OpenAPI document (merged with the others by the application).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(identify, get_person, erase_person),
-    components(schemas(IdentifyAnswer, PersonAnswer, IdentifierDoc, MergeDoc, IdentifyDoc))
+    paths(identify, get_person, erase_person, person_channels),
+    components(schemas(
+        IdentifyAnswer,
+        PersonAnswer,
+        IdentifierDoc,
+        MergeDoc,
+        IdentifyDoc,
+        super::service::ChannelRanking,
+        super::service::ExcludedChannel,
+        crate::engagement::reach::RankedChannel,
+        crate::engagement::reach::Tally,
+        crate::engagement::reach::Strengths
+    ))
 )]
 pub struct Api;
 
@@ -68,7 +84,8 @@ pub fn configure(service: web::Data<Identity>) -> impl FnOnce(&mut web::ServiceC
             web::resource("/v1/people/{id}")
                 .route(web::get().to(get_person))
                 .route(web::delete().to(erase_person)),
-        );
+        )
+        .service(web::resource("/v1/people/{id}/channels").route(web::get().to(person_channels)));
     }
 }
 
@@ -278,6 +295,43 @@ pub async fn get_person(
             segments,
             merges,
         }))
+}
+
+/// `GET /v1/people/{id}/channels`: the person's consented, serving channels ranked by
+/// observed click-through (the person's, shrunk toward their segments', shrunk toward
+/// everyone's), with the figures behind each place; for senders choosing where to
+/// reach someone.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{id}/channels",
+    tag = "identity",
+    params(("id" = String, Path, description = "Person id (a merged-away id answers for its survivor)")),
+    responses(
+        (status = 200, description = "The ranking", body = super::service::ChannelRanking),
+        (status = 401, description = "No valid server key or staff token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff token without role privacy/admin or scope identify", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person (or erased)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn person_channels(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<Identity>,
+) -> Result<HttpResponse, Problem> {
+    person_caller(&req, &state)?;
+    let Some(record) = store::find_by_id(&state.db, &path).await? else {
+        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("id"));
+    };
+    let anonymous_ids: Vec<String> = store::identifiers_of(&state.db, &record.id)
+        .await?
+        .into_iter()
+        .filter(|i| i.kind == "anonymous_id")
+        .map(|i| i.value)
+        .collect();
+    let ranking = state.rank_channels(&record, &anonymous_ids).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ranking))
 }
 
 /// `DELETE /v1/people/{id}`: erasure (role `privacy`). Identifiers, traits, consents and

@@ -114,4 +114,139 @@ pub struct Identity {
     pub sources: crate::engagement::provenance::SourceNamer,
     pub catalog: LiveCatalog,
     pub people: Resolver,
+    /// Next-best channel: the fitted prior strengths per channel, refit every quarter
+    /// of an hour (they describe the whole audience and change slowly).
+    pub reach_strengths: moka::future::Cache<(), std::sync::Arc<ReachStrengths>>,
+}
+
+/// Per channel, how many impressions a segment set and a person need to weigh as much
+/// as the broader level.
+pub type ReachStrengths = std::collections::BTreeMap<String, crate::engagement::reach::Strengths>;
+
+/// Days of engagement the next-best-channel ranking reads.
+pub const REACH_WINDOW_DAYS: i64 = 90;
+
+/// Why a channel is not in a person's ranking.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ExcludedChannel {
+    pub channel: String,
+    /// `opted_out` or `not_serving` (retired).
+    pub reason: &'static str,
+}
+
+/// A person's channels, best first, and those left out.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelRanking {
+    pub person_id: String,
+    pub metric: &'static str,
+    pub window_days: i64,
+    pub segments: Vec<String>,
+    pub channels: Vec<crate::engagement::reach::RankedChannel>,
+    pub excluded: Vec<ExcludedChannel>,
+}
+
+impl Identity {
+    pub fn reach_cache() -> moka::future::Cache<(), std::sync::Arc<ReachStrengths>> {
+        moka::future::Cache::builder()
+            .max_capacity(1)
+            .time_to_live(std::time::Duration::from_secs(900))
+            .build()
+    }
+
+    /// Ranks the person's consented, serving channels by observed click-through
+    /// (person, then segment, then everyone; see [`crate::engagement::reach`]).
+    pub async fn rank_channels(
+        &self,
+        record: &super::model::PersonRecord,
+        anonymous_ids: &[String],
+    ) -> Result<ChannelRanking, crate::problem::Problem> {
+        use crate::engagement::reach::{self, ChannelTallies, Strengths};
+        use crate::storage::reach as tallies;
+        let catalog = self.catalog.current().await?;
+        let segments: Vec<String> = catalog
+            .segments_of(&catalog.person_traits(&record.traits))
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let since = chrono::Utc::now() - chrono::Duration::days(REACH_WINDOW_DAYS);
+        let mut keys = vec![record.sticky_key.clone()];
+        keys.extend(anonymous_ids.iter().map(|id| format!("anon:{id}")));
+        let person = tallies::person(&self.db, &keys, since).await?;
+        let segment = tallies::segments(&self.db, &segments, since).await?;
+        let everyone = tallies::everyone(&self.db, since.date_naive()).await?;
+        let db = self.db.clone();
+        let strengths = self
+            .reach_strengths
+            .try_get_with((), async move {
+                let by_segments = tallies::groups(&db, "segments", since).await?;
+                let by_person = tallies::groups(&db, "person_key", since).await?;
+                let channels: std::collections::BTreeSet<&String> =
+                    by_segments.keys().chain(by_person.keys()).collect();
+                let fitted: ReachStrengths = channels
+                    .into_iter()
+                    .map(|c| {
+                        let fit =
+                            |groups: &std::collections::BTreeMap<String, Vec<reach::Tally>>| {
+                                groups
+                                    .get(c)
+                                    .map_or(reach::DEFAULT_STRENGTH, |g| reach::fitted_strength(g))
+                            };
+                        (
+                            c.clone(),
+                            Strengths {
+                                segment: fit(&by_segments),
+                                person: fit(&by_person),
+                            },
+                        )
+                    })
+                    .collect();
+                Ok::<_, crate::storage::StorageError>(std::sync::Arc::new(fitted))
+            })
+            .await
+            .map_err(|e| {
+                crate::problem::Problem::from(crate::storage::StorageError::Db(
+                    sea_orm::DbErr::Custom(e.to_string()),
+                ))
+            })?;
+        let mut ranked = Vec::new();
+        let mut excluded = Vec::new();
+        for channel in &catalog.channels {
+            let id = channel.id.to_string();
+            if !channel.serves() {
+                excluded.push(ExcludedChannel {
+                    channel: id,
+                    reason: "not_serving",
+                });
+                continue;
+            }
+            if record.consents.get(&id) == Some(&false) {
+                excluded.push(ExcludedChannel {
+                    channel: id,
+                    reason: "opted_out",
+                });
+                continue;
+            }
+            let strength = strengths.get(&id).copied().unwrap_or(Strengths {
+                segment: reach::DEFAULT_STRENGTH,
+                person: reach::DEFAULT_STRENGTH,
+            });
+            ranked.push((
+                ChannelTallies {
+                    person: person.get(&id).copied().unwrap_or_default(),
+                    segment: segment.get(&id).copied().unwrap_or_default(),
+                    global: everyone.get(&id).copied().unwrap_or_default(),
+                    channel: id,
+                },
+                strength,
+            ));
+        }
+        Ok(ChannelRanking {
+            person_id: record.id.clone(),
+            metric: "click_through",
+            window_days: REACH_WINDOW_DAYS,
+            segments,
+            channels: reach::rank(&ranked),
+            excluded,
+        })
+    }
 }

@@ -11,6 +11,7 @@ pub mod identity;
 mod identity_batch;
 mod import;
 pub mod purges;
+pub mod reach;
 pub mod rollups;
 pub mod sync;
 

@@ -1353,3 +1353,136 @@ async fn a_visitor_identified_on_one_node_is_known_to_another_within_a_second() 
     )
     .await;
 }
+
+#[tokio::test]
+async fn next_best_channel_ranks_a_persons_consented_channels_by_what_they_engage_with() {
+    let app = spawn_app().await;
+    // Ada (vip, no SMS) and Bo (no history of his own).
+    for body in [
+        json!({"identifiers": {"customer_id": "C-ada", "anonymous_id": "nbc-ada"},
+               "traits": {"tier": "gold"}, "consents": {"sms": false}}),
+        json!({"identifiers": {"customer_id": "C-bo", "anonymous_id": "nbc-bo"}}),
+    ] {
+        assert_eq!(app.identify(body).await.status(), 200);
+    }
+    let token = |channel: &'static str| {
+        let app = &app;
+        async move {
+            app.tracking_token(&format!(
+                "/v1/content/home.hero?channel={channel}&locale=en"
+            ))
+            .await
+        }
+    };
+    let (email, push) = (token("email").await, token("push").await);
+    let mut events = Vec::new();
+    let mut add = |who: &str, token: &str, tag: &str, impressions: usize, clicks: usize| {
+        for i in 0..impressions {
+            events.push(json!({"event_id": format!("{tag}-i{i}"), "type": "impression", "tracking_token": token, "anonymous_id": who}));
+            if i < clicks {
+                events.push(json!({"event_id": format!("{tag}-c{i}"), "type": "click", "tracking_token": token, "anonymous_id": who}));
+            }
+        }
+    };
+    // Everyone: push gets 10 % click-through, email 2 % (many visitors).
+    for v in 0..40 {
+        add(
+            &format!("crowd-{v}"),
+            &push,
+            &format!("crowd{v}-push"),
+            20,
+            2,
+        );
+        add(
+            &format!("crowd-{v}"),
+            &email,
+            &format!("crowd{v}-email"),
+            50,
+            1,
+        );
+    }
+    // Ada reads her email and ignores push.
+    add("nbc-ada", &email, "ada-email", 60, 30);
+    add("nbc-ada", &push, "ada-push", 60, 1);
+    app.post_events_from(&events, 60).await;
+
+    let ranking = |id: String, key: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut request = app
+                .client
+                .get(format!("{}/v1/people/{id}/channels", app.address));
+            if let Some(key) = key {
+                request = request.header("X-Api-Key", key);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let person_of = |customer: &'static str| {
+        let app = &app;
+        async move {
+            app.identify(json!({"identifiers": {"customer_id": customer}}))
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["person_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let ada = person_of("C-ada").await;
+    let response = ranking(ada.clone(), Some(SERVER_KEY)).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let order: Vec<&str> = body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(order[0], "email", "her own engagement wins: {body}");
+    let email_row = &body["channels"][0];
+    assert_eq!(
+        email_row["person"],
+        json!({"impressions": 60, "clicks": 30})
+    );
+    assert!(
+        email_row["score"].as_f64().unwrap() < 0.5,
+        "shrunk toward the rest: {body}"
+    );
+    assert!(email_row["global"]["impressions"].as_i64().unwrap() >= 2_000);
+    assert_eq!(body["segments"], json!(["vip"]));
+    assert!(!order.contains(&"sms"), "opted out: {body}");
+    let excluded: Vec<(&str, &str)> = body["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["channel"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(excluded.contains(&("sms", "opted_out")), "{body}");
+    assert!(excluded.contains(&("kiosk", "not_serving")), "{body}");
+
+    // Bo has no history: everyone's figures decide, so push leads.
+    let bo = person_of("C-bo").await;
+    let body: serde_json::Value = ranking(bo, Some(SERVER_KEY)).await.json().await.unwrap();
+    assert_eq!(body["channels"][0]["channel"], "push", "{body}");
+    assert_eq!(body["channels"][0]["mostly_from"], "global");
+    assert!(body["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["channel"] != "sms"));
+
+    // Senders only.
+    assert_eq!(ranking(ada.clone(), None).await.status(), 401);
+    assert_eq!(
+        ranking("p-nobody".into(), Some(SERVER_KEY)).await.status(),
+        404
+    );
+}
