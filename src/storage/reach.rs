@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement};
 use sea_orm::ConnectionTrait;
 
 use super::events::name;
@@ -94,12 +94,11 @@ pub async fn segments<C: ConnectionTrait>(
     }
     let mut any = Cond::any();
     for segment in segments {
-        // Segment ids are [a-z0-9_.-]: escape `_` so it is no wildcard.
-        let pattern = format!("%,{},%", segment.replace('_', "\\_"));
-        any = any.add(Expr::cust_with_values(
-            "(',' || segments || ',') LIKE ? ESCAPE '\\'",
-            [pattern],
-        ));
+        // Segment ids are [a-z0-9_.-]: escape `_` (with `!`, which no id holds) so it
+        // is no wildcard.
+        let pattern = format!("%,{},%", segment.replace('_', "!_"));
+        any = any
+            .add(Expr::cust("(',' || segments || ',')").like(LikeExpr::new(pattern).escape('!')));
     }
     let mut select = event_counts(None, since);
     select.cond_where(any);

@@ -1401,6 +1401,26 @@ async fn next_best_channel_ranks_a_persons_consented_channels_by_what_they_engag
             1,
         );
     }
+    // Decisions made for the vip segment (Ada's) and for segments merely like it.
+    let with_segments = |token: &str, segments: &str| {
+        let mut claims = tracking_claims(token);
+        claims["sg"] = json!(segments);
+        sign_tracking(&claims)
+    };
+    add(
+        "vip-fan",
+        &with_segments(&email, "gold,vip"),
+        "vipfan",
+        30,
+        9,
+    );
+    add(
+        "near-fan",
+        &with_segments(&email, "avip,vipx"),
+        "nearfan",
+        30,
+        0,
+    );
     // Ada reads her email and ignores push.
     add("nbc-ada", &email, "ada-email", 60, 30);
     add("nbc-ada", &push, "ada-push", 60, 1);
