@@ -118,11 +118,21 @@ async fn governance_backtest(
     let tried = match policy_file {
         None => None,
         Some(path) => {
-            let parsed = std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|text| toml::from_str::<PolicyFile>(&text).map_err(|e| e.to_string()));
+            let parsed = read_small(path)
+                .and_then(|text| toml::from_str::<PolicyFile>(&text).map_err(|e| e.to_string()))
+                .and_then(|file| {
+                    if file.policies.is_empty() {
+                        return Err("no [[policy]] in it".to_string());
+                    }
+                    for (i, p) in file.policies.iter().enumerate() {
+                        if file.policies[..i].iter().any(|q| q.id == p.id) {
+                            return Err(format!("policy `{}` is given twice", p.id));
+                        }
+                    }
+                    Ok(file.policies)
+                });
             match parsed {
-                Ok(file) => Some(file.policies),
+                Ok(policies) => Some(policies),
                 Err(e) => return failed(format!("{}: {e}", path.display())),
             }
         }
@@ -192,6 +202,21 @@ async fn governance_backtest(
         days.len()
     );
     ExitCode::SUCCESS
+}
+
+/// A policy file, read whole only if it is small (what the API takes in a body).
+fn read_small(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    const LIMIT: u64 = 256 * 1024;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    file.take(LIMIT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > LIMIT {
+        return Err("larger than 256 KiB".into());
+    }
+    Ok(text)
 }
 
 fn settings() -> Result<Settings, ExitCode> {

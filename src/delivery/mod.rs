@@ -105,6 +105,9 @@ impl Delivery {
             sync_manifests: moka::sync::Cache::builder()
                 .weigher(|_, json: &Arc<str>| u32::try_from(json.len()).unwrap_or(u32::MAX))
                 .max_capacity(16 << 20)
+                // Stored again at least daily while it is handed out, so retention
+                // (counted from the last store) never drops a manifest still in use.
+                .time_to_live(Duration::from_secs(86_400))
                 .build(),
             sync_swept: AtomicU64::new(0),
         }

@@ -2,7 +2,7 @@
 //! reached the CDN (or which purges failed and left stale copies until `max-age`).
 
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Delivery;
 use crate::auth::StaffUser;
@@ -51,12 +51,6 @@ pub struct PurgeList {
     pub purges: Vec<PurgeDoc>,
 }
 
-#[derive(Deserialize)]
-pub struct PurgeQuery {
-    status: Option<String>,
-    limit: Option<String>,
-}
-
 /// The purge log's route and the roles it accepts (for the OpenAPI document).
 pub const STAFF_ROLES: &[(&str, &str, &[crate::auth::Role])] = {
     use crate::auth::Roles;
@@ -69,25 +63,34 @@ const MAX_LIMIT: u64 = 500;
 /// `GET /v1/admin/purges[?status=failed&limit=100]`: purges, newest first (any staff role).
 #[utoipa::path(get, path = "/v1/admin/purges", tag = "authoring",
     params(
-        ("status" = Option<String>, Query, description = "pending, sent or failed"),
-        ("limit" = Option<u64>, Query, description = "1-500, default 100"),
+        ("status" = Option<String>, Query, description = "pending, sent or failed", pattern = "^(pending|sent|failed)$"),
+        ("limit" = Option<u64>, Query, description = "1-500, default 100", minimum = 1, maximum = 500),
     ),
     responses((status = 200, body = PurgeList), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_purges(
-    query: web::Query<PurgeQuery>,
+    req: actix_web::HttpRequest,
     state: web::Data<Delivery>,
     _staff: StaffUser,
 ) -> Result<HttpResponse, Problem> {
-    let status = match query.status.as_deref() {
-        Some(s) if !STATUSES.contains(&s) => {
-            return Err(Problem::invalid(
-                "status",
-                "must be pending, sent or failed",
-            ))
+    let (mut status, mut limit) = (None, None);
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        let (slot, name) = match &*key {
+            "status" => (&mut status, "status"),
+            "limit" => (&mut limit, "limit"),
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(Problem::invalid(name, "give this parameter once"));
         }
-        other => other,
-    };
-    let limit = match query.limit.as_deref() {
+        *slot = Some(value.into_owned());
+    }
+    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(Problem::invalid(
+            "status",
+            "must be pending, sent or failed",
+        ));
+    }
+    let limit = match limit.as_deref() {
         None => 100,
         Some(text) => text
             .parse::<u64>()
@@ -95,6 +98,7 @@ pub async fn list_purges(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| Problem::invalid("limit", "must be a whole number from 1 to 500"))?,
     };
+    let status = status.as_deref();
     let rows = purges::recent(&state.db, status, limit).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))

@@ -58,9 +58,12 @@ fn serve(req: &HttpRequest, cache_control: &'static str) -> HttpResponse {
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        // Weak comparison, as If-None-Match asks for: `W/"…"` matches `"…"`.
         .is_some_and(|tags| {
-            tags.split(',')
-                .any(|t| t.trim() == etag() || t.trim() == "*")
+            tags.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag()
+            })
         });
     let mut response = if fresh {
         HttpResponse::NotModified()

@@ -75,6 +75,7 @@ pub struct SyncItem {
         (status = 200, description = "Everything, or the changes since `since`", body = SyncAnswer),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The channel is retired: drop everything", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the per-client `context` rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sync(req: HttpRequest, state: web::Data<Delivery>) -> Result<HttpResponse, Problem> {
@@ -110,7 +111,15 @@ pub async fn sync(req: HttpRequest, state: web::Data<Delivery>) -> Result<HttpRe
             cohort: query.cohort.as_deref().map(Cow::Borrowed),
             ..Params::default()
         };
-        let ctx = context::resolve(&raw, &params, &catalog, &state.signer, now, None)?;
+        let ctx = context::resolve(&raw, &params, &catalog, &state.signer, now, None).map_err(
+            |mut problem| {
+                // Each asked locale goes through the `locale` parameter's checks.
+                if problem.field.as_deref() == Some("locale") {
+                    problem.field = Some("locales".into());
+                }
+                problem
+            },
+        )?;
         request_digest.get_or_insert_with(|| {
             let cohort = ctx
                 .cohort
@@ -268,11 +277,13 @@ impl SyncQuery {
                 format!("give 1 to {MAX_LOCALES} locales"),
             ));
         }
-        if locales
-            .iter()
-            .enumerate()
-            .any(|(i, l)| locales[..i].contains(l))
-        {
+        if locales.iter().enumerate().any(|(i, l)| {
+            locales[..i].iter().any(|earlier| {
+                earlier
+                    .replace('_', "-")
+                    .eq_ignore_ascii_case(&l.replace('_', "-"))
+            })
+        }) {
             return Err(Problem::invalid("locales", "a locale is listed twice"));
         }
         if since.as_deref().is_some_and(str::is_empty) {

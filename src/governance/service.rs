@@ -120,12 +120,24 @@ pub fn check_past_day(field: &'static str, day: chrono::NaiveDate) -> Result<(),
     if day > chrono::Utc::now().date_naive() {
         return Err(Problem::invalid(field, "must be today or earlier (UTC)"));
     }
+    // Windows and baselines reach back months from the day: keep that arithmetic far
+    // from the calendar's ends (and from days no engagement can have).
+    if day < EARLIEST_DAY {
+        return Err(Problem::invalid(field, "must be 2000-01-01 or later"));
+    }
     Ok(())
 }
+
+/// The earliest day governance judges.
+pub const EARLIEST_DAY: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(day) => day,
+    None => chrono::NaiveDate::MIN,
+};
 
 /// A backtest's days: `from` ≤ `to` ≤ today, at most [`super::backtest::MAX_DAYS`].
 pub fn check_range(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<(), Problem> {
     check_past_day("to", to)?;
+    check_past_day("from", from)?;
     if from > to {
         return Err(Problem::invalid("from", "must not be after `to`"));
     }

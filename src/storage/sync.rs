@@ -7,7 +7,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use super::entities::sync_manifest;
 use super::StorageError;
 
-/// Stores `manifest` under `id` unless it is there already.
+/// Stores `manifest` under `id`, or marks it handed out again (retention counts from
+/// the last time a manifest was handed out).
 pub async fn remember<C: ConnectionTrait>(
     db: &C,
     id: &str,
@@ -21,7 +22,7 @@ pub async fn remember<C: ConnectionTrait>(
     let result = sync_manifest::Entity::insert(row)
         .on_conflict(
             OnConflict::column(sync_manifest::Column::Id)
-                .do_nothing()
+                .update_column(sync_manifest::Column::CreatedAt)
                 .to_owned(),
         )
         .exec_without_returning(db)
@@ -43,8 +44,8 @@ pub async fn manifest<C: ConnectionTrait>(
         .map(|row| row.manifest))
 }
 
-/// Forgets manifests older than `days`: a client that last synced before that gets
-/// everything again.
+/// Forgets manifests last handed out more than `days` ago: a client that last synced
+/// before that gets everything again.
 pub async fn forget_older_than<C: ConnectionTrait>(db: &C, days: i64) -> Result<u64, StorageError> {
     Ok(sync_manifest::Entity::delete_many()
         .filter(sync_manifest::Column::CreatedAt.lt(Utc::now() - Duration::days(days)))

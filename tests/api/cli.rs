@@ -568,6 +568,33 @@ fn governance_backtest_and_as_of_judge_past_days_and_change_nothing() {
     let backwards = cli.run(&["governance", "backtest", "--from", &day(0), "--to", &day(3)]);
     assert!(!backwards.ok());
     assert!(backwards.stderr.contains("--from"), "{}", backwards.stderr);
+    let far = cli.run(&[
+        "governance",
+        "backtest",
+        "--from=-262143-01-01",
+        "--to=-262143-01-02",
+    ]);
+    assert_eq!(far.status.code(), Some(1), "{}", far.stderr);
+    assert!(far.stderr.contains("2000-01-01"), "{}", far.stderr);
+    let twice = dir.path().join("twice.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&twice, format!("{text}\n{text}")).unwrap();
+    let duplicated = cli.run(&[
+        "governance",
+        "backtest",
+        "--from",
+        &day(1),
+        "--to",
+        &day(0),
+        "--policy",
+        twice.to_str().unwrap(),
+    ]);
+    assert!(!duplicated.ok());
+    assert!(
+        duplicated.stderr.contains("given twice"),
+        "{}",
+        duplicated.stderr
+    );
     let future = cli.run(&[
         "governance",
         "evaluate",

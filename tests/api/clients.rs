@@ -28,6 +28,10 @@ async fn the_sdk_is_served_to_any_origin_cacheable_and_pinned_by_version() {
         .get_with("/sdk/tailor.js", &[("If-None-Match", &etag)])
         .await;
     assert_eq!(again.status(), 304);
+    let weak = app
+        .get_with("/sdk/tailor.js", &[("If-None-Match", &format!("W/{etag}"))])
+        .await;
+    assert_eq!(weak.status(), 304, "If-None-Match compares weakly");
     let pinned = app.get(&format!("/sdk/tailor-{version}.js")).await;
     assert_eq!(pinned.status(), 200);
     assert_eq!(

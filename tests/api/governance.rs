@@ -870,6 +870,20 @@ async fn a_backtest_replays_the_month_day_by_day_and_changes_nothing() {
             json!({"from": "2020-01-01", "to": today.to_string()}),
             "from",
         ),
+        // The calendar's far end (once a panic in window arithmetic), and odd shapes.
+        (
+            json!({"from": "-262143-01-01", "to": "-262143-01-02"}),
+            "from",
+        ),
+        (json!({"from": "1999-12-30", "to": "1999-12-31"}), "to"),
+        (
+            json!({"from": " 2026-11-01", "to": today.to_string()}),
+            "from",
+        ),
+        (
+            json!({"from": from, "to": today.to_string(), "policies": []}),
+            "policies",
+        ),
         (
             json!({"from": from, "to": today.to_string(), "policies": [{"id": "Bad Id!", "scope": "channel", "metric": "click_through", "threshold": {"absolute": 0.1}, "window_days": 7, "min_sample": 10, "confidence": 0.95, "consecutive_failures": 1, "mode": "auto"}]}),
             "policies",
@@ -887,6 +901,39 @@ async fn a_backtest_replays_the_month_day_by_day_and_changes_nothing() {
         )
         .await;
     assert_problem(bad_day, 400, "invalid-parameter", Some("as_of")).await;
+    for query in [
+        "as_of=-262143-01-30".to_string(),
+        format!("as_of={as_of}&as_of={as_of}"),
+    ] {
+        let response = app
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/governance/evaluations?{query}"),
+                &staff_token(&["governance"], ""),
+                None,
+            )
+            .await;
+        assert_problem(response, 400, "invalid-parameter", Some("as_of")).await;
+    }
+    let maybe = app
+        .admin(
+            reqwest::Method::POST,
+            "/v1/governance/evaluations?dry_run=maybe",
+            &staff_token(&["governance"], ""),
+            None,
+        )
+        .await;
+    assert_problem(maybe, 400, "invalid-parameter", Some("dry_run")).await;
+    let policy = json!({"id": "dup", "scope": "channel", "metric": "click_through",
+        "threshold": {"absolute": 0.1}, "window_days": 7, "min_sample": 10,
+        "confidence": 0.95, "consecutive_failures": 1, "mode": "auto"});
+    let duplicated = backtest(
+        json!({"from": from, "to": today.to_string(), "policies": [policy.clone(), policy]}),
+        &["analyst"],
+    )
+    .await
+    .unwrap();
+    assert_problem(duplicated, 400, "invalid-parameter", Some("policies")).await;
     let marketer = backtest(
         json!({"from": from, "to": today.to_string()}),
         &["marketer"],

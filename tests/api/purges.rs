@@ -246,6 +246,20 @@ async fn retiring_and_reinstating_purge_each_provider_in_its_shape_and_the_log_s
         )
         .await;
     assert_problem(bad, 400, "invalid-parameter", Some("status")).await;
+    for (query, field) in [
+        ("status=sent&status=failed", "status"),
+        ("limit=5&limit=6", "limit"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+    ] {
+        let response = app
+            .get_with(
+                &format!("/v1/admin/purges?{query}"),
+                &[("Authorization", &bearer(&staff_token(&["analyst"], "")))],
+            )
+            .await;
+        assert_problem(response, 400, "invalid-parameter", Some(field)).await;
+    }
 }
 
 #[tokio::test]

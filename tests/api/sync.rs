@@ -274,7 +274,9 @@ async fn sync_parameters_are_checked_and_a_token_for_other_parameters_resyncs_in
         ("channel=web&locales=en&since=forged.token.here", "since"),
         ("channel=fax&locales=en", "channel"),
         ("channel=web&locales=en&cohort=nope", "cohort"),
-        ("channel=web&locales=x_y!", "locale"),
+        ("channel=web&locales=x_y!", "locales"),
+        ("channel=web&locales=en,EN", "locales"),
+        ("channel=web&locales=fr-CA,fr_ca", "locales"),
     ] {
         let response = app.get(&format!("/v1/sync?{query}")).await;
         assert_eq!(response.status(), 400, "{query}");

@@ -80,11 +80,41 @@ pub async fn delete_policy(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-pub struct EvaluateQuery {
-    #[serde(default)]
-    pub dry_run: bool,
-    pub as_of: Option<String>,
+/// `dry_run` and `as_of`, each at most once; every problem names its parameter.
+struct EvaluateQuery {
+    dry_run: bool,
+    as_of: Option<chrono::NaiveDate>,
+}
+
+impl EvaluateQuery {
+    fn parse(query: &str) -> Result<EvaluateQuery, Problem> {
+        let (mut dry_run, mut as_of) = (None, None);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "dry_run" => {
+                    if dry_run.is_some() {
+                        return Err(Problem::invalid("dry_run", "give this parameter once"));
+                    }
+                    dry_run = Some(match &*value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(Problem::invalid("dry_run", "must be true or false")),
+                    });
+                }
+                "as_of" => {
+                    if as_of.is_some() {
+                        return Err(Problem::invalid("as_of", "give this parameter once"));
+                    }
+                    as_of = Some(parse_day("as_of", &value)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(EvaluateQuery {
+            dry_run: dry_run.unwrap_or(false),
+            as_of,
+        })
+    }
 }
 
 /// `POST /v1/governance/evaluations[?dry_run=true][&as_of=YYYY-MM-DD]` (role
@@ -96,20 +126,29 @@ pub struct EvaluateQuery {
     ),
     responses((status = 200, body = EvaluationReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn evaluate(
-    query: web::Query<EvaluateQuery>,
+    req: actix_web::HttpRequest,
     state: web::Data<Governance>,
     _staff: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
-    let report = match query.as_of.as_deref() {
-        Some(day) => state.evaluate_as_of(parse_day("as_of", day)?).await?,
+    let query = EvaluateQuery::parse(req.query_string())?;
+    let report = match query.as_of {
+        Some(day) => state.evaluate_as_of(day).await?,
         None => state.run_evaluation(query.dry_run).await?,
     };
     Ok(no_store(StatusCode::OK, &report))
 }
 
+/// Exactly `YYYY-MM-DD` (chrono alone also takes signs, wider years and spaces).
 fn parse_day(field: &'static str, text: &str) -> Result<chrono::NaiveDate, Problem> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| Problem::invalid(field, "must be a date, YYYY-MM-DD"))
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| Problem::invalid(field, "must be a date, YYYY-MM-DD"))
 }
 
 #[derive(Deserialize)]
@@ -145,6 +184,25 @@ pub async fn backtest(
     let body: BacktestBody = read_json(body, BODY_LIMIT, BODY_LIMIT_TEXT).await?;
     let from = parse_day("from", &body.from)?;
     let to = parse_day("to", &body.to)?;
+    if let Some(policies) = &body.policies {
+        if policies.is_empty() {
+            return Err(Problem::invalid(
+                "policies",
+                "give at least one policy, or leave it out for the stored ones",
+            ));
+        }
+        if let Some(p) = policies
+            .iter()
+            .enumerate()
+            .find(|(i, p)| policies[..*i].iter().any(|q| q.id == p.id))
+            .map(|(_, p)| p)
+        {
+            return Err(Problem::invalid(
+                "policies",
+                format!("policy `{}` is given twice", p.id),
+            ));
+        }
+    }
     let names = body
         .policies
         .as_ref()
