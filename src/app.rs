@@ -263,15 +263,10 @@ impl Shared {
             writers,
             Delivery::remember_impressions(fatigue.clone()),
         ));
-        let repeat_purge_after = match &settings.redis_url {
-            Some(_) => crate::delivery::purge::REPEAT_WITH_REDIS,
-            None => Duration::from_secs(settings.catalog_poll_secs + 1),
-        };
         let purger = crate::delivery::purge::Purger::new(
-            crate::delivery::purge::PurgeTarget::configured(settings),
+            settings,
             Some(self.db.clone()),
             self.metrics.clone(),
-            repeat_purge_after,
         )
         .repeating_once_every_node_has_it(self.live.clone());
         let delivery = Delivery::new(

@@ -120,17 +120,7 @@ async fn governance_backtest(
         Some(path) => {
             let parsed = read_small(path)
                 .and_then(|text| toml::from_str::<PolicyFile>(&text).map_err(|e| e.to_string()))
-                .and_then(|file| {
-                    if file.policies.is_empty() {
-                        return Err("no [[policy]] in it".to_string());
-                    }
-                    for (i, p) in file.policies.iter().enumerate() {
-                        if file.policies[..i].iter().any(|q| q.id == p.id) {
-                            return Err(format!("policy `{}` is given twice", p.id));
-                        }
-                    }
-                    Ok(file.policies)
-                });
+                .map(|file| file.policies);
             match parsed {
                 Ok(policies) => Some(policies),
                 Err(e) => return failed(format!("{}: {e}", path.display())),
@@ -147,13 +137,9 @@ async fn governance_backtest(
         let channels: Vec<&str> = content.channels.iter().map(|c| c.id.as_str()).collect();
         let policies = match tried {
             Some(policies) => {
-                for p in &policies {
-                    if let Some((field, message)) = tailor::governance::policy::check(p, &channels)
-                        .into_iter()
-                        .next()
-                    {
-                        return Err(format!("policy `{}`: {field} {message}", p.id));
-                    }
+                if let Some(problem) = tailor::governance::policy::check_list(&policies, &channels)
+                {
+                    return Err(problem);
                 }
                 policies
             }
@@ -333,13 +319,9 @@ async fn governance_evaluate(
         }
         // Both rounds: the second once every node has polled the change.
         let purger = tailor::delivery::purge::Purger::new(
-            tailor::delivery::purge::PurgeTarget::configured(settings),
+            settings,
             Some(db),
             std::sync::Arc::new(tailor::metrics::Metrics::new()),
-            match &settings.redis_url {
-                Some(_) => tailor::delivery::purge::REPEAT_WITH_REDIS,
-                None => std::time::Duration::from_secs(settings.catalog_poll_secs + 1),
-            },
         );
         if let Some(purging) = purger.purge(
             report.purge_keys.clone(),

@@ -425,6 +425,25 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     json_body(&body)
 }
 
+/// The query's parameters named in `names`, each given at most once: a repeat is a `400`
+/// naming it, rather than one value silently winning. Other parameters (cache busters,
+/// `utm_*`) are not ours and are ignored.
+pub fn single_params<'q>(
+    query: &'q str,
+    names: &[&'static str],
+) -> Result<std::collections::BTreeMap<&'static str, std::borrow::Cow<'q, str>>, Problem> {
+    let mut found = std::collections::BTreeMap::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(name) = names.iter().find(|n| **n == key) else {
+            continue;
+        };
+        if found.insert(*name, value).is_some() {
+            return Err(Problem::invalid(*name, "give this parameter once"));
+        }
+    }
+    Ok(found)
+}
+
 /// A JSON body, or a `400` naming the field that is wrong (by its path in the body).
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);

@@ -191,14 +191,19 @@ struct Outcome {
 }
 
 impl Purger {
-    /// `repeat_after`: when every node has the change for sure ([`REPEAT_WITH_REDIS`],
-    /// or the generation poll's interval and a second without Redis).
+    /// The purger `settings` configure: their providers, and at most
+    /// [`REPEAT_WITH_REDIS`] (or, without Redis, the generation poll's interval and a
+    /// second) before the second round, when every node has the change for sure.
     pub fn new(
-        targets: Vec<PurgeTarget>,
+        settings: &Settings,
         log: Option<DatabaseConnection>,
         metrics: Arc<Metrics>,
-        repeat_after: Duration,
     ) -> Purger {
+        let repeat_after = match &settings.redis_url {
+            Some(_) => REPEAT_WITH_REDIS,
+            None => Duration::from_secs(settings.catalog_poll_secs + 1),
+        };
+        let targets = PurgeTarget::configured(settings);
         Purger {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))

@@ -72,25 +72,16 @@ pub async fn list_purges(
     state: web::Data<Delivery>,
     _staff: StaffUser,
 ) -> Result<HttpResponse, Problem> {
-    let (mut status, mut limit) = (None, None);
-    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
-        let (slot, name) = match &*key {
-            "status" => (&mut status, "status"),
-            "limit" => (&mut limit, "limit"),
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(Problem::invalid(name, "give this parameter once"));
-        }
-        *slot = Some(value.into_owned());
-    }
-    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+    let params = crate::problem::single_params(req.query_string(), &["status", "limit"])?;
+    let status = params.get("status").map(|v| &**v);
+    let limit = params.get("limit").map(|v| &**v);
+    if status.is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(Problem::invalid(
             "status",
             "must be pending, sent or failed",
         ));
     }
-    let limit = match limit.as_deref() {
+    let limit = match limit {
         None => 100,
         Some(text) => text
             .parse::<u64>()
@@ -98,7 +89,6 @@ pub async fn list_purges(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| Problem::invalid("limit", "must be a whole number from 1 to 500"))?,
     };
-    let status = status.as_deref();
     let rows = purges::recent(&state.db, status, limit).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))

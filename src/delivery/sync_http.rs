@@ -237,28 +237,19 @@ struct SyncQuery {
 
 impl SyncQuery {
     fn parse(query: &str) -> Result<SyncQuery, Problem> {
-        let mut channel = None;
-        let mut locales = None;
-        let mut device = None;
-        let mut country = None;
-        let mut cohort = None;
-        let mut since = None;
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            let (slot, name) = match &*key {
-                "channel" => (&mut channel, "channel"),
-                "locales" => (&mut locales, "locales"),
-                "device" => (&mut device, "device"),
-                "country" => (&mut country, "country"),
-                "cohort" => (&mut cohort, "cohort"),
-                "since" => (&mut since, "since"),
-                // Other parameters (cache busters) are not ours.
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(Problem::invalid(name, "give this parameter once"));
-            }
-            *slot = Some(value.into_owned());
-        }
+        let mut params = crate::problem::single_params(
+            query,
+            &["channel", "locales", "device", "country", "cohort", "since"],
+        )?;
+        let mut take = |name| params.remove(name).map(std::borrow::Cow::into_owned);
+        let (channel, locales, device, country, cohort, since) = (
+            take("channel"),
+            take("locales"),
+            take("device"),
+            take("country"),
+            take("cohort"),
+            take("since"),
+        );
         let channel = channel
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Problem::invalid("channel", "give the channel to sync"))?;

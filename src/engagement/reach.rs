@@ -23,6 +23,15 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts `n` events of `kind` (`impression` or `click`; others are not tallied).
+    pub fn add(&mut self, kind: &str, n: i64) {
+        match kind {
+            "impression" => self.impressions += n,
+            "click" => self.clicks += n,
+            _ => {}
+        }
+    }
+
     fn rate(self) -> Option<f64> {
         (self.impressions > 0)
             .then(|| self.clicks.clamp(0, self.impressions) as f64 / self.impressions as f64)

@@ -156,6 +156,23 @@ pub struct PolicyDef {
     pub max_source_share: f64,
 }
 
+/// What is wrong with policies tried together (a backtest's): none, an id given twice,
+/// or the first problem of one of them; `None` when they can be replayed.
+pub fn check_list(policies: &[PolicyDef], channel_ids: &[&str]) -> Option<String> {
+    if policies.is_empty() {
+        return Some("give at least one policy".into());
+    }
+    for (i, policy) in policies.iter().enumerate() {
+        if policies[..i].iter().any(|p| p.id == policy.id) {
+            return Some(format!("policy `{}` is given twice", policy.id));
+        }
+        if let Some((field, message)) = check(policy, channel_ids).into_iter().next() {
+            return Some(format!("policy `{}`: {field} {message}", policy.id));
+        }
+    }
+    None
+}
+
 /// Problems with a policy, as (field, message); empty when it is valid.
 pub fn check(policy: &PolicyDef, channel_ids: &[&str]) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();

@@ -76,16 +76,9 @@ impl Governance {
         let catalog = self.catalog.current().await?;
         let policies = match policies {
             Some(policies) => {
-                let channels = catalog.channel_ids();
-                for policy in &policies {
-                    if let Some((field, message)) =
-                        super::policy::check(policy, &channels).into_iter().next()
-                    {
-                        return Err(Problem::invalid(
-                            "policies",
-                            format!("policy `{}`: {field} {message}", policy.id),
-                        ));
-                    }
+                if let Some(problem) = super::policy::check_list(&policies, &catalog.channel_ids())
+                {
+                    return Err(Problem::invalid("policies", problem));
                 }
                 policies
             }

@@ -239,6 +239,19 @@ fn person_caller(req: &HttpRequest, state: &Identity) -> Result<Caller, Problem>
     )?)
 }
 
+/// The person `id` names, for a caller allowed to read people (`404` naming `id` when
+/// there is none).
+async fn person_for(
+    req: &HttpRequest,
+    state: &Identity,
+    id: &str,
+) -> Result<crate::identity::model::PersonRecord, Problem> {
+    person_caller(req, state)?;
+    store::find_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemType::NotFound, "no such person").with_field("id"))
+}
+
 /// `GET /v1/people/{id}`: a person's identifiers, traits, consents, segments and merges.
 #[utoipa::path(
     get,
@@ -257,10 +270,7 @@ pub async fn get_person(
     path: web::Path<String>,
     state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    person_caller(&req, &state)?;
-    let Some(record) = store::find_by_id(&state.db, &path).await? else {
-        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("id"));
-    };
+    let record = person_for(&req, &state, &path).await?;
     let catalog = state.catalog.current().await?;
     let segments = catalog
         .segments_of(&catalog.person_traits(&record.traits))
@@ -318,10 +328,7 @@ pub async fn person_channels(
     path: web::Path<String>,
     state: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    person_caller(&req, &state)?;
-    let Some(record) = store::find_by_id(&state.db, &path).await? else {
-        return Err(Problem::new(ProblemType::NotFound, "no such person").with_field("id"));
-    };
+    let record = person_for(&req, &state, &path).await?;
     let anonymous_ids: Vec<String> = store::identifiers_of(&state.db, &record.id)
         .await?
         .into_iter()

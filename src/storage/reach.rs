@@ -43,27 +43,19 @@ fn event_counts(extra: Option<&str>, since: DateTime<Utc>) -> SelectStatement {
     select
 }
 
-fn add(tallies: &mut BTreeMap<String, Tally>, channel: String, kind: &str, n: i64) {
-    let tally = tallies.entry(channel).or_default();
-    match kind {
-        "impression" => tally.impressions += n,
-        "click" => tally.clicks += n,
-        _ => {}
-    }
-}
-
 async fn per_channel<C: ConnectionTrait>(
     db: &C,
     select: &SelectStatement,
 ) -> Result<BTreeMap<String, Tally>, StorageError> {
     let mut tallies = BTreeMap::new();
     for row in db.query_all(select).await? {
-        add(
-            &mut tallies,
-            row.try_get::<String>("", "channel")?,
-            &row.try_get::<String>("", "kind")?,
-            row.try_get::<i64>("", "n")?,
-        );
+        tallies
+            .entry(row.try_get::<String>("", "channel")?)
+            .or_insert_with(Tally::default)
+            .add(
+                &row.try_get::<String>("", "kind")?,
+                row.try_get::<i64>("", "n")?,
+            );
     }
     Ok(tallies)
 }
@@ -155,12 +147,7 @@ pub async fn groups<C: ConnectionTrait>(
         let channel = row.try_get::<String>("", "channel")?;
         let kind = row.try_get::<String>("", "kind")?;
         let n = row.try_get::<i64>("", "n")?;
-        let tally = per_group.entry((channel, group)).or_default();
-        match kind.as_str() {
-            "impression" => tally.impressions += n,
-            "click" => tally.clicks += n,
-            _ => {}
-        }
+        per_group.entry((channel, group)).or_default().add(&kind, n);
     }
     let mut out: BTreeMap<String, Vec<Tally>> = BTreeMap::new();
     for ((channel, _), tally) in per_group {

@@ -88,28 +88,17 @@ struct EvaluateQuery {
 
 impl EvaluateQuery {
     fn parse(query: &str) -> Result<EvaluateQuery, Problem> {
-        let (mut dry_run, mut as_of) = (None, None);
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            match &*key {
-                "dry_run" => {
-                    if dry_run.is_some() {
-                        return Err(Problem::invalid("dry_run", "give this parameter once"));
-                    }
-                    dry_run = Some(match &*value {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(Problem::invalid("dry_run", "must be true or false")),
-                    });
-                }
-                "as_of" => {
-                    if as_of.is_some() {
-                        return Err(Problem::invalid("as_of", "give this parameter once"));
-                    }
-                    as_of = Some(parse_day("as_of", &value)?);
-                }
-                _ => {}
-            }
-        }
+        let params = crate::problem::single_params(query, &["dry_run", "as_of"])?;
+        let dry_run = match params.get("dry_run").map(|v| &**v) {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(Problem::invalid("dry_run", "must be true or false")),
+        };
+        let as_of = params
+            .get("as_of")
+            .map(|day| parse_day("as_of", day))
+            .transpose()?;
         Ok(EvaluateQuery {
             dry_run: dry_run.unwrap_or(false),
             as_of,
@@ -184,25 +173,6 @@ pub async fn backtest(
     let body: BacktestBody = read_json(body, BODY_LIMIT, BODY_LIMIT_TEXT).await?;
     let from = parse_day("from", &body.from)?;
     let to = parse_day("to", &body.to)?;
-    if let Some(policies) = &body.policies {
-        if policies.is_empty() {
-            return Err(Problem::invalid(
-                "policies",
-                "give at least one policy, or leave it out for the stored ones",
-            ));
-        }
-        if let Some(p) = policies
-            .iter()
-            .enumerate()
-            .find(|(i, p)| policies[..*i].iter().any(|q| q.id == p.id))
-            .map(|(_, p)| p)
-        {
-            return Err(Problem::invalid(
-                "policies",
-                format!("policy `{}` is given twice", p.id),
-            ));
-        }
-    }
     let names = body
         .policies
         .as_ref()
