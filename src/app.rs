@@ -50,6 +50,7 @@ struct Areas {
     identity: web::Data<Identity>,
     authoring: web::Data<Authoring>,
     governance: web::Data<Governance>,
+    allocation: web::Data<crate::allocation::Allocator>,
     ops: web::Data<Ops>,
     rate_limits: web::Data<RateLimiting>,
     /// `Allow` for 405s, read from the same document `/openapi.json` serves.
@@ -328,6 +329,11 @@ impl Shared {
                 db: self.db.clone(),
                 catalog: self.live.clone(),
                 safeguards: settings.safeguards(),
+                purger: purger.clone(),
+            }),
+            allocation: web::Data::new(crate::allocation::Allocator {
+                db: self.db.clone(),
+                catalog: self.live.clone(),
                 purger,
             }),
             ops: web::Data::new(Ops {
@@ -427,6 +433,7 @@ fn serve(areas: Areas, listener: TcpListener, settings: &Settings) -> anyhow::Re
             .configure(crate::engagement::http::configure(areas.engagement))
             .configure(crate::identity::http::configure(areas.identity))
             .configure(crate::governance::http::configure(areas.governance))
+            .configure(crate::allocation::http::configure(areas.allocation))
             .configure(crate::authoring::http::configure(areas.authoring))
             .configure(crate::ops::configure(areas.ops, metrics_access.clone()))
             .default_service(web::to(crate::problem::not_found))
@@ -510,6 +517,17 @@ fn background_loops(shared: &Shared, areas: &Areas) -> Vec<(&'static str, Loop)>
             Box::new(move || {
                 let governance = governance.clone();
                 Box::pin(async move { governance.evaluate_periodically(every).await })
+            }),
+        ));
+    }
+    if shared.settings.allocation_recompute_secs > 0 {
+        let allocation = areas.allocation.clone();
+        let every = Duration::from_secs(shared.settings.allocation_recompute_secs);
+        loops.push((
+            "allocation schedule",
+            Box::new(move || {
+                let allocation = allocation.clone();
+                Box::pin(async move { allocation.recompute_periodically(every).await })
             }),
         ));
     }

@@ -75,6 +75,9 @@ pub struct Settings {
     /// How often the server runs the governance policies (0: never; use
     /// `tailor governance evaluate` or the API instead).
     pub governance_evaluate_secs: u64,
+    /// How often the server recomputes adaptive allocations from the rollups (0: never;
+    /// use `POST /v1/governance/allocations/recompute` instead).
+    pub allocation_recompute_secs: u64,
     /// How long a node keeps a resolved person (moka) and Redis keeps it (second level).
     pub person_cache_secs: u64,
     pub cache: CacheSettings,
@@ -371,6 +374,7 @@ impl Default for Settings {
             identifier_types: Vec::new(),
             person_cache_secs: 60,
             governance_evaluate_secs: 3600,
+            allocation_recompute_secs: 3600,
             cache: CacheSettings {
                 max_age_secs: 60,
                 stale_while_revalidate_secs: 300,

@@ -15,6 +15,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::allocation::Serving;
 use crate::catalog::model::{DeviceClass, VariantState};
 use crate::catalog::rules::RuleInput;
 use crate::catalog::{Placement, BUCKETS};
@@ -164,7 +165,19 @@ pub fn eligibility(
     }
 }
 
+/// The decision for a placement that splits by weight (or whose allocation is not
+/// loaded).
 pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
+    decide_allocated(placement, None, input)
+}
+
+/// The decision, with an adaptive placement's loaded slot map: the weighted choice
+/// becomes the owner of the person's slot (see [`crate::allocation`]).
+pub fn decide_allocated(
+    placement: &Placement,
+    allocation: Option<&Serving>,
+    input: &DecisionInput,
+) -> Decision {
     let mut personal = false;
     let mut reads_bucket = false;
     let mut temporal = false;
@@ -210,17 +223,32 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
     let (variant, used_bucket) = match group.as_slice() {
         [] => (None, false),
         [only] => (Some(*only), false),
-        candidates => match input.bucket {
-            Some(bucket) => (Some(weighted(placement, candidates, bucket)), true),
-            None => {
-                let heaviest = candidates
-                    .iter()
-                    .copied()
-                    .max_by_key(|&i| (placement.variants[i].weight, std::cmp::Reverse(i)))
-                    .unwrap_or(candidates[0]);
-                (Some(heaviest), false)
+        candidates => {
+            let weight = |i: usize| match allocation {
+                Some(serving) => serving.slots_of(i),
+                None => placement.variants[i].weight,
+            };
+            match input.bucket {
+                Some(bucket) => (
+                    Some(assigned(placement, allocation, candidates, bucket, weight)),
+                    true,
+                ),
+                None => {
+                    let heaviest = candidates
+                        .iter()
+                        .copied()
+                        .max_by_key(|&i| {
+                            (
+                                weight(i),
+                                placement.variants[i].weight,
+                                std::cmp::Reverse(i),
+                            )
+                        })
+                        .unwrap_or(candidates[0]);
+                    (Some(heaviest), false)
+                }
             }
-        },
+        }
     };
     Decision {
         variant,
@@ -232,15 +260,30 @@ pub fn decide(placement: &Placement, input: &DecisionInput) -> Decision {
     }
 }
 
-fn weighted(placement: &Placement, candidates: &[usize], bucket: u16) -> usize {
-    let rank = u64::from(placement.bucket_rank[(bucket % BUCKETS) as usize]);
-    let total: u64 = candidates
-        .iter()
-        .map(|&i| u64::from(placement.variants[i].weight))
-        .sum();
+/// The candidate a bucket gets: the owner of its slot when the placement has a slot map
+/// and the owner is a candidate; otherwise a share of the ranked buckets by `weight`.
+fn assigned(
+    placement: &Placement,
+    allocation: Option<&Serving>,
+    candidates: &[usize],
+    bucket: u16,
+    weight: impl Fn(usize) -> u32,
+) -> usize {
+    let rank = placement.bucket_rank[(bucket % BUCKETS) as usize];
+    if let Some(owner) = allocation.and_then(|a| a.owner(rank)) {
+        if candidates.contains(&owner) {
+            return owner;
+        }
+    }
+    let rank = u64::from(rank);
+    // Candidates that own no slots at all (published since the last recompute) split
+    // evenly.
+    let even = candidates.iter().all(|&i| weight(i) == 0);
+    let weight = |i: usize| if even { 1 } else { u64::from(weight(i)) };
+    let total: u64 = candidates.iter().map(|&i| weight(i)).sum();
     let mut cumulative = 0u64;
     for &i in candidates {
-        cumulative += u64::from(placement.variants[i].weight);
+        cumulative += weight(i);
         // rank / BUCKETS < cumulative / total, in integers.
         if rank * total < cumulative * u64::from(BUCKETS) {
             return i;
@@ -314,6 +357,9 @@ mod tests {
                 frequency_cap: None,
                 allow_fallback: vec![],
                 archived: false,
+                allocation: AllocationMode::Weighted,
+                reward: None,
+                adaptive: None,
                 variants,
             }],
             fluent: vec![],

@@ -6,6 +6,7 @@
 //! channel needs them) → [`delivery`] (HTTP, caching headers). [`storage`] is the only
 //! module that speaks SQL; [`app`] wires everything together.
 
+pub mod allocation;
 pub mod app;
 pub mod auth;
 pub mod authoring;

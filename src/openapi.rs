@@ -17,6 +17,7 @@ pub fn document() -> Value {
     document.merge(crate::engagement::http::Api::openapi());
     document.merge(crate::identity::http::Api::openapi());
     document.merge(crate::governance::http::Api::openapi());
+    document.merge(crate::allocation::http::Api::openapi());
     document.merge(crate::authoring::http::Api::openapi());
     let mut value = serde_json::to_value(&document).expect("an OpenAPI document serialises");
     finish(&mut value);
@@ -110,6 +111,7 @@ fn staff_roles(method: &str, path: &str) -> Option<&'static [crate::auth::Role]>
     [
         crate::authoring::http::STAFF_ROLES,
         crate::governance::http::STAFF_ROLES,
+        crate::allocation::http::STAFF_ROLES,
         crate::identity::http::STAFF_ROLES,
         crate::delivery::purge_log::STAFF_ROLES,
     ]

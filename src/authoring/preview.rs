@@ -20,8 +20,8 @@ use crate::catalog::model::{ChannelState, ContentSet, VariantDef, VariantState};
 use crate::catalog::{Catalog, Placement, Variant};
 use crate::context::{self, Attributes, Params, RawRequest, RequestContext};
 use crate::decide::{
-    blocks, chosen, decide, eligibility, eligible, Blocked, Decision, DecisionInput, Ineligible,
-    PlacementFacts,
+    blocks, chosen, decide_allocated, eligibility, eligible, Blocked, Decision, DecisionInput,
+    Ineligible, PlacementFacts,
 };
 use crate::identity::Person;
 use crate::problem::{read_json, Problem, ProblemType};
@@ -198,7 +198,7 @@ pub async fn preview(
         catalog,
     };
     let input = ctx.decision_input(&attributes);
-    let decision = decide(placement, &input);
+    let decision = decide_allocated(placement, catalog.allocation(placement), &input);
     let chosen_index = chosen(&facts, &decision);
     let variants = explain_variants(&staged, placement, &facts, &input, &decision);
     let shown = match &request.variant {

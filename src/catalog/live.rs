@@ -193,12 +193,16 @@ impl LiveCatalog {
     async fn load(&self) -> Result<Arc<Catalog>, StorageError> {
         let started = std::time::Instant::now();
         let (content, generation) = storage::load_content(&self.inner.db).await?;
+        // Read after the content: allocations stored with a newer generation than the
+        // content read are as new as it or newer, never older.
+        let allocations = storage::allocations::load_all(&self.inner.db).await?;
         let read = started.elapsed();
         let default_locale = self.inner.default_locale.clone();
         // Compiling builds every Fluent bundle: keep it off the async workers.
         let (catalog, issues) = tokio::task::spawn_blocking(move || {
             let (mut catalog, issues) = Catalog::compile(&content, &default_locale, generation);
             catalog.source = Some(Arc::new(content));
+            crate::allocation::attach(&mut catalog, allocations);
             return_freed_memory();
             (catalog, issues)
         })

@@ -184,6 +184,19 @@ pub struct Placement {
     /// A per-placement permutation of buckets, so that assignment in one placement says
     /// nothing about assignment in another while every bucket still counts exactly once.
     pub bucket_rank: Box<[u16]>,
+    /// Adaptive allocation's reward and tuning; `None` splits by weight.
+    pub adaptive: Option<(model::Reward, model::AdaptiveTuning)>,
+}
+
+impl Placement {
+    /// The arms of adaptive allocation: published variants without a rule (variants
+    /// with a rule win by rule and priority, as ever), in definition order.
+    pub fn arms(&self) -> impl Iterator<Item = (usize, &Variant)> {
+        self.variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.rule.is_none() && v.state == model::VariantState::Published)
+    }
 }
 
 pub struct Catalog {
@@ -205,6 +218,9 @@ pub struct Catalog {
     /// The content this catalog was compiled from, when the serving catalog keeps it
     /// ([`live::LiveCatalog`]): previews read it instead of the whole database.
     pub source: Option<Arc<ContentSet>>,
+    /// The stored slot maps of adaptive placements, by placement id
+    /// ([`Catalog::attach_allocations`]).
+    pub allocations: HashMap<Arc<str>, crate::allocation::Serving>,
 }
 
 impl Catalog {
@@ -301,6 +317,12 @@ impl Catalog {
                     })
                     .collect();
                 Arc::new(Placement {
+                    adaptive: (def.allocation == model::AllocationMode::Adaptive).then(|| {
+                        (
+                            def.reward.unwrap_or_default(),
+                            def.adaptive.unwrap_or_default(),
+                        )
+                    }),
                     bucket_rank: bucket_rank(&def.id),
                     id: Arc::from(def.id.as_str()),
                     frequency_cap: def.frequency_cap,
@@ -337,9 +359,18 @@ impl Catalog {
                 placement_index,
                 channel_index,
                 source: None,
+                allocations: HashMap::new(),
             },
             issues,
         )
+    }
+
+    /// The loaded slot map of an adaptive placement.
+    pub fn allocation(&self, placement: &Placement) -> Option<&crate::allocation::Serving> {
+        if self.allocations.is_empty() {
+            return None;
+        }
+        self.allocations.get(&*placement.id)
     }
 
     pub fn placement(&self, id: &str) -> Option<(usize, &Placement)> {

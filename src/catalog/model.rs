@@ -287,8 +287,96 @@ pub struct PlacementDef {
     /// Archived: kept with its history, no longer served.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// How the variants without a rule share traffic: by `weight` (the default), or
+    /// `adaptive` (Thompson sampling on `reward`, recomputed on a schedule).
+    #[serde(default, skip_serializing_if = "AllocationMode::is_weighted")]
+    pub allocation: AllocationMode,
+    /// What counts as success for adaptive allocation (default `click`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<Reward>,
+    /// Adaptive allocation's tuning (defaults in [`AdaptiveTuning`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveTuning>,
     #[serde(default, rename = "variant")]
     pub variants: Vec<VariantDef>,
+}
+
+/// How a placement's rule-less variants share traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllocationMode {
+    /// Fixed shares by `weight`.
+    #[default]
+    Weighted,
+    /// Shares learned from engagement (see `crate::allocation`).
+    Adaptive,
+}
+
+impl AllocationMode {
+    fn is_weighted(&self) -> bool {
+        *self == AllocationMode::Weighted
+    }
+}
+
+/// What one event of reward is, for adaptive allocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reward {
+    #[default]
+    Click,
+    Conversion,
+}
+
+/// Adaptive allocation's knobs; every one has a default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdaptiveTuning {
+    /// Least share of traffic every arm keeps, so learning never stops (0–0.5).
+    pub floor: f64,
+    /// Days of engagement each recompute reads (1–90).
+    pub window_days: u32,
+    /// Distinct sources an arm's evidence needs before it counts.
+    pub min_sources: u64,
+    /// Largest share of an arm's events of one kind a source may send before it is
+    /// discounted.
+    pub max_source_share: f64,
+    /// A guardrail cuts an arm whose opt-out or detractor rate is above this many times
+    /// the other arms'.
+    pub guardrail_factor: f64,
+}
+
+impl Default for AdaptiveTuning {
+    fn default() -> AdaptiveTuning {
+        AdaptiveTuning {
+            floor: 0.05,
+            window_days: 14,
+            min_sources: crate::governance::policy::DEFAULT_MIN_SOURCES,
+            max_source_share: crate::governance::policy::DEFAULT_MAX_SOURCE_SHARE,
+            guardrail_factor: 1.5,
+        }
+    }
+}
+
+impl AdaptiveTuning {
+    /// What is wrong with these knobs, as (key, reason).
+    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
+        if !(0.0..=0.5).contains(&self.floor) {
+            return Some(("floor", "must be between 0 and 0.5"));
+        }
+        if !(1..=90).contains(&self.window_days) {
+            return Some(("window_days", "must be between 1 and 90"));
+        }
+        if self.min_sources == 0 || self.min_sources > 1_000_000 {
+            return Some(("min_sources", "must be between 1 and 1000000"));
+        }
+        if !(self.max_source_share > 0.0 && self.max_source_share <= 1.0) {
+            return Some(("max_source_share", "must be above 0 and at most 1"));
+        }
+        if !(1.0..=100.0).contains(&self.guardrail_factor) {
+            return Some(("guardrail_factor", "must be between 1 and 100"));
+        }
+        None
+    }
 }
 
 impl PlacementDef {

@@ -8,7 +8,8 @@ use fluent_bundle::{FluentArgs, FluentValue};
 
 use super::ids::{valid_id, IdKind};
 use super::model::{
-    ContentSet, FieldKind, FieldValue, PlacementDef, TextMode, TraitType, VariantDef,
+    AllocationMode, ContentSet, FieldKind, FieldValue, PlacementDef, TextMode, TraitType,
+    VariantDef,
 };
 use super::{rules, Catalog, Issue, Loc};
 use crate::l10n::L10n;
@@ -303,6 +304,40 @@ fn check_placement(
                     "frequency_cap needs impressions between 1 and 64 and days between 1 and 365"
                         .into(),
                 );
+            }
+        }
+        match placement.allocation {
+            AllocationMode::Weighted => {
+                for (key, given) in [
+                    ("reward", placement.reward.is_some()),
+                    ("adaptive", placement.adaptive.is_some()),
+                ] {
+                    if given {
+                        push(
+                            at(Some(key)),
+                            format!("{key} applies only to `allocation = \"adaptive\"`"),
+                        );
+                    }
+                }
+            }
+            AllocationMode::Adaptive => {
+                if let Some((key, reason)) = placement.adaptive.and_then(|t| t.problem()) {
+                    push(at(Some("adaptive")), format!("adaptive.{key} {reason}"));
+                }
+                let arms = placement
+                    .variants
+                    .iter()
+                    .filter(|v| v.rule.is_none())
+                    .count();
+                if arms > crate::allocation::slots::MAX_ARMS {
+                    push(
+                        at(Some("allocation")),
+                        format!(
+                            "adaptive allocation takes at most {} variants without a rule",
+                            crate::allocation::slots::MAX_ARMS
+                        ),
+                    );
+                }
             }
         }
         for locale in &placement.allow_fallback {

@@ -13,7 +13,7 @@ use super::Delivery;
 use crate::catalog::rules::Value;
 use crate::catalog::{Catalog, CompiledField, Variant};
 use crate::context::{Attributes, HeadersRead, RequestContext};
-use crate::decide::{blocks, chosen, decide, Blocked, PlacementFacts};
+use crate::decide::{blocks, chosen, decide_allocated, Blocked, PlacementFacts};
 use crate::l10n::Chain;
 use crate::problem::{Problem, ProblemType};
 use crate::render::{render_live, Warning};
@@ -234,7 +234,7 @@ pub fn answer(
         catalog,
     };
     let input = ctx.decision_input(&attributes);
-    let decision = decide(placement, &input);
+    let decision = decide_allocated(placement, catalog.allocation(placement), &input);
     let mut sharing = Sharing {
         private: decision.personal,
         max_age: if decision.temporal {

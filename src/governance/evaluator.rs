@@ -20,7 +20,7 @@ use super::integrity::{sample_ratio, EvidenceKind, SampleRatio};
 use super::plan::{self, Arrivals, EvaluationInput, Plan, Planned, Run};
 use super::policy::{Mode, PolicyDef, Scope};
 use super::{Finding, Observation, TargetState};
-use crate::catalog::model::ContentSet;
+use crate::catalog::model::{AllocationMode, ContentSet};
 use crate::storage::events::{sum_arrivals, sum_revenue, sum_rollups, sum_sources, sum_traffic};
 use crate::storage::governance::{self as store, NewDecision};
 use crate::storage::{self, StorageError};
@@ -417,7 +417,7 @@ async fn apply(db: &DatabaseConnection, plan: &Plan) -> Result<Applied, StorageE
     })
 }
 
-/// Sample-ratio tests of every weighted split: per placement, published variants that
+/// Sample-ratio tests of every weighted split (not adaptive placements): per placement, published variants that
 /// compete for the same requests (same priority, rule, channels, devices and schedule)
 /// with weights, against their judged impressions of the last [`SRM_WINDOW_DAYS`] —
 /// counted from the first day every one of them had impressions, so a variant
@@ -432,7 +432,8 @@ pub async fn sample_ratios(
     let since = until - chrono::Duration::days(SRM_WINDOW_DAYS - 1);
     let mut groups: BTreeMap<(&str, String), Vec<(&str, u32)>> = BTreeMap::new();
     for (placement, variant) in content.published_variants() {
-        if variant.weight == 0 {
+        // Adaptive placements split by learned shares, not weights: no ratio to test.
+        if variant.weight == 0 || placement.allocation == AllocationMode::Adaptive {
             continue;
         }
         let signature = serde_json::json!([

@@ -377,14 +377,25 @@ pub async fn try_lock(
     now: DateTime<Utc>,
     ttl: chrono::Duration,
 ) -> Result<bool, StorageError> {
+    try_lock_key(db, LOCK_KEY, holder, now, ttl).await
+}
+
+/// [`try_lock`] on the lease named `key` (each scheduled job has its own).
+pub async fn try_lock_key(
+    db: &DatabaseConnection,
+    key: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> Result<bool, StorageError> {
     let value = format!("{} {}", (now + ttl).timestamp(), holder);
-    let current = key_value::Entity::find_by_id(LOCK_KEY.to_string())
+    let current = key_value::Entity::find_by_id(key.to_string())
         .one(db)
         .await?;
     match current {
         None => {
             let inserted = key_value::Entity::insert(key_value::ActiveModel {
-                key: Set(LOCK_KEY.to_string()),
+                key: Set(key.to_string()),
                 value: Set(value),
             })
             .on_conflict_do_nothing()
@@ -407,7 +418,7 @@ pub async fn try_lock(
                     key_value::Column::Value,
                     sea_orm::sea_query::Expr::value(value),
                 )
-                .filter(key_value::Column::Key.eq(LOCK_KEY))
+                .filter(key_value::Column::Key.eq(key))
                 .filter(key_value::Column::Value.eq(row.value))
                 .exec(db)
                 .await?;
@@ -417,8 +428,17 @@ pub async fn try_lock(
 }
 
 pub async fn unlock(db: &DatabaseConnection, holder: &str) -> Result<(), StorageError> {
+    unlock_key(db, LOCK_KEY, holder).await
+}
+
+/// Releases the lease named `key` if `holder` has it.
+pub async fn unlock_key(
+    db: &DatabaseConnection,
+    key: &str,
+    holder: &str,
+) -> Result<(), StorageError> {
     key_value::Entity::delete_many()
-        .filter(key_value::Column::Key.eq(LOCK_KEY))
+        .filter(key_value::Column::Key.eq(key))
         .filter(key_value::Column::Value.like(format!("% {holder}")))
         .exec(db)
         .await?;

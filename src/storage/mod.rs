@@ -1,6 +1,7 @@
 //! Storage: the database connection and the content tables. The only module that speaks
 //! SQL (through sea-orm); everything above it sees [`ContentSet`]s and plain values.
 
+pub mod allocations;
 pub mod authoring;
 pub mod documents;
 pub mod entities;

@@ -126,14 +126,7 @@ pub async fn sum_sources<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, String, i64)>, StorageError> {
-    let select = grouped_sum(
-        "source_daily",
-        group_by,
-        &["source", "kind"],
-        "events",
-        since,
-        until,
-    );
+    let select = grouped_sources(group_by, since, until);
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
         rows.push((
@@ -144,6 +137,23 @@ pub async fn sum_sources<C: ConnectionTrait>(
         ));
     }
     Ok(rows)
+}
+
+/// `SELECT <group_by as k0...>, source, kind, SUM(events) AS n FROM source_daily`
+/// over `[since, until]`: judged events per group, source and evidence kind.
+pub(super) fn grouped_sources(
+    group_by: &[&str],
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> sea_orm::sea_query::SelectStatement {
+    grouped_sum(
+        "source_daily",
+        group_by,
+        &["source", "kind"],
+        "events",
+        since,
+        until,
+    )
 }
 
 /// Judged events that *arrived* over `[since, until]` per group, day and evidence

@@ -1,6 +1,7 @@
 //! Black-box tests: the real application on a free port, a real database (SQLite, or
 //! PostgreSQL via DATABASE_URL) and Redis via REDIS_URL.
 
+mod allocation;
 mod authoring;
 mod cli;
 mod clients;

@@ -1,0 +1,568 @@
+//! Adaptive allocation: a placement with `allocation = "adaptive"` moves traffic
+//! between its arms (published variants without a rule) toward what earns its
+//! `reward`, within guardrails, and never stops learning.
+//!
+//! - [`thompson`] turns each arm's engagement into a share (evidence gate, Thompson
+//!   sampling, guardrails, floor); pure.
+//! - [`slots`] turns shares into bucket slots, moving as few people as it can; pure.
+//! - [`Allocator::recompute`] runs both on a schedule over the rollups (never per
+//!   request, never from the database on a request's path), stores each placement's
+//!   [`Allocation`] and bumps the content generation, so every node loads the new slot
+//!   maps with its catalog through the usual invalidation, and CDNs are purged.
+//! - Delivery reads the loaded [`Serving`] form: the person's bucket, ranked by the
+//!   placement's permutation, is a slot; its owner is served when it is eligible for
+//!   the context, otherwise the eligible arms split by their slots.
+
+pub mod http;
+#[cfg(test)]
+mod simulation;
+pub mod slots;
+pub mod thompson;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::live::LiveCatalog;
+use crate::catalog::model::Reward;
+use crate::catalog::{Catalog, Placement, BUCKETS};
+use crate::engagement::EvidenceKind;
+use crate::problem::Problem;
+use crate::storage::allocations as store;
+use slots::SlotMap;
+use thompson::{ArmInput, ArmVerdict, SourceCounts, Tuning};
+
+/// Shares move only when some arm's slots would change by at least this many (2 % of
+/// traffic): posterior noise from one recompute to the next moves nobody.
+pub const MIN_MOVE_SLOTS: u16 = 20;
+
+/// How long one recompute may hold the lease (other nodes skip their turn meanwhile).
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+const LEASE_KEY: &str = "allocation_lock";
+
+/// An adaptive placement's allocation, as stored and as reviewers read it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Allocation {
+    pub placement: String,
+    pub reward: Reward,
+    pub computed_at: DateTime<Utc>,
+    /// The engagement window read, inclusive (UTC days).
+    pub since: NaiveDate,
+    pub until: NaiveDate,
+    /// The judgement on each arm, in slot-map order.
+    pub arms: Vec<ArmVerdict>,
+    /// Slots (of 1,000) each arm owns, in `arms` order: the shares being served, which
+    /// differ from `arms[].share` while the change is under [`MIN_MOVE_SLOTS`].
+    pub slots: Vec<u16>,
+    /// When the served slots last changed.
+    pub slots_changed_at: DateTime<Utc>,
+    /// Each slot's owner (an index into `arms`), 1,000 bytes in base64.
+    pub owners: String,
+    /// The arms each slot has been in (bit `a` for `arms[a]`), 1,000 little-endian
+    /// 64-bit masks in base64.
+    pub visited: String,
+}
+
+impl Allocation {
+    /// The stored slot map, if it is whole.
+    pub fn slot_map(&self) -> Option<SlotMap> {
+        let owners = base64::engine::general_purpose::STANDARD
+            .decode(&self.owners)
+            .ok()?;
+        let visited = base64::engine::general_purpose::STANDARD
+            .decode(&self.visited)
+            .ok()?
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+            .collect();
+        let map = SlotMap {
+            arms: self.arms.iter().map(|a| a.variant.clone()).collect(),
+            owners,
+            visited,
+        };
+        map.is_sound().then_some(map)
+    }
+}
+
+/// A slot map as delivery reads it: slot → variant index, and each variant's slots.
+#[derive(Clone, Debug)]
+pub struct Serving {
+    /// The variant index owning each slot; `u16::MAX` where the owner is not in the
+    /// catalog (a variant since removed).
+    slot_variant: Arc<[u16]>,
+    /// Slots per variant index.
+    slots_of: Arc<[u32]>,
+}
+
+impl Serving {
+    fn build(placement: &Placement, map: &SlotMap) -> Serving {
+        let index: Vec<u16> = map
+            .arms
+            .iter()
+            .map(|id| {
+                placement
+                    .variants
+                    .iter()
+                    .position(|v| *v.id == **id)
+                    .map_or(u16::MAX, |i| i as u16)
+            })
+            .collect();
+        let slot_variant: Vec<u16> = map.owners.iter().map(|&o| index[usize::from(o)]).collect();
+        let mut slots_of = vec![0u32; placement.variants.len()];
+        for &v in &slot_variant {
+            if let Some(count) = slots_of.get_mut(usize::from(v)) {
+                *count += 1;
+            }
+        }
+        Serving {
+            slot_variant: slot_variant.into(),
+            slots_of: slots_of.into(),
+        }
+    }
+
+    /// Slots the variant at `index` owns.
+    pub fn slots_of(&self, index: usize) -> u32 {
+        self.slots_of.get(index).copied().unwrap_or(0)
+    }
+
+    /// The variant owning slot `rank` (a bucket ranked by the placement's permutation).
+    pub fn owner(&self, rank: u16) -> Option<usize> {
+        let v = *self.slot_variant.get(usize::from(rank))?;
+        (v != u16::MAX).then_some(usize::from(v))
+    }
+}
+
+/// Gives `catalog` the stored allocations of its adaptive placements (documents that
+/// do not parse, or name a placement that is not adaptive, are skipped).
+pub fn attach(catalog: &mut Catalog, stored: Vec<(String, String)>) {
+    for (placement_id, document) in stored {
+        let Some((_, placement)) = catalog.placement(&placement_id) else {
+            continue;
+        };
+        if placement.adaptive.is_none() {
+            continue;
+        }
+        let map = serde_json::from_str::<Allocation>(&document)
+            .ok()
+            .and_then(|a| a.slot_map());
+        match map {
+            Some(map) => {
+                let serving = Serving::build(placement, &map);
+                let id = placement.id.clone();
+                catalog.allocations.insert(id, serving);
+            }
+            None => {
+                tracing::warn!(placement = %placement_id, "stored allocation unreadable; splitting by weight")
+            }
+        }
+    }
+}
+
+/// What one recompute did.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RecomputeReport {
+    pub computed_at: DateTime<Utc>,
+    /// Why nothing was computed (another node holds the lease).
+    pub skipped: Option<String>,
+    /// The new content generation, when some slots moved.
+    pub generation: Option<u64>,
+    pub placements: Vec<PlacementOutcome>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PlacementOutcome {
+    pub placement: String,
+    /// The served slots changed.
+    pub moved: bool,
+    /// Slots that changed owner (people whose variant changed, per 1,000).
+    pub moved_slots: u32,
+    pub allocation: Allocation,
+}
+
+/// The allocation area: recomputes and reports.
+pub struct Allocator {
+    pub db: DatabaseConnection,
+    pub catalog: LiveCatalog,
+    /// Moved slots change answers: CDNs purge the placement.
+    pub purger: crate::delivery::purge::Purger,
+}
+
+impl Allocator {
+    /// The stored allocations.
+    pub async fn list(&self) -> Result<Vec<Allocation>, Problem> {
+        let mut stored: Vec<Allocation> = store::load_all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|(_, document)| serde_json::from_str(&document).ok())
+            .collect();
+        stored.sort_by(|a, b| a.placement.cmp(&b.placement));
+        Ok(stored)
+    }
+
+    /// Recomputes every adaptive placement from the rollups of its window ending `now`;
+    /// one node at a time (a lease in the database).
+    pub async fn recompute(&self, now: DateTime<Utc>) -> Result<RecomputeReport, Problem> {
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        let mut report = RecomputeReport {
+            computed_at: now,
+            skipped: None,
+            generation: None,
+            placements: Vec::new(),
+        };
+        if !crate::storage::governance::try_lock_key(&self.db, LEASE_KEY, &holder, now, LEASE)
+            .await?
+        {
+            report.skipped = Some("another node is recomputing allocations".into());
+            return Ok(report);
+        }
+        let outcome = self.recompute_locked(now, &mut report).await;
+        if let Err(e) = crate::storage::governance::unlock_key(&self.db, LEASE_KEY, &holder).await {
+            tracing::warn!(error = %e, "could not release the allocation lease; it expires");
+        }
+        outcome?;
+        Ok(report)
+    }
+
+    async fn recompute_locked(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut RecomputeReport,
+    ) -> Result<(), Problem> {
+        let catalog = self.catalog.current().await?;
+        let previous: HashMap<String, Allocation> = self
+            .list()
+            .await?
+            .into_iter()
+            .map(|a| (a.placement.clone(), a))
+            .collect();
+        let until = now.date_naive();
+        let mut changed = Vec::new();
+        for placement in catalog.placements.iter() {
+            let Some((reward, tuning)) = placement.adaptive else {
+                continue;
+            };
+            let arms: Vec<String> = placement.arms().map(|(_, v)| v.id.to_string()).collect();
+            if arms.len() < 2 {
+                continue;
+            }
+            let since = until - chrono::Duration::days(i64::from(tuning.window_days) - 1);
+            let inputs = self
+                .evidence(&placement.id, &arms, reward, since, until)
+                .await?;
+            let verdicts = thompson::allocate(
+                &inputs,
+                &Tuning {
+                    floor: tuning.floor,
+                    min_sources: tuning.min_sources,
+                    max_source_share: tuning.max_source_share,
+                    guardrail_factor: tuning.guardrail_factor,
+                },
+                &placement.id,
+            );
+            if verdicts.len() != arms.len() {
+                continue;
+            }
+            let before = previous.get(&*placement.id);
+            let outcome =
+                next_allocation(&placement.id, reward, before, verdicts, now, since, until);
+            changed.push((
+                outcome.placement.clone(),
+                serde_json::to_string(&outcome.allocation).unwrap_or_default(),
+                outcome.moved,
+            ));
+            report.placements.push(outcome);
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let documents: Vec<(String, String)> = changed
+            .iter()
+            .map(|(p, d, _)| (p.clone(), d.clone()))
+            .collect();
+        let moved: Vec<String> = changed
+            .iter()
+            .filter(|(_, _, moved)| *moved)
+            .map(|(p, _, _)| format!("placement/{p}"))
+            .collect();
+        // Evidence alone changes no answer: the generation moves only with the slots.
+        let generation = store::save(&self.db, &documents, !moved.is_empty()).await?;
+        if let (Some(generation), false) = (generation, moved.is_empty()) {
+            report.generation = Some(generation);
+            self.catalog.announce_change(generation).await;
+            drop(
+                self.purger
+                    .purge(moved, "adaptive allocation".to_string(), generation),
+            );
+        }
+        Ok(())
+    }
+
+    /// Each arm's judged events over `[since, until]`, per source.
+    async fn evidence(
+        &self,
+        placement: &str,
+        arms: &[String],
+        reward: Reward,
+        since: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<ArmInput>, Problem> {
+        let reward_kind = match reward {
+            Reward::Click => EvidenceKind::Click,
+            Reward::Conversion => EvidenceKind::Conversion,
+        };
+        let kinds = [
+            EvidenceKind::Impression,
+            reward_kind,
+            EvidenceKind::OptOut,
+            EvidenceKind::Nps,
+        ];
+        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let placements = [placement.to_string()];
+        let rows = store::sources(&self.db, &placements, &names, since, until).await?;
+        let detractors = store::detractors(&self.db, &placements, since, until).await?;
+        let mut inputs: Vec<ArmInput> = arms
+            .iter()
+            .map(|variant| ArmInput {
+                variant: variant.clone(),
+                ..ArmInput::default()
+            })
+            .collect();
+        let mut per_source: Vec<HashMap<String, SourceCounts>> = vec![HashMap::new(); arms.len()];
+        for (_, variant, source, kind, events) in rows {
+            let (Some(arm), Some(kind)) = (
+                arms.iter().position(|a| *a == variant),
+                EvidenceKind::parse(&kind),
+            ) else {
+                continue;
+            };
+            let counts = per_source[arm].entry(source).or_default();
+            let events = events.max(0) as u64;
+            match kind {
+                EvidenceKind::Impression => counts.impressions += events,
+                EvidenceKind::OptOut => counts.opt_outs += events,
+                EvidenceKind::Nps => counts.nps += events,
+                _ => counts.rewards += events,
+            }
+        }
+        for (input, sources) in inputs.iter_mut().zip(per_source) {
+            let mut sources: Vec<(String, SourceCounts)> = sources.into_iter().collect();
+            sources.sort_by(|a, b| a.0.cmp(&b.0));
+            input.sources = sources;
+        }
+        for (_, variant, n) in detractors {
+            if let Some(input) = inputs.iter_mut().find(|i| i.variant == variant) {
+                input.nps_detractors = n.max(0) as u64;
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// Recomputes every `every`, logging each report; runs until aborted.
+    pub async fn recompute_periodically(&self, every: std::time::Duration) {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            match self.recompute(Utc::now()).await {
+                Ok(report) => tracing::info!(
+                    placements = report.placements.len(),
+                    moved = report.placements.iter().filter(|p| p.moved).count(),
+                    skipped = report.skipped.is_some(),
+                    "allocation recompute"
+                ),
+                Err(problem) => tracing::warn!(%problem, "allocation recompute failed"),
+            }
+        }
+    }
+}
+
+/// Each recompute moves the served shares this part of the way to Thompson's: on arms
+/// that are nearly equal, Thompson's shares sway with each day's noise, and every sway
+/// moves people; a half step halves the sway (and costs a known best arm about one
+/// recompute on its way up).
+pub const STEP: f64 = 0.5;
+
+/// The shares to serve: [`STEP`] of the way from `served` to the verdicts' shares,
+/// except that an arm a guardrail cut goes to its share (the floor) at once.
+fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>) -> Vec<f64> {
+    let Some(served) = served else {
+        return verdicts.iter().map(|v| v.share).collect();
+    };
+    let cut: f64 = verdicts
+        .iter()
+        .filter(|v| v.guardrail.is_some())
+        .map(|v| v.share)
+        .sum();
+    let mut shares: Vec<f64> = verdicts
+        .iter()
+        .zip(served)
+        .map(|(v, &was)| match v.guardrail {
+            Some(_) => v.share,
+            None => was + STEP * (v.share - was),
+        })
+        .collect();
+    // The uncut arms share what the cut ones left, in the stepped proportions.
+    let open: f64 = verdicts
+        .iter()
+        .zip(&shares)
+        .filter(|(v, _)| v.guardrail.is_none())
+        .map(|(_, s)| *s)
+        .sum();
+    if open > 0.0 {
+        for (share, v) in shares.iter_mut().zip(verdicts) {
+            if v.guardrail.is_none() {
+                *share *= (1.0 - cut) / open;
+            }
+        }
+    }
+    shares
+}
+
+/// The allocation that follows `previous` given new verdicts: the served shares step
+/// toward the verdicts' ([`stepped`]), and the slots move only when some arm would
+/// gain or lose at least [`MIN_MOVE_SLOTS`] (or the arms changed).
+fn next_allocation(
+    placement: &str,
+    reward: Reward,
+    previous: Option<&Allocation>,
+    verdicts: Vec<ArmVerdict>,
+    now: DateTime<Utc>,
+    since: NaiveDate,
+    until: NaiveDate,
+) -> PlacementOutcome {
+    let arms: Vec<String> = verdicts.iter().map(|v| v.variant.clone()).collect();
+    let old_map = previous.and_then(|p| p.slot_map());
+    let same_arms = old_map.as_ref().is_some_and(|m| m.arms == arms);
+    let served: Option<Vec<f64>> = old_map.as_ref().filter(|_| same_arms).map(|m| {
+        m.counts()
+            .iter()
+            .map(|&n| f64::from(n) / f64::from(BUCKETS))
+            .collect()
+    });
+    let shares = stepped(&verdicts, served.as_deref());
+    let targets = slots::targets(&shares);
+    let small = same_arms
+        && old_map.as_ref().is_some_and(|m| {
+            m.counts()
+                .iter()
+                .zip(&targets)
+                .all(|(&was, &is)| was.abs_diff(is) < MIN_MOVE_SLOTS)
+        });
+    let (map, moved, changed_at) = match (&old_map, small) {
+        (Some(map), true) => (
+            map.clone(),
+            false,
+            previous.map_or(now, |p| p.slots_changed_at),
+        ),
+        _ => (
+            slots::rebalance(old_map.as_ref(), &arms, &targets),
+            true,
+            now,
+        ),
+    };
+    let moved_slots = match &old_map {
+        Some(old) if moved => (0..usize::from(BUCKETS))
+            .filter(|&s| {
+                old.arms.get(usize::from(old.owners[s])) != map.arms.get(usize::from(map.owners[s]))
+            })
+            .count() as u32,
+        Some(_) => 0,
+        None => 0,
+    };
+    PlacementOutcome {
+        placement: placement.to_string(),
+        moved,
+        moved_slots,
+        allocation: Allocation {
+            placement: placement.to_string(),
+            reward,
+            computed_at: now,
+            since,
+            until,
+            slots: map.counts(),
+            owners: base64::engine::general_purpose::STANDARD.encode(&map.owners),
+            visited: base64::engine::general_purpose::STANDARD.encode(
+                map.visited
+                    .iter()
+                    .flat_map(|bits| bits.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+            ),
+            slots_changed_at: changed_at,
+            arms: verdicts,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(variant: &str, share: f64) -> ArmVerdict {
+        ArmVerdict {
+            variant: variant.into(),
+            impressions: 0,
+            rewards: 0,
+            opt_outs: 0,
+            nps_answers: 0,
+            nps_detractors: 0,
+            sources: 0,
+            discounted_sources: 0,
+            discounted_events: 0,
+            thin: false,
+            reward_rate: 0.0,
+            p_best: share,
+            guardrail: None,
+            share,
+        }
+    }
+
+    fn next(previous: Option<&Allocation>, shares: &[f64]) -> PlacementOutcome {
+        let verdicts = shares
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| verdict(&format!("v{i}"), s))
+            .collect();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        next_allocation("p", Reward::Click, previous, verdicts, Utc::now(), day, day)
+    }
+
+    #[test]
+    fn a_guardrail_cut_goes_to_the_floor_at_once_while_other_moves_step() {
+        let first = next(None, &[0.5, 0.5]);
+        let mut verdicts = vec![verdict("v0", 0.05), verdict("v1", 0.95)];
+        verdicts[0].guardrail = Some("opt-outs".into());
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let cut = next_allocation(
+            "p",
+            Reward::Click,
+            Some(&first.allocation),
+            verdicts,
+            Utc::now(),
+            day,
+            day,
+        );
+        assert_eq!(cut.allocation.slots, [50, 950]);
+    }
+
+    #[test]
+    fn small_changes_move_nobody_and_large_ones_move_only_the_difference() {
+        let first = next(None, &[0.5, 0.5]);
+        assert!(first.moved);
+        assert_eq!(first.allocation.slots, [500, 500]);
+        let nudge = next(Some(&first.allocation), &[0.505, 0.495]);
+        assert!(!nudge.moved);
+        assert_eq!(nudge.allocation.slots, [500, 500]);
+        assert_eq!(nudge.allocation.owners, first.allocation.owners);
+        // Half way to Thompson's 70/30.
+        let shift = next(Some(&nudge.allocation), &[0.7, 0.3]);
+        assert!(shift.moved);
+        assert_eq!(shift.moved_slots, 100);
+        assert_eq!(shift.allocation.slots, [600, 400]);
+        assert!(shift.allocation.slot_map().is_some());
+    }
+}
