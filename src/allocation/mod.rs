@@ -91,6 +91,8 @@ impl Allocation {
 /// A slot map as delivery reads it: slot → variant index, and each variant's slots.
 #[derive(Clone, Debug)]
 pub struct Serving {
+    /// The stored map it was built from (a preview rebuilds it for its own compile).
+    map: Arc<SlotMap>,
     /// The variant index owning each slot; `u16::MAX` where the owner is not in the
     /// catalog (a variant since removed).
     slot_variant: Arc<[u16]>,
@@ -99,7 +101,12 @@ pub struct Serving {
 }
 
 impl Serving {
-    fn build(placement: &Placement, map: &SlotMap) -> Serving {
+    /// The same slot map for another compile of the placement (a preview's).
+    pub fn for_placement(&self, placement: &Placement) -> Serving {
+        Serving::build(placement, self.map.clone())
+    }
+
+    fn build(placement: &Placement, map: Arc<SlotMap>) -> Serving {
         let index: Vec<u16> = map
             .arms
             .iter()
@@ -119,6 +126,7 @@ impl Serving {
             }
         }
         Serving {
+            map,
             slot_variant: slot_variant.into(),
             slots_of: slots_of.into(),
         }
@@ -151,7 +159,7 @@ pub fn attach(catalog: &mut Catalog, stored: Vec<(String, String)>) {
             .and_then(|a| a.slot_map());
         match map {
             Some(map) => {
-                let serving = Serving::build(placement, &map);
+                let serving = Serving::build(placement, Arc::new(map));
                 let id = placement.id.clone();
                 catalog.allocations.insert(id, serving);
             }

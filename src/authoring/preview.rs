@@ -310,7 +310,8 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
         .map(|c| std::mem::replace(&mut c.state, ChannelState::Active))
         .ok_or_else(|| Problem::invalid("channel", format!("unknown channel `{channel}`")))?;
     let default_locale = state.default_locale.clone();
-    let catalog = tokio::task::spawn_blocking(move || match fluent {
+    let placement_id = request.placement.clone();
+    let mut catalog = tokio::task::spawn_blocking(move || match fluent {
         PreviewFluent::Serving { l10n, .. } => Catalog::compile_with_l10n(&content, l10n, 0).0,
         PreviewFluent::Stored(files) => {
             Catalog::compile_with_fluent(&content, &files, &default_locale, 0).0
@@ -318,6 +319,16 @@ async fn staged_catalog(state: &Authoring, request: &PreviewRequest) -> Result<S
     })
     .await
     .map_err(|e| Problem::internal(&e))?;
+    // An adaptive placement previews with the slots it is served with.
+    let live = state.catalog.current().await?;
+    let served = live
+        .placement(&placement_id)
+        .and_then(|(_, p)| live.allocation(p).cloned());
+    if let (Some(serving), Some((_, staged))) = (served, catalog.placement(&placement_id)) {
+        let rebuilt = serving.for_placement(staged);
+        let id = staged.id.clone();
+        catalog.allocations.insert(id, rebuilt);
+    }
     Ok(Staged {
         catalog,
         channel,

@@ -151,6 +151,24 @@ async fn traffic_moves_to_the_variant_that_earns_clicks_and_people_move_only_out
             "a visitor moved from {was} to {is}"
         );
     }
+    // A preview of a visitor shows the variant their slot serves.
+    for i in 0..20 {
+        let answer: serde_json::Value = app
+            .admin(
+                reqwest::Method::POST,
+                "/v1/admin/preview",
+                &staff_token(&["marketer"], ""),
+                Some(
+                    json!({"placement": "home.hero", "channel": "web", "device": "mobile",
+                    "anonymous_id": format!("visitor-{i}")}),
+                ),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["chosen"]["id"], after[i].as_str(), "{answer}");
+    }
     // The other node serves the same assignments once it has the new generation.
     let generation = report["generation"].as_u64().unwrap();
     within(
