@@ -270,26 +270,18 @@ fn assigned(
     weight: impl Fn(usize) -> u32,
 ) -> usize {
     let rank = placement.bucket_rank[(bucket % BUCKETS) as usize];
-    if let Some(owner) = allocation.and_then(|a| a.owner(rank)) {
-        if candidates.contains(&owner) {
+    if let Some(serving) = allocation {
+        if let Some(owner) = serving.owner(rank).filter(|o| candidates.contains(o)) {
+            return owner;
+        }
+        if let Some(owner) = serving.owner_from(rank, candidates) {
             return owner;
         }
     }
-    let rank = u64::from(rank);
-    // Candidates that own no slots at all (published since the last recompute) split
-    // evenly.
-    let even = candidates.iter().all(|&i| weight(i) == 0);
-    let weight = |i: usize| if even { 1 } else { u64::from(weight(i)) };
-    let total: u64 = candidates.iter().map(|&i| weight(i)).sum();
-    let mut cumulative = 0u64;
-    for &i in candidates {
-        cumulative += weight(i);
-        // rank / BUCKETS < cumulative / total, in integers.
-        if rank * total < cumulative * u64::from(BUCKETS) {
-            return i;
-        }
-    }
-    candidates[candidates.len() - 1]
+    // No slot map, or no candidate owns a slot (all published since the last
+    // recompute): a share of the ranks by weight (all weighing nothing: evenly).
+    let part = crate::allocation::slots::part_of(rank, candidates.iter().map(|&i| weight(i)));
+    candidates[part]
 }
 
 #[cfg(test)]

@@ -55,15 +55,17 @@ pub struct Allocation {
     pub until: NaiveDate,
     /// The judgement on each arm, in slot-map order.
     pub arms: Vec<ArmVerdict>,
-    /// Slots (of 1,000) each arm owns, in `arms` order: the shares being served, which
-    /// differ from `arms[].share` while the change is under [`MIN_MOVE_SLOTS`].
+    /// Slots (of 1,000) each arm owns, in `arms` order: the shares being served. Each
+    /// recompute steps them half way to `arms[].share` ([`STEP`]) unless no arm would
+    /// move by [`MIN_MOVE_SLOTS`], so they can rest up to about twice that from it.
     pub slots: Vec<u16>,
     /// When the served slots last changed.
     pub slots_changed_at: DateTime<Utc>,
     /// Each slot's owner (an index into `arms`), 1,000 bytes in base64.
     pub owners: String,
     /// The arms each slot has been in (bit `a` for `arms[a]`), 1,000 little-endian
-    /// 64-bit masks in base64.
+    /// 64-bit masks in base64 (absent: each slot has been in its owner only).
+    #[serde(default)]
     pub visited: String,
 }
 
@@ -73,12 +75,16 @@ impl Allocation {
         let owners = base64::engine::general_purpose::STANDARD
             .decode(&self.owners)
             .ok()?;
-        let visited = base64::engine::general_purpose::STANDARD
-            .decode(&self.visited)
-            .ok()?
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-            .collect();
+        let visited: Vec<u64> = if self.visited.is_empty() {
+            owners.iter().map(|&o| 1u64 << (o % 64)).collect()
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(&self.visited)
+                .ok()?
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .collect()
+        };
         let map = SlotMap {
             arms: self.arms.iter().map(|a| a.variant.clone()).collect(),
             owners,
@@ -142,6 +148,18 @@ impl Serving {
         let v = *self.slot_variant.get(usize::from(rank))?;
         (v != u16::MAX).then_some(usize::from(v))
     }
+
+    /// The owner of the first slot from `rank` on (wrapping) that one of `candidates`
+    /// owns: a context whose own slot's variant is not eligible (another channel or
+    /// device) is served from the nearest slot that is, which changes only when the
+    /// slots between move. `None` when no candidate owns a slot.
+    pub fn owner_from(&self, rank: u16, candidates: &[usize]) -> Option<usize> {
+        let slots = self.slot_variant.len();
+        (0..slots)
+            .map(|offset| self.slot_variant[(usize::from(rank) + offset) % slots])
+            .map(usize::from)
+            .find(|v| candidates.contains(v))
+    }
 }
 
 /// Gives `catalog` the stored allocations of its adaptive placements (documents that
@@ -151,7 +169,7 @@ pub fn attach(catalog: &mut Catalog, stored: Vec<(String, String)>) {
         let Some((_, placement)) = catalog.placement(&placement_id) else {
             continue;
         };
-        if placement.adaptive.is_none() {
+        if placement.adaptive.is_none() || arms_problem(placement).is_some() {
             continue;
         }
         let map = serde_json::from_str::<Allocation>(&document)
@@ -174,11 +192,14 @@ pub fn attach(catalog: &mut Catalog, stored: Vec<(String, String)>) {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RecomputeReport {
     pub computed_at: DateTime<Utc>,
-    /// Why nothing was computed (another node holds the lease).
+    /// Why nothing was stored: another node holds the lease, or changed allocations
+    /// while this one computed.
     pub skipped: Option<String>,
     /// The new content generation, when some slots moved.
     pub generation: Option<u64>,
     pub placements: Vec<PlacementOutcome>,
+    /// Adaptive placements that cannot be allocated, and why (they split by weight).
+    pub not_allocated: Vec<NotAllocated>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -189,6 +210,39 @@ pub struct PlacementOutcome {
     /// Slots that changed owner (people whose variant changed, per 1,000).
     pub moved_slots: u32,
     pub allocation: Allocation,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct NotAllocated {
+    pub placement: String,
+    pub reason: String,
+}
+
+/// Why a placement's arms cannot be allocated, if they cannot: fewer than two, more
+/// than [`slots::MAX_ARMS`], or at different priorities (a variant of a higher
+/// priority would win every request it is eligible for, and a lower one none).
+pub fn arms_problem(placement: &Placement) -> Option<String> {
+    let count = placement.arms().count();
+    if count < 2 {
+        return Some(format!(
+            "{count} published variant(s) without a rule; adaptive allocation needs two"
+        ));
+    }
+    if count > slots::MAX_ARMS {
+        return Some(format!(
+            "{count} variants without a rule; adaptive allocation takes at most {}",
+            slots::MAX_ARMS
+        ));
+    }
+    let mut priorities: Vec<i32> = placement.arms().map(|(_, v)| v.priority).collect();
+    priorities.sort_unstable();
+    priorities.dedup();
+    if priorities.len() > 1 {
+        return Some(format!(
+            "its variants without a rule have different priorities ({priorities:?}); adaptive allocation needs them in one group"
+        ));
+    }
+    None
 }
 
 /// The allocation area: recomputes and reports.
@@ -202,13 +256,25 @@ pub struct Allocator {
 impl Allocator {
     /// The stored allocations.
     pub async fn list(&self) -> Result<Vec<Allocation>, Problem> {
-        let mut stored: Vec<Allocation> = store::load_all(&self.db)
+        Ok(self
+            .stored()
+            .await?
+            .into_values()
+            .filter_map(|(allocation, _)| allocation)
+            .collect())
+    }
+
+    /// Every stored document by placement, parsed where it parses.
+    async fn stored(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, (Option<Allocation>, String)>, Problem> {
+        Ok(store::load_all(&self.db)
             .await?
             .into_iter()
-            .filter_map(|(_, document)| serde_json::from_str(&document).ok())
-            .collect();
-        stored.sort_by(|a, b| a.placement.cmp(&b.placement));
-        Ok(stored)
+            .map(|(placement, document)| {
+                (placement, (serde_json::from_str(&document).ok(), document))
+            })
+            .collect())
     }
 
     /// Recomputes every adaptive placement from the rollups of its window ending `now`;
@@ -220,6 +286,7 @@ impl Allocator {
             skipped: None,
             generation: None,
             placements: Vec::new(),
+            not_allocated: Vec::new(),
         };
         if !crate::storage::governance::try_lock_key(&self.db, LEASE_KEY, &holder, now, LEASE)
             .await?
@@ -241,64 +308,91 @@ impl Allocator {
         report: &mut RecomputeReport,
     ) -> Result<(), Problem> {
         let catalog = self.catalog.current().await?;
-        let previous: HashMap<String, Allocation> = self
-            .list()
-            .await?
-            .into_iter()
-            .map(|a| (a.placement.clone(), a))
-            .collect();
+        let mut stored = self.stored().await?;
         let until = now.date_naive();
-        let mut changed = Vec::new();
+        // (placement, the document read, the document to store or None to delete).
+        let mut writes: Vec<store::Write> = Vec::new();
+        let mut moved: Vec<String> = Vec::new();
         for placement in catalog.placements.iter() {
             let Some((reward, tuning)) = placement.adaptive else {
                 continue;
             };
-            let arms: Vec<String> = placement.arms().map(|(_, v)| v.id.to_string()).collect();
-            if arms.len() < 2 {
+            let read = stored.remove(&*placement.id);
+            if let Some(reason) = arms_problem(placement) {
+                report.not_allocated.push(NotAllocated {
+                    placement: placement.id.to_string(),
+                    reason,
+                });
+                // Serving falls back to weights; a stored map would not fit.
+                if let Some((_, document)) = read {
+                    writes.push(store::Write::delete(&placement.id, document));
+                }
                 continue;
             }
+            let arms: Vec<String> = placement.arms().map(|(_, v)| v.id.to_string()).collect();
+            let weights: Vec<u32> = placement.arms().map(|(_, v)| v.weight).collect();
             let since = until - chrono::Duration::days(i64::from(tuning.window_days) - 1);
             let inputs = self
                 .evidence(&placement.id, &arms, reward, since, until)
                 .await?;
-            let verdicts = thompson::allocate(
-                &inputs,
-                &Tuning {
-                    floor: tuning.floor,
-                    min_sources: tuning.min_sources,
-                    max_source_share: tuning.max_source_share,
-                    guardrail_factor: tuning.guardrail_factor,
-                },
-                &placement.id,
-            );
+            let thompson_tuning = Tuning {
+                floor: tuning.floor,
+                min_sources: tuning.min_sources,
+                max_source_share: tuning.max_source_share,
+                guardrail_factor: tuning.guardrail_factor,
+            };
+            let salt = placement.id.to_string();
+            // Tens of thousands of posterior draws: off the async workers.
+            let verdicts = tokio::task::spawn_blocking(move || {
+                thompson::allocate(&inputs, &thompson_tuning, &salt)
+            })
+            .await
+            .map_err(|e| Problem::internal(&e))?;
             if verdicts.len() != arms.len() {
                 continue;
             }
-            let before = previous.get(&*placement.id);
-            let outcome =
-                next_allocation(&placement.id, reward, before, verdicts, now, since, until);
-            changed.push((
-                outcome.placement.clone(),
-                serde_json::to_string(&outcome.allocation).unwrap_or_default(),
-                outcome.moved,
-            ));
+            let previous = read.as_ref().and_then(|(a, _)| a.as_ref());
+            let outcome = next_allocation(
+                &placement.id,
+                reward,
+                previous,
+                &weights,
+                verdicts,
+                now,
+                since,
+                until,
+            );
+            if outcome.moved {
+                moved.push(format!("placement/{}", placement.id));
+            }
+            writes.push(store::Write {
+                placement: placement.id.to_string(),
+                read: read.map(|(_, document)| document),
+                write: Some(
+                    serde_json::to_string(&outcome.allocation)
+                        .map_err(|e| Problem::internal(&e))?,
+                ),
+            });
             report.placements.push(outcome);
         }
-        if changed.is_empty() {
+        // Documents of placements no longer adaptive (or gone) are not kept.
+        for (placement, (_, document)) in stored {
+            writes.push(store::Write::delete(&placement, document));
+        }
+        if writes.is_empty() {
             return Ok(());
         }
-        let documents: Vec<(String, String)> = changed
-            .iter()
-            .map(|(p, d, _)| (p.clone(), d.clone()))
-            .collect();
-        let moved: Vec<String> = changed
-            .iter()
-            .filter(|(_, _, moved)| *moved)
-            .map(|(p, _, _)| format!("placement/{p}"))
-            .collect();
         // Evidence alone changes no answer: the generation moves only with the slots.
-        let generation = store::save(&self.db, &documents, !moved.is_empty()).await?;
-        if let (Some(generation), false) = (generation, moved.is_empty()) {
+        let generation = match store::save(&self.db, &writes, !moved.is_empty()).await? {
+            store::Saved::Stored(generation) => generation,
+            store::Saved::Raced => {
+                report.skipped =
+                    Some("another node changed allocations meanwhile; nothing stored".into());
+                report.placements.clear();
+                return Ok(());
+            }
+        };
+        if let Some(generation) = generation {
             report.generation = Some(generation);
             self.catalog.announce_change(generation).await;
             drop(
@@ -322,51 +416,44 @@ impl Allocator {
             Reward::Click => EvidenceKind::Click,
             Reward::Conversion => EvidenceKind::Conversion,
         };
-        let kinds = [
-            EvidenceKind::Impression,
-            reward_kind,
-            EvidenceKind::OptOut,
-            EvidenceKind::Nps,
+        let detractor = crate::engagement::rollup::NPS_DETRACTOR_KIND;
+        let names = [
+            EvidenceKind::Impression.as_str(),
+            reward_kind.as_str(),
+            EvidenceKind::OptOut.as_str(),
+            EvidenceKind::Nps.as_str(),
+            detractor,
         ];
-        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         let placements = [placement.to_string()];
         let rows = store::sources(&self.db, &placements, &names, since, until).await?;
-        let detractors = store::detractors(&self.db, &placements, since, until).await?;
-        let mut inputs: Vec<ArmInput> = arms
-            .iter()
-            .map(|variant| ArmInput {
-                variant: variant.clone(),
-                ..ArmInput::default()
-            })
-            .collect();
         let mut per_source: Vec<HashMap<String, SourceCounts>> = vec![HashMap::new(); arms.len()];
         for (_, variant, source, kind, events) in rows {
-            let (Some(arm), Some(kind)) = (
-                arms.iter().position(|a| *a == variant),
-                EvidenceKind::parse(&kind),
-            ) else {
+            let Some(arm) = arms.iter().position(|a| *a == variant) else {
                 continue;
             };
             let counts = per_source[arm].entry(source).or_default();
             let events = events.max(0) as u64;
-            match kind {
-                EvidenceKind::Impression => counts.impressions += events,
-                EvidenceKind::OptOut => counts.opt_outs += events,
-                EvidenceKind::Nps => counts.nps += events,
-                _ => counts.rewards += events,
+            match kind.as_str() {
+                k if k == detractor => counts.detractors += events,
+                k if k == EvidenceKind::Impression.as_str() => counts.impressions += events,
+                k if k == EvidenceKind::OptOut.as_str() => counts.opt_outs += events,
+                k if k == EvidenceKind::Nps.as_str() => counts.nps += events,
+                k if k == reward_kind.as_str() => counts.rewards += events,
+                _ => {}
             }
         }
-        for (input, sources) in inputs.iter_mut().zip(per_source) {
-            let mut sources: Vec<(String, SourceCounts)> = sources.into_iter().collect();
-            sources.sort_by(|a, b| a.0.cmp(&b.0));
-            input.sources = sources;
-        }
-        for (_, variant, n) in detractors {
-            if let Some(input) = inputs.iter_mut().find(|i| i.variant == variant) {
-                input.nps_detractors = n.max(0) as u64;
-            }
-        }
-        Ok(inputs)
+        Ok(arms
+            .iter()
+            .zip(per_source)
+            .map(|(variant, sources)| {
+                let mut sources: Vec<(String, SourceCounts)> = sources.into_iter().collect();
+                sources.sort_by(|a, b| a.0.cmp(&b.0));
+                ArmInput {
+                    variant: variant.clone(),
+                    sources,
+                }
+            })
+            .collect())
     }
 
     /// Recomputes every `every`, logging each report; runs until aborted.
@@ -380,6 +467,7 @@ impl Allocator {
                 Ok(report) => tracing::info!(
                     placements = report.placements.len(),
                     moved = report.placements.iter().filter(|p| p.moved).count(),
+                    not_allocated = report.not_allocated.len(),
                     skipped = report.skipped.is_some(),
                     "allocation recompute"
                 ),
@@ -431,26 +519,40 @@ fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>) -> Vec<f64> {
     shares
 }
 
-/// The allocation that follows `previous` given new verdicts: the served shares step
-/// toward the verdicts' ([`stepped`]), and the slots move only when some arm would
-/// gain or lose at least [`MIN_MOVE_SLOTS`] (or the arms changed).
+/// The allocation that follows `previous` (none yet: the split by `weights`, in arm
+/// order, as delivery served it) given new verdicts: the served shares step toward the
+/// verdicts' ([`stepped`]), and the slots move only when some arm would gain or lose
+/// at least [`MIN_MOVE_SLOTS`] (or the arms changed).
+#[allow(clippy::too_many_arguments)]
 fn next_allocation(
     placement: &str,
     reward: Reward,
     previous: Option<&Allocation>,
+    weights: &[u32],
     verdicts: Vec<ArmVerdict>,
     now: DateTime<Utc>,
     since: NaiveDate,
     until: NaiveDate,
 ) -> PlacementOutcome {
     let arms: Vec<String> = verdicts.iter().map(|v| v.variant.clone()).collect();
-    let old_map = previous.and_then(|p| p.slot_map());
+    let old_map = previous
+        .and_then(|p| p.slot_map())
+        .or_else(|| Some(slots::weighted_layout(&arms, weights)));
     let same_arms = old_map.as_ref().is_some_and(|m| m.arms == arms);
-    let served: Option<Vec<f64>> = old_map.as_ref().filter(|_| same_arms).map(|m| {
-        m.counts()
+    // What each arm is served now (a new arm: nothing), over the arms that remain.
+    let served: Option<Vec<f64>> = old_map.as_ref().and_then(|m| {
+        let counts = m.counts();
+        let held: Vec<f64> = arms
             .iter()
-            .map(|&n| f64::from(n) / f64::from(BUCKETS))
-            .collect()
+            .map(|id| {
+                m.arms
+                    .iter()
+                    .position(|a| a == id)
+                    .map_or(0.0, |i| f64::from(counts[i]))
+            })
+            .collect();
+        let total: f64 = held.iter().sum();
+        (total > 0.0).then(|| held.iter().map(|h| h / total).collect())
     });
     let shares = stepped(&verdicts, served.as_deref());
     let targets = slots::targets(&shares);
@@ -536,7 +638,58 @@ mod tests {
             .map(|(i, &s)| verdict(&format!("v{i}"), s))
             .collect();
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        next_allocation("p", Reward::Click, previous, verdicts, Utc::now(), day, day)
+        next_allocation(
+            "p",
+            Reward::Click,
+            previous,
+            &vec![1; shares.len()],
+            verdicts,
+            Utc::now(),
+            day,
+            day,
+        )
+    }
+
+    #[test]
+    fn a_context_whose_slot_variant_is_not_eligible_gets_the_nearest_eligible_slot() {
+        use crate::catalog::model::*;
+        let toml = r#"
+            id = "p"
+            channels = ["web"]
+            allocation = "adaptive"
+            [[variant]]
+            id = "a"
+            version = 1
+            state = "published"
+            [[variant]]
+            id = "b"
+            version = 1
+            state = "published"
+            [[variant]]
+            id = "c"
+            version = 1
+            state = "published"
+        "#;
+        let def: PlacementDef = toml::from_str(toml).unwrap();
+        let content = ContentSet {
+            channels: vec![toml::from_str(r#"id = "web""#).unwrap()],
+            traits: vec![],
+            placements: vec![def],
+            fluent: vec![],
+            segments: vec![],
+            policies: vec![],
+        };
+        let catalog = Catalog::compile(&content, "en", 1).0;
+        let placement = &catalog.placements[0];
+        let arms: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let map = slots::rebalance(None, &arms, &[300, 300, 400]);
+        let serving = Serving::build(placement, Arc::new(map));
+        assert_eq!(serving.owner(0), Some(0));
+        // Slots 0–299 are a's: without a, they go to b's first slot (300), not to a
+        // split that would move with every rebalance.
+        assert_eq!(serving.owner_from(10, &[1, 2]), Some(1));
+        assert_eq!(serving.owner_from(650, &[0, 1]), Some(0), "wraps around");
+        assert_eq!(serving.owner_from(10, &[5]), None);
     }
 
     #[test]
@@ -549,6 +702,7 @@ mod tests {
             "p",
             Reward::Click,
             Some(&first.allocation),
+            &[1, 1],
             verdicts,
             Utc::now(),
             day,
@@ -558,9 +712,30 @@ mod tests {
     }
 
     #[test]
+    fn the_first_allocation_steps_from_the_weighted_split_moving_only_its_difference() {
+        let verdicts = vec![verdict("v0", 0.1), verdict("v1", 0.9)];
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let first = next_allocation(
+            "p",
+            Reward::Click,
+            None,
+            &[70, 30],
+            verdicts,
+            Utc::now(),
+            day,
+            day,
+        );
+        // Half way from 70/30 to 10/90; the 300 slots of v1 stay v1's.
+        assert_eq!(first.allocation.slots, [400, 600]);
+        assert_eq!(first.moved_slots, 300);
+        let map = first.allocation.slot_map().unwrap();
+        assert!((700..1000).all(|slot| map.owners[slot] == 1));
+    }
+
+    #[test]
     fn small_changes_move_nobody_and_large_ones_move_only_the_difference() {
         let first = next(None, &[0.5, 0.5]);
-        assert!(first.moved);
+        assert!(!first.moved, "the weighted split already is 50/50");
         assert_eq!(first.allocation.slots, [500, 500]);
         let nudge = next(Some(&first.allocation), &[0.505, 0.495]);
         assert!(!nudge.moved);

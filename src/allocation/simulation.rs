@@ -53,7 +53,6 @@ impl World {
                     sources: (0..SOURCES)
                         .map(|s| (format!("net:{s}"), SourceCounts::default()))
                         .collect(),
-                    nps_detractors: 0,
                 })
                 .collect(),
             truths: truths.to_vec(),
@@ -100,6 +99,7 @@ impl World {
             "home.hero",
             crate::catalog::model::Reward::Click,
             self.allocation.as_ref(),
+            &vec![1; self.arms.len()],
             verdicts.clone(),
             chrono::Utc::now(),
             day,
@@ -322,11 +322,17 @@ fn many_detractors_cut_an_arm_whose_survey_answers_are_spread() {
     for _ in 0..5 {
         world.serve(&[0.5, 0.5]);
     }
+    // 400 answers per arm from 200 networks: 240 detractors on arm 0, 40 on arm 1.
     for (i, arm) in world.arms.iter_mut().enumerate() {
-        for (_, counts) in arm.sources.iter_mut() {
+        for (s, (_, counts)) in arm.sources.iter_mut().enumerate() {
             counts.nps = 2;
+            counts.detractors = match (i, s) {
+                (0, s) if s < 40 => 2,
+                (0, _) => 1,
+                (_, s) if s < 40 => 1,
+                _ => 0,
+            };
         }
-        arm.nps_detractors = if i == 0 { 240 } else { 40 };
     }
     let verdicts = world.judge();
     let reason = verdicts[0].guardrail.as_deref().expect("detractors cut it");

@@ -80,7 +80,53 @@ pub fn targets(shares: &[f64]) -> Vec<u16> {
     {
         counts[i] += 1;
     }
+    // Every arm with a share keeps at least one slot (taken from the largest).
+    for i in 0..shares.len() {
+        if counts[i] == 0 && shares[i] > 0.0 {
+            let largest = (0..counts.len())
+                .max_by_key(|&j| (counts[j], std::cmp::Reverse(j)))
+                .unwrap_or(i);
+            if counts[largest] > 1 {
+                counts[largest] -= 1;
+                counts[i] += 1;
+            }
+        }
+    }
     counts
+}
+
+/// Which of the parts weighing `weights` the bucket rank `rank` falls in: part `i`
+/// holds the ranks `r` with `r / BUCKETS` in `[cum(i-1), cum(i)) / total`. Parts that
+/// all weigh nothing share evenly. The weighted split of delivery and the first slot
+/// map both read it, so they agree slot for slot. Allocates nothing.
+pub fn part_of(rank: u16, weights: impl Iterator<Item = u32> + Clone) -> usize {
+    let even = weights.clone().all(|w| w == 0);
+    let weight = |w: u32| if even { 1 } else { u64::from(w) };
+    let total: u64 = weights.clone().map(weight).sum();
+    let mut cumulative = 0u64;
+    let mut last = 0;
+    for (i, w) in weights.enumerate() {
+        cumulative += weight(w);
+        last = i;
+        // rank / BUCKETS < cumulative / total, in integers.
+        if u64::from(rank) * total < cumulative * u64::from(BUCKETS) {
+            return i;
+        }
+    }
+    last
+}
+
+/// The map delivery serves before any allocation: each slot to the arm whose share of
+/// the weights its rank falls in ([`part_of`]), arms in order.
+pub fn weighted_layout(arms: &[String], weights: &[u32]) -> SlotMap {
+    let owners: Vec<u8> = (0..BUCKETS)
+        .map(|rank| part_of(rank, weights.iter().copied()) as u8)
+        .collect();
+    SlotMap {
+        arms: arms.to_vec(),
+        visited: owners.iter().map(|&o| 1u64 << o).collect(),
+        owners,
+    }
 }
 
 /// The map for `arms` owning `targets` slots each (summing to [`BUCKETS`]), moving as

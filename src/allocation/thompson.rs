@@ -8,14 +8,17 @@
 //!    left. An arm whose events come from fewer than `min_sources` sources has no
 //!    evidence yet and is judged by the prior alone. So a flood from one source moves
 //!    nothing, and one source can move an arm's rates by at most its allowance.
-//! 2. **Thompson sampling.** Each arm's reward rate (clicks or conversions per
-//!    impression) has a Beta posterior whose prior is centred on the placement's pooled
-//!    rate with the weight of [`PRIOR_IMPRESSIONS`] impressions. An arm's share is the
-//!    probability that it is the best, estimated from [`DRAWS`] joint draws seeded by the
-//!    evidence itself (the same evidence always gives the same shares).
+//! 2. **Thompson sampling.** Each arm's reward rate (rewards per impression) has a
+//!    Beta posterior whose prior has the placement's pooled rate as its mean and the
+//!    weight of [`PRIOR_IMPRESSIONS`] impressions, so an arm without evidence is
+//!    explored without being favoured. An arm's share is the probability that it is the
+//!    best, estimated from [`DRAWS`] joint draws seeded by the evidence itself (the
+//!    same evidence always gives the same shares).
 //! 3. **Guardrails.** An arm whose opt-out rate, or whose share of NPS detractors (0–6),
-//!    is above `guardrail_factor` × the other arms' pooled rate with 95 % posterior
-//!    probability is cut to the floor, whatever its reward.
+//!    is above `guardrail_factor` × the other arms' pooled rate with
+//!    [`GUARDRAIL_CONFIDENCE`] posterior probability is cut to the floor, whatever its
+//!    reward — once those opt-outs (or answers) come from at least `min_sources`
+//!    distinct sources, as governance asks of the events that push toward failure.
 //! 4. **Floor.** Every arm keeps at least `floor` of the traffic, so learning never stops.
 
 use rand::SeedableRng;
@@ -26,6 +29,9 @@ use serde::Serialize;
 pub const ALLOWANCE_FLOOR: u64 = 3;
 /// The prior's weight, in impressions at the placement's pooled rate.
 pub const PRIOR_IMPRESSIONS: f64 = 20.0;
+/// Added to both prior parameters, so a placement with no reward yet still has a
+/// proper prior (its mean stays within 0.25 % of the pooled rate).
+const PRIOR_FLOOR: f64 = 0.05;
 /// Joint posterior draws behind each share.
 pub const DRAWS: usize = 10_000;
 /// Posterior probability at which a guardrail cuts an arm.
@@ -45,11 +51,13 @@ pub struct SourceCounts {
     pub impressions: u64,
     pub rewards: u64,
     pub opt_outs: u64,
-    /// NPS answers.
+    /// NPS answers, and the detractors (0–6) among them.
     pub nps: u64,
+    pub detractors: u64,
 }
 
 impl SourceCounts {
+    /// The kinds a source's allowance applies to (detractors are part of `nps`).
     fn kinds(&self) -> [u64; 4] {
         [self.impressions, self.rewards, self.opt_outs, self.nps]
     }
@@ -58,35 +66,32 @@ impl SourceCounts {
         self.rewards += other.rewards;
         self.opt_outs += other.opt_outs;
         self.nps += other.nps;
+        self.detractors += other.detractors;
     }
 }
 
-/// One arm's evidence as stored: per source, plus the NPS detractors among its
-/// answers (stored per arm, not per source).
+/// One arm's evidence as stored: per source.
 #[derive(Clone, Debug, Default)]
 pub struct ArmInput {
     pub variant: String,
     pub sources: Vec<(String, SourceCounts)>,
-    pub nps_detractors: u64,
 }
 
 /// What the evidence gate kept of one arm.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Trusted {
     counts: SourceCounts,
+    /// Distinct sources behind the kept events, the kept opt-outs and the kept answers.
     sources: u64,
+    opt_out_sources: u64,
+    nps_sources: u64,
     discounted_sources: u64,
     discounted_events: u64,
-    /// Survey answers came only from sources within their allowance.
-    nps_clean: bool,
 }
 
 fn trusted(sources: &[(String, SourceCounts)], tuning: &Tuning) -> Trusted {
     let mut kept: Vec<&SourceCounts> = sources.iter().map(|(_, c)| c).collect();
-    let mut discounted = Trusted {
-        nps_clean: true,
-        ..Trusted::default()
-    };
+    let mut gate = Trusted::default();
     loop {
         let mut total = SourceCounts::default();
         kept.iter().for_each(|c| total.add(c));
@@ -97,19 +102,19 @@ fn trusted(sources: &[(String, SourceCounts)], tuning: &Tuning) -> Trusted {
         kept.retain(|c| {
             let within = c.kinds().iter().zip(&allowance).all(|(n, a)| n <= a);
             if !within {
-                discounted.discounted_sources += 1;
-                discounted.discounted_events += c.kinds().iter().sum::<u64>();
-                discounted.nps_clean &= c.nps == 0;
+                gate.discounted_sources += 1;
+                gate.discounted_events += c.kinds().iter().sum::<u64>();
             }
             within
         });
         if kept.len() == before {
-            discounted.counts = total;
-            discounted.sources = kept
-                .iter()
-                .filter(|c| c.kinds().iter().any(|&n| n > 0))
-                .count() as u64;
-            return discounted;
+            let count =
+                |has: fn(&SourceCounts) -> bool| kept.iter().filter(|c| has(c)).count() as u64;
+            gate.counts = total;
+            gate.sources = count(|c| c.kinds().iter().any(|&n| n > 0));
+            gate.opt_out_sources = count(|c| c.opt_outs > 0);
+            gate.nps_sources = count(|c| c.nps > 0);
+            return gate;
         }
     }
 }
@@ -139,7 +144,7 @@ pub struct ArmVerdict {
     pub p_best: f64,
     /// Why a guardrail cut the arm to the floor.
     pub guardrail: Option<String>,
-    /// The share of traffic it gets.
+    /// The share of traffic it earned (the served share steps toward it).
     pub share: f64,
 }
 
@@ -173,20 +178,23 @@ pub fn allocate(arms: &[ArmInput], tuning: &Tuning, salt: &str) -> Vec<ArmVerdic
     };
     // Seeded by the evidence: the same evidence always gives the same shares.
     let mut seed_parts: Vec<u8> = salt.as_bytes().to_vec();
-    for i in 0..n {
-        for k in used(i).kinds() {
+    for t in &gated {
+        for k in t.counts.kinds() {
             seed_parts.extend_from_slice(&k.to_le_bytes());
         }
+        seed_parts.extend_from_slice(&t.counts.detractors.to_le_bytes());
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(crate::catalog::stable_hash(&[&seed_parts]));
-    // (alpha, beta) of each arm's posterior; both are at least 1.
+    // (alpha, beta) of each arm's posterior; both are positive and finite.
     let parameters: Vec<(f64, f64)> = (0..n)
         .map(|i| {
             let c = used(i);
             let rewards = c.rewards.min(c.impressions) as f64;
             (
-                1.0 + PRIOR_IMPRESSIONS * pooled_rate + rewards,
-                1.0 + PRIOR_IMPRESSIONS * (1.0 - pooled_rate) + (c.impressions as f64 - rewards),
+                PRIOR_FLOOR + PRIOR_IMPRESSIONS * pooled_rate + rewards,
+                PRIOR_FLOOR
+                    + PRIOR_IMPRESSIONS * (1.0 - pooled_rate)
+                    + (c.impressions as f64 - rewards),
             )
         })
         .collect();
@@ -209,7 +217,7 @@ pub fn allocate(arms: &[ArmInput], tuning: &Tuning, salt: &str) -> Vec<ArmVerdic
         wins[best] += 1;
     }
     let guardrails: Vec<Option<String>> = (0..n)
-        .map(|i| guardrail(i, &gated, &thin, arms, tuning, &mut rng))
+        .map(|i| guardrail(i, &gated, tuning, &mut rng))
         .collect();
     let floor = tuning.floor.clamp(0.0, 1.0 / n as f64);
     let open: f64 = (0..n)
@@ -225,19 +233,20 @@ pub fn allocate(arms: &[ArmInput], tuning: &Tuning, salt: &str) -> Vec<ArmVerdic
                 (None, true) => f64::from(wins[i]) / open,
                 (None, false) => 1.0 / open_arms as f64,
             };
-            // Every arm cut: each keeps the floor and the rest is spread evenly.
+            // Every arm cut: each gets an equal share.
             let share = if open_arms == 0 {
                 1.0 / n as f64
             } else {
                 floor + (1.0 - n as f64 * floor) * earned
             };
+            let c = gated[i].counts;
             ArmVerdict {
                 variant: arms[i].variant.clone(),
-                impressions: gated[i].counts.impressions,
-                rewards: gated[i].counts.rewards,
-                opt_outs: gated[i].counts.opt_outs,
-                nps_answers: gated[i].counts.nps,
-                nps_detractors: arms[i].nps_detractors.min(gated[i].counts.nps),
+                impressions: c.impressions,
+                rewards: c.rewards,
+                opt_outs: c.opt_outs,
+                nps_answers: c.nps,
+                nps_detractors: c.detractors.min(c.nps),
                 sources: gated[i].sources,
                 discounted_sources: gated[i].discounted_sources,
                 discounted_events: gated[i].discounted_events,
@@ -252,39 +261,28 @@ pub fn allocate(arms: &[ArmInput], tuning: &Tuning, salt: &str) -> Vec<ArmVerdic
 }
 
 /// Why arm `i` is cut to the floor, if it is: its rate of opt-outs per impression, or
-/// its share of NPS detractors, is above `guardrail_factor` × the other (non-thin)
-/// arms' pooled rate with [`GUARDRAIL_CONFIDENCE`] posterior probability.
+/// its share of NPS detractors, is above `guardrail_factor` × the other arms' pooled
+/// rate with [`GUARDRAIL_CONFIDENCE`] posterior probability, and those opt-outs (or
+/// answers) come from at least `min_sources` distinct sources.
 fn guardrail(
     i: usize,
     gated: &[Trusted],
-    thin: &[bool],
-    arms: &[ArmInput],
     tuning: &Tuning,
     rng: &mut rand::rngs::StdRng,
 ) -> Option<String> {
-    if thin[i] {
-        return None;
-    }
-    let others = (0..gated.len()).filter(|&j| j != i && !thin[j]);
-    let (mut impressions, mut opt_outs, mut answers, mut detractors) = (0u64, 0u64, 0u64, 0u64);
-    let mut others_clean = true;
-    for j in others {
-        let c = &gated[j].counts;
-        impressions += c.impressions;
-        opt_outs += c.opt_outs.min(c.impressions);
-        answers += c.nps;
-        detractors += arms[j].nps_detractors.min(c.nps);
-        others_clean &= gated[j].nps_clean;
+    let mut others = SourceCounts::default();
+    for (j, t) in gated.iter().enumerate() {
+        if j != i {
+            others.add(&t.counts);
+        }
     }
     let own = &gated[i].counts;
-    let worse = |own_events: u64,
-                 own_trials: u64,
-                 their_events: u64,
-                 their_trials: u64,
-                 rng: &mut rand::rngs::StdRng| {
+    let mut worse = |own_events: u64, own_trials: u64, their_events: u64, their_trials: u64| {
         if own_trials == 0 || their_trials == 0 {
             return None;
         }
+        let (own_events, their_events) =
+            (own_events.min(own_trials), their_events.min(their_trials));
         let mine = Beta::new(
             1.0 + own_events as f64,
             1.0 + (own_trials - own_events) as f64,
@@ -301,25 +299,36 @@ fn guardrail(
         let probability = above as f64 / DRAWS as f64;
         (probability >= GUARDRAIL_CONFIDENCE).then_some(probability)
     };
-    let own_opt_outs = own.opt_outs.min(own.impressions);
-    if let Some(p) = worse(own_opt_outs, own.impressions, opt_outs, impressions, rng) {
-        return Some(format!(
-            "opt-outs: {own_opt_outs} of {} impressions ({:.2} %) against {opt_outs} of {impressions} ({:.2} %) on the other arms; above {}× theirs with probability {:.3}",
+    if gated[i].opt_out_sources >= tuning.min_sources {
+        if let Some(p) = worse(
+            own.opt_outs,
             own.impressions,
-            percent(own_opt_outs, own.impressions),
-            percent(opt_outs, impressions),
-            tuning.guardrail_factor,
-            p
-        ));
-    }
-    if gated[i].nps_clean && others_clean {
-        let own_detractors = arms[i].nps_detractors.min(own.nps);
-        if let Some(p) = worse(own_detractors, own.nps, detractors, answers, rng) {
+            others.opt_outs,
+            others.impressions,
+        ) {
             return Some(format!(
-                "NPS detractors: {own_detractors} of {} answers ({:.1} %) against {detractors} of {answers} ({:.1} %) on the other arms; above {}× theirs with probability {:.3}",
+                "opt-outs: {} of {} impressions ({:.2} %) against {} of {} ({:.2} %) on the other arms; above {}× theirs with probability {:.3}",
+                own.opt_outs,
+                own.impressions,
+                percent(own.opt_outs, own.impressions),
+                others.opt_outs,
+                others.impressions,
+                percent(others.opt_outs, others.impressions),
+                tuning.guardrail_factor,
+                p
+            ));
+        }
+    }
+    if gated[i].nps_sources >= tuning.min_sources {
+        if let Some(p) = worse(own.detractors, own.nps, others.detractors, others.nps) {
+            return Some(format!(
+                "NPS detractors: {} of {} answers ({:.1} %) against {} of {} ({:.1} %) on the other arms; above {}× theirs with probability {:.3}",
+                own.detractors,
                 own.nps,
-                percent(own_detractors, own.nps),
-                percent(detractors, answers),
+                percent(own.detractors, own.nps),
+                others.detractors,
+                others.nps,
+                percent(others.detractors, others.nps),
                 tuning.guardrail_factor,
                 p
             ));

@@ -331,7 +331,7 @@ pub enum Reward {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdaptiveTuning {
-    /// Least share of traffic every arm keeps, so learning never stops (0–0.5).
+    /// Least share of traffic every arm keeps, so learning never stops (0.001–0.5).
     pub floor: f64,
     /// Days of engagement each recompute reads (1–90).
     pub window_days: u32,
@@ -360,8 +360,11 @@ impl Default for AdaptiveTuning {
 impl AdaptiveTuning {
     /// What is wrong with these knobs, as (key, reason).
     pub fn problem(&self) -> Option<(&'static str, &'static str)> {
-        if !(0.0..=0.5).contains(&self.floor) {
-            return Some(("floor", "must be between 0 and 0.5"));
+        if !(0.001..=0.5).contains(&self.floor) {
+            return Some((
+                "floor",
+                "must be between 0.001 and 0.5 (every arm keeps learning)",
+            ));
         }
         if !(1..=90).contains(&self.window_days) {
             return Some(("window_days", "must be between 1 and 90"));

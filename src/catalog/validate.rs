@@ -329,6 +329,22 @@ fn check_placement(
                     .iter()
                     .filter(|v| v.rule.is_none())
                     .count();
+                let mut priorities: Vec<i32> = placement
+                    .variants
+                    .iter()
+                    .filter(|v| v.rule.is_none())
+                    .map(|v| v.priority)
+                    .collect();
+                priorities.sort_unstable();
+                priorities.dedup();
+                if priorities.len() > 1 {
+                    push(
+                        at(Some("allocation")),
+                        format!(
+                            "adaptive allocation needs its variants without a rule in one group; they have different priorities ({priorities:?})"
+                        ),
+                    );
+                }
                 if arms > crate::allocation::slots::MAX_ARMS {
                     push(
                         at(Some("allocation")),

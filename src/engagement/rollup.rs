@@ -168,7 +168,13 @@ impl Counts {
     }
 }
 
-/// Per-source increments of judged events: (day key, source, evidence kind) → count.
+/// Beside the evidence kinds, `source_daily` counts each source's NPS detractors
+/// (scores 0–6) under this kind, so adaptive allocation can take a discounted
+/// source's detractors out with its answers. Governance reads only evidence kinds.
+pub const NPS_DETRACTOR_KIND: &str = "nps_detractor";
+
+/// Per-source increments of judged events: (day key, source, evidence kind) → count,
+/// and NPS detractors under [`NPS_DETRACTOR_KIND`].
 pub fn source_counts<'a>(
     events: impl IntoIterator<Item = &'a NewEvent>,
 ) -> HashMap<(RollupKey, String, &'static str), i64> {
@@ -178,6 +184,17 @@ pub fn source_counts<'a>(
             *counts
                 .entry((RollupKey::of(event), event.source.clone(), kind.as_str()))
                 .or_default() += 1;
+            let detractor =
+                kind == EvidenceKind::Nps && event.feedback.as_ref().is_some_and(|f| f.score <= 6);
+            if detractor {
+                *counts
+                    .entry((
+                        RollupKey::of(event),
+                        event.source.clone(),
+                        NPS_DETRACTOR_KIND,
+                    ))
+                    .or_default() += 1;
+            }
         }
     }
     counts

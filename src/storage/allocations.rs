@@ -4,7 +4,7 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
 };
 
@@ -28,34 +28,90 @@ pub async fn load_all<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String)
         .collect())
 }
 
-/// Stores allocations and, when `bump` (their slots moved), bumps the content
-/// generation in the same transaction, so every node reloads them with the catalog.
-/// Returns the new generation.
-pub async fn save<C: TransactionTrait>(
-    db: &C,
-    changed: &[(String, String)],
+/// One change to a placement's stored allocation: from the document `read` (none:
+/// there was none) to `write` (none: delete it).
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub placement: String,
+    pub read: Option<String>,
+    pub write: Option<String>,
+}
+
+impl Write {
+    pub fn delete(placement: &str, read: String) -> Write {
+        Write {
+            placement: placement.to_string(),
+            read: Some(read),
+            write: None,
+        }
+    }
+}
+
+/// What [`save`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Stored; the new generation when asked to bump it.
+    Stored(Option<u64>),
+    /// Some stored document was no longer the one read (another node recomputed
+    /// meanwhile): nothing was stored.
+    Raced,
+}
+
+/// Applies `writes` and, when `bump` (some slots moved), bumps the content generation,
+/// all in one transaction, so every node reloads them with the catalog. Each write is
+/// a compare-and-set on the document read: if any changed meanwhile, nothing is stored.
+pub async fn save(
+    db: &DatabaseConnection,
+    writes: &[Write],
     bump: bool,
-) -> Result<Option<u64>, StorageError> {
+) -> Result<Saved, StorageError> {
+    let _one_writer = super::serialise_sqlite_writes(db).await;
     let tx = db.begin().await?;
-    for (placement, document) in changed {
-        key_value::Entity::insert(key_value::ActiveModel {
-            key: Set(format!("{PREFIX}{placement}")),
-            value: Set(document.clone()),
-        })
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(key_value::Column::Key)
-                .update_column(key_value::Column::Value)
-                .to_owned(),
-        )
-        .exec(&tx)
-        .await?;
+    for change in writes {
+        let key = format!("{PREFIX}{}", change.placement);
+        let applied = match (&change.read, &change.write) {
+            (None, None) => true,
+            (None, Some(document)) => matches!(
+                key_value::Entity::insert(key_value::ActiveModel {
+                    key: Set(key),
+                    value: Set(document.clone()),
+                })
+                .on_conflict_do_nothing()
+                .exec(&tx)
+                .await?,
+                sea_orm::TryInsertResult::Inserted(_)
+            ),
+            (Some(read), Some(document)) => {
+                key_value::Entity::update_many()
+                    .col_expr(key_value::Column::Value, Expr::value(document.clone()))
+                    .filter(key_value::Column::Key.eq(key))
+                    .filter(key_value::Column::Value.eq(read.clone()))
+                    .exec(&tx)
+                    .await?
+                    .rows_affected
+                    == 1
+            }
+            (Some(read), None) => {
+                key_value::Entity::delete_many()
+                    .filter(key_value::Column::Key.eq(key))
+                    .filter(key_value::Column::Value.eq(read.clone()))
+                    .exec(&tx)
+                    .await?
+                    .rows_affected
+                    == 1
+            }
+        };
+        if !applied {
+            tx.rollback().await?;
+            return Ok(Saved::Raced);
+        }
     }
     let generation = match bump {
         true => Some(super::bump_generation(&tx).await?),
         false => None,
     };
     tx.commit().await?;
-    Ok(generation)
+    Ok(Saved::Stored(generation))
 }
 
 /// Judged events over `[since, until]` of the given placements, per variant, source
@@ -78,41 +134,6 @@ pub async fn sources<C: ConnectionTrait>(
             row.try_get::<String>("", "k1")?,
             row.try_get::<String>("", "source")?,
             row.try_get::<String>("", "kind")?,
-            row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
-        ));
-    }
-    Ok(rows)
-}
-
-/// NPS detractors over `[since, until]` of the given placements, per variant:
-/// (placement, variant, detractors).
-pub async fn detractors<C: ConnectionTrait>(
-    db: &C,
-    placements: &[String],
-    since: chrono::NaiveDate,
-    until: chrono::NaiveDate,
-) -> Result<Vec<(String, String, i64)>, StorageError> {
-    let mut select = sea_orm::sea_query::Query::select();
-    select
-        .from(name("engagement_daily"))
-        .column(name("placement"))
-        .column(name("variant"))
-        .expr_as(
-            sea_orm::sea_query::Func::cast_as(
-                sea_orm::sea_query::Func::sum(Expr::col(name("nps_detractors"))),
-                name("BIGINT"),
-            ),
-            name("n"),
-        )
-        .and_where(Expr::col(name("day")).gte(since))
-        .and_where(Expr::col(name("day")).lte(until))
-        .and_where(Expr::col(name("placement")).is_in(placements.iter().cloned()))
-        .add_group_by([Expr::col(name("placement")), Expr::col(name("variant"))]);
-    let mut rows = Vec::new();
-    for row in db.query_all(&select).await? {
-        rows.push((
-            row.try_get::<String>("", "placement")?,
-            row.try_get::<String>("", "variant")?,
             row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
         ));
     }
