@@ -291,7 +291,7 @@ impl Allocator {
         if !crate::storage::governance::try_lock_key(&self.db, LEASE_KEY, &holder, now, LEASE)
             .await?
         {
-            report.skipped = Some("another node is recomputing allocations".into());
+            report.skipped = Some("another recompute holds the lease".into());
             return Ok(report);
         }
         let outcome = self.recompute_locked(now, &mut report).await;
@@ -323,10 +323,8 @@ impl Allocator {
                     placement: placement.id.to_string(),
                     reason,
                 });
-                // Serving falls back to weights; a stored map would not fit.
-                if let Some((_, document)) = read {
-                    writes.push(store::Write::delete(&placement.id, document));
-                }
+                // Serving splits by weight meanwhile; the stored map is kept for when
+                // the arms are one group again.
                 continue;
             }
             let arms: Vec<String> = placement.arms().map(|(_, v)| v.id.to_string()).collect();
@@ -387,7 +385,7 @@ impl Allocator {
             store::Saved::Stored(generation) => generation,
             store::Saved::Raced => {
                 report.skipped =
-                    Some("another node changed allocations meanwhile; nothing stored".into());
+                    Some("another recompute changed allocations meanwhile; nothing stored".into());
                 report.placements.clear();
                 return Ok(());
             }
@@ -502,17 +500,31 @@ fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>) -> Vec<f64> {
             None => was + STEP * (v.share - was),
         })
         .collect();
-    // The uncut arms share what the cut ones left, in the stepped proportions.
-    let open: f64 = verdicts
+    // No arm is served under the least earned share (the floor, or more), even while
+    // it steps up to its own.
+    let least = verdicts.iter().map(|v| v.share).fold(1.0, f64::min);
+    for share in shares.iter_mut() {
+        *share = share.max(least);
+    }
+    // The uncut arms share what the cut ones left, in the stepped proportions (and
+    // those above the least give up what raised the others).
+    let at_least: f64 = verdicts
         .iter()
         .zip(&shares)
-        .filter(|(v, _)| v.guardrail.is_none())
+        .filter(|(v, s)| v.guardrail.is_none() && **s <= least)
         .map(|(_, s)| *s)
         .sum();
-    if open > 0.0 {
+    let above: f64 = verdicts
+        .iter()
+        .zip(&shares)
+        .filter(|(v, s)| v.guardrail.is_none() && **s > least)
+        .map(|(_, s)| *s)
+        .sum();
+    if above > 0.0 {
+        let scale = (1.0 - cut - at_least) / above;
         for (share, v) in shares.iter_mut().zip(verdicts) {
-            if v.guardrail.is_none() {
-                *share *= (1.0 - cut) / open;
+            if v.guardrail.is_none() && *share > least {
+                *share = (*share * scale).max(least);
             }
         }
     }
@@ -556,12 +568,18 @@ fn next_allocation(
     });
     let shares = stepped(&verdicts, served.as_deref());
     let targets = slots::targets(&shares);
+    // The least earned share (the floor, or more) in whole slots: an arm under it moves
+    // however small the step.
+    let least = verdicts.iter().map(|v| v.share).fold(1.0, f64::min);
+    let least = (least * f64::from(BUCKETS)).floor() as u16;
     let small = same_arms
         && old_map.as_ref().is_some_and(|m| {
-            m.counts()
-                .iter()
-                .zip(&targets)
-                .all(|(&was, &is)| was.abs_diff(is) < MIN_MOVE_SLOTS)
+            let counts = m.counts();
+            counts.iter().all(|&was| was >= least)
+                && counts
+                    .iter()
+                    .zip(&targets)
+                    .all(|(&was, &is)| was.abs_diff(is) < MIN_MOVE_SLOTS)
         });
     let (map, moved, changed_at) = match (&old_map, small) {
         (Some(map), true) => (
@@ -730,6 +748,38 @@ mod tests {
         assert_eq!(first.moved_slots, 300);
         let map = first.allocation.slot_map().unwrap();
         assert!((700..1000).all(|slot| map.owners[slot] == 1));
+    }
+
+    #[test]
+    fn an_arm_under_the_floor_is_raised_to_it_however_small_the_step() {
+        // A third arm published since: it holds nothing yet.
+        let two = next(None, &[0.5, 0.5]);
+        let mut verdicts = vec![
+            verdict("v0", 0.475),
+            verdict("v1", 0.475),
+            verdict("v2", 0.05),
+        ];
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let mut previous = two.allocation;
+        for _ in 0..4 {
+            let outcome = next_allocation(
+                "p",
+                Reward::Click,
+                Some(&previous),
+                &[1, 1, 1],
+                verdicts.clone(),
+                Utc::now(),
+                day,
+                day,
+            );
+            assert!(
+                outcome.allocation.slots[2] >= 50,
+                "{:?}",
+                outcome.allocation.slots
+            );
+            previous = outcome.allocation;
+            verdicts[2].share = 0.05;
+        }
     }
 
     #[test]

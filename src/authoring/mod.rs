@@ -89,6 +89,18 @@ pub fn check_variant(
         })
         .map(content_error)
         .collect();
+    // Adaptive allocation serves its arms as one group: a variant without a rule that
+    // would be published at another priority is refused before it gets there.
+    if strictness == Strictness::Submit && variant.rule.is_none() {
+        if let Some(reason) = catalog::adaptive_group_problem(placement, Some(variant)) {
+            errors.push(ContentError {
+                field: Some("priority".into()),
+                line: None,
+                column: None,
+                reason,
+            });
+        }
+    }
     if strictness == Strictness::Submit && errors.is_empty() {
         let (compiled, _) =
             Catalog::compile_with_fluent(&alone, &content.fluent, default_locale, 0);

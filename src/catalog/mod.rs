@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub use validate::{check_channel_constraints, validate};
+pub use validate::{adaptive_group_problem, check_channel_constraints, validate};
 
 use crate::l10n::{Chain, FtlError, L10n};
 use model::{

@@ -278,6 +278,35 @@ fn in_placement(at: Loc, p: usize) -> Loc {
     }
 }
 
+/// Why an adaptive placement's arms (its published variants without a rule) would not
+/// form one group, if they would not: they must share one priority. `candidate` is a
+/// variant about to be published, standing in for its namesake.
+pub fn adaptive_group_problem(
+    placement: &PlacementDef,
+    candidate: Option<&VariantDef>,
+) -> Option<String> {
+    if placement.allocation != AllocationMode::Adaptive {
+        return None;
+    }
+    let others = placement
+        .variants
+        .iter()
+        .filter(|v| candidate.is_none_or(|c| c.id != v.id))
+        .filter(|v| v.state == super::model::VariantState::Published);
+    let mut priorities: Vec<i32> = others
+        .chain(candidate)
+        .filter(|v| v.rule.is_none())
+        .map(|v| v.priority)
+        .collect();
+    priorities.sort_unstable();
+    priorities.dedup();
+    (priorities.len() > 1).then(|| {
+        format!(
+            "adaptive allocation needs its published variants without a rule in one group; they would have different priorities ({priorities:?})"
+        )
+    })
+}
+
 /// One placement's own checks (ids defined twice are the caller's), located as
 /// placement 0.
 fn check_placement(
@@ -329,21 +358,8 @@ fn check_placement(
                     .iter()
                     .filter(|v| v.rule.is_none())
                     .count();
-                let mut priorities: Vec<i32> = placement
-                    .variants
-                    .iter()
-                    .filter(|v| v.rule.is_none())
-                    .map(|v| v.priority)
-                    .collect();
-                priorities.sort_unstable();
-                priorities.dedup();
-                if priorities.len() > 1 {
-                    push(
-                        at(Some("allocation")),
-                        format!(
-                            "adaptive allocation needs its variants without a rule in one group; they have different priorities ({priorities:?})"
-                        ),
-                    );
+                if let Some(problem) = adaptive_group_problem(placement, None) {
+                    push(at(Some("allocation")), problem);
                 }
                 if arms > crate::allocation::slots::MAX_ARMS {
                     push(

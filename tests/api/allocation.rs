@@ -227,6 +227,32 @@ async fn traffic_moves_to_the_variant_that_earns_clicks_and_people_move_only_out
     );
     let after = assignments(&app).await;
 
+    // Reviewers see the same in the dashboard.
+    if browser_ready() {
+        let seen = browser_run(
+            "allocations.mjs",
+            &[app.address.clone(), staff_token(&["analyst"], "")],
+        )
+        .await;
+        assert_eq!(seen["errors"], json!([]), "{seen}");
+        let shown = &seen["placements"][0];
+        assert_eq!(shown["placement"], "home.hero", "{seen}");
+        let spring_row = shown["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["variant"] == SPRING)
+            .unwrap();
+        assert_eq!(
+            spring_row["served"], settled["slots"][spring_index],
+            "{seen}"
+        );
+        assert!(
+            spring_row["text"].as_str().unwrap().contains("2000"),
+            "{seen}"
+        );
+    }
+
     // A flood of clicks on the default from one network moves nothing.
     for batch in engagement(&tokens[DEFAULT], 0, 1500).chunks(500) {
         let response = app
@@ -254,6 +280,33 @@ async fn traffic_moves_to_the_variant_that_earns_clicks_and_people_move_only_out
     }
     assert_eq!(outcome["allocation"]["slots"], settled["slots"]);
     assert_eq!(assignments(&app).await, after);
+
+    // A variant without a rule at another priority cannot be submitted to an adaptive
+    // placement: it would take every request from the arms.
+    let marketer = staff_token_for("ann", &["marketer"], "");
+    let created = app
+        .admin(
+            reqwest::Method::POST,
+            "/v1/admin/placements/home.hero/variants",
+            &marketer,
+            Some(json!({"id": "home-hero-vip", "priority": 30,
+                "fields": {"title": {"message": "home-hero-spring-title"},
+                    "body": {"message": "home-hero-default-body"}}})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let submitted = app
+        .step("/v1/admin/variants/home-hero-vip", "submit", &marketer)
+        .await;
+    let problem = assert_problem(submitted, 422, "invalid-content", None).await;
+    assert_eq!(problem["errors"][0]["field"], "priority", "{problem}");
+    assert!(
+        problem["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("different priorities"),
+        "{problem}"
+    );
 
     // Stores are compare-and-set: a node that read an older document stores nothing.
     let db = app.db().await;
