@@ -15,6 +15,7 @@ mod m20261130_000007_event_provenance;
 mod m20261130_000008_event_arrivals;
 mod m20261201_000009_purges;
 mod m20261201_000010_sync_manifests;
+mod m20261201_000011_nps_detractors_per_source;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_event_arrivals::Migration),
             Box::new(m20261201_000009_purges::Migration),
             Box::new(m20261201_000010_sync_manifests::Migration),
+            Box::new(m20261201_000011_nps_detractors_per_source::Migration),
         ]
     }
 }

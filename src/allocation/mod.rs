@@ -355,6 +355,7 @@ impl Allocator {
                 reward,
                 previous,
                 &weights,
+                tuning.floor,
                 verdicts,
                 now,
                 since,
@@ -373,9 +374,13 @@ impl Allocator {
             });
             report.placements.push(outcome);
         }
-        // Documents of placements no longer adaptive (or gone) are not kept.
-        for (placement, (_, document)) in stored {
-            writes.push(store::Write::delete(&placement, document));
+        // Documents of placements no longer adaptive (or gone) are not kept, once this
+        // node's catalog is the stored one (a node behind could take a placement that
+        // just became adaptive for one that is not).
+        if crate::storage::generation(&self.db).await? == catalog.generation {
+            for (placement, (_, document)) in stored {
+                writes.push(store::Write::delete(&placement, document));
+            }
         }
         if writes.is_empty() {
             return Ok(());
@@ -482,17 +487,15 @@ impl Allocator {
 pub const STEP: f64 = 0.5;
 
 /// The shares to serve: [`STEP`] of the way from `served` to the verdicts' shares,
-/// except that an arm a guardrail cut goes to its share (the floor) at once.
-fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>) -> Vec<f64> {
+/// except that an arm a guardrail cut goes to its share (the floor) at once, and no arm
+/// is served under `floor` (an arm just published is raised to it at once). Sums to 1.
+fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>, floor: f64) -> Vec<f64> {
     let Some(served) = served else {
         return verdicts.iter().map(|v| v.share).collect();
     };
-    let cut: f64 = verdicts
-        .iter()
-        .filter(|v| v.guardrail.is_some())
-        .map(|v| v.share)
-        .sum();
-    let mut shares: Vec<f64> = verdicts
+    let n = verdicts.len();
+    let floor = floor.clamp(0.0, 1.0 / n as f64);
+    let raw: Vec<f64> = verdicts
         .iter()
         .zip(served)
         .map(|(v, &was)| match v.guardrail {
@@ -500,35 +503,41 @@ fn stepped(verdicts: &[ArmVerdict], served: Option<&[f64]>) -> Vec<f64> {
             None => was + STEP * (v.share - was),
         })
         .collect();
-    // No arm is served under the least earned share (the floor, or more), even while
-    // it steps up to its own.
-    let least = verdicts.iter().map(|v| v.share).fold(1.0, f64::min);
-    for share in shares.iter_mut() {
-        *share = share.max(least);
-    }
-    // The uncut arms share what the cut ones left, in the stepped proportions (and
-    // those above the least give up what raised the others).
-    let at_least: f64 = verdicts
+    // Water-fill: cut arms are pinned at their share; the others share the rest in
+    // their stepped proportions, and any that would fall under the floor is pinned
+    // there, until none does.
+    let mut pinned: Vec<Option<f64>> = verdicts
         .iter()
-        .zip(&shares)
-        .filter(|(v, s)| v.guardrail.is_none() && **s <= least)
-        .map(|(_, s)| *s)
-        .sum();
-    let above: f64 = verdicts
-        .iter()
-        .zip(&shares)
-        .filter(|(v, s)| v.guardrail.is_none() && **s > least)
-        .map(|(_, s)| *s)
-        .sum();
-    if above > 0.0 {
-        let scale = (1.0 - cut - at_least) / above;
-        for (share, v) in shares.iter_mut().zip(verdicts) {
-            if v.guardrail.is_none() && *share > least {
-                *share = (*share * scale).max(least);
+        .map(|v| v.guardrail.as_ref().map(|_| v.share))
+        .collect();
+    loop {
+        let budget = (1.0 - pinned.iter().flatten().sum::<f64>()).max(0.0);
+        let free: Vec<usize> = (0..n).filter(|&i| pinned[i].is_none()).collect();
+        if free.is_empty() {
+            let total: f64 = pinned.iter().flatten().sum();
+            return pinned
+                .iter()
+                .map(|p| p.unwrap_or(0.0) / total.max(f64::MIN_POSITIVE))
+                .collect();
+        }
+        let free_raw: f64 = free.iter().map(|&i| raw[i]).sum();
+        let share = |i: usize| {
+            if free_raw > 0.0 {
+                raw[i] * budget / free_raw
+            } else {
+                budget / free.len() as f64
             }
+        };
+        let under: Vec<usize> = free.iter().copied().filter(|&i| share(i) < floor).collect();
+        if under.is_empty() {
+            return (0..n)
+                .map(|i| pinned[i].unwrap_or_else(|| share(i)))
+                .collect();
+        }
+        for i in under {
+            pinned[i] = Some(floor);
         }
     }
-    shares
 }
 
 /// The allocation that follows `previous` (none yet: the split by `weights`, in arm
@@ -541,6 +550,7 @@ fn next_allocation(
     reward: Reward,
     previous: Option<&Allocation>,
     weights: &[u32],
+    floor: f64,
     verdicts: Vec<ArmVerdict>,
     now: DateTime<Utc>,
     since: NaiveDate,
@@ -566,16 +576,21 @@ fn next_allocation(
         let total: f64 = held.iter().sum();
         (total > 0.0).then(|| held.iter().map(|h| h / total).collect())
     });
-    let shares = stepped(&verdicts, served.as_deref());
+    let shares = stepped(&verdicts, served.as_deref(), floor);
     let targets = slots::targets(&shares);
-    // The least earned share (the floor, or more) in whole slots: an arm under it moves
-    // however small the step.
-    let least = verdicts.iter().map(|v| v.share).fold(1.0, f64::min);
-    let least = (least * f64::from(BUCKETS)).floor() as u16;
+    // The floor in whole slots: an arm under it moves however small the step, and so
+    // does a cut arm above its share.
+    let floor_slots =
+        (floor.clamp(0.0, 1.0 / arms.len().max(1) as f64) * f64::from(BUCKETS)).floor() as u16;
     let small = same_arms
         && old_map.as_ref().is_some_and(|m| {
             let counts = m.counts();
-            counts.iter().all(|&was| was >= least)
+            counts.iter().all(|&was| was >= floor_slots)
+                && counts
+                    .iter()
+                    .zip(&targets)
+                    .zip(&verdicts)
+                    .all(|((&was, &is), v)| v.guardrail.is_none() || was <= is)
                 && counts
                     .iter()
                     .zip(&targets)
@@ -661,6 +676,7 @@ mod tests {
             Reward::Click,
             previous,
             &vec![1; shares.len()],
+            0.05,
             verdicts,
             Utc::now(),
             day,
@@ -721,6 +737,7 @@ mod tests {
             Reward::Click,
             Some(&first.allocation),
             &[1, 1],
+            0.05,
             verdicts,
             Utc::now(),
             day,
@@ -738,6 +755,7 @@ mod tests {
             Reward::Click,
             None,
             &[70, 30],
+            0.05,
             verdicts,
             Utc::now(),
             day,
@@ -748,6 +766,42 @@ mod tests {
         assert_eq!(first.moved_slots, 300);
         let map = first.allocation.slot_map().unwrap();
         assert!((700..1000).all(|slot| map.owners[slot] == 1));
+    }
+
+    proptest::proptest! {
+        /// Served shares are whole: they sum to 1, none is under the floor, and a cut
+        /// arm gets exactly its share.
+        #[test]
+        fn stepped_shares_sum_to_one_and_keep_the_floor(
+            raw in proptest::collection::vec((0.0..1.0f64, 0.0..1.0f64, proptest::bool::weighted(0.2)), 2..7)
+        ) {
+            let n = raw.len() as f64;
+            let floor = 0.05;
+            let earned_sum: f64 = raw.iter().map(|r| r.0).sum::<f64>() + 1e-9;
+            let served_sum: f64 = raw.iter().map(|r| r.1).sum::<f64>() + 1e-9;
+            let verdicts: Vec<ArmVerdict> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &(e, _, cut))| {
+                    let mut v = verdict(&format!("v{i}"), floor + (1.0 - n * floor) * e / earned_sum);
+                    if cut {
+                        v.share = floor;
+                        v.guardrail = Some("cut".into());
+                    }
+                    v
+                })
+                .collect();
+            let served: Vec<f64> = raw.iter().map(|r| r.1 / served_sum).collect();
+            let shares = stepped(&verdicts, Some(&served), floor);
+            let sum: f64 = shares.iter().sum();
+            proptest::prop_assert!((sum - 1.0).abs() < 1e-9, "{shares:?}");
+            for (share, v) in shares.iter().zip(&verdicts) {
+                proptest::prop_assert!(*share >= floor - 1e-9, "{shares:?}");
+                if v.guardrail.is_some() && verdicts.iter().any(|v| v.guardrail.is_none()) {
+                    proptest::prop_assert!((share - v.share).abs() < 1e-9, "{shares:?}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -767,6 +821,7 @@ mod tests {
                 Reward::Click,
                 Some(&previous),
                 &[1, 1, 1],
+                0.05,
                 verdicts.clone(),
                 Utc::now(),
                 day,

@@ -100,6 +100,7 @@ impl World {
             crate::catalog::model::Reward::Click,
             self.allocation.as_ref(),
             &vec![1; self.arms.len()],
+            tuning().floor,
             verdicts.clone(),
             chrono::Utc::now(),
             day,

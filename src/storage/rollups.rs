@@ -126,7 +126,12 @@ pub async fn sum_sources<C: ConnectionTrait>(
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> Result<Vec<(Vec<String>, String, String, i64)>, StorageError> {
-    let select = grouped_sources(group_by, since, until);
+    let mut select = grouped_sources(group_by, since, until);
+    // Evidence kinds only: `source_daily` also keeps per-source tallies that are not
+    // events (NPS detractors), which would count twice.
+    select.and_where(
+        Expr::col(name("kind")).is_in(crate::engagement::EvidenceKind::ALL.map(|k| k.as_str())),
+    );
     let mut rows = Vec::new();
     for row in db.query_all(&select).await? {
         rows.push((

@@ -434,3 +434,52 @@ async fn allocation_settings_are_checked_and_its_routes_need_staff_roles() {
     assert_eq!(report["placements"], json!([]));
     assert_eq!(report["generation"], json!(null));
 }
+
+/// NPS detractors are rolled up per source as events arrive, and the migration that
+/// introduced them rebuilds the same rows from the stored events (run down and up
+/// again here), so a deployment's older answers count too. Reports count only events.
+#[tokio::test]
+async fn nps_detractors_are_kept_per_source_and_the_backfill_rebuilds_them() {
+    use migration::MigratorTrait;
+
+    let app = spawn_app().await;
+    let token = app.tracking_token(HERO).await;
+    let events: Vec<serde_json::Value> = (0..30)
+        .map(|i| {
+            json!({"event_id": uuid::Uuid::new_v4().to_string(), "type": "feedback",
+                "tracking_token": token, "anonymous_id": format!("answerer-{i}"),
+                "feedback": {"kind": "nps", "score": i % 11}})
+        })
+        .collect();
+    app.post_events_from(&events, 6).await;
+    let db = app.db().await;
+    let detractor_rows = "source_daily WHERE kind = 'nps_detractor'";
+    let sum = "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM source_daily WHERE kind = 'nps_detractor'";
+    // Scores 0–6 of 0..30 % 11: 0–6 twice (0–10, 11–21) and 0–6 once more (22–28).
+    assert_eq!(scalar(&db, sum).await, 21);
+    assert_eq!(count(&db, detractor_rows).await, 6, "one row per network");
+
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(count(&db, detractor_rows).await, 0);
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(scalar(&db, sum).await, 21);
+    assert_eq!(count(&db, detractor_rows).await, 6);
+
+    // The engagement report's source figures count the 30 answers once.
+    let report = app
+        .staff_json("/v1/reports/engagement?group_by=placement", &["analyst"])
+        .await;
+    let hero = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"]["placement"] == "home.hero")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(hero["sources"], 6, "{hero}");
+    assert_eq!(hero["nps_count"], 30, "{hero}");
+    let top = hero["top_source_share"].as_f64().unwrap();
+    assert!(
+        (top - 5.0 / 30.0).abs() < 1e-9,
+        "five of the 30 answers: {hero}"
+    );
+}
