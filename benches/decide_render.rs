@@ -123,5 +123,96 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The demo catalog with `home.hero` adaptive (the winter campaign, at another priority,
+/// left out) and a stored allocation of 20/80 over its two arms attached.
+fn adaptive_catalog() -> Catalog {
+    use base64::Engine;
+    use tailor::allocation::{slots, thompson::ArmVerdict, Allocation};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut content = files::load(&root.join("content"), &root.join("locales")).content;
+    let hero = content
+        .placements
+        .iter_mut()
+        .find(|p| p.id == "home.hero")
+        .expect("home.hero");
+    hero.allocation = tailor::catalog::model::AllocationMode::Adaptive;
+    hero.variants.retain(|v| v.id != "home-hero-winter-sale");
+    let mut catalog = Catalog::compile(&content, "en", 1).0;
+    let arms = vec![
+        "home-hero-default".to_string(),
+        "home-hero-spring-b".to_string(),
+    ];
+    let map = slots::rebalance(None, &arms, &[200, 800]);
+    let verdict = |variant: &str, share: f64| ArmVerdict {
+        variant: variant.into(),
+        impressions: 0,
+        rewards: 0,
+        opt_outs: 0,
+        nps_answers: 0,
+        nps_detractors: 0,
+        sources: 0,
+        discounted_sources: 0,
+        discounted_events: 0,
+        thin: false,
+        reward_rate: 0.0,
+        p_best: share,
+        guardrail: None,
+        share,
+    };
+    let day = Utc::now().date_naive();
+    let document = Allocation {
+        placement: "home.hero".into(),
+        reward: tailor::catalog::model::Reward::Click,
+        computed_at: Utc::now(),
+        since: day,
+        until: day,
+        arms: vec![verdict(&arms[0], 0.2), verdict(&arms[1], 0.8)],
+        slots: map.counts(),
+        slots_changed_at: Utc::now(),
+        owners: base64::engine::general_purpose::STANDARD.encode(&map.owners),
+        visited: String::new(),
+    };
+    tailor::allocation::attach(
+        &mut catalog,
+        vec![(
+            "home.hero".into(),
+            serde_json::to_string(&document).unwrap(),
+        )],
+    );
+    assert!(catalog.allocations.contains_key("home.hero"), "attached");
+    catalog
+}
+
+/// The sticky choice of an adaptive placement: the person's slot's owner, read from
+/// the slot map loaded with the catalog (no I/O, no allocation).
+fn bench_adaptive(c: &mut Criterion) {
+    let catalog = adaptive_catalog();
+    let signer = Signer::new(b"bench-secret-bench-secret-bench-secret");
+    let query = "channel=web&device=mobile&anonymous_id=visitor-42";
+    let raw = RawRequest {
+        query,
+        ..RawRequest::default()
+    };
+    let params = parse_params(query).expect("params");
+    let person = Some(Person::anonymous("visitor-42"));
+    let ctx = resolve(&raw, &params, &catalog, &signer, Utc::now(), person).expect("context");
+    let (_, placement) = catalog.placement("home.hero").expect("placement");
+    c.bench_function("decide: home.hero, adaptive slot map", |b| {
+        let attributes = Attributes {
+            context: &ctx,
+            catalog: &catalog,
+        };
+        b.iter(|| {
+            let input = ctx.decision_input(&attributes);
+            tailor::decide::decide_allocated(
+                std::hint::black_box(placement),
+                catalog.allocation(placement),
+                &input,
+            )
+            .variant
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_adaptive);
 criterion_main!(benches);
