@@ -576,7 +576,13 @@ fn next_allocation(
         let total: f64 = held.iter().sum();
         (total > 0.0).then(|| held.iter().map(|h| h / total).collect())
     });
-    let shares = stepped(&verdicts, served.as_deref(), floor);
+    // With no arm's evidence trusted yet, Thompson's shares are the prior's: nothing has
+    // been learned, so the served split stays as it is.
+    let learned = verdicts.iter().any(|v| !v.thin);
+    let shares = match (&served, learned && same_arms) {
+        (Some(served), false) if same_arms => served.clone(),
+        _ => stepped(&verdicts, served.as_deref(), floor),
+    };
     let targets = slots::targets(&shares);
     // The floor in whole slots: an arm under it moves however small the step, and so
     // does a cut arm above its share.
@@ -802,6 +808,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn without_trusted_evidence_the_served_split_stays() {
+        let mut verdicts = vec![verdict("v0", 0.5), verdict("v1", 0.5)];
+        for v in verdicts.iter_mut() {
+            v.thin = true;
+        }
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let first = next_allocation(
+            "p",
+            Reward::Click,
+            None,
+            &[70, 30],
+            0.05,
+            verdicts,
+            Utc::now(),
+            day,
+            day,
+        );
+        assert!(!first.moved, "nothing learned, nobody moves");
+        assert_eq!(first.allocation.slots, [700, 300]);
     }
 
     #[test]
