@@ -270,13 +270,9 @@ fn assigned(
     weight: impl Fn(usize) -> u32,
 ) -> usize {
     let rank = placement.bucket_rank[(bucket % BUCKETS) as usize];
-    if let Some(serving) = allocation {
-        if let Some(owner) = serving.owner(rank).filter(|o| candidates.contains(o)) {
-            return owner;
-        }
-        if let Some(owner) = serving.owner_from(rank, candidates) {
-            return owner;
-        }
+    // The slot's own owner when it is a candidate, else the nearest slot's that is.
+    if let Some(owner) = allocation.and_then(|serving| serving.owner_from(rank, candidates)) {
+        return owner;
     }
     // No slot map, or no candidate owns a slot (all published since the last
     // recompute): a share of the ranks by weight (all weighing nothing: evenly).

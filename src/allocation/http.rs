@@ -3,13 +3,13 @@
 //! a recompute now instead of at the next scheduled one (`POST
 //! /v1/governance/allocations/recompute`, role `governance`).
 
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::{Allocation, Allocator, RecomputeReport};
 use crate::auth::StaffUser;
-use crate::governance::http::{GovernanceStaff, Readers};
+use crate::governance::http::{no_store, GovernanceStaff, Readers};
 use crate::problem::Problem;
 
 #[derive(utoipa::OpenApi)]
@@ -62,7 +62,7 @@ pub async fn list(
     _staff: StaffUser<Readers>,
 ) -> Result<HttpResponse, Problem> {
     let allocations = state.list().await?;
-    Ok(no_store(&AllocationList { allocations }))
+    Ok(no_store(StatusCode::OK, &AllocationList { allocations }))
 }
 
 /// `POST /v1/governance/allocations/recompute`: recompute every adaptive placement now.
@@ -73,11 +73,5 @@ pub async fn recompute(
     _staff: StaffUser<GovernanceStaff>,
 ) -> Result<HttpResponse, Problem> {
     let report = state.recompute(chrono::Utc::now()).await?;
-    Ok(no_store(&report))
-}
-
-fn no_store(body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+    Ok(no_store(StatusCode::OK, &report))
 }

@@ -174,7 +174,10 @@ impl From<ApprovalError> for Problem {
 }
 
 /// A JSON answer nobody may cache (governance data is per-staff and changes at once).
-fn no_store(status: actix_web::http::StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+pub(crate) fn no_store(
+    status: actix_web::http::StatusCode,
+    body: &impl serde::Serialize,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
